@@ -1,0 +1,3 @@
+"""Cross-framework parity harness: round-trips models through ONNX converters and compares every hop."""
+
+__version__ = "0.1.0"

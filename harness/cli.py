@@ -1,0 +1,83 @@
+"""`parity`: run the zoo through every round trip and write the reports."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from harness.engine import EngineOptions
+from harness.session import UsageError, run_cells, select_models, select_routes
+from harness.stacks import StackError, project_root
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--models", nargs="*", metavar="GLOB", help="zoo models to run (default: all)")
+    parser.add_argument("--routes", nargs="*", metavar="GLOB", help="route ids to run, e.g. 'torch>*' (default: all)")
+    parser.add_argument("--examples", type=int, default=3, help="input examples per model (default: 3)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first example (default: 0)")
+    parser.add_argument("--convert-timeout", type=float, default=900.0, help="seconds per conversion")
+    parser.add_argument("--run-timeout", type=float, default=600.0, help="seconds to run one artifact")
+
+
+def command_zoo(args: argparse.Namespace) -> int:
+    from harness.report import summary_table, write_reports
+
+    if args.examples < 1:
+        raise UsageError("--examples must be at least 1")
+    specs = select_models(args.models)
+    routes = select_routes(args.routes)
+    out_dir = Path(args.out)
+    work_dir = Path(args.work_dir) if args.work_dir else project_root() / ".parity" / "work"
+    options = EngineOptions(examples=args.examples, seed=args.seed,
+                            convert_timeout=args.convert_timeout, run_timeout=args.run_timeout)
+    cells = [(spec, route) for spec in specs for route in routes]
+    print(f"[parity] {len(specs)} models x {len(routes)} routes = {len(cells)} cells; artifacts in {work_dir}", flush=True)
+    result = run_cells(cells, work_dir=work_dir, options=options, progress=lambda line: print(line, flush=True))
+    command = "parity " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    frame = write_reports(result.rows, out_dir, command=command, stale=result.stale_known_failures)
+    print(summary_table(frame).to_string())
+    print(f"[parity] {len(cells)} cells, {result.conversions} conversions, {result.workers_started} worker "
+          f"processes, {result.seconds:.0f} s; reports in {out_dir}/ (summary.md, results.csv, results.json)")
+    if result.stale_known_failures:
+        print(f"[parity] stale known failures (matched nothing): {', '.join(result.stale_known_failures)}")
+    return 0
+
+
+def command_list(args: argparse.Namespace) -> int:
+    for spec in select_models(None):
+        print(f"model  {spec.name:24s} {spec.family:12s} {spec.description}")
+    for route in select_routes(None):
+        hops = ", ".join(f"{hop.converter.name} ({hop.converter.stack})" for hop in route.hops)
+        print(f"route  {route.id:34s} {hops}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parity", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True)
+    zoo = commands.add_parser("zoo", help="run zoo models through every round trip and write reports")
+    add_run_options(zoo)
+    zoo.add_argument("--out", default="reports", help="report directory (default: reports)")
+    zoo.add_argument("--work-dir", help="where artifacts go (default: .parity/work in the checkout)")
+    zoo.set_defaults(handler=command_zoo)
+    listing = commands.add_parser("list", help="list zoo models and routes")
+    listing.set_defaults(handler=command_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (UsageError, StackError) as exc:
+        if args.debug:
+            raise
+        print(f"parity: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""The converter graph: every converter the harness knows, one module each.
+
+To add a converter, write its module (a Converter subclass) and list it here; routes follow.
+"""
+
+from __future__ import annotations
+
+from harness.converters.base import Converter
+from harness.converters.onnx_from_tf import OnnxFromKeras, OnnxFromSavedModel
+from harness.converters.onnx_from_torch import OnnxFromTorch
+from harness.converters.tf_from_onnx import TfFromOnnx
+from harness.converters.torch_from_onnx import TorchFromOnnx
+
+
+def default_converters() -> list[Converter]:
+    return [
+        OnnxFromTorch("torchscript"),
+        OnnxFromTorch("dynamo"),
+        TfFromOnnx(),
+        OnnxFromKeras(),
+        OnnxFromSavedModel(),
+        TorchFromOnnx(),
+    ]
+
+
+__all__ = ["Converter", "default_converters"]

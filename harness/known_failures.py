@@ -1,0 +1,79 @@
+"""Known failures as data: records that turn a matching failed cell into `xfail`, and report themselves stale.
+
+A record matches a result row when every field it sets matches: model, route and hop are glob
+patterns, status is exact, and error_contains must appear in the row's error text. A record that
+matches no row of a run that covered its model and route is stale and is reported as such.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FAILING = ("mismatch", "convert_error", "run_error", "crash", "timeout")
+
+
+@dataclass(frozen=True)
+class KnownFailure:
+    id: str
+    reason: str
+    model: str = "*"
+    route: str = "*"
+    hop: str = "*"
+    status: str = ""
+    error_contains: str = ""
+    evidence: str = ""
+
+    def matches(self, row: dict[str, Any]) -> bool:
+        return (
+            fnmatch.fnmatchcase(str(row["model"]), self.model)
+            and fnmatch.fnmatchcase(str(row["route"]), self.route)
+            and fnmatch.fnmatchcase(str(row["hop"]), self.hop)
+            and (not self.status or row["raw_status"] == self.status)
+            and self.error_contains in str(row.get("error") or "")
+        )
+
+
+def load_known_failures(path: Path) -> list[KnownFailure]:
+    if not path.exists():
+        return []
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from exc
+    records = []
+    for index, entry in enumerate(data.get("failure", [])):
+        if "id" not in entry or "reason" not in entry:
+            raise ValueError(f"{path}: [[failure]] number {index + 1} needs an `id` and a `reason`")
+        unknown = set(entry) - set(KnownFailure.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{path}: failure {entry['id']!r} has unknown fields {sorted(unknown)}")
+        records.append(KnownFailure(**entry))
+    return records
+
+
+def apply_known_failures(rows: list[dict[str, Any]], records: list[KnownFailure]) -> list[str]:
+    """Mark rows covered by a record (status xfail, or xpass when it passed); return stale record ids."""
+    used: set[str] = set()
+    for row in rows:
+        row.setdefault("raw_status", row["status"])
+        row["status"] = row["raw_status"]
+        row["known_failure"] = ""
+        for record in records:
+            if record.matches({**row, "status": row["raw_status"]}) and row["raw_status"] in FAILING:
+                row["status"], row["known_failure"] = "xfail", record.id
+                used.add(record.id)
+                break
+            # A record without a status or error filter that now meets a passing cell: the fix landed.
+            if (row["raw_status"] == "pass" and not record.status and not record.error_contains
+                    and record.matches({**row, "raw_status": "pass"})):
+                row["status"], row["known_failure"] = "xpass", record.id
+                used.add(record.id)
+                break
+    covered = {(row["model"], row["route"]) for row in rows}
+    return [record.id for record in records if record.id not in used and any(
+        fnmatch.fnmatchcase(model, record.model) and fnmatch.fnmatchcase(route, record.route)
+        for model, route in covered)]

@@ -1,0 +1,44 @@
+"""The operator inventory of an ONNX file: op type, domain and opset, with counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+
+def inventory(path: Path) -> str:
+    """"Conv@ai.onnx:17 x3; Relu@ai.onnx:17 x3", in order of first appearance, subgraphs included."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    opsets = {entry.domain or "ai.onnx": entry.version for entry in model.opset_import}
+    counts: Counter[str] = Counter()
+
+    def visit(graph: onnx.GraphProto) -> None:
+        for node in graph.node:
+            domain = node.domain or "ai.onnx"
+            counts[f"{node.op_type}@{domain}:{opsets.get(domain, '?')}"] += 1
+            for attribute in node.attribute:
+                if attribute.g.node:
+                    visit(attribute.g)
+                for subgraph in attribute.graphs:
+                    visit(subgraph)
+
+    visit(model.graph)
+    return "; ".join(f"{op} x{count}" for op, count in counts.items())
+
+
+class InvalidOnnxModel(Exception):
+    """A converter wrote a file that the onnx checker rejects."""
+
+
+def check_written_model(path: Path) -> None:
+    import onnx
+
+    if not path.exists():
+        raise InvalidOnnxModel(f"the converter reported success but wrote no file at {path}")
+    try:
+        onnx.checker.check_model(str(path))
+    except Exception as exc:  # noqa: BLE001 - checker errors come in several classes across onnx versions
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidOnnxModel(f"the converter wrote an invalid model: {first}") from exc

@@ -1,0 +1,137 @@
+"""Worker processes, one per (stack, framework), reused across tasks and replaced when they die or hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from harness.stacks import get_stack, project_root
+
+
+class WorkerFailure(Exception):
+    """The worker process itself failed: status is "crash" or "timeout"."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def worker_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    root = str(project_root())
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU only: no device probing, the same kernels every run
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class WorkerProcess:
+    def __init__(self, stack: str, framework: str, log_path: Path) -> None:
+        python = get_stack(stack).ensure()
+        self.stack, self.framework, self.log_path = stack, framework, log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log: IO[bytes] = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.process = subprocess.Popen(
+            [str(python), "-m", "harness.worker", "--framework", framework],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+            env=worker_environment(), cwd=project_root(),
+            start_new_session=True,  # its own process group, so a timeout kills converter children too
+        )
+
+    def call(self, task: dict[str, Any], timeout: float) -> dict[str, Any]:
+        assert self.process.stdin and self.process.stdout
+        try:
+            self.process.stdin.write((json.dumps(task) + "\n").encode())
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise self.died() from None
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise WorkerFailure("timeout", f"no answer within {timeout:.0f} s; worker killed")
+            ready, _, _ = select.select([self.process.stdout], [], [], remaining)
+            if ready:
+                line = self.process.stdout.readline()
+                if not line:
+                    raise self.died()
+                reply: dict[str, Any] = json.loads(line)
+                return reply
+
+    def died(self) -> WorkerFailure:
+        code = self.process.wait()
+        cause = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        last = self.last_log_line()
+        if code == -signal.SIGKILL:
+            cause += " (killed: out of memory?)"
+        return WorkerFailure("crash", f"worker process died with {cause}" + (f"; last log line: {last}" if last else ""))
+
+    def last_log_line(self) -> str:
+        self._log.flush()
+        try:
+            lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            return ""
+        return lines[-1].strip()[:300] if lines else ""
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+        self._log.close()
+
+    def close(self) -> None:
+        if self.alive() and self.process.stdin:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
+
+class WorkerPool:
+    """Hands each task to the live worker for its (stack, framework), starting a fresh one when needed."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.workers: dict[tuple[str, str], WorkerProcess] = {}
+        self.started = 0
+
+    def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float) -> dict[str, Any]:
+        key = (stack, framework)
+        worker = self.workers.get(key)
+        if worker is None or not worker.alive():
+            worker = WorkerProcess(stack, framework, self.log_dir / f"worker-{stack}-{framework}.log")
+            self.workers[key] = worker
+            self.started += 1
+        try:
+            return worker.call(task, timeout)
+        except WorkerFailure:
+            self.workers.pop(key, None)
+            raise
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.close()
+        self.workers.clear()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,126 @@
+"""`pytest --zoo`: one test per (model, route) cell, failing with its result table. Imports nothing heavy at load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from harness.engine import Engine
+    from harness.routes import Route
+    from harness.spec import ModelSpec
+
+ZOO = "--zoo"
+ZOO_MODELS = "--zoo-models"
+ZOO_ROUTES = "--zoo-routes"
+ZOO_EXAMPLES = "--zoo-examples"
+ZOO_OUT = "--zoo-out"
+PASSING_STATUSES = ("pass", "xfail", "xpass", "skipped")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("parity", "cross-framework parity zoo")
+    group.addoption(ZOO, action="store_true", help="collect one test per zoo (model, route) cell")
+    group.addoption(ZOO_MODELS, nargs="*", metavar="GLOB", help="zoo models to collect (default: all)")
+    group.addoption(ZOO_ROUTES, nargs="*", metavar="GLOB", help="route ids to collect (default: all)")
+    group.addoption(ZOO_EXAMPLES, type=int, default=3, metavar="N", help="input examples per model (default: 3)")
+    group.addoption(ZOO_OUT, metavar="DIR", help="write the zoo reports (results.csv, summary.md) here")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "zoo: one (model, route) cell of the parity zoo")
+    config.addinivalue_line("markers", "stacks: needs the converter stacks (provisioned through tox on first use)")
+
+
+class ZooState:
+    """The engine and worker pool shared by every zoo item of a session."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.rows: list[dict[str, Any]] = []
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from harness.engine import Engine, EngineOptions
+            from harness.pool import WorkerPool
+
+            work_dir = Path(self.config.rootpath) / ".parity" / "pytest-zoo"
+            pool = WorkerPool(work_dir / "logs")
+            options = EngineOptions(examples=self.config.getoption(ZOO_EXAMPLES))
+            self._engine = Engine(work_dir, pool, options, progress=lambda line: None)
+        return self._engine
+
+    def finish(self) -> None:
+        if self._engine is None:
+            return
+        self._engine.pool.close()
+        out = self.config.getoption(ZOO_OUT)
+        if out and self.rows:
+            from harness.known_failures import apply_known_failures, load_known_failures
+            from harness.report import write_reports
+            from harness.session import known_failures_path
+
+            stale = apply_known_failures(self.rows, load_known_failures(known_failures_path()))
+            write_reports(self.rows, Path(out), command="pytest --zoo", stale=stale)
+
+
+zoo_state_key = pytest.StashKey[ZooState]()
+
+
+class ZooCellFailure(Exception):
+    pass
+
+
+class ZooItem(pytest.Item):
+    def __init__(self, *, spec: ModelSpec, route: Route, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec, self.route = spec, route
+        self.add_marker("zoo")
+
+    def runtest(self) -> None:
+        from harness.known_failures import apply_known_failures, load_known_failures
+        from harness.report import to_frame
+        from harness.session import known_failures_path
+
+        state = self.config.stash[zoo_state_key]
+        rows = state.engine.run_route(self.spec, self.route)
+        apply_known_failures(rows, load_known_failures(known_failures_path()))
+        state.rows += rows
+        table = to_frame(rows)[["hop_index", "hop", "output", "converter", "converter_version", "stack",
+                                "status", "max_abs_err", "hop_max_abs_err", "known_failure", "error"]]
+        if any(row["status"] not in PASSING_STATUSES for row in rows):
+            raise ZooCellFailure(table.to_string(index=False))
+        known = sorted({row["known_failure"] for row in rows if row["status"] == "xfail"})
+        if known:
+            pytest.xfail("known failure: " + ", ".join(known))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ZooCellFailure):
+            return f"{self.spec.name} through {self.route.id}:\n{excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return Path(self.config.rootpath), 0, self.name
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k/-m deselection, which also runs in this hook
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption(ZOO):
+        return
+    from harness.session import select_models, select_routes
+
+    config.stash[zoo_state_key] = ZooState(config)
+    for spec in select_models(config.getoption(ZOO_MODELS)):
+        for route in select_routes(config.getoption(ZOO_ROUTES)):
+            name = f"zoo[{spec.name}-{route.id}]"
+            items.append(ZooItem.from_parent(session, name=name, nodeid=name, spec=spec, route=route))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(zoo_state_key, None)
+    if state is not None:
+        state.finish()

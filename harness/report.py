@@ -1,0 +1,117 @@
+"""Result rows -> a pandas DataFrame -> results.csv, results.json and a short summary.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness import __version__
+
+# Worst first: the status a (model, route) cell shows is the worst of its hops.
+STATUS_ORDER = ("crash", "timeout", "convert_error", "run_error", "mismatch", "xpass", "xfail", "skipped", "pass")
+COLUMNS = (
+    "run_id", "model", "family", "source", "route", "hop_index", "hop", "output", "converter", "converter_version",
+    "stack", "status", "raw_status", "known_failure", "max_abs_err", "max_rel_err", "required_atol",
+    "mismatched_fraction", "hop_max_abs_err", "hop_status", "twin_max_abs_err", "twin_status", "atol", "rtol",
+    "tolerance_reason", "examples", "worst_seed", "nonfinite_reference", "onnx_ops", "error", "seconds",
+    "artifact", "replay", "harness_version", "versions",
+)
+
+
+def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for column in COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    extra = [column for column in frame.columns if column not in COLUMNS]
+    return frame[list(COLUMNS) + extra]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and rename, so a killed run never leaves half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
+
+
+def read_results(path: Path) -> pd.DataFrame:
+    if path.suffix == ".json":
+        return pd.DataFrame(json.loads(path.read_text()))
+    return pd.read_csv(path)
+
+
+def worst_status(statuses: pd.Series) -> str:
+    return min(statuses, key=lambda status: STATUS_ORDER.index(status) if status in STATUS_ORDER else 0)
+
+
+def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """model x route: the worst status, where it happened, and the largest cumulative error."""
+    cells = []
+    for (model, route), group in frame.groupby(["model", "route"], sort=False):
+        status = worst_status(group["status"])
+        first_bad = group[group["status"] == status].sort_values("hop_index").iloc[0]
+        max_err = pd.to_numeric(group["max_abs_err"], errors="coerce").max()
+        text = status if status in ("pass", "skipped") else f"{status} at {first_bad['hop']}"
+        if pd.notna(max_err):
+            text += f" ({max_err:.1e})"
+        cells.append({"model": model, "route": route, "cell": text})
+    return pd.DataFrame(cells).pivot(index="model", columns="route", values="cell").fillna("not run")
+
+
+def failure_table(frame: pd.DataFrame) -> pd.DataFrame:
+    failed = frame[~frame["status"].isin(("pass", "skipped"))]
+    return failed[["model", "route", "hop", "converter", "converter_version", "status", "known_failure", "error"]]
+
+
+def versions_table(frame: pd.DataFrame) -> pd.DataFrame:
+    stacks = frame.drop_duplicates("stack")[["stack", "versions"]]
+    return pd.DataFrame({row.stack: json.loads(row.versions) for row in stacks.itertuples()}).fillna("")
+
+
+def write_reports(rows: list[dict[str, Any]], out_dir: Path, *, command: str, stale: list[str]) -> pd.DataFrame:
+    frame = to_frame(rows)
+    write_atomic(out_dir / "results.csv", frame.to_csv(index=False))
+    write_atomic(out_dir / "results.json", frame.to_json(orient="records", indent=1))
+    write_atomic(out_dir / "summary.md", summary_markdown(frame, command=command, stale=stale))
+    return frame
+
+
+def summary_markdown(frame: pd.DataFrame, *, command: str, stale: list[str]) -> str:
+    counts = frame.groupby("status").size().to_dict()
+    twins = frame.drop_duplicates(["model", "output"])[["model", "output", "twin_status", "twin_max_abs_err"]]
+    parts = [
+        "# Round-trip parity summary",
+        "",
+        f"Run `{frame['run_id'].iloc[0]}`, harness {__version__}. Reproduce with `{command}`.",
+        "",
+        "Each cell is the worst status over the route's hops (`pass` means every hop, compared with the",
+        "source model on the same inputs, stayed within tolerance) and the largest cumulative max abs error.",
+        "",
+        "Cells by status: " + ", ".join(f"{status} {counts[status]}" for status in STATUS_ORDER if status in counts),
+        "",
+        "## Model x route",
+        "",
+        summary_table(frame).to_markdown(),
+        "",
+        "## Native twin agreement (torch model vs Keras twin, before any conversion)",
+        "",
+        twins.to_markdown(index=False),
+        "",
+        "## Failing hops",
+        "",
+        failure_table(frame).to_markdown(index=False) if len(failure_table(frame)) else "None.",
+        "",
+        "## Stacks",
+        "",
+        versions_table(frame).to_markdown(),
+        "",
+    ]
+    if stale:
+        parts += ["## Stale known failures", "", "These records matched no cell: " + ", ".join(stale), ""]
+    return "\n".join(parts)

@@ -1,0 +1,64 @@
+"""Hops and routes, enumerated from the converter graph: every round trip that leaves a framework
+family, visits every other family once, and comes back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from harness.converters.base import Converter
+from harness.formats import Format
+
+MAX_HOPS = 6
+
+
+@dataclass(frozen=True)
+class Hop:
+    index: int  # 1-based position in its route
+    converter: Converter
+
+    @property
+    def name(self) -> str:
+        return f"{self.converter.source.name}->{self.converter.target.name}"
+
+
+@dataclass(frozen=True)
+class Route:
+    source: Format
+    hops: tuple[Hop, ...]
+
+    @property
+    def id(self) -> str:
+        parts = [self.source.name]
+        for hop in self.hops:
+            marked = hop.converter.variant and hop.converter.variant != type(hop.converter).variants[0]
+            parts.append(hop.converter.target.name + (f"@{hop.converter.variant}" if marked else ""))
+        return ">".join(parts)
+
+    @property
+    def dirname(self) -> str:
+        return self.id.replace(">", "_").replace("@", "-")
+
+
+def enumerate_routes(converters: Sequence[Converter], source: Format) -> list[Route]:
+    families = {fmt.family for converter in converters for fmt in (converter.source, converter.target)}
+    others = families - {source.family, "onnx"}
+    routes: list[Route] = []
+
+    def extend(current: Format, path: list[Converter], visited: set[str]) -> None:
+        if len(path) >= MAX_HOPS:
+            return
+        for converter in converters:
+            if converter.source != current:
+                continue
+            family = converter.target.family
+            if family == source.family:
+                if visited >= others:
+                    routes.append(Route(source, tuple(Hop(i + 1, c) for i, c in enumerate([*path, converter]))))
+                continue
+            if family != "onnx" and family in visited:
+                continue
+            extend(converter.target, [*path, converter], visited | ({family} - {"onnx"}))
+
+    extend(source, [], set())
+    return routes

@@ -1,0 +1,183 @@
+"""The process a hop runs in: one stack, one framework; reads JSON-line tasks on stdin, answers on stdout.
+
+Stray prints from converters would corrupt the protocol, so the worker keeps the real stdout for
+replies and points file descriptor 1 at stderr (the worker's log file).
+Replay one saved task by hand with: python -m harness.worker --replay TASK.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import re
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CONFLICTING_FRAMEWORKS = {"torch": "tensorflow", "tf": "torch"}  # they segfault when they share a process
+
+
+def load_npz(path: str) -> list[np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return [data[key] for key in data.files]
+
+
+def save_npz(path: str, names: list[str], arrays: list[np.ndarray]) -> None:
+    np.savez(path, **{f"{index:02d}_{name}": array for index, (name, array) in enumerate(zip(names, arrays))})
+
+
+def import_object(reference: str) -> Any:
+    module_name, _, qualname = reference.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class Worker:
+    def __init__(self, framework: str) -> None:
+        self.framework = framework
+        self.runners: dict[str, Any] = {}
+
+    def check_framework(self, needed: str) -> None:
+        if needed not in ("none", self.framework):
+            raise RuntimeError(f"a {needed} task was sent to a {self.framework} worker")
+        conflicting = CONFLICTING_FRAMEWORKS.get(self.framework)
+        if conflicting and conflicting in sys.modules:
+            raise RuntimeError(f"{conflicting} was imported into a {self.framework} worker")
+
+    def handle(self, task: dict[str, Any]) -> dict[str, Any]:
+        kind = task["task"]
+        if kind == "ping":
+            return {"pid": os.getpid()}
+        if kind == "build_source":
+            return self.build_source(task)
+        if kind == "convert":
+            converter = import_object(task["converter"]["class"])(task["converter"]["variant"])
+            self.check_framework(converter.framework)
+            example = load_npz(task["example"])
+            converter.convert(Path(task["source"]), Path(task["target"]), task["io"], example)
+            if converter.target.name == "onnx":
+                from harness.onnx_ops import check_written_model, inventory
+
+                # Some converters log an unsupported op and still write a file; the checker makes
+                # that a conversion error instead of a confusing runtime failure.
+                check_written_model(Path(task["target"]))
+                return {"onnx_ops": inventory(Path(task["target"]))}
+            return {}
+        if kind == "run":
+            return self.run(task)
+        raise ValueError(f"unknown task {kind!r}")
+
+    def build_source(self, task: dict[str, Any]) -> dict[str, Any]:
+        from model_zoo import all_models
+
+        spec = all_models()[task["model"]]
+        target = Path(task["target"])
+        if task["format"] == "torch":
+            self.check_framework("torch")
+            import torch
+
+            from harness.torch_artifact import save_torch_module
+
+            torch.manual_seed(spec.seed)
+            module = spec.build_torch().eval()
+            save_torch_module(target, module, "harness.torch_artifact:rebuild_zoo_model", model=spec.name)
+            state = {key: value.detach().cpu().numpy() for key, value in module.state_dict().items()}
+            np.savez(task["state"], **state)
+            return {"parameters": int(sum(p.numel() for p in module.parameters()))}
+        self.check_framework("tf")
+        keras_model = spec.build_keras()
+        with np.load(task["state"], allow_pickle=False) as state:
+            spec.transfer_weights({key: state[key] for key in state.files}, keras_model)
+        keras_model.save(target)
+        return {"parameters": int(keras_model.count_params())}
+
+    def run(self, task: dict[str, Any]) -> dict[str, Any]:
+        reference = task["runner"]["class"]
+        if reference not in self.runners:
+            self.runners[reference] = import_object(reference)()
+        runner = self.runners[reference]
+        self.check_framework(runner.framework)
+        errors: list[str | None] = []
+        for input_path, output_path in zip(task["inputs"], task["outputs"]):
+            try:
+                outputs = runner.run(Path(task["artifact"]), task["io"], load_npz(input_path))
+                save_npz(output_path, task["io"]["outputs"], [np.asarray(out) for out in outputs])
+                errors.append(None)
+            except Exception as exc:  # noqa: BLE001 - one example failing must not hide the others
+                errors.append(describe_error(exc))
+        self.check_framework(runner.framework)
+        return {"errors": errors}
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+NAMED_ERROR = re.compile(r"^\s*(<class '[\w.]+'>|[\w.]*(Error|Exception)):")
+
+
+def describe_error(exc: BaseException) -> str:
+    """The error's class and its most telling line.
+
+    TensorFlow ("in user code:") and torch.export ("## Exception summary") put the real cause at the
+    end of a long message; there the last line naming an error is more telling than the first line.
+    """
+    lines = [ANSI_ESCAPE.sub("", line).strip() for line in str(exc).strip().splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return type(exc).__name__
+    telling = lines[0]
+    if len(lines) > 1 and (telling.endswith(":") or "Exception summary" in str(exc)):
+        named = [line for line in lines[1:] if NAMED_ERROR.match(line)]
+        telling = named[-1] if named else lines[-1]
+    return f"{type(exc).__name__}: {telling}"[:500]
+
+
+def serve(framework: str) -> None:
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    worker = Worker(framework)
+    for line in sys.stdin:
+        task = json.loads(line)
+        started = time.perf_counter()
+        print(f"[worker {os.getpid()}] task {task.get('task')} {task.get('target', task.get('artifact', ''))}", file=sys.stderr, flush=True)
+        try:
+            reply = {"ok": True, "result": worker.handle(task)}
+        except Exception as exc:  # noqa: BLE001 - every converter error becomes data for the result row
+            traceback.print_exc()
+            reply = {"ok": False, "error": describe_error(exc), "traceback": traceback.format_exc()}
+        reply["seconds"] = time.perf_counter() - started
+        replies.write(json.dumps(reply) + "\n")
+
+
+def replay(task_file: str) -> int:
+    task = json.loads(Path(task_file).read_text())
+    framework = task.get("framework", "none")
+    try:
+        result = Worker(framework).handle(task)
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+        return 1
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--framework", choices=("torch", "tf", "none"), default="none")
+    parser.add_argument("--replay", metavar="TASK_JSON")
+    args = parser.parse_args()
+    if args.replay:
+        return replay(args.replay)
+    serve(args.framework)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

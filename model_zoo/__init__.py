@@ -1,0 +1,33 @@
+"""The zoo: reference models, each a PyTorch model and its Keras twin holding the same weights.
+
+A family is one module exposing MODELS, a tuple of ModelSpec. Registration is explicit: to add a
+family, write its module and name it in FAMILY_MODULES; to add a model, add a ModelSpec to MODELS.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from harness.spec import ModelSpec
+
+FAMILY_MODULES = (
+    "model_zoo.leaf_cnn",
+    "model_zoo.mlp",
+    "model_zoo.resnet",
+    "model_zoo.mobilenet",
+    "model_zoo.recurrent",
+    "model_zoo.transformer",
+    "model_zoo.encoder_decoder",
+    "model_zoo.text_cnn",
+)
+
+
+def all_models() -> dict[str, ModelSpec]:
+    """Every zoo entry by name, in registry order."""
+    models: dict[str, ModelSpec] = {}
+    for module_name in FAMILY_MODULES:
+        for spec in importlib.import_module(module_name).MODELS:
+            if spec.name in models:
+                raise ValueError(f"duplicate zoo model name {spec.name!r} in {module_name}")
+            models[spec.name] = spec
+    return models

@@ -1,0 +1,114 @@
+"""The potato leaf-disease classifier of the original use case: a small Conv-BN-ReLU-MaxPool CNN and its Keras twin."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from harness.spec import InputSpec, ModelSpec, OutputSpec
+
+if TYPE_CHECKING:
+    import keras
+    import torch
+
+CLASSES = ("healthy", "early_blight", "late_blight")
+WIDTHS = (3, 16, 32, 64)  # channels into and out of each conv block
+IMAGE_SIZE = 128
+DROPOUT = 0.3
+
+
+def build_torch() -> torch.nn.Module:
+    import torch
+    from torch import nn
+
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    for i, (c_in, c_out) in enumerate(zip(WIDTHS, WIDTHS[1:]), start=1):
+        layers[f"conv{i}"] = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)
+        layers[f"bn{i}"] = nn.BatchNorm2d(c_out)
+        layers[f"relu{i}"] = nn.ReLU()
+        layers[f"pool{i}"] = nn.MaxPool2d(2)
+    layers["gap"] = nn.AdaptiveAvgPool2d(1)
+    layers["flatten"] = nn.Flatten()
+    layers["dropout"] = nn.Dropout(DROPOUT)
+    layers["logits"] = nn.Linear(WIDTHS[-1], len(CLASSES))
+    model = nn.Sequential(layers)
+    with torch.no_grad():  # fresh BN is the identity; random statistics make the twins prove they agree on BN
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0.0, 0.1)
+                m.running_mean.normal_(0.0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+def build_keras() -> keras.Model:
+    import keras
+    from keras import layers
+
+    image = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, WIDTHS[0]), name="image", dtype="float32")
+    x = image
+    for i, c_out in enumerate(WIDTHS[1:], start=1):
+        # padding="same" equals torch's padding=1 here: stride 1 pads symmetrically
+        x = layers.Conv2D(c_out, 3, padding="same", name=f"conv{i}")(x)
+        x = layers.BatchNormalization(epsilon=1e-5, name=f"bn{i}")(x)
+        x = layers.ReLU(name=f"relu{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(DROPOUT, name="dropout")(x)
+    logits = layers.Dense(len(CLASSES), name="logits")(x)
+    return keras.Model(image, logits, name="potato_leaf_cnn")
+
+
+def transfer_weights(state: Mapping[str, Any], keras_model: keras.Model) -> None:
+    """Copy torch weights into the Keras layers named like the torch modules ("a.b" -> "a_b")."""
+    import keras
+
+    unused = {k for k in state if not k.endswith("num_batches_tracked")}  # a training counter with no Keras twin
+
+    def take(key: str) -> np.ndarray:
+        if key not in state:
+            raise KeyError(f"torch state_dict has no {key!r}")
+        unused.discard(key)
+        return np.asarray(state[key], dtype=np.float32)
+
+    for layer in keras_model.layers:
+        if not layer.weights:
+            continue
+        p = layer.name.replace("_", ".") + "."
+        if isinstance(layer, keras.layers.Conv2D):
+            weights = [take(p + "weight").transpose(2, 3, 1, 0), take(p + "bias")]  # OIHW -> HWIO
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            weights = [take(p + s) for s in ("weight", "bias", "running_mean", "running_var")]
+        elif isinstance(layer, keras.layers.Dense):
+            weights = [take(p + "weight").T, take(p + "bias")]
+        else:
+            raise TypeError(f"no weight transfer for Keras layer {layer.name!r} ({type(layer).__name__})")
+        layer.set_weights(weights)
+    if unused:
+        raise KeyError(f"torch weights not used by any Keras layer: {sorted(unused)}")
+
+
+MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="potato_leaf_cnn",
+        family="cnn",
+        build_torch=build_torch,
+        build_keras=build_keras,
+        transfer_weights=transfer_weights,
+        inputs=(
+            InputSpec(
+                name="image",
+                shape=("B", WIDTHS[0], IMAGE_SIZE, IMAGE_SIZE),
+                layout="NCHW",
+                dim_bounds={"B": (1, 4)},
+            ),
+        ),
+        outputs=(OutputSpec(name="logits", is_classifier=True),),
+        tags=frozenset({"cnn", "conv2d", "batchnorm", "relu", "maxpool", "global_avgpool", "dropout", "linear"}),
+        description="Potato leaf disease classifier (healthy/early blight/late blight): 3 conv blocks, GAP, dropout.",
+    ),
+)

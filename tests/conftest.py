@@ -1,0 +1,27 @@
+"""Shared fixtures: an engine whose workers run in the real converter stacks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.engine import Engine, EngineOptions
+from harness.pool import WorkerPool
+
+
+@pytest.fixture(scope="session")
+def stack_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """One engine for the session: the twins of a model are built once and reused across tests."""
+    run_dir = tmp_path_factory.mktemp("run")
+    with WorkerPool(run_dir / "logs") as pool:
+        yield Engine(run_dir, pool, EngineOptions(examples=2, convert_timeout=600, run_timeout=300),
+                     progress=lambda line: None)
+
+
+@pytest.fixture
+def fresh_engine(tmp_path: Path) -> Iterator[Engine]:
+    with WorkerPool(tmp_path / "logs") as pool:
+        yield Engine(tmp_path, pool, EngineOptions(examples=1, convert_timeout=30, run_timeout=60),
+                     progress=lambda line: None)

@@ -1,0 +1,94 @@
+"""Routes come from the converter graph; specs reject contradictions; layouts map between the twins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.converters import default_converters
+from harness.engine import io_for
+from harness.formats import KERAS, TORCH
+from harness.inputs import seeded_examples
+from harness.routes import enumerate_routes
+from harness.session import UsageError, select_models, select_routes
+from harness.spec import InputSpec, channels_last, to_layout
+from model_zoo import all_models
+
+
+def test_round_trips_are_enumerated_from_the_converter_graph() -> None:
+    converters = default_converters()
+    assert [r.id for r in enumerate_routes(converters, TORCH)] == [
+        "torch>onnx>tf>onnx>torch", "torch>onnx@dynamo>tf>onnx>torch"]
+    assert [r.id for r in enumerate_routes(converters, KERAS)] == [
+        "keras>onnx>torch>onnx>tf", "keras>onnx>torch>onnx@dynamo>tf"]
+
+
+def test_every_route_alternates_through_onnx_and_returns_to_its_family() -> None:
+    for route in select_routes(None):
+        formats = [route.source] + [hop.converter.target for hop in route.hops]
+        assert formats[-1].family == route.source.family
+        assert all(fmt.name == "onnx" for fmt in formats[1::2])
+        assert [hop.converter.source for hop in route.hops] == formats[:-1]
+
+
+def test_a_route_without_a_way_back_is_not_enumerated() -> None:
+    one_way = [c for c in default_converters() if c.target is not TORCH]
+    assert enumerate_routes(one_way, TORCH) == []
+
+
+def test_unknown_model_and_route_names_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="no zoo model matches nope"):
+        select_models(["nope"])
+    with pytest.raises(UsageError, match="no route matches"):
+        select_routes(["torch>nowhere"])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"shape": ("B", 3), "dim_bounds": {}}, "symbolic dim 'B' has no bounds"),
+    ({"shape": (2, 3), "dtype": "complex64"}, "unsupported dtype"),
+    ({"shape": (2, 3), "domain": "index", "dtype": "float32", "high": 5}, "index domain needs an integer"),
+    ({"shape": (2, 3), "layout": "NCHW"}, "does not match rank"),
+])
+def test_input_specs_reject_contradictions(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        InputSpec(name="x", **kwargs)  # type: ignore[arg-type]
+
+
+def test_layouts_move_the_channel_axis_last() -> None:
+    assert channels_last("NCHW") == "NHWC"
+    array = np.arange(24).reshape(1, 2, 3, 4)
+    moved = to_layout(array, "NCHW", "NHWC")
+    assert moved.shape == (1, 3, 4, 2)
+    np.testing.assert_array_equal(to_layout(moved, "NHWC", "NCHW"), array)
+
+
+def test_the_keras_side_of_an_image_model_takes_channels_last() -> None:
+    spec = all_models()["potato_leaf_cnn"]
+    assert io_for(spec, TORCH)["inputs"][0]["shape"] == ["B", 3, 128, 128]
+    assert io_for(spec, KERAS)["inputs"][0]["shape"] == ["B", 128, 128, 3]
+
+
+def test_zoo_has_the_required_families_with_unique_names() -> None:
+    models = all_models()
+    assert len({spec.family for spec in models.values()}) >= 8
+    assert {"potato_leaf_cnn", "text_cnn", "transformer_encoder"} <= set(models)
+    leaf = models["potato_leaf_cnn"]
+    assert leaf.inputs[0].shape[1:] == (3, 128, 128) and leaf.inputs[0].layout == "NCHW"
+
+
+@pytest.mark.parametrize("name", sorted(all_models()))
+def test_seeded_examples_respect_each_input_spec(name: str) -> None:
+    spec = all_models()[name]
+    examples = seeded_examples(spec, count=4, seed=7)
+    assert [seed for seed, _ in examples] == [7, 8, 9, 10]
+    for _, arrays in examples:
+        for input_spec, array in zip(spec.inputs, arrays):
+            assert array.dtype == np.dtype(input_spec.dtype)
+            assert len(array.shape) == len(input_spec.shape)
+            for dim, size in zip(input_spec.shape, array.shape):
+                low, high = input_spec.dim_bounds[dim] if isinstance(dim, str) else (dim, dim)
+                assert low <= size <= high
+            if input_spec.domain == "index":
+                assert array.min() >= 0 and array.max() < (input_spec.high or 0)
+    again = seeded_examples(spec, count=4, seed=7)
+    assert all(np.array_equal(a, b) for (_, xs), (_, ys) in zip(examples, again) for a, b in zip(xs, ys))
