@@ -54,6 +54,16 @@ def command_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_stacks(args: argparse.Namespace) -> int:
+    from harness.stacks import KNOWN_STACKS, provision_stacks, stack_versions
+
+    provision_stacks(list(KNOWN_STACKS))
+    for name in KNOWN_STACKS:
+        versions = stack_versions(name)
+        print(f"stack {name}: " + ", ".join(f"{package} {version}" for package, version in versions.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parity", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -65,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     zoo.set_defaults(handler=command_zoo)
     listing = commands.add_parser("list", help="list zoo models and routes")
     listing.set_defaults(handler=command_list)
+    stacks = commands.add_parser("stacks", help="provision the converter stacks that are missing; print versions")
+    stacks.set_defaults(handler=command_stacks)
     return parser
 
 

@@ -66,6 +66,22 @@ class Stack:
         return self.python
 
 
+def provision_stacks(names: list[str]) -> None:
+    """Provision every missing stack among `names` in one parallel tox call (they download independently)."""
+    missing = [name for name in names if not get_stack(name).is_provisioned()]
+    if not missing:
+        return
+    command = [sys.executable, "-m", "tox", "-c", str(project_root() / "tox.ini"), "-e", ",".join(missing)]
+    if len(missing) > 1:
+        command += ["--parallel", "all", "--parallel-no-spinner"]
+    print(f"[parity] provisioning stacks {', '.join(missing)} (several minutes): {' '.join(command)}", flush=True)
+    completed = subprocess.run(command, cwd=project_root())
+    still_missing = [name for name in missing if not get_stack(name).is_provisioned()]
+    if completed.returncode != 0 or still_missing:
+        raise StackError(f"provisioning {', '.join(missing)} failed (tox exit {completed.returncode}); "
+                         f"run it by hand to see why: {' '.join(command)}")
+
+
 def get_stack(name: str) -> Stack:
     if name not in KNOWN_STACKS:
         raise StackError(f"unknown stack {name!r}; known stacks: {', '.join(KNOWN_STACKS)} (tox.ini [testenv:NAME])")

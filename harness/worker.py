@@ -135,7 +135,9 @@ def describe_error(exc: BaseException) -> str:
     if len(lines) > 1 and (telling.endswith(":") or "Exception summary" in str(exc)):
         named = [line for line in lines[1:] if NAMED_ERROR.match(line)]
         telling = named[-1] if named else lines[-1]
-    return f"{type(exc).__name__}: {telling}"[:500]
+    if not telling.startswith(f"{type(exc).__name__}:"):
+        telling = f"{type(exc).__name__}: {telling}"
+    return telling[:500]
 
 
 def serve(framework: str) -> None:

@@ -26,6 +26,23 @@ def dynamic_axes_for(io: dict[str, Any]) -> dict[str, dict[int, str]]:
     return {name: dims for name, dims in axes.items() if dims}
 
 
+def dynamic_shapes_for(module: Any, io: dict[str, Any]) -> tuple[Any, ...]:
+    """torch.export's dynamic_shapes, shaped like forward's parameters: a module whose forward takes
+    *inputs (onnx2pytorch's ConvertModel does) gets all inputs as one tuple argument."""
+    import inspect
+
+    import torch
+
+    per_input = tuple(
+        {axis: torch.export.Dim.DYNAMIC for axis, dim in enumerate(spec["shape"]) if isinstance(dim, str)} or None
+        for spec in io["inputs"]
+    )
+    parameters = list(inspect.signature(module.forward).parameters.values())
+    if parameters and parameters[0].kind is inspect.Parameter.VAR_POSITIONAL:
+        return (per_input,)
+    return per_input
+
+
 class OnnxFromTorch(Converter):
     source = TORCH
     target = ONNX
@@ -43,15 +60,16 @@ class OnnxFromTorch(Converter):
 
         module = load_torch_module(source)
         args = tuple(torch.from_numpy(array) for array in example)
-        options: dict[str, Any] = {"dynamo": self.variant == "dynamo"}
+        options: dict[str, Any]
         if self.variant == "torchscript":
-            options["opset_version"] = TORCHSCRIPT_OPSET
+            options = {"dynamo": False, "opset_version": TORCHSCRIPT_OPSET, "dynamic_axes": dynamic_axes_for(io)}
+        else:
+            options = {"dynamo": True, "dynamic_shapes": dynamic_shapes_for(module, io)}
         torch.onnx.export(
             module,
             args,
             str(target),
             input_names=[spec["name"] for spec in io["inputs"]],
             output_names=list(io["outputs"]),
-            dynamic_axes=dynamic_axes_for(io),
             **options,
         )
