@@ -107,12 +107,15 @@ class Worker:
         self.check_framework(runner.framework)
         errors: list[str | None] = []
         for input_path, output_path in zip(task["inputs"], task["outputs"]):
+            inputs = load_npz(input_path)
             try:
-                outputs = runner.run(Path(task["artifact"]), task["io"], load_npz(input_path))
+                outputs = runner.run(Path(task["artifact"]), task["io"], inputs)
                 save_npz(output_path, task["io"]["outputs"], [np.asarray(out) for out in outputs])
                 errors.append(None)
             except Exception as exc:  # noqa: BLE001 - one example failing must not hide the others
-                errors.append(describe_error(exc))
+                # The input shapes tell a baked-in batch size apart from a broken kernel.
+                shapes = ", ".join("x".join(map(str, array.shape)) for array in inputs)
+                errors.append(f"on inputs {shapes}: {describe_error(exc)}")
         self.check_framework(runner.framework)
         return {"errors": errors}
 

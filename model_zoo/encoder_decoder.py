@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from harness.spec import InputSpec, ModelSpec, OutputSpec
+from model_zoo.transfer import randomize_batchnorm, transfer_by_layer_names
 
 if TYPE_CHECKING:
     import keras
@@ -43,14 +41,7 @@ def build_torch() -> torch.nn.Module:
             return self.mask(x)
 
     model = UNet()
-    with torch.no_grad():  # fresh BN is the identity; random statistics make the twins prove they agree on BN
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.1)
-                m.running_mean.normal_(0.0, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-    return model.eval()
+    return randomize_batchnorm(model)
 
 
 def build_keras() -> keras.Model:
@@ -76,42 +67,13 @@ def build_keras() -> keras.Model:
     return keras.Model(image, mask, name="encoder_decoder")
 
 
-def transfer_weights(state: Mapping[str, Any], keras_model: keras.Model) -> None:
-    """Copy torch weights into the Keras layers named like the torch modules ("a.b" -> "a_b")."""
-    import keras
-
-    unused = {k for k in state if not k.endswith("num_batches_tracked")}  # a training counter with no Keras twin
-
-    def take(key: str) -> np.ndarray:
-        if key not in state:
-            raise KeyError(f"torch state_dict has no {key!r}")
-        unused.discard(key)
-        return np.asarray(state[key], dtype=np.float32)
-
-    for layer in keras_model.layers:
-        if not layer.weights:
-            continue
-        p = layer.name.replace("_", ".") + "."
-        if isinstance(layer, keras.layers.Conv2D):
-            weights = [take(p + "weight").transpose(2, 3, 1, 0)]  # OIHW -> HWIO
-            if layer.use_bias:
-                weights.append(take(p + "bias"))
-        elif isinstance(layer, keras.layers.BatchNormalization):
-            weights = [take(p + s) for s in ("weight", "bias", "running_mean", "running_var")]
-        else:
-            raise TypeError(f"no weight transfer for Keras layer {layer.name!r} ({type(layer).__name__})")
-        layer.set_weights(weights)
-    if unused:
-        raise KeyError(f"torch weights not used by any Keras layer: {sorted(unused)}")
-
-
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="encoder_decoder",
         family="encoder_decoder",
         build_torch=build_torch,
         build_keras=build_keras,
-        transfer_weights=transfer_weights,
+        transfer_weights=transfer_by_layer_names,
         inputs=(InputSpec(name="image", shape=("B", 3, 32, 32), layout="NCHW", dim_bounds={"B": (1, 4)}),),
         outputs=(OutputSpec(name="mask", layout="NCHW"),),
         tags=frozenset(

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from harness.spec import InputSpec, ModelSpec, OutputSpec
+from model_zoo.transfer import transfer_by_layer_names
 
 if TYPE_CHECKING:
     import keras
@@ -47,30 +45,13 @@ def build_keras() -> keras.Model:
     return keras.Model(features, logits, name="mlp")
 
 
-def transfer_weights(state: Mapping[str, Any], keras_model: keras.Model) -> None:
-    """Copy each torch Linear into the Keras Dense of the same name, transposing (out, in) -> (in, out)."""
-    unused = set(state)
-
-    def take(key: str) -> np.ndarray:
-        if key not in state:
-            raise KeyError(f"torch state_dict has no {key!r}")
-        unused.discard(key)
-        return np.asarray(state[key], dtype=np.float32)
-
-    for layer in keras_model.layers:
-        if layer.weights:
-            layer.set_weights([take(f"{layer.name}.weight").T, take(f"{layer.name}.bias")])
-    if unused:
-        raise KeyError(f"torch weights not used by any Keras layer: {sorted(unused)}")
-
-
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="mlp",
         family="mlp",
         build_torch=build_torch,
         build_keras=build_keras,
-        transfer_weights=transfer_weights,
+        transfer_weights=transfer_by_layer_names,
         inputs=(InputSpec(name="features", shape=("B", IN_FEATURES), dim_bounds={"B": (1, 4)}),),
         outputs=(OutputSpec(name="logits", is_classifier=True),),
         tags=frozenset({"mlp", "linear", "relu", "tanh", "silu"}),

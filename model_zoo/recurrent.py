@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.spec import InputSpec, ModelSpec, OutputSpec
+from model_zoo.transfer import TorchState
 
 if TYPE_CHECKING:  # annotations only: torch and TensorFlow must not share a process
     import keras
@@ -59,25 +60,17 @@ def _gru_gates(array: np.ndarray) -> np.ndarray:
 
 
 def _transfer(kind: str, state: Mapping[str, Any], keras_model: keras.Model) -> None:
-    unused = set(state)
-
-    def take(key: str) -> np.ndarray:
-        if key not in state:
-            raise KeyError(f"{kind}_classifier: torch state_dict has no {key!r}")
-        unused.discard(key)
-        return np.asarray(state[key], dtype=np.float32)
-
-    w_ih, w_hh = take("rnn.weight_ih_l0"), take("rnn.weight_hh_l0")
-    b_ih, b_hh = take("rnn.bias_ih_l0"), take("rnn.bias_hh_l0")
+    torch_state = TorchState(state, keras_model.name)
+    w_ih, w_hh = torch_state.take("rnn.weight_ih_l0"), torch_state.take("rnn.weight_hh_l0")
+    b_ih, b_hh = torch_state.take("rnn.bias_ih_l0"), torch_state.take("rnn.bias_hh_l0")
     if kind == "lstm":
         # Both frameworks stack gates i, f, g(=c), o; Keras has one bias where torch has two summands.
         rnn_weights = [w_ih.T, w_hh.T, b_ih + b_hh]
     else:
         rnn_weights = [_gru_gates(w_ih).T, _gru_gates(w_hh).T, np.stack([_gru_gates(b_ih), _gru_gates(b_hh)])]
     keras_model.get_layer("rnn").set_weights(rnn_weights)
-    keras_model.get_layer("head").set_weights([take("head.weight").T, take("head.bias")])
-    if unused:
-        raise KeyError(f"{kind}_classifier: torch state keys not transferred: {sorted(unused)}")
+    keras_model.get_layer("head").set_weights(torch_state.linear("head"))
+    torch_state.check_all_used()
 
 
 def _spec(kind: str, seed: int) -> ModelSpec:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from harness.spec import InputSpec, ModelSpec, OutputSpec
+from model_zoo.transfer import transfer_by_layer_names
 
 if TYPE_CHECKING:  # annotations only: torch and TensorFlow must not share a process
     import keras
@@ -51,30 +49,13 @@ def _build_keras() -> keras.Model:
     return keras.Model(tokens, logits, name="text_cnn")
 
 
-def _transfer(state: Mapping[str, Any], keras_model: keras.Model) -> None:
-    unused = set(state)
-
-    def take(key: str) -> np.ndarray:
-        if key not in state:
-            raise KeyError(f"text_cnn: torch state_dict has no {key!r}")
-        unused.discard(key)
-        return np.asarray(state[key], dtype=np.float32)
-
-    keras_model.get_layer("embedding").set_weights([take("embedding.weight")])
-    # Conv1d kernel (out, in, k) -> Conv1D (k, in, out).
-    keras_model.get_layer("conv").set_weights([take("conv.weight").transpose(2, 1, 0), take("conv.bias")])
-    keras_model.get_layer("head").set_weights([take("head.weight").T, take("head.bias")])
-    if unused:
-        raise KeyError(f"text_cnn: torch state keys not transferred: {sorted(unused)}")
-
-
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name="text_cnn",
         family="text_cnn",
         build_torch=_build_torch,
         build_keras=_build_keras,
-        transfer_weights=_transfer,
+        transfer_weights=transfer_by_layer_names,  # embedding, conv, head: same names
         inputs=(
             InputSpec("tokens", ("B", TOKENS), dtype="int64", domain="index", high=VOCAB, dim_bounds={"B": (1, 4)}),
         ),

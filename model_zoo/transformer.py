@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.spec import InputSpec, ModelSpec, OutputSpec
+from model_zoo.transfer import TorchState
 
 if TYPE_CHECKING:  # annotations only: torch and TensorFlow must not share a process
     import keras
@@ -65,18 +66,8 @@ def _build_keras() -> keras.Model:
 
 
 def _transfer(state: Mapping[str, Any], keras_model: keras.Model) -> None:
-    unused = set(state)
-
-    def take(key: str) -> np.ndarray:
-        if key not in state:
-            raise KeyError(f"transformer_encoder: torch state_dict has no {key!r}")
-        unused.discard(key)
-        return np.asarray(state[key], dtype=np.float32)
-
-    def dense(torch_name: str, keras_name: str) -> None:
-        layer = keras_model.get_layer(keras_name)
-        layer.set_weights([take(f"{torch_name}.weight").T, take(f"{torch_name}.bias")])
-
+    torch_state = TorchState(state, keras_model.name)
+    take = torch_state.take
     # in_proj stacks the (out, in) matrices of q, k, v; Keras splits each output axis into (heads, head_dim).
     q_k_v = np.split(take("encoder.self_attn.in_proj_weight"), 3)
     q_k_v_bias = np.split(take("encoder.self_attn.in_proj_bias"), 3)
@@ -89,11 +80,10 @@ def _transfer(state: Mapping[str, Any], keras_model: keras.Model) -> None:
     keras_model.get_layer("self_attn").set_weights(attention)
     for norm in ("norm1", "norm2"):
         keras_model.get_layer(norm).set_weights([take(f"encoder.{norm}.weight"), take(f"encoder.{norm}.bias")])
-    dense("encoder.linear1", "linear1")
-    dense("encoder.linear2", "linear2")
-    dense("head", "head")
-    if unused:
-        raise KeyError(f"transformer_encoder: torch state keys not transferred: {sorted(unused)}")
+    for linear in ("linear1", "linear2"):
+        keras_model.get_layer(linear).set_weights(torch_state.linear(f"encoder.{linear}"))
+    keras_model.get_layer("head").set_weights(torch_state.linear("head"))
+    torch_state.check_all_used()
 
 
 MODELS: tuple[ModelSpec, ...] = (
