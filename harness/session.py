@@ -71,12 +71,14 @@ def run_cells(cells: Sequence[tuple[ModelSpec, Route]], *, work_dir: Path, optio
     started = time.perf_counter()
     work_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
+    known_failures = load_known_failures(known_failures_path())
     with WorkerPool(work_dir / "logs") as pool, open(work_dir / "rows.jsonl", "a") as journal:
         engine = Engine(work_dir, pool, options, progress=progress)
         for number, (spec, route) in enumerate(cells, 1):
             progress(f"[{number}/{len(cells)}] {spec.name} {route.id} "
                      f"(elapsed {time.perf_counter() - started:.0f} s)")
             cell_rows = engine.run_route(spec, route)
+            apply_known_failures(cell_rows, known_failures)
             for row in cell_rows:
                 journal.write(json.dumps(row, default=str) + "\n")
             journal.flush()
@@ -84,5 +86,5 @@ def run_cells(cells: Sequence[tuple[ModelSpec, Route]], *, work_dir: Path, optio
             statuses = sorted({row["status"] for row in cell_rows})
             progress(f"    -> {', '.join(statuses)}")
         conversions, workers = engine.conversions, pool.started
-    stale = apply_known_failures(rows, load_known_failures(known_failures_path()))
+    stale = apply_known_failures(rows, known_failures)
     return ZooRun(rows, stale, conversions, workers, time.perf_counter() - started)
