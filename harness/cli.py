@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from harness.engine import EngineOptions
+from harness.search import PROFILES
 from harness.session import UsageError, run_cells, select_models, select_routes
 from harness.stacks import StackError, project_root
 
@@ -15,8 +16,12 @@ from harness.stacks import StackError, project_root
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", nargs="*", metavar="GLOB", help="zoo models to run (default: all)")
     parser.add_argument("--routes", nargs="*", metavar="GLOB", help="route ids to run, e.g. 'torch>*' (default: all)")
-    parser.add_argument("--examples", type=int, default=3, help="input examples per model (default: 3)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first example (default: 0)")
+    parser.add_argument("--examples", type=int, default=20,
+                        help="hypothesis examples per (model, route) cell (default: 20)")
+    parser.add_argument("--profile", choices=PROFILES, default="dev",
+                        help="hypothesis settings: dev (random, example database), ci (derandomized), thorough")
+    parser.add_argument("--nonfinite", action="store_true", help="also feed NaN, Inf and subnormal inputs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the export example (default: 0)")
     parser.add_argument("--convert-timeout", type=float, default=900.0, help="seconds per conversion")
     parser.add_argument("--run-timeout", type=float, default=600.0, help="seconds to run one artifact")
 
@@ -30,8 +35,9 @@ def command_zoo(args: argparse.Namespace) -> int:
     routes = select_routes(args.routes)
     out_dir = Path(args.out)
     work_dir = Path(args.work_dir) if args.work_dir else project_root() / ".parity" / "work"
-    options = EngineOptions(examples=args.examples, seed=args.seed,
-                            convert_timeout=args.convert_timeout, run_timeout=args.run_timeout)
+    options = EngineOptions(examples=args.examples, profile=args.profile, nonfinite=args.nonfinite, seed=args.seed,
+                            convert_timeout=args.convert_timeout, run_timeout=args.run_timeout,
+                            database_dir=project_root() / ".parity" / "hypothesis")
     cells = [(spec, route) for spec in specs for route in routes]
     print(f"[parity] {len(specs)} models x {len(routes)} routes = {len(cells)} cells; artifacts in {work_dir}", flush=True)
     result = run_cells(cells, work_dir=work_dir, options=options, progress=lambda line: print(line, flush=True))

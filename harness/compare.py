@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -16,6 +17,7 @@ DEFAULT_TOLERANCES = {
     "float64": Tolerance(atol=1e-7, rtol=1e-7, reason="torch.testing default for float64"),
 }
 EXACT = Tolerance(atol=0.0, rtol=0.0, reason="integer and boolean outputs must match exactly")
+MAX_PERMUTED_RANK = 5  # 120 permutations: enough for NCDHW, cheap to try
 
 
 def default_tolerance(dtype: np.dtype) -> Tolerance:
@@ -30,22 +32,74 @@ class Comparison:
     required_atol: float  # the smallest atol that would have passed at this rtol
     mismatched_fraction: float
     nonfinite_reference: int  # elements not compared because the reference is NaN or Inf
+    cosine_similarity: float = 1.0
+    max_ulp: float = 0.0  # float32 only: units in the last place between candidate and reference
+    top1_agreement: float | None = None  # classifier heads: fraction of rows whose argmax agrees
+    transposed: str = ""  # "(0, 2, 3, 1)" when the candidate is the reference with its axes permuted
     error: str = ""
 
 
-def compare(reference: np.ndarray, candidate: np.ndarray, tolerance: Tolerance) -> Comparison:
+def ordered_float32_bits(values: np.ndarray) -> np.ndarray:
+    """float32 bit patterns mapped to integers that are ordered like the floats (so ULPs subtract)."""
+    bits = values.astype(np.float32).view(np.int32).astype(np.int64)
+    return np.where(bits < 0, -(bits & 0x7FFFFFFF), bits)
+
+
+def find_transposition(reference: np.ndarray, candidate: np.ndarray, tolerance: Tolerance) -> tuple[int, ...] | None:
+    """The axis permutation that turns the candidate into the reference, if one does (identity excluded)."""
+    if reference.ndim != candidate.ndim or reference.ndim > MAX_PERMUTED_RANK or reference.size != candidate.size:
+        return None
+    for permutation in itertools.permutations(range(candidate.ndim)):
+        if permutation == tuple(range(candidate.ndim)):
+            continue
+        moved = candidate.transpose(permutation)
+        if moved.shape == reference.shape and np.allclose(moved, reference, atol=tolerance.atol,
+                                                          rtol=tolerance.rtol, equal_nan=True):
+            return permutation
+    return None
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray, tolerance: Tolerance, *,
+            classifier: bool = False) -> Comparison:
     if reference.shape != candidate.shape:
-        return Comparison(False, np.inf, np.inf, np.inf, 1.0, 0,
-                          f"shape {tuple(candidate.shape)} where the reference has {tuple(reference.shape)}")
+        permutation = find_transposition(reference, candidate, tolerance)
+        note = f"the reference transposed by {permutation}" if permutation else ""
+        return Comparison(False, np.inf, np.inf, np.inf, 1.0, 0, cosine_similarity=np.nan, max_ulp=np.inf,
+                          transposed=str(permutation) if permutation else "",
+                          error=f"shape {tuple(candidate.shape)} where the reference has {tuple(reference.shape)}"
+                          + (f": the output is {note}" if note else ""))
+    comparison = measure(reference, candidate, tolerance)
+    if classifier and reference.ndim >= 1 and reference.shape[-1] > 1:
+        comparison = replace(comparison, top1_agreement=float(
+            (reference.argmax(axis=-1) == candidate.argmax(axis=-1)).mean()))
+    if comparison.passed:
+        return comparison
+    permutation = find_transposition(reference, candidate, tolerance)
+    detail = comparison.error
+    if permutation:
+        detail += f"; the output is the reference transposed by {permutation}"
+    return replace(comparison, transposed=str(permutation) if permutation else "", error=detail)
+
+
+def measure(reference: np.ndarray, candidate: np.ndarray, tolerance: Tolerance) -> Comparison:
     ref = reference.astype(np.float64)
     cand = candidate.astype(np.float64)
     compared = np.isfinite(ref)
     if compared.sum() == 0:
         return Comparison(True, 0.0, 0.0, 0.0, 0.0, int(ref.size))
     ref, cand = ref[compared], cand[compared]
-    abs_err = np.where(np.isfinite(cand), np.abs(cand - ref), np.inf)
+    finite_candidate = np.isfinite(cand)
+    abs_err = np.where(finite_candidate, np.abs(cand - ref), np.inf)
     allowed = tolerance.atol + tolerance.rtol * np.abs(ref)
     bad = abs_err > allowed
+    norms = float(np.linalg.norm(ref) * np.linalg.norm(np.where(finite_candidate, cand, 0.0)))
+    cosine = float(np.dot(ref, np.where(finite_candidate, cand, 0.0)) / norms) if norms > 0 else float(
+        np.array_equal(ref, cand))
+    ulp = np.inf
+    if reference.dtype == np.float32 and finite_candidate.all():
+        ulp = float(np.abs(ordered_float32_bits(cand) - ordered_float32_bits(ref)).max())
+    elif reference.dtype != np.float32:
+        ulp = np.nan  # ULPs are reported for float32 outputs only
     comparison = Comparison(
         passed=not bool(bad.any()),
         max_abs_err=float(abs_err.max()),
@@ -53,19 +107,24 @@ def compare(reference: np.ndarray, candidate: np.ndarray, tolerance: Tolerance) 
         required_atol=float(max((abs_err - tolerance.rtol * np.abs(ref)).max(), 0.0)),
         mismatched_fraction=float(bad.mean()),
         nonfinite_reference=int((~compared).sum()),
+        cosine_similarity=cosine,
+        max_ulp=ulp,
     )
     if comparison.passed:
         return comparison
-    nonfinite = int((~np.isfinite(cand)).sum())
+    nonfinite = int((~finite_candidate).sum())
     detail = f"{bad.sum()} of {bad.size} elements off; max abs err {comparison.max_abs_err:.3g}"
     detail += f" > atol {tolerance.atol:g} + rtol {tolerance.rtol:g}*|ref|"
     if nonfinite:
         detail += f"; {nonfinite} non-finite where the reference is finite"
-    return Comparison(**{**comparison.__dict__, "error": detail})
+    return replace(comparison, error=detail)
+
+
+def severity(comparison: Comparison) -> tuple[bool, float, float]:
+    return (not comparison.passed, comparison.required_atol, comparison.max_abs_err)
 
 
 def worst(comparisons: list[Comparison]) -> tuple[int, Comparison]:
     """The example index and comparison with the largest error beyond tolerance (failures first)."""
-    index = max(range(len(comparisons)),
-                key=lambda i: (not comparisons[i].passed, comparisons[i].required_atol, comparisons[i].max_abs_err))
+    index = max(range(len(comparisons)), key=lambda i: severity(comparisons[i]))
     return index, comparisons[index]

@@ -1,9 +1,12 @@
-"""Runs a model through its routes: build the twins, convert hop by hop in workers, compare every hop.
+"""Runs a model through its routes: build the twins, convert every hop once, then let hypothesis run
+examples through the source and every hop's artifact, comparing each hop with the source (cumulative
+drift) and with the previous hop (its own drift).
 
 Everything that crosses a process is a file under the run directory:
-  <run>/<model>/source/        the torch twin, the Keras twin, the torch weights as .npz
-  <run>/<model>/inputs/<fmt>/  input examples in each source's layout
-  <run>/<model>/<route>/hopN_<fmt>/  the hop's artifact, task.json (replayable), outputs/
+  <run>/<model>/source/          the torch twin, the Keras twin, the torch weights as .npz
+  <run>/<model>/<route>/hopN_<fmt>/   the hop's artifact and its task.json (replayable)
+  <run>/<model>/<route>/cell.json     the manifest `parity replay` reads
+  <run>/<model>/<route>/minimal_example.npz   hypothesis's shrunk failing example, when one failed
 """
 
 from __future__ import annotations
@@ -19,27 +22,31 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from hypothesis import assume
 
 from harness import __version__
-from harness.compare import Comparison, compare, default_tolerance, worst
+from harness.compare import Comparison, compare, default_tolerance, severity, worst
 from harness.formats import KERAS, TORCH, Format
-from harness.inputs import seeded_examples
+from harness.inputs import ExampleRecipe, build_example, example_recipes, largest_recipe, seeded_recipes
 from harness.pool import WorkerFailure, WorkerPool
-from harness.routes import Route
+from harness.routes import Hop, Route
 from harness.runners import runner_for
+from harness.search import Outcome, SearchResult, search
 from harness.spec import ModelSpec, Tolerance, channels_last, to_layout
 from harness.stacks import get_stack, stack_versions
 from harness.worker import load_npz
 
-PASSING = ("pass", "xfail", "xpass")
-
 
 @dataclass
 class EngineOptions:
-    examples: int = 3
+    examples: int = 10  # hypothesis examples per cell
+    profile: str = "dev"  # hypothesis settings profile: dev, ci, thorough
+    nonfinite: bool = False  # also feed NaN, Inf and subnormal inputs
+    twin_examples: int = 3
     seed: int = 0
     convert_timeout: float = 900.0
     run_timeout: float = 600.0
+    database_dir: Path | None = None  # hypothesis's example database; None keeps no database
 
 
 @dataclass
@@ -56,12 +63,51 @@ class Step:
 class ModelContext:
     spec: ModelSpec
     folder: Path
-    seeds: list[int]
-    inputs: dict[str, list[Path]]  # per source format name: one .npz per example
-    references: dict[str, list[list[np.ndarray]]]  # per source format: outputs per example
     artifacts: dict[str, Path]
     source_errors: dict[str, Step]
     twin: list[Comparison | None]  # per output: torch twin vs Keras twin, in torch layout
+    stochastic: str = ""  # why the source is not deterministic, when it is not
+
+
+@dataclass
+class OutputTrack:
+    """The worst an output did at one hop, over every example the search ran."""
+
+    cumulative: Comparison | None = None
+    cumulative_recipe: str = ""
+    own: Comparison | None = None
+    tolerance: Tolerance = default_tolerance(np.dtype("float32"))
+
+
+@dataclass
+class HopState:
+    hop: Hop
+    artifact: Path
+    runner_stack: str
+    status: str = "ok"  # ok, or the reason no example can run here: convert_error, crash, timeout, skipped
+    error: str = ""
+    onnx_ops: str = ""
+    lost_dynamic_axes: str = ""
+    replay: str = ""
+    convert_seconds: float = 0.0
+    run_seconds: float = 0.0
+    examples: int = 0
+    run_errors: int = 0
+    first_run_error: str = ""
+    outputs: list[OutputTrack] = field(default_factory=list)
+
+
+@dataclass
+class Cell:
+    spec: ModelSpec
+    route: Route
+    folder: Path
+    io: dict[str, Any]
+    source_artifact: Path | None
+    hops: list[HopState]
+    search: SearchResult | None = None
+    source_rejections: int = 0
+    minimal_example: str = ""
 
 
 def io_for(spec: ModelSpec, source: Format) -> dict[str, Any]:
@@ -82,6 +128,15 @@ def source_layouts(spec: ModelSpec, source: Format, *, outputs: bool) -> list[tu
     if source.family != KERAS.family:
         return [(layout, layout) for layout in layouts]
     return [(layout, channels_last(layout) if layout else None) for layout in layouts]
+
+
+def save_inputs(path: Path, spec: ModelSpec, source: Format, arrays: list[np.ndarray]) -> Path:
+    """Write torch-layout arrays as `source`'s inputs (channels last for the Keras side)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    layouts = source_layouts(spec, source, outputs=False)
+    np.savez(path, **{f"{i:02d}_{s.name}": to_layout(a, src, dst)
+                      for i, (s, a, (src, dst)) in enumerate(zip(spec.inputs, arrays, layouts))})
+    return path
 
 
 class Engine:
@@ -109,9 +164,10 @@ class Engine:
 
     def run_artifact(self, stack: str, runner_format: str, artifact: Path, io: dict[str, Any],
                      inputs: list[Path], out_dir: Path) -> tuple[Step, list[list[np.ndarray]]]:
+        """Run one artifact on every input file; a failing example makes the whole step a run_error."""
         runner = runner_for(runner_format)
         out_dir.mkdir(parents=True, exist_ok=True)
-        outputs = [out_dir / f"example_{index}.npz" for index in range(len(inputs))]
+        outputs = [out_dir / f"{path.stem}.out.npz" for path in inputs]
         task = {"task": "run", "runner": runner.reference, "artifact": str(artifact), "io": io,
                 "inputs": [str(path) for path in inputs], "outputs": [str(path) for path in outputs],
                 "framework": runner.framework}
@@ -120,55 +176,51 @@ class Engine:
             return step, []
         failures = [error for error in step.result["errors"] if error]
         if failures:
-            return Step("run_error", f"{len(failures)} of {len(inputs)} examples failed; first: {failures[0]}",
+            return Step("run_error", failures[0] if len(inputs) == 1 else
+                        f"{len(failures)} of {len(inputs)} examples failed; first: {failures[0]}",
                         seconds=step.seconds), []
         return step, [load_npz(str(path)) for path in outputs]
 
     # -- sources -----------------------------------------------------------------------------------
     def prepare(self, spec: ModelSpec) -> ModelContext:
-        """Build both twins once per model, write the inputs, and run the sources for the references."""
+        """Build both twins once per model and check that they agree before any conversion."""
         if spec.name in self.contexts:
             return self.contexts[spec.name]
         folder = self.run_dir / spec.name
         source_dir = folder / "source"
         source_dir.mkdir(parents=True, exist_ok=True)
-        examples = seeded_examples(spec, count=self.options.examples, seed=self.options.seed)
-        inputs: dict[str, list[Path]] = {}
-        for source in (TORCH, KERAS):
-            layouts = source_layouts(spec, source, outputs=False)
-            paths = []
-            for seed, arrays in examples:
-                path = folder / "inputs" / source.name / f"example_{seed}.npz"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                np.savez(path, **{f"{i:02d}_{s.name}": to_layout(a, src, dst)
-                                  for i, (s, a, (src, dst)) in enumerate(zip(spec.inputs, arrays, layouts))})
-                paths.append(path)
-            inputs[source.name] = paths
-        context = ModelContext(spec, folder, [seed for seed, _ in examples], inputs, {}, {}, {}, [])
+        recipes = seeded_recipes(spec, count=self.options.twin_examples, seed=self.options.seed)
+        context = ModelContext(spec, folder, {}, {}, [])
+        references: dict[str, list[list[np.ndarray]]] = {}
         state = source_dir / "torch_state.npz"
         for source in (TORCH, KERAS):
             artifact = source_dir / source.filename
             task = {"task": "build_source", "model": spec.name, "format": source.name,
                     "target": str(artifact), "state": str(state)}
-            framework = "torch" if source is TORCH else "tf"
-            step = self.call("current", framework, task, self.options.convert_timeout)
+            step = self.call("current", "torch" if source is TORCH else "tf", task, self.options.convert_timeout)
             if step.status == "ok":
+                inputs = [save_inputs(source_dir / "twin_inputs" / source.name / f"example_{i}.npz", spec, source,
+                                      build_example(spec, recipe)) for i, recipe in enumerate(recipes)]
+                # The first example twice: a source whose outputs differ on the same input is stochastic.
                 step, outputs = self.run_artifact("current", source.name, artifact, io_for(spec, source),
-                                                  inputs[source.name], source_dir / f"outputs_{source.name}")
+                                                  [*inputs, inputs[0]], source_dir / f"outputs_{source.name}")
                 if step.status == "ok":
+                    if any(not np.array_equal(a, b, equal_nan=True) for a, b in zip(outputs[0], outputs[-1])):
+                        context.stochastic = f"the {source.name} twin gave two outputs for one input"
                     context.artifacts[source.name] = artifact
-                    context.references[source.name] = outputs
+                    references[source.name] = outputs[:-1]
             if step.status != "ok":
                 context.source_errors[source.name] = step
                 if source is TORCH:  # the Keras twin needs the torch weights
                     context.source_errors[KERAS.name] = Step("skipped", "the torch twin failed to build")
                     break
-        context.twin = self.twin_agreement(context)
+        context.twin = self.twin_agreement(context, references)
         self.contexts[spec.name] = context
         return context
 
-    def twin_agreement(self, context: ModelContext) -> list[Comparison | None]:
-        if TORCH.name not in context.references or KERAS.name not in context.references:
+    def twin_agreement(self, context: ModelContext,
+                       references: dict[str, list[list[np.ndarray]]]) -> list[Comparison | None]:
+        if TORCH.name not in references or KERAS.name not in references:
             return [None] * len(context.spec.outputs)
         layouts = source_layouts(context.spec, KERAS, outputs=True)
         agreement: list[Comparison | None] = []
@@ -177,7 +229,7 @@ class Engine:
             comparisons = [
                 compare(torch_out[index], to_layout(keras_out[index], keras_layout, torch_layout),
                         self.tolerance(context.spec, output.name, torch_out[index]))
-                for torch_out, keras_out in zip(context.references[TORCH.name], context.references[KERAS.name])
+                for torch_out, keras_out in zip(references[TORCH.name], references[KERAS.name])
             ]
             agreement.append(worst(comparisons)[1])
         return agreement
@@ -185,109 +237,215 @@ class Engine:
     def tolerance(self, spec: ModelSpec, output: str, reference: np.ndarray) -> Tolerance:
         return spec.tolerances.get(output) or default_tolerance(reference.dtype)
 
-    # -- routes ------------------------------------------------------------------------------------
+    # -- a cell: convert every hop once, then search examples ----------------------------------------
     def run_route(self, spec: ModelSpec, route: Route) -> list[dict[str, Any]]:
         context = self.prepare(spec)
-        source = route.source
+        cell = self.convert_route(context, route)
+        if context.stochastic:
+            for hop in cell.hops:
+                if hop.status == "ok":
+                    hop.status, hop.error = "skipped", f"not compared: {context.stochastic}"
+        if any(hop.status == "ok" for hop in cell.hops):
+            self.explore(cell)
+        return self.rows(context, cell)
+
+    def convert_route(self, context: ModelContext, route: Route) -> Cell:
+        spec, source = context.spec, route.source
         io = io_for(spec, source)
-        rows: list[dict[str, Any]] = []
-        blocked = context.source_errors.get(source.name)
-        if blocked is not None:
-            blocked_reason = f"the {source.name} twin failed: {blocked.error}"
-        else:
-            blocked_reason = ""
-        artifact = context.artifacts.get(source.name)
-        reference = context.references.get(source.name, [])
-        previous = reference
         route_dir = context.folder / route.dirname
+        cell = Cell(spec, route, route_dir, io, context.artifacts.get(source.name), [])
+        blocked = ""
+        if source.name in context.source_errors:
+            blocked = f"the {source.name} twin failed: {context.source_errors[source.name].error}"
+        artifact = cell.source_artifact
+        export_example = save_inputs(route_dir / "export_example.npz", spec, source,
+                                     build_example(spec, largest_recipe(spec, self.options.seed)))
         for hop in route.hops:
             converter = hop.converter
             hop_dir = route_dir / f"hop{hop.index}_{converter.target.name}"
             target = hop_dir / converter.target.filename
-            base = self.base_row(context, route, hop.index, hop.name, converter.name, converter.package,
-                                 converter.stack, target)
-            if blocked_reason:
-                rows += self.rows_for(base, context, "skipped", blocked_reason)
+            runner = runner_for(converter.target.name)
+            state = HopState(hop, target, runner.stack or converter.stack,
+                             outputs=[OutputTrack() for _ in spec.outputs])
+            cell.hops.append(state)
+            if blocked:
+                state.status, state.error = "skipped", blocked
                 continue
             assert artifact is not None
             hop_dir.mkdir(parents=True, exist_ok=True)
             task = {"task": "convert", "converter": converter.reference, "source": str(artifact),
-                    "target": str(target), "io": io, "example": str(context.inputs[source.name][0]),
+                    "target": str(target), "io": io, "example": str(export_example),
                     "framework": converter.framework}
             task_file = hop_dir / "task.json"
             task_file.write_text(json.dumps(task, indent=1))
-            base["replay"] = (f"{shlex.quote(str(get_stack(converter.stack).python))} -m harness.worker "
-                              f"--replay {shlex.quote(str(task_file))}")
+            state.replay = (f"{shlex.quote(str(get_stack(converter.stack).python))} -m harness.worker "
+                            f"--replay {shlex.quote(str(task_file))}")
             self.progress(f"  {spec.name} {route.id} hop {hop.index} {hop.name} ({converter.name}, {converter.stack})")
             step = self.call(converter.stack, converter.framework, task, self.options.convert_timeout)
             self.conversions += 1
-            seconds = step.seconds
-            if step.status == "ok":
-                base["onnx_ops"] = step.result.get("onnx_ops", "")
-                step, outputs = self.run_artifact(converter.stack, converter.target.name, target, io,
-                                                  context.inputs[source.name], hop_dir / "outputs")
-                seconds += step.seconds
-            base["seconds"] = round(seconds, 3)
+            state.convert_seconds = step.seconds
             if step.status != "ok":
-                status = {"error": "convert_error"}.get(step.status, step.status)
-                rows += self.rows_for(base, context, status, step.error)
-                blocked_reason = f"hop {hop.index} ({hop.name}) ended {status}"
+                state.status = {"error": "convert_error"}.get(step.status, step.status)
+                state.error = step.error
+                blocked = f"hop {hop.index} ({hop.name}) ended {state.status}"
                 continue
-            rows += self.compared_rows(base, context, source, reference, previous, outputs)
-            artifact, previous = target, outputs
-        return rows
+            state.onnx_ops = step.result.get("onnx_ops", "")
+            state.lost_dynamic_axes = lost_dynamic_axes(io, step.result.get("graph_inputs"))
+            artifact = target
+        self.write_manifest(cell)
+        return cell
 
-    def base_row(self, context: ModelContext, route: Route, hop_index: int, hop: str, converter: str,
-                 package: str, stack: str, artifact: Path) -> dict[str, Any]:
-        versions = stack_versions(stack)
-        return {
-            "run_id": self.run_id, "model": context.spec.name, "family": context.spec.family,
-            "source": route.source.name, "route": route.id, "hop_index": hop_index, "hop": hop,
-            "converter": converter, "converter_version": versions.get(package, "?"), "stack": stack,
-            "examples": len(context.seeds), "onnx_ops": "", "seconds": 0.0, "artifact": str(artifact),
-            "replay": "", "harness_version": __version__, "versions": json.dumps(versions, sort_keys=True),
+    def write_manifest(self, cell: Cell) -> None:
+        manifest = {
+            "model": cell.spec.name, "route": cell.route.id, "source_format": cell.route.source.name,
+            "source_artifact": str(cell.source_artifact), "io": cell.io,
+            "hops": [{"index": s.hop.index, "hop": s.hop.name, "format": s.hop.converter.target.name,
+                      "artifact": str(s.artifact), "stack": s.runner_stack, "status": s.status}
+                     for s in cell.hops],
         }
+        cell.folder.mkdir(parents=True, exist_ok=True)
+        (cell.folder / "cell.json").write_text(json.dumps(manifest, indent=1))
 
-    def rows_for(self, base: dict[str, Any], context: ModelContext, status: str, error: str) -> list[dict[str, Any]]:
+    def explore(self, cell: Cell) -> None:
+        options = self.options
+        strategy = example_recipes(cell.spec, nonfinite=options.nonfinite)
+
+        def evaluate(recipe: ExampleRecipe) -> Outcome:
+            outcome = self.evaluate(cell, build_example(cell.spec, recipe), recipe.describe())
+            assume(outcome is not None)  # the source itself could not run this input: not a parity question
+            assert outcome is not None
+            return outcome
+
+        cell.search = search(cell_id=f"{cell.spec.name}:{cell.route.id}:{options.nonfinite}", strategy=strategy,
+                             first=largest_recipe(cell.spec, options.seed), evaluate=evaluate,
+                             max_examples=options.examples, profile=options.profile,
+                             database_dir=options.database_dir)
+        if cell.search.minimal is not None:
+            path = save_inputs(cell.folder / "minimal_example.npz", cell.spec, cell.route.source,
+                               build_example(cell.spec, cell.search.minimal))
+            (cell.folder / "minimal_example.txt").write_text(cell.search.minimal.describe() + "\n")
+            cell.minimal_example = str(path)
+
+    def evaluate(self, cell: Cell, arrays: list[np.ndarray], label: str) -> Outcome | None:
+        """Run one example through the source and every converted hop; None if the source fails on it."""
+        spec, source = cell.spec, cell.route.source
+        scratch = cell.folder / "scratch"
+        inputs = [save_inputs(scratch / "example.npz", spec, source, arrays)]
+        assert cell.source_artifact is not None
+        step, reference = self.run_artifact("current", source.name, cell.source_artifact, cell.io, inputs,
+                                            scratch / "source")
+        if step.status != "ok":
+            cell.source_rejections += 1
+            return None
+        outcome = Outcome()
+        previous: list[np.ndarray] | None = reference[0]
+        for state in cell.hops:
+            if state.status != "ok":
+                break
+            step, produced = self.run_artifact(state.runner_stack, state.hop.converter.target.name, state.artifact,
+                                               cell.io, inputs, scratch / f"hop{state.hop.index}")
+            state.examples += 1
+            state.run_seconds += step.seconds
+            if step.status != "ok":
+                state.run_errors += 1
+                state.first_run_error = state.first_run_error or f"{step.status}: {step.error}"
+                outcome.failures.append(f"hop {state.hop.index} {state.hop.name}: {step.status}")
+                previous = None
+                continue
+            self.track(cell, state, reference[0], previous, produced[0], label, outcome)
+            previous = produced[0]
+        return outcome
+
+    def track(self, cell: Cell, state: HopState, reference: list[np.ndarray], previous: list[np.ndarray] | None,
+              produced: list[np.ndarray], label: str, outcome: Outcome) -> None:
+        for index, output in enumerate(cell.spec.outputs):
+            track = state.outputs[index]
+            if index >= len(produced):
+                comparison = Comparison(False, np.inf, np.inf, np.inf, 1.0, 0, error=(
+                    f"the artifact gave {len(produced)} outputs, the model has {len(cell.spec.outputs)}"))
+            else:
+                tolerance = track.tolerance = self.tolerance(cell.spec, output.name, reference[index])
+                comparison = compare(reference[index], produced[index], tolerance, classifier=output.is_classifier)
+                if previous is not None and index < len(previous):
+                    own = compare(previous[index], produced[index], tolerance)
+                    if track.own is None or severity(own) > severity(track.own):
+                        track.own = own
+            if track.cumulative is None or severity(comparison) > severity(track.cumulative):
+                track.cumulative, track.cumulative_recipe = comparison, label
+            outcome.scores[f"hop{state.hop.index}:{output.name}"] = comparison.max_rel_err
+            if not comparison.passed:
+                outcome.failures.append(f"hop {state.hop.index} {state.hop.name} {output.name}: {comparison.error}")
+
+    # -- rows --------------------------------------------------------------------------------------
+    def rows(self, context: ModelContext, cell: Cell) -> list[dict[str, Any]]:
         rows = []
-        for index, output in enumerate(context.spec.outputs):
-            row = {**base, "output": output.name, "status": status, "error": error}
-            row.update(self.twin_columns(context, index))
-            rows.append(row)
+        for state in cell.hops:
+            converter = state.hop.converter
+            versions = stack_versions(converter.stack)
+            base = {
+                "run_id": self.run_id, "model": cell.spec.name, "family": cell.spec.family,
+                "source": cell.route.source.name, "route": cell.route.id, "hop_index": state.hop.index,
+                "hop": state.hop.name, "converter": converter.name,
+                "converter_version": versions.get(converter.package, "?"), "stack": converter.stack,
+                "conversions": 0 if state.status == "skipped" else 1, "examples": state.examples,
+                "source_rejections": cell.source_rejections, "onnx_ops": state.onnx_ops,
+                "lost_dynamic_axes": state.lost_dynamic_axes,
+                "seconds": round(state.convert_seconds + state.run_seconds, 3), "artifact": str(state.artifact),
+                "replay": state.replay, "minimal_example": cell.minimal_example,
+                "harness_version": __version__, "versions": json.dumps(versions, sort_keys=True),
+            }
+            for index, output in enumerate(cell.spec.outputs):
+                row = {**base, "output": output.name, **self.twin_columns(context, index)}
+                row.update(self.verdict(cell, state, index))
+                rows.append(row)
         return rows
+
+    def verdict(self, cell: Cell, state: HopState, index: int) -> dict[str, Any]:
+        track = state.outputs[index]
+        if state.status != "ok":
+            return {"status": state.status, "error": state.error}
+        if track.cumulative is None and not state.run_errors:
+            reason = "no example could run on the source model" if cell.source_rejections else "no example ran"
+            return {"status": "skipped", "error": reason}
+        columns: dict[str, Any] = {}
+        if track.cumulative is not None:
+            worst_cumulative = track.cumulative
+            columns = {
+                "status": "pass" if worst_cumulative.passed else "mismatch", "error": worst_cumulative.error,
+                "max_abs_err": worst_cumulative.max_abs_err, "max_rel_err": worst_cumulative.max_rel_err,
+                "required_atol": worst_cumulative.required_atol,
+                "mismatched_fraction": worst_cumulative.mismatched_fraction,
+                "cosine_similarity": worst_cumulative.cosine_similarity, "max_ulp": worst_cumulative.max_ulp,
+                "top1_agreement": worst_cumulative.top1_agreement, "transposed": worst_cumulative.transposed,
+                "nonfinite_reference": worst_cumulative.nonfinite_reference,
+                "worst_example": track.cumulative_recipe,
+            }
+            tolerance = cell.spec.tolerances.get(cell.spec.outputs[index].name) or track.tolerance
+            columns.update({"atol": tolerance.atol, "rtol": tolerance.rtol, "tolerance_reason": tolerance.reason})
+        if track.own is not None:
+            columns.update({"hop_max_abs_err": track.own.max_abs_err,
+                            "hop_status": "pass" if track.own.passed else "mismatch"})
+        if state.run_errors:
+            columns.update({"status": "run_error", "error": (
+                f"{state.run_errors} of {state.examples} examples failed; first: {state.first_run_error}")})
+        if cell.search is not None and cell.search.flaky:
+            columns["error"] = (columns.get("error") or "") + f" [{cell.search.flaky}]"
+        return columns
 
     def twin_columns(self, context: ModelContext, index: int) -> dict[str, Any]:
         twin = context.twin[index] if context.twin else None
         return {"twin_max_abs_err": twin.max_abs_err if twin else None,
                 "twin_status": ("pass" if twin.passed else "mismatch") if twin else "unavailable"}
 
-    def compared_rows(self, base: dict[str, Any], context: ModelContext, source: Format,
-                      reference: list[list[np.ndarray]], previous: list[list[np.ndarray]],
-                      outputs: list[list[np.ndarray]]) -> list[dict[str, Any]]:
-        rows = []
-        for index, output in enumerate(context.spec.outputs):
-            row = {**base, "output": output.name}
-            row.update(self.twin_columns(context, index))
-            if any(len(example) <= index for example in outputs):
-                rows.append({**row, "status": "mismatch",
-                             "error": f"the artifact gave {len(outputs[0])} outputs, the model has {len(context.spec.outputs)}"})
-                continue
-            tolerance = self.tolerance(context.spec, output.name, reference[0][index])
-            cumulative = [compare(ref[index], out[index], tolerance) for ref, out in zip(reference, outputs)]
-            own = [compare(prev[index], out[index], tolerance) for prev, out in zip(previous, outputs)]
-            worst_index, worst_cumulative = worst(cumulative)
-            _, worst_own = worst(own)
-            row.update({
-                "status": "pass" if worst_cumulative.passed else "mismatch",
-                "error": worst_cumulative.error,
-                "max_abs_err": worst_cumulative.max_abs_err, "max_rel_err": worst_cumulative.max_rel_err,
-                "required_atol": worst_cumulative.required_atol,
-                "mismatched_fraction": worst_cumulative.mismatched_fraction,
-                "hop_max_abs_err": worst_own.max_abs_err,
-                "hop_status": "pass" if worst_own.passed else "mismatch",
-                "atol": tolerance.atol, "rtol": tolerance.rtol, "tolerance_reason": tolerance.reason,
-                "worst_seed": context.seeds[worst_index],
-                "nonfinite_reference": worst_cumulative.nonfinite_reference,
-            })
-            rows.append(row)
-        return rows
+
+def lost_dynamic_axes(io: dict[str, Any], graph_inputs: list[list[int | str | None]] | None) -> str:
+    """Dims the spec declares symbolic but an ONNX artifact's graph inputs fix to a number."""
+    if not graph_inputs:
+        return ""
+    lost = []
+    for spec, dims in zip(io["inputs"], graph_inputs):
+        for axis, (declared, found) in enumerate(zip(spec["shape"], dims)):
+            if isinstance(declared, str) and isinstance(found, int):
+                lost.append(f"{spec['name']}[{axis}] {declared} fixed to {found}")
+    return "; ".join(lost)
+

@@ -42,3 +42,18 @@ def check_written_model(path: Path) -> None:
     except Exception as exc:  # noqa: BLE001 - checker errors come in several classes across onnx versions
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidOnnxModel(f"the converter wrote an invalid model: {first}") from exc
+
+
+def graph_input_dims(path: Path) -> list[list[int | str | None]]:
+    """Each graph input's dims: an int when fixed, the symbol's name when symbolic, None when unknown."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    dims: list[list[int | str | None]] = []
+    for graph_input in model.graph.input:
+        if graph_input.name in initializers:  # old exporters list weights as inputs too
+            continue
+        shape = graph_input.type.tensor_type.shape.dim
+        dims.append([d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in shape])
+    return dims

@@ -17,6 +17,7 @@ ZOO_MODELS = "--zoo-models"
 ZOO_ROUTES = "--zoo-routes"
 ZOO_EXAMPLES = "--zoo-examples"
 ZOO_OUT = "--zoo-out"
+ZOO_PROFILE = "--zoo-profile"
 PASSING_STATUSES = ("pass", "xfail", "xpass", "skipped")
 
 
@@ -25,7 +26,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(ZOO, action="store_true", help="collect one test per zoo (model, route) cell")
     group.addoption(ZOO_MODELS, nargs="*", metavar="GLOB", help="zoo models to collect (default: all)")
     group.addoption(ZOO_ROUTES, nargs="*", metavar="GLOB", help="route ids to collect (default: all)")
-    group.addoption(ZOO_EXAMPLES, type=int, default=3, metavar="N", help="input examples per model (default: 3)")
+    group.addoption(ZOO_EXAMPLES, type=int, default=10, metavar="N",
+                    help="hypothesis examples per cell (default: 10)")
+    group.addoption(ZOO_PROFILE, default="ci", choices=("dev", "ci", "thorough"),
+                    help="hypothesis settings profile (default: ci, derandomized)")
     group.addoption(ZOO_OUT, metavar="DIR", help="write the zoo reports (results.csv, summary.md) here")
 
 
@@ -50,7 +54,9 @@ class ZooState:
 
             work_dir = Path(self.config.rootpath) / ".parity" / "pytest-zoo"
             pool = WorkerPool(work_dir / "logs")
-            options = EngineOptions(examples=self.config.getoption(ZOO_EXAMPLES))
+            options = EngineOptions(examples=self.config.getoption(ZOO_EXAMPLES),
+                                    profile=self.config.getoption(ZOO_PROFILE),
+                                    database_dir=work_dir.parent / "hypothesis")
             self._engine = Engine(work_dir, pool, options, progress=lambda line: None)
         return self._engine
 

@@ -14,7 +14,7 @@ Dim = int | str  # an int is fixed; a str names a symbolic dimension bounded by 
 
 FLOAT_DTYPES = ("float16", "float32", "float64")
 INT_DTYPES = ("int32", "int64")
-DOMAINS = ("normal", "uniform", "positive", "index")
+DOMAINS = ("real", "positive", "index")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class InputSpec:
     shape: tuple[Dim, ...]
     dtype: str = "float32"
     layout: str | None = None
-    domain: str = "normal"
+    domain: str = "real"
     dim_bounds: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     high: int | None = None  # exclusive upper bound of the "index" domain (a vocabulary size)
 

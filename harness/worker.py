@@ -64,12 +64,13 @@ class Worker:
             example = load_npz(task["example"])
             converter.convert(Path(task["source"]), Path(task["target"]), task["io"], example)
             if converter.target.name == "onnx":
-                from harness.onnx_ops import check_written_model, inventory
+                from harness.onnx_ops import check_written_model, graph_input_dims, inventory
 
                 # Some converters log an unsupported op and still write a file; the checker makes
                 # that a conversion error instead of a confusing runtime failure.
                 check_written_model(Path(task["target"]))
-                return {"onnx_ops": inventory(Path(task["target"]))}
+                target = Path(task["target"])
+                return {"onnx_ops": inventory(target), "graph_inputs": graph_input_dims(target)}
             return {}
         if kind == "run":
             return self.run(task)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.converters import default_converters
 from harness.engine import io_for
 from harness.formats import KERAS, TORCH
-from harness.inputs import seeded_examples
+from harness.inputs import InputRecipe, build_array, build_example, example_recipes, largest_recipe, seeded_recipes
 from harness.routes import enumerate_routes
 from harness.session import UsageError, select_models, select_routes
 from harness.spec import InputSpec, channels_last, to_layout
@@ -77,18 +79,45 @@ def test_zoo_has_the_required_families_with_unique_names() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(all_models()))
-def test_seeded_examples_respect_each_input_spec(name: str) -> None:
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_drawn_examples_respect_each_input_spec(name: str, data: st.DataObject) -> None:
     spec = all_models()[name]
-    examples = seeded_examples(spec, count=4, seed=7)
-    assert [seed for seed, _ in examples] == [7, 8, 9, 10]
-    for _, arrays in examples:
-        for input_spec, array in zip(spec.inputs, arrays):
-            assert array.dtype == np.dtype(input_spec.dtype)
-            assert len(array.shape) == len(input_spec.shape)
-            for dim, size in zip(input_spec.shape, array.shape):
-                low, high = input_spec.dim_bounds[dim] if isinstance(dim, str) else (dim, dim)
-                assert low <= size <= high
-            if input_spec.domain == "index":
-                assert array.min() >= 0 and array.max() < (input_spec.high or 0)
-    again = seeded_examples(spec, count=4, seed=7)
-    assert all(np.array_equal(a, b) for (_, xs), (_, ys) in zip(examples, again) for a, b in zip(xs, ys))
+    recipe = data.draw(example_recipes(spec, nonfinite=True))
+    arrays = build_example(spec, recipe)
+    for input_spec, array in zip(spec.inputs, arrays):
+        assert array.dtype == np.dtype(input_spec.dtype)
+        for dim, size in zip(input_spec.shape, array.shape, strict=True):
+            low, high = input_spec.dim_bounds[dim] if isinstance(dim, str) else (dim, dim)
+            assert low <= size <= high
+        if input_spec.domain == "index":
+            assert array.min() >= 0 and array.max() < (input_spec.high or 0)
+        if input_spec.domain == "positive":
+            assert (array > 0).all()
+    again = build_example(spec, recipe)
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(arrays, again))
+
+
+def test_the_export_example_takes_every_symbolic_dim_at_its_upper_bound() -> None:
+    spec = all_models()["potato_leaf_cnn"]
+    (image,) = build_example(spec, largest_recipe(spec))
+    assert image.shape == (4, 3, 128, 128)
+    assert [recipe.dims["B"] for recipe in seeded_recipes(spec, count=3, seed=0)][0] == 4
+
+
+def test_strategy_arguments_are_validated() -> None:
+    spec = all_models()["mlp"]
+    with pytest.raises(ValueError, match="max_scale_exponent"):
+        example_recipes(spec, max_scale_exponent=9)
+    with pytest.raises(ValueError, match="not valid for input"):
+        example_recipes(spec, kinds=["index_edges"])
+
+
+def test_value_kinds_make_what_they_promise() -> None:
+    spec = InputSpec(name="x", shape=(64, 64))
+    zeros = build_array(spec, {}, InputRecipe("zeros", 0, 1))
+    ties = build_array(spec, {}, InputRecipe("ties", 0, 1))
+    nans = build_array(spec, {}, InputRecipe("nan_sprinkled", 0, 1))
+    assert not zeros.any()
+    assert len(np.unique(ties)) <= 4
+    assert np.isnan(nans).any() and np.isfinite(nans).any()

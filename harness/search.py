@@ -1,0 +1,87 @@
+"""Hypothesis drives the examples of a cell: settings profiles, target() on the error, shrinking.
+
+The converted artifacts are fixed before the search starts (convert once, run many); each example
+runs the source and every hop's artifact. A failing example is shrunk by hypothesis to a minimal one,
+which the engine saves beside the artifacts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hypothesis import HealthCheck, Phase, example, given, settings, target
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import Flaky
+from hypothesis.strategies import SearchStrategy
+
+from harness.inputs import ExampleRecipe
+
+PROFILES = ("dev", "ci", "thorough")
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+# Each example costs a few worker round trips, so no per-example deadline; the search is bounded by
+# max_examples (set per run) and hypothesis's own shrink budget.
+settings.register_profile("dev", max_examples=10, deadline=None, suppress_health_check=_QUIET, print_blob=False)
+settings.register_profile("ci", settings.get_profile("dev"), derandomize=True, database=None)
+settings.register_profile("thorough", settings.get_profile("dev"), max_examples=200)
+
+
+class ExampleFailed(AssertionError):
+    """Raised inside the hypothesis test when some hop fails on an example."""
+
+
+@dataclass
+class Outcome:
+    """What one example did: a score per label for target(), and the failures it showed."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SearchResult:
+    examples: int
+    minimal: ExampleRecipe | None  # hypothesis's shrunk failing example, when one failed
+    failure: str = ""
+    flaky: str = ""  # a failure that did not reproduce: the converted model is nondeterministic
+
+
+def search(*, cell_id: str, strategy: SearchStrategy[ExampleRecipe], first: ExampleRecipe,
+           evaluate: Callable[[ExampleRecipe], Outcome], max_examples: int, profile: str,
+           database_dir: Path | None) -> SearchResult:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown hypothesis profile {profile!r}; choose from {', '.join(PROFILES)}")
+    if max_examples < 1:
+        raise ValueError(f"max_examples must be at least 1, got {max_examples}")
+    state = {"examples": 0}
+    last_failing: list[ExampleRecipe] = []
+
+    base = settings.get_profile(profile)
+    database = DirectoryBasedExampleDatabase(str(database_dir)) if database_dir and not base.derandomize else None
+    phases = tuple(base.phases) if max_examples > 1 else (Phase.explicit, Phase.shrink)
+
+    @settings(base, max_examples=max_examples, database=database, phases=phases)
+    @example(first)
+    @given(strategy)
+    def check(recipe: ExampleRecipe) -> None:
+        state["examples"] += 1
+        outcome = evaluate(recipe)
+        for label, score in outcome.scores.items():
+            target(score if math.isfinite(score) else 1e300, label=label)
+        if outcome.failures:
+            last_failing[:] = [recipe]
+            raise ExampleFailed("; ".join(outcome.failures))
+
+    # Give every cell its own key in the example database, so a failure replays for that cell only.
+    check.hypothesis.inner_test._hypothesis_internal_add_digest = cell_id.encode()  # type: ignore[attr-defined]
+    try:
+        check()
+    except ExampleFailed as failure:
+        # Hypothesis re-runs the minimal example last, so the last failing recipe is the shrunk one.
+        return SearchResult(state["examples"], last_failing[0] if last_failing else None, str(failure))
+    except Flaky as flaky:
+        return SearchResult(state["examples"], last_failing[0] if last_failing else None,
+                            flaky=f"{type(flaky).__name__}: a failing example did not fail again when replayed")
+    return SearchResult(state["examples"], None)
