@@ -70,6 +70,24 @@ def command_stacks(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_replay(args: argparse.Namespace) -> int:
+    from harness.engine import Engine
+    from harness.pool import WorkerPool
+    from harness.report import to_frame
+
+    cell_dir = Path(args.cell)
+    if not (cell_dir / "cell.json").is_file():
+        raise UsageError(f"{cell_dir} is not a cell folder (no cell.json); pass .parity/work/<model>/<route>")
+    example = Path(args.example) if args.example else cell_dir / "minimal_example.npz"
+    if not example.is_file():
+        raise UsageError(f"no example at {example}; pass --example FILE.npz")
+    with WorkerPool(cell_dir / "replay-logs") as pool:
+        rows = Engine(cell_dir / "replay", pool, progress=lambda line: None).replay(cell_dir, example)
+    columns = ["hop_index", "hop", "output", "status", "max_abs_err", "hop_max_abs_err", "error"]
+    print(to_frame(rows)[columns].to_string(index=False))
+    return 0 if all(row["status"] in ("pass", "skipped") for row in rows) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parity", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -81,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     zoo.set_defaults(handler=command_zoo)
     listing = commands.add_parser("list", help="list zoo models and routes")
     listing.set_defaults(handler=command_list)
+    replay = commands.add_parser("replay", help="re-run a cell's saved artifacts on one example (its minimal one)")
+    replay.add_argument("cell", help="the cell folder, .parity/work/<model>/<route>")
+    replay.add_argument("--example", help="an input .npz in the route's layout (default: minimal_example.npz)")
+    replay.set_defaults(handler=command_replay)
     stacks = commands.add_parser("stacks", help="provision the converter stacks that are missing; print versions")
     stacks.set_defaults(handler=command_stacks)
     return parser

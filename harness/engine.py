@@ -316,8 +316,10 @@ class Engine:
             assert outcome is not None
             return outcome
 
+        export_recipe = largest_recipe(cell.spec, options.seed)
+        self.evaluate(cell, build_example(cell.spec, export_recipe), export_recipe.describe())
         cell.search = search(cell_id=f"{cell.spec.name}:{cell.route.id}:{options.nonfinite}", strategy=strategy,
-                             first=largest_recipe(cell.spec, options.seed), evaluate=evaluate,
+                             evaluate=evaluate,
                              max_examples=options.examples, profile=options.profile,
                              database_dir=options.database_dir)
         if cell.search.minimal is not None:
@@ -327,12 +329,17 @@ class Engine:
             cell.minimal_example = str(path)
 
     def evaluate(self, cell: Cell, arrays: list[np.ndarray], label: str) -> Outcome | None:
-        """Run one example through the source and every converted hop; None if the source fails on it."""
-        spec, source = cell.spec, cell.route.source
+        """Run one example (torch layout) through the source and every converted hop."""
+        path = save_inputs(cell.folder / "scratch" / "example.npz", cell.spec, cell.route.source, arrays)
+        return self.evaluate_file(cell, path, label)
+
+    def evaluate_file(self, cell: Cell, input_file: Path, label: str) -> Outcome | None:
+        """Run one input file (the route's layout) through the source and every converted hop; None if
+        the source model itself fails on it."""
         scratch = cell.folder / "scratch"
-        inputs = [save_inputs(scratch / "example.npz", spec, source, arrays)]
+        inputs = [input_file]
         assert cell.source_artifact is not None
-        step, reference = self.run_artifact("current", source.name, cell.source_artifact, cell.io, inputs,
+        step, reference = self.run_artifact("current", cell.route.source.name, cell.source_artifact, cell.io, inputs,
                                             scratch / "source")
         if step.status != "ok":
             cell.source_rejections += 1
@@ -376,8 +383,23 @@ class Engine:
             if not comparison.passed:
                 outcome.failures.append(f"hop {state.hop.index} {state.hop.name} {output.name}: {comparison.error}")
 
+    def replay(self, cell_dir: Path, input_file: Path) -> list[dict[str, Any]]:
+        """Re-run one saved example through a cell's saved artifacts, without converting anything."""
+        from harness.session import select_models, select_routes
+
+        manifest = json.loads((cell_dir / "cell.json").read_text())
+        (spec,) = select_models([manifest["model"]])
+        (route,) = select_routes([manifest["route"]])
+        hops = [HopState(hop, Path(saved["artifact"]), saved["stack"], status=saved["status"],
+                         outputs=[OutputTrack() for _ in spec.outputs])
+                for hop, saved in zip(route.hops, manifest["hops"])]
+        cell = Cell(spec, route, cell_dir, manifest["io"], Path(manifest["source_artifact"]), hops)
+        if self.evaluate_file(cell, input_file, str(input_file)) is None:
+            raise RuntimeError(f"the source model failed on {input_file}; see the worker logs in {self.run_dir}")
+        return self.rows(None, cell)
+
     # -- rows --------------------------------------------------------------------------------------
-    def rows(self, context: ModelContext, cell: Cell) -> list[dict[str, Any]]:
+    def rows(self, context: ModelContext | None, cell: Cell) -> list[dict[str, Any]]:
         rows = []
         for state in cell.hops:
             converter = state.hop.converter
@@ -392,6 +414,7 @@ class Engine:
                 "lost_dynamic_axes": state.lost_dynamic_axes,
                 "seconds": round(state.convert_seconds + state.run_seconds, 3), "artifact": str(state.artifact),
                 "replay": state.replay, "minimal_example": cell.minimal_example,
+                "replay_example": f"parity replay {shlex.quote(str(cell.folder))}" if cell.minimal_example else "",
                 "harness_version": __version__, "versions": json.dumps(versions, sort_keys=True),
             }
             for index, output in enumerate(cell.spec.outputs):
@@ -418,6 +441,7 @@ class Engine:
                 "cosine_similarity": worst_cumulative.cosine_similarity, "max_ulp": worst_cumulative.max_ulp,
                 "top1_agreement": worst_cumulative.top1_agreement, "transposed": worst_cumulative.transposed,
                 "nonfinite_reference": worst_cumulative.nonfinite_reference,
+                "output_scale": worst_cumulative.output_scale,
                 "worst_example": track.cumulative_recipe,
             }
             tolerance = cell.spec.tolerances.get(cell.spec.outputs[index].name) or track.tolerance
@@ -432,8 +456,8 @@ class Engine:
             columns["error"] = (columns.get("error") or "") + f" [{cell.search.flaky}]"
         return columns
 
-    def twin_columns(self, context: ModelContext, index: int) -> dict[str, Any]:
-        twin = context.twin[index] if context.twin else None
+    def twin_columns(self, context: ModelContext | None, index: int) -> dict[str, Any]:
+        twin = context.twin[index] if context and context.twin else None
         return {"twin_max_abs_err": twin.max_abs_err if twin else None,
                 "twin_status": ("pass" if twin.passed else "mismatch") if twin else "unavailable"}
 

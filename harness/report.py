@@ -17,9 +17,10 @@ STATUS_ORDER = ("crash", "timeout", "convert_error", "run_error", "mismatch", "x
 COLUMNS = (
     "run_id", "model", "family", "source", "route", "hop_index", "hop", "output", "converter", "converter_version",
     "stack", "status", "raw_status", "known_failure", "max_abs_err", "max_rel_err", "required_atol",
-    "mismatched_fraction", "hop_max_abs_err", "hop_status", "twin_max_abs_err", "twin_status", "atol", "rtol",
-    "tolerance_reason", "examples", "worst_seed", "nonfinite_reference", "onnx_ops", "error", "seconds",
-    "artifact", "replay", "harness_version", "versions",
+    "mismatched_fraction", "cosine_similarity", "max_ulp", "top1_agreement", "transposed", "hop_max_abs_err",
+    "hop_status", "twin_max_abs_err", "twin_status", "atol", "rtol", "tolerance_reason", "conversions", "examples",
+    "source_rejections", "worst_example", "output_scale", "nonfinite_reference", "lost_dynamic_axes", "onnx_ops", "error",
+    "seconds", "artifact", "minimal_example", "replay_example", "replay", "harness_version", "versions",
 )
 
 
@@ -66,7 +67,8 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def failure_table(frame: pd.DataFrame) -> pd.DataFrame:
     failed = frame[~frame["status"].isin(("pass", "skipped"))]
-    return failed[["model", "route", "hop", "converter", "converter_version", "status", "known_failure", "error"]]
+    return failed[["model", "route", "hop", "converter", "converter_version", "status", "known_failure", "error",
+                   "replay_example"]]
 
 
 def versions_table(frame: pd.DataFrame) -> pd.DataFrame:

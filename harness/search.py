@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hypothesis import HealthCheck, Phase, example, given, settings, target
+from hypothesis import HealthCheck, given, settings, target
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.strategies import SearchStrategy
@@ -48,7 +48,7 @@ class SearchResult:
     flaky: str = ""  # a failure that did not reproduce: the converted model is nondeterministic
 
 
-def search(*, cell_id: str, strategy: SearchStrategy[ExampleRecipe], first: ExampleRecipe,
+def search(*, cell_id: str, strategy: SearchStrategy[ExampleRecipe],
            evaluate: Callable[[ExampleRecipe], Outcome], max_examples: int, profile: str,
            database_dir: Path | None) -> SearchResult:
     if profile not in PROFILES:
@@ -60,10 +60,11 @@ def search(*, cell_id: str, strategy: SearchStrategy[ExampleRecipe], first: Exam
 
     base = settings.get_profile(profile)
     database = DirectoryBasedExampleDatabase(str(database_dir)) if database_dir and not base.derandomize else None
-    phases = tuple(base.phases) if max_examples > 1 else (Phase.explicit, Phase.shrink)
+    phases = tuple(base.phases)
 
+    # No @example: hypothesis does not shrink a failing explicit example (the engine runs the export
+    # example itself before the search).
     @settings(base, max_examples=max_examples, database=database, phases=phases)
-    @example(first)
     @given(strategy)
     def check(recipe: ExampleRecipe) -> None:
         state["examples"] += 1

@@ -42,3 +42,44 @@ class RaisingConverter(Converter):
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         raise NotImplementedError("op Frobnicate version 99 is not implemented.\nsecond line is not shown")
+
+
+def rebuild_perturbed(directory: Path, inner: str, mode: str) -> Any:
+    """The inner torch artifact wrapped so that its first output is perturbed in one way."""
+    import torch
+
+    from harness.torch_artifact import load_torch_module
+
+    class Perturbed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = load_torch_module(Path(inner))
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            output = self.inner(*inputs).clone()
+            flat = output.view(-1)
+            if mode.startswith("scale_"):
+                flat[0] = flat[0] * (1 + float(mode.removeprefix("scale_")))
+            elif mode == "nan":
+                flat[0] = float("nan")
+            elif mode == "transpose":
+                output = output.transpose(0, 1).contiguous()
+            return output
+
+    return Perturbed()
+
+
+class PerturbingConverter(Converter):
+    """torch -> torch: the same model with its output changed as the variant says (identity: unchanged)."""
+
+    source = TORCH
+    target = TORCH
+    framework = "torch"
+    package = "torch"
+    variants = ("identity", "scale_1e-3", "scale_1e-9", "nan", "transpose")
+
+    def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
+        from harness.torch_artifact import save_torch_module
+
+        module = rebuild_perturbed(target, str(source), self.variant)
+        save_torch_module(target, module, f"{__name__}:rebuild_perturbed", inner=str(source), mode=self.variant)

@@ -75,3 +75,22 @@ def test_worst_prefers_failures_then_the_largest_excess(reference: np.ndarray) -
     large_fail = compare(reference, reference + np.float32(1e-2), FP32)
     index, chosen = worst([small, large_fail, small])
     assert index == 1 and chosen is large_fail
+
+
+def test_atol_is_measured_in_units_of_the_output_scale() -> None:
+    reference = np.array([300.0, -4.0, 0.001], dtype=np.float32)
+    # 2e-5 off on the element near -4 is below one float32 ULP of the output's scale (300): float noise.
+    noise = reference + np.array([0.0, 2e-5, 0.0], dtype=np.float32)
+    assert compare(reference, noise, FP32).passed
+    # 1e-2 on that element is a thousand times the tolerance at that scale: a real difference.
+    wrong = reference + np.array([0.0, 1e-2, 0.0], dtype=np.float32)
+    result = compare(reference, wrong, FP32)
+    assert not result.passed and result.output_scale == pytest.approx(300.0)
+    assert "x scale 300" in result.error
+
+
+def test_outputs_within_unit_scale_use_torch_testing_rule_exactly(reference: np.ndarray) -> None:
+    small = reference / np.abs(reference).max()
+    candidate = small + np.float32(1.2e-5)
+    assert not compare(small, candidate, Tolerance(atol=1e-5, rtol=0)).passed
+    assert compare(small, candidate, Tolerance(atol=1.3e-5, rtol=0)).passed

@@ -1,0 +1,58 @@
+"""The oracle with fake hops that change a real model's output in known ways: sensitive and specific."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.engine import Engine, EngineOptions
+from harness.formats import TORCH
+from harness.pool import WorkerPool
+from harness.routes import Hop, Route
+from model_zoo import all_models
+from tests.fake_converters import PerturbingConverter
+
+pytestmark = pytest.mark.stacks
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    run_dir = tmp_path_factory.mktemp("oracle")
+    with WorkerPool(run_dir / "logs") as pool:
+        yield Engine(run_dir, pool, EngineOptions(examples=8, profile="ci"), progress=lambda line: None)
+
+
+def run(engine: Engine, *variants: str) -> list[dict[str, object]]:
+    route = Route(TORCH, tuple(Hop(i, PerturbingConverter(v)) for i, v in enumerate(variants, 1)))
+    return engine.run_route(all_models()["mlp"], route)
+
+
+def test_a_1e_3_relative_change_of_one_element_is_caught_and_shrunk(engine: Engine) -> None:
+    (row,) = run(engine, "scale_1e-3")
+    assert row["status"] == "mismatch"
+    assert row["mismatched_fraction"] > 0 and "elements off" in str(row["error"])
+    minimal = Path(str(row["minimal_example"]))
+    assert minimal.exists()
+    # Shrunk to the simplest failing example: the smallest batch, the first value kind, seed 0.
+    assert (minimal.parent / "minimal_example.txt").read_text().strip() == "B=1; normal(1e+0, seed 0)"
+
+
+def test_a_1e_9_relative_change_passes(engine: Engine) -> None:
+    (row,) = run(engine, "scale_1e-9")
+    assert row["status"] == "pass" and row["examples"] >= 8
+    assert row["minimal_example"] == ""
+
+
+def test_nan_where_the_reference_is_finite_fails_and_nan_against_nan_does_not(engine: Engine) -> None:
+    nan_hop, after = run(engine, "nan", "identity")
+    assert nan_hop["status"] == "mismatch" and "non-finite where the reference is finite" in str(nan_hop["error"])
+    # The second hop repeats the NaN: against the source it still fails, but its own drift is nil.
+    assert after["status"] == "mismatch" and after["hop_status"] == "pass" and after["hop_max_abs_err"] == 0
+
+
+def test_a_transposed_output_is_named_as_such(engine: Engine) -> None:
+    (row,) = run(engine, "transpose")
+    assert row["status"] == "mismatch"
+    assert "the output is the reference transposed by (1, 0)" in str(row["error"])
