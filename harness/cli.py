@@ -39,7 +39,8 @@ def command_zoo(args: argparse.Namespace) -> int:
                             convert_timeout=args.convert_timeout, run_timeout=args.run_timeout,
                             database_dir=project_root() / ".parity" / "hypothesis")
     cells = [(spec, route) for spec in specs for route in routes]
-    print(f"[parity] {len(specs)} models x {len(routes)} routes = {len(cells)} cells; artifacts in {work_dir}", flush=True)
+    print(f"[parity] {len(specs)} models x {len(routes)} routes = {len(cells)} cells; artifacts in {work_dir}",
+          flush=True)
     result = run_cells(cells, work_dir=work_dir, options=options, progress=lambda line: print(line, flush=True))
     command = "parity " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
     frame = write_reports(result.rows, out_dir, command=command, stale=result.stale_known_failures)

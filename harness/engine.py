@@ -76,7 +76,7 @@ class OutputTrack:
     cumulative: Comparison | None = None
     cumulative_recipe: str = ""
     own: Comparison | None = None
-    tolerance: Tolerance = default_tolerance(np.dtype("float32"))
+    tolerance: Tolerance = field(default_factory=lambda: default_tolerance(np.dtype("float32")))
 
 
 @dataclass
@@ -146,7 +146,7 @@ class Engine:
         self.pool = pool
         self.options = options or EngineOptions()
         self.progress = progress
-        self.run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        self.run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
         self.contexts: dict[str, ModelContext] = {}
         self.conversions = 0
 

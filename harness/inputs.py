@@ -8,7 +8,7 @@ the first value kind and seed 0, and `hypothesis.target()` climbs on the recipe'
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,7 +103,7 @@ def build_array(input_spec: InputSpec, dims: Mapping[str, int], recipe: InputRec
             values = rng.integers(0, high, size=shape)
         return values.astype(input_spec.dtype)
     normal = rng.standard_normal(size=shape)
-    generated = {
+    generated: dict[str, Callable[[], np.ndarray]] = {
         "normal": lambda: normal * scale,
         "uniform_wide": lambda: rng.uniform(-10.0, 10.0, size=shape) * scale,
         "tiny": lambda: normal * 1e-4 * scale,

@@ -39,7 +39,7 @@ def check_written_model(path: Path) -> None:
         raise InvalidOnnxModel(f"the converter reported success but wrote no file at {path}")
     try:
         onnx.checker.check_model(str(path))
-    except Exception as exc:  # noqa: BLE001 - checker errors come in several classes across onnx versions
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidOnnxModel(f"the converter wrote an invalid model: {first}") from exc
 

@@ -72,7 +72,8 @@ class WorkerProcess:
         last = self.last_log_line()
         if code == -signal.SIGKILL:
             cause += " (killed: out of memory?)"
-        return WorkerFailure("crash", f"worker process died with {cause}" + (f"; last log line: {last}" if last else ""))
+        detail = f"; last log line: {last}" if last else ""
+        return WorkerFailure("crash", f"worker process died with {cause}{detail}")
 
     def last_log_line(self) -> str:
         self._log.flush()

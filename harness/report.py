@@ -19,8 +19,8 @@ COLUMNS = (
     "stack", "status", "raw_status", "known_failure", "max_abs_err", "max_rel_err", "required_atol",
     "mismatched_fraction", "cosine_similarity", "max_ulp", "top1_agreement", "transposed", "hop_max_abs_err",
     "hop_status", "twin_max_abs_err", "twin_status", "atol", "rtol", "tolerance_reason", "conversions", "examples",
-    "source_rejections", "worst_example", "output_scale", "nonfinite_reference", "lost_dynamic_axes", "onnx_ops", "error",
-    "seconds", "artifact", "minimal_example", "replay_example", "replay", "harness_version", "versions",
+    "source_rejections", "worst_example", "output_scale", "nonfinite_reference", "lost_dynamic_axes", "onnx_ops",
+    "error", "seconds", "artifact", "minimal_example", "replay_example", "replay", "harness_version", "versions",
 )
 
 
@@ -48,7 +48,7 @@ def read_results(path: Path) -> pd.DataFrame:
 
 
 def worst_status(statuses: pd.Series) -> str:
-    return min(statuses, key=lambda status: STATUS_ORDER.index(status) if status in STATUS_ORDER else 0)
+    return str(min(statuses, key=lambda status: STATUS_ORDER.index(status) if status in STATUS_ORDER else 0))
 
 
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -73,7 +73,7 @@ def failure_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def versions_table(frame: pd.DataFrame) -> pd.DataFrame:
     stacks = frame.drop_duplicates("stack")[["stack", "versions"]]
-    return pd.DataFrame({row.stack: json.loads(row.versions) for row in stacks.itertuples()}).fillna("")
+    return pd.DataFrame({str(row.stack): json.loads(str(row.versions)) for row in stacks.itertuples()}).fillna("")
 
 
 def write_reports(rows: list[dict[str, Any]], out_dir: Path, *, command: str, stale: list[str]) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ def build_torch() -> torch.nn.Module:
     from torch import nn
 
     layers: OrderedDict[str, nn.Module] = OrderedDict()
-    for i, (c_in, c_out) in enumerate(zip(WIDTHS, WIDTHS[1:]), start=1):
+    for i, (c_in, c_out) in enumerate(itertools.pairwise(WIDTHS), start=1):
         layers[f"conv{i}"] = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)
         layers[f"bn{i}"] = nn.BatchNorm2d(c_out)
         layers[f"relu{i}"] = nn.ReLU()

@@ -45,6 +45,7 @@ def test_a_converter_that_raises_is_a_convert_error_with_class_and_first_line(fr
 
 
 def test_error_descriptions_pick_the_telling_line_of_long_framework_messages() -> None:
-    tf_style = ValueError("in user code:\n\n    File x.py, line 3\n    ValueError: 'a:0' is not a valid root scope name.")
+    tf_style = ValueError("in user code:\n\n    File x.py, line 3\n"
+                          "    ValueError: 'a:0' is not a valid root scope name.")
     assert describe_error(tf_style) == "ValueError: 'a:0' is not a valid root scope name."
     assert describe_error(KeyError()) == "KeyError"

@@ -102,7 +102,7 @@ def test_the_export_example_takes_every_symbolic_dim_at_its_upper_bound() -> Non
     spec = all_models()["potato_leaf_cnn"]
     (image,) = build_example(spec, largest_recipe(spec))
     assert image.shape == (4, 3, 128, 128)
-    assert [recipe.dims["B"] for recipe in seeded_recipes(spec, count=3, seed=0)][0] == 4
+    assert seeded_recipes(spec, count=3, seed=0)[0].dims["B"] == 4
 
 
 def test_strategy_arguments_are_validated() -> None:

@@ -26,7 +26,8 @@ class OnnxFromKeras(Converter):
 
         model = keras.saving.load_model(source)
         signature = [
-            tf.TensorSpec([None if isinstance(dim, str) else dim for dim in spec["shape"]], spec["dtype"], name=spec["name"])
+            tf.TensorSpec([None if isinstance(dim, str) else dim for dim in spec["shape"]], spec["dtype"],
+                          name=spec["name"])
             for spec in io["inputs"]
         ]
         tf2onnx.convert.from_keras(model, input_signature=signature, opset=OPSET, output_path=str(target))
