@@ -1,20 +1,27 @@
-"""`parity`: run the zoo through every round trip and write the reports."""
+"""`parity`: run the zoo or your own model through every round trip and write the reports."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.engine import EngineOptions
+from harness.progress import Progress
+from harness.routes import Route
 from harness.search import PROFILES
-from harness.session import UsageError, run_cells, select_models, select_routes
-from harness.stacks import StackError, project_root
+from harness.session import UsageError, filter_routes, open_engine, run_cells, select_models, select_routes
+from harness.spec import ModelSpec
+from harness.stacks import KNOWN_STACKS, StackError, project_root
+from harness.user_model import ModelInputError
+
+FAILING = ("mismatch", "convert_error", "run_error", "crash", "timeout")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models", nargs="*", metavar="GLOB", help="zoo models to run (default: all)")
     parser.add_argument("--routes", nargs="*", metavar="GLOB", help="route ids to run, e.g. 'torch>*' (default: all)")
     parser.add_argument("--examples", type=int, default=20,
                         help="hypothesis examples per (model, route) cell (default: 20)")
@@ -22,52 +29,84 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="hypothesis settings: dev (random, example database), ci (derandomized), thorough")
     parser.add_argument("--nonfinite", action="store_true", help="also feed NaN, Inf and subnormal inputs")
     parser.add_argument("--seed", type=int, default=0, help="seed of the export example (default: 0)")
-    parser.add_argument("--convert-timeout", type=float, default=900.0, help="seconds per conversion")
-    parser.add_argument("--run-timeout", type=float, default=600.0, help="seconds to run one artifact")
+    parser.add_argument("--convert-timeout", type=float, default=900.0, help="seconds per conversion (default 900)")
+    parser.add_argument("--run-timeout", type=float, default=600.0, help="seconds per artifact run (default 600)")
+    parser.add_argument("--memory-limit-mb", type=float, default=8192.0,
+                        help="kill a worker whose resident memory exceeds this (default 8192)")
+    parser.add_argument("--out", default="reports", help="report directory (default: reports)")
+    parser.add_argument("--work-dir", help="artifacts and the run journal (default: .parity/work in the checkout)")
+    parser.add_argument("--resume", action="store_true", help="keep the cells an interrupted run finished")
+
+
+def engine_options(args: argparse.Namespace) -> EngineOptions:
+    if args.examples < 1:
+        raise UsageError("--examples must be at least 1")
+    if args.memory_limit_mb <= 0 or args.convert_timeout <= 0 or args.run_timeout <= 0:
+        raise UsageError("--memory-limit-mb, --convert-timeout and --run-timeout must be positive")
+    return EngineOptions(examples=args.examples, profile=args.profile, nonfinite=args.nonfinite, seed=args.seed,
+                         convert_timeout=args.convert_timeout, run_timeout=args.run_timeout,
+                         memory_limit_mb=args.memory_limit_mb, database_dir=project_root() / ".parity" / "hypothesis")
+
+
+def work_dir_for(args: argparse.Namespace, default: str) -> Path:
+    return Path(args.work_dir) if args.work_dir else project_root() / ".parity" / default
+
+
+def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any) -> list[dict[str, Any]]:
+    """Open an engine, let `cells_for(engine)` choose the cells, run them, write reports after each cell."""
+    from harness.report import summary_table, write_reports
+
+    out_dir = Path(args.out)
+    command = "parity " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    progress = Progress()
+    with open_engine(work_dir, engine_options(args), progress) as engine:
+        cells: Sequence[tuple[ModelSpec, Route]] = cells_for(engine)
+        progress.note(f"[parity] {len(cells)} cells; artifacts in {work_dir}; reports in {out_dir}/")
+        result = run_cells(engine, cells, resume=args.resume, progress=progress,
+                           on_cell=lambda rows: write_reports(rows, out_dir, command=command, stale=[]))
+    frame = write_reports(result.rows, out_dir, command=command, stale=result.stale_known_failures)
+    print(summary_table(frame).to_string())
+    print(f"[parity] {len(cells)} cells ({result.resumed_cells} kept from the interrupted run), "
+          f"{result.conversions} conversions, {result.workers_started} worker processes, {result.seconds:.0f} s; "
+          f"reports in {out_dir}/ (summary.md, results.csv, results.json)")
+    if result.stale_known_failures:
+        print(f"[parity] stale known failures (matched nothing): {', '.join(result.stale_known_failures)}")
+    return result.rows
 
 
 def command_zoo(args: argparse.Namespace) -> int:
-    from harness.report import summary_table, write_reports
-
-    if args.examples < 1:
-        raise UsageError("--examples must be at least 1")
     specs = select_models(args.models)
     routes = select_routes(args.routes)
-    out_dir = Path(args.out)
-    work_dir = Path(args.work_dir) if args.work_dir else project_root() / ".parity" / "work"
-    options = EngineOptions(examples=args.examples, profile=args.profile, nonfinite=args.nonfinite, seed=args.seed,
-                            convert_timeout=args.convert_timeout, run_timeout=args.run_timeout,
-                            database_dir=project_root() / ".parity" / "hypothesis")
-    cells = [(spec, route) for spec in specs for route in routes]
-    print(f"[parity] {len(specs)} models x {len(routes)} routes = {len(cells)} cells; artifacts in {work_dir}",
-          flush=True)
-    result = run_cells(cells, work_dir=work_dir, options=options, progress=lambda line: print(line, flush=True))
-    command = "parity " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
-    frame = write_reports(result.rows, out_dir, command=command, stale=result.stale_known_failures)
-    print(summary_table(frame).to_string())
-    print(f"[parity] {len(cells)} cells, {result.conversions} conversions, {result.workers_started} worker "
-          f"processes, {result.seconds:.0f} s; reports in {out_dir}/ (summary.md, results.csv, results.json)")
-    if result.stale_known_failures:
-        print(f"[parity] stale known failures (matched nothing): {', '.join(result.stale_known_failures)}")
+    run_and_report(args, work_dir_for(args, "work"), lambda engine: [(s, r) for s in specs for r in routes])
     return 0
 
 
-def command_list(args: argparse.Namespace) -> int:
-    for spec in select_models(None):
-        print(f"model  {spec.name:24s} {spec.family:12s} {spec.description}")
-    for route in select_routes(None):
-        hops = ", ".join(f"{hop.converter.name} ({hop.converter.stack})" for hop in route.hops)
-        print(f"route  {route.id:34s} {hops}")
-    return 0
+def command_check(args: argparse.Namespace) -> int:
+    from harness.check import prepare_user_model, routes_from
+
+    def cells_for(engine: Any) -> list[tuple[ModelSpec, Route]]:
+        spec, source = prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())
+        return [(spec, route) for route in filter_routes(routes_from(source), args.routes)]
+
+    rows = run_and_report(args, work_dir_for(args, "check"), cells_for)
+    return 1 if any(row["status"] in FAILING or row["status"] == "skipped" for row in rows) else 0
 
 
-def command_stacks(args: argparse.Namespace) -> int:
-    from harness.stacks import KNOWN_STACKS, provision_stacks, stack_versions
+def command_report(args: argparse.Namespace) -> int:
+    from harness.report import read_results, write_reports
 
-    provision_stacks(list(KNOWN_STACKS))
-    for name in KNOWN_STACKS:
-        versions = stack_versions(name)
-        print(f"stack {name}: " + ", ".join(f"{package} {version}" for package, version in versions.items()))
+    path = Path(args.results)
+    try:
+        frame = read_results(path)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot read results ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
+                         "pass the results.csv or results.json a parity run wrote") from None
+    missing = {"model", "route", "hop", "status"} - set(frame.columns)
+    if missing:
+        raise UsageError(f"{path}: not a parity results file (no {', '.join(sorted(missing))} column)")
+    rows = frame.to_dict(orient="records")
+    write_reports(rows, Path(args.out), command=f"parity report {args.results}", stale=[])
+    print(f"[parity] reports for {len(rows)} rows written to {args.out}/")
     return 0
 
 
@@ -89,22 +128,56 @@ def command_replay(args: argparse.Namespace) -> int:
     return 0 if all(row["status"] in ("pass", "skipped") for row in rows) else 1
 
 
+def command_list(args: argparse.Namespace) -> int:
+    for spec in select_models(None):
+        print(f"model  {spec.name:24s} {spec.family:12s} {spec.description}")
+    for route in select_routes(None):
+        hops = ", ".join(f"{hop.converter.name} ({hop.converter.stack})" for hop in route.hops)
+        print(f"route  {route.id:34s} {hops}")
+    return 0
+
+
+def command_stacks(args: argparse.Namespace) -> int:
+    from harness.stacks import get_stack, provision_stacks, stack_versions
+
+    names = args.names or list(KNOWN_STACKS)
+    for name in names:
+        get_stack(name)  # an unknown name is a usage error before anything is provisioned
+    provision_stacks(names)
+    for name in names:
+        versions = stack_versions(name)
+        print(f"stack {name}: " + ", ".join(f"{package} {version}" for package, version in versions.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parity", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
     zoo = commands.add_parser("zoo", help="run zoo models through every round trip and write reports")
+    zoo.add_argument("--models", nargs="*", metavar="GLOB", help="zoo models to run (default: all)")
     add_run_options(zoo)
-    zoo.add_argument("--out", default="reports", help="report directory (default: reports)")
-    zoo.add_argument("--work-dir", help="where artifacts go (default: .parity/work in the checkout)")
     zoo.set_defaults(handler=command_zoo)
-    listing = commands.add_parser("list", help="list zoo models and routes")
-    listing.set_defaults(handler=command_list)
+    check = commands.add_parser("check", help="run your own model through every route from its framework")
+    check.add_argument("model", help="an .onnx file, a SavedModel directory, a .keras file, or package.module:factory")
+    check.add_argument("--input", action="append", metavar="NAME:SHAPE:DTYPE[:HIGH]",
+                       help="an input, e.g. x:Bx3x224x224:float32 (symbolic dims by name); repeat per input")
+    check.add_argument("--dim", action="append", metavar="NAME=LOW:HIGH",
+                       help="bounds of a symbolic dimension (default 1:4)")
+    add_run_options(check)
+    check.set_defaults(handler=command_check)
+    report = commands.add_parser("report", help="write the reports again from a results.csv or results.json")
+    report.add_argument("results")
+    report.add_argument("--out", default="reports")
+    report.set_defaults(handler=command_report)
     replay = commands.add_parser("replay", help="re-run a cell's saved artifacts on one example (its minimal one)")
     replay.add_argument("cell", help="the cell folder, .parity/work/<model>/<route>")
     replay.add_argument("--example", help="an input .npz in the route's layout (default: minimal_example.npz)")
     replay.set_defaults(handler=command_replay)
+    listing = commands.add_parser("list", help="list zoo models and routes")
+    listing.set_defaults(handler=command_list)
     stacks = commands.add_parser("stacks", help="provision the converter stacks that are missing; print versions")
+    stacks.add_argument("names", nargs="*", metavar="STACK", help=f"stacks (default: {', '.join(KNOWN_STACKS)})")
     stacks.set_defaults(handler=command_stacks)
     return parser
 
@@ -113,11 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except (UsageError, StackError) as exc:
+    except (UsageError, StackError, ModelInputError) as exc:
         if args.debug:
             raise
         print(f"parity: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("parity: interrupted; finished cells are kept, run again with --resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ class EngineOptions:
     convert_timeout: float = 900.0
     run_timeout: float = 600.0
     database_dir: Path | None = None  # hypothesis's example database; None keeps no database
+    memory_limit_mb: float | None = 8192.0  # a worker above this resident size is killed: "crash (out of memory)"
 
 
 @dataclass
@@ -180,6 +181,24 @@ class Engine:
                         f"{len(failures)} of {len(inputs)} examples failed; first: {failures[0]}",
                         seconds=step.seconds), []
         return step, [load_npz(str(path)) for path in outputs]
+
+    def call_function(self, stack: str, framework: str, function: str, **kwargs: Any) -> Any:
+        """Run a project function inside a worker; its ModelInputError comes back as that exception."""
+        from harness.user_model import ModelInputError
+
+        task = {"task": "call", "function": function, "kwargs": kwargs, "framework": framework}
+        step = self.call(stack, framework, task, self.options.convert_timeout)
+        if step.status == "ok":
+            return step.result["value"]
+        prefix = "ModelInputError: "
+        if step.error.startswith(prefix):
+            raise ModelInputError(step.error.removeprefix(prefix))
+        raise RuntimeError(f"{function} failed in the {stack} stack: {step.error}")
+
+    def register_source(self, spec: ModelSpec, source: Format, artifact: Path) -> None:
+        """A model with no twin (a user's own): its one source artifact is given, not built."""
+        self.contexts[spec.name] = ModelContext(spec, self.run_dir / spec.name, {source.name: artifact}, {},
+                                                [None] * len(spec.outputs))
 
     # -- sources -----------------------------------------------------------------------------------
     def prepare(self, spec: ModelSpec) -> ModelContext:

@@ -2,7 +2,7 @@
 
 A record matches a result row when every field it sets matches: model, route and hop are glob
 patterns, status is exact, and error_contains must appear in the row's error text. A record that
-matches no row of a run that covered its model and route is stale and is reported as such.
+matches no row of a run that reached its hop in a model and route it names is stale and is reported as such.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def apply_known_failures(rows: list[dict[str, Any]], records: list[KnownFailure]
                 row["status"], row["known_failure"] = "xpass", record.id
                 used.add(record.id)
                 break
-    covered = {(row["model"], row["route"]) for row in rows}
+    # Stale: the run reached the record's hop (not skipped) in a model and route it names, yet nothing matched.
+    reached = {(row["model"], row["route"], row["hop"]) for row in rows if row["raw_status"] != "skipped"}
     return [record.id for record in records if record.id not in used and any(
         fnmatch.fnmatchcase(model, record.model) and fnmatch.fnmatchcase(route, record.route)
-        for model, route in covered)]
+        and fnmatch.fnmatchcase(hop, record.hop) for model, route, hop in reached)]

@@ -25,17 +25,35 @@ class WorkerFailure(Exception):
 def worker_environment() -> dict[str, str]:
     env = dict(os.environ)
     root = str(project_root())
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    # The checkout for the harness and zoo; the caller's directory for `parity check pkg.module:factory`.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.getcwd(), env.get("PYTHONPATH")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU only: no device probing, the same kernels every run
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
+def resident_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (a converter may run a child process)."""
+    total_kb = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total_kb += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total_kb / 1024
+
+
 class WorkerProcess:
-    def __init__(self, stack: str, framework: str, log_path: Path) -> None:
+    def __init__(self, stack: str, framework: str, log_path: Path, memory_limit_mb: float | None = None) -> None:
         python = get_stack(stack).ensure()
         self.stack, self.framework, self.log_path = stack, framework, log_path
+        self.memory_limit_mb = memory_limit_mb
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log: IO[bytes] = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
@@ -58,7 +76,15 @@ class WorkerProcess:
             if remaining <= 0:
                 self.kill()
                 raise WorkerFailure("timeout", f"no answer within {timeout:.0f} s; worker killed")
-            ready, _, _ = select.select([self.process.stdout], [], [], remaining)
+            # Wake at least twice a second to watch memory: an rlimit would also cap the address space
+            # that TensorFlow and torch reserve without using, and break them at import.
+            ready, _, _ = select.select([self.process.stdout], [], [], min(remaining, 0.5))
+            if self.memory_limit_mb and not ready:
+                used = resident_mb(self.process.pid)
+                if used > self.memory_limit_mb:
+                    self.kill()
+                    raise WorkerFailure("crash", f"out of memory: the worker used {used:.0f} MB, over the "
+                                                 f"{self.memory_limit_mb:.0f} MB limit; worker killed")
             if ready:
                 line = self.process.stdout.readline()
                 if not line:
@@ -68,6 +94,7 @@ class WorkerProcess:
 
     def died(self) -> WorkerFailure:
         code = self.process.wait()
+        self._log.flush()
         cause = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         last = self.last_log_line()
         if code == -signal.SIGKILL:
@@ -108,8 +135,9 @@ class WorkerProcess:
 class WorkerPool:
     """Hands each task to the live worker for its (stack, framework), starting a fresh one when needed."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, *, memory_limit_mb: float | None = None) -> None:
         self.log_dir = log_dir
+        self.memory_limit_mb = memory_limit_mb
         self.workers: dict[tuple[str, str], WorkerProcess] = {}
         self.started = 0
 
@@ -117,7 +145,8 @@ class WorkerPool:
         key = (stack, framework)
         worker = self.workers.get(key)
         if worker is None or not worker.alive():
-            worker = WorkerProcess(stack, framework, self.log_dir / f"worker-{stack}-{framework}.log")
+            worker = WorkerProcess(stack, framework, self.log_dir / f"worker-{stack}-{framework}.log",
+                                   self.memory_limit_mb)
             self.workers[key] = worker
             self.started += 1
         try:

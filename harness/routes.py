@@ -41,8 +41,14 @@ class Route:
 
 
 def enumerate_routes(converters: Sequence[Converter], source: Format) -> list[Route]:
+    """Round trips from `source` back to its family through every other framework family once.
+
+    An ONNX source is the hub itself: every return to ONNX after visiting one or more frameworks is a
+    route (onnx>tf>onnx, onnx>torch>onnx, and the trips through both).
+    """
     families = {fmt.family for converter in converters for fmt in (converter.source, converter.target)}
     others = families - {source.family, "onnx"}
+    hub_source = source.family == "onnx"
     routes: list[Route] = []
 
     def extend(current: Format, path: list[Converter], visited: set[str]) -> None:
@@ -52,13 +58,15 @@ def enumerate_routes(converters: Sequence[Converter], source: Format) -> list[Ro
             if converter.source != current:
                 continue
             family = converter.target.family
+            hops = [*path, converter]
             if family == source.family:
-                if visited >= others:
-                    routes.append(Route(source, tuple(Hop(i + 1, c) for i, c in enumerate([*path, converter]))))
+                if (hub_source and visited) or visited >= others:
+                    routes.append(Route(source, tuple(Hop(i + 1, c) for i, c in enumerate(hops))))
+                if not hub_source:
+                    continue
+            elif family != "onnx" and family in visited:
                 continue
-            if family != "onnx" and family in visited:
-                continue
-            extend(converter.target, [*path, converter], visited | ({family} - {"onnx"}))
+            extend(converter.target, hops, visited | ({family} - {"onnx"}))
 
     extend(source, [], set())
     return routes

@@ -1,12 +1,13 @@
-"""A zoo run: choose models and routes, run every (model, route) cell, apply known failures."""
+"""A run: choose models and routes, run every (model, route) cell, journal each cell as it ends."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,12 @@ from harness.engine import Engine, EngineOptions
 from harness.formats import SOURCE_FORMATS
 from harness.known_failures import apply_known_failures, load_known_failures
 from harness.pool import WorkerPool
+from harness.progress import Progress
 from harness.routes import Route, enumerate_routes
 from harness.spec import ModelSpec
 from harness.stacks import project_root
+
+JOURNAL = "rows.jsonl"
 
 
 class UsageError(ValueError):
@@ -46,8 +50,7 @@ def all_routes(converters: Sequence[Converter] | None = None) -> list[Route]:
     return [route for source in SOURCE_FORMATS for route in enumerate_routes(converters, source)]
 
 
-def select_routes(patterns: Sequence[str] | None, converters: Sequence[Converter] | None = None) -> list[Route]:
-    routes = all_routes(converters)
+def filter_routes(routes: list[Route], patterns: Sequence[str] | None) -> list[Route]:
     if not patterns:
         return routes
     chosen = [route for route in routes if any(fnmatch.fnmatchcase(route.id, p) for p in patterns)]
@@ -56,35 +59,84 @@ def select_routes(patterns: Sequence[str] | None, converters: Sequence[Converter
     return chosen
 
 
+def select_routes(patterns: Sequence[str] | None, converters: Sequence[Converter] | None = None) -> list[Route]:
+    return filter_routes(all_routes(converters), patterns)
+
+
 @dataclass
-class ZooRun:
+class RunResult:
     rows: list[dict[str, Any]]
     stale_known_failures: list[str]
     conversions: int
     workers_started: int
     seconds: float
+    resumed_cells: int
 
 
-def run_cells(cells: Sequence[tuple[ModelSpec, Route]], *, work_dir: Path, options: EngineOptions,
-              progress: Callable[[str], None] = print) -> ZooRun:
-    """Run each (model, route) cell; rows are also appended to work_dir/rows.jsonl as each cell ends."""
-    started = time.perf_counter()
+@contextmanager
+def open_engine(work_dir: Path, options: EngineOptions, progress: Callable[[str], None]) -> Iterator[Engine]:
     work_dir.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
+    with WorkerPool(work_dir / "logs", memory_limit_mb=options.memory_limit_mb) as pool:
+        yield Engine(work_dir, pool, options, progress=progress)
+
+
+def read_journal(path: Path, header: dict[str, Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Finished cells of an interrupted run. A torn last line (the run was killed mid-write) is ignored,
+    and so is its cell, which runs again."""
+    cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    if not path.exists():
+        return cells
+    lines = path.read_text().splitlines()
+    try:
+        first = json.loads(lines[0]) if lines else {}
+    except json.JSONDecodeError:
+        first = {}
+    if first.get("header") != header:
+        raise UsageError(f"{path} holds a run with other options ({first.get('header')}); "
+                         "run without --resume, or with the options of that run")
+    for line in lines[1:]:
+        try:
+            cell_rows = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if cell_rows:
+            cells[(cell_rows[0]["model"], cell_rows[0]["route"])] = cell_rows
+    return cells
+
+
+def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resume: bool = False,
+              progress: Progress | None = None,
+              on_cell: Callable[[list[dict[str, Any]]], None] | None = None) -> RunResult:
+    """Run each (model, route) cell. Each finished cell is one line of work_dir/rows.jsonl, so after an
+    interruption `resume=True` redoes only the cells that had not finished."""
+    progress = progress or Progress()
+    started = time.perf_counter()
+    journal_path = engine.run_dir / JOURNAL
+    header = {"options": {k: str(v) for k, v in asdict(engine.options).items()},
+              "cells": [f"{spec.name}:{route.id}" for spec, route in cells]}
+    finished = read_journal(journal_path, header) if resume else {}
+    if not resume or not journal_path.exists():
+        journal_path.write_text(json.dumps({"header": header}) + "\n")
     known_failures = load_known_failures(known_failures_path())
-    with WorkerPool(work_dir / "logs") as pool, open(work_dir / "rows.jsonl", "a") as journal:
-        engine = Engine(work_dir, pool, options, progress=progress)
-        for number, (spec, route) in enumerate(cells, 1):
-            progress(f"[{number}/{len(cells)}] {spec.name} {route.id} "
-                     f"(elapsed {time.perf_counter() - started:.0f} s)")
-            cell_rows = engine.run_route(spec, route)
-            apply_known_failures(cell_rows, known_failures)
-            for row in cell_rows:
-                journal.write(json.dumps(row, default=str) + "\n")
-            journal.flush()
+    rows: list[dict[str, Any]] = []
+    progress.total = len(cells)
+    with open(journal_path, "a") as journal:
+        for spec, route in cells:
+            cell_rows = finished.get((spec.name, route.id))
+            if cell_rows is None:
+                progress(f"{spec.name} {route.id}")
+                cell_rows = engine.run_route(spec, route)
+                apply_known_failures(cell_rows, known_failures)
+                journal.write(json.dumps(cell_rows, default=str) + "\n")
+                journal.flush()
+                outcome = ", ".join(sorted({row["status"] for row in cell_rows}))
+            else:
+                outcome = "done in the interrupted run"
             rows += cell_rows
-            statuses = sorted({row["status"] for row in cell_rows})
-            progress(f"    -> {', '.join(statuses)}")
-        conversions, workers = engine.conversions, pool.started
+            progress.done += 1
+            progress.note(f"[{progress.done}/{len(cells)}] {spec.name} {route.id}: {outcome}")
+            if on_cell:
+                on_cell(rows)
     stale = apply_known_failures(rows, known_failures)
-    return ZooRun(rows, stale, conversions, workers, time.perf_counter() - started)
+    return RunResult(rows, stale, engine.conversions, engine.pool.started, time.perf_counter() - started,
+                     len(finished))

@@ -15,12 +15,18 @@ RECIPE_FILE = "module.json"
 STATE_FILE = "state_dict.pt"
 
 
-def save_torch_module(directory: Path, module: Any, rebuild: str, **args: Any) -> None:
-    """Write `module` so that load_torch_module calls `rebuild(directory, **args)` to get it back."""
+def save_torch_module(directory: Path, module: Any, rebuild: str, *, rebuild_holds_weights: bool = False,
+                      **args: Any) -> None:
+    """Write `module` so that load_torch_module calls `rebuild(directory, **args)` to get it back.
+
+    rebuild_holds_weights: the rebuild itself restores every weight (a converter rebuilding from its
+    source file); the saved state dict then checks the rebuild instead of being loaded into it.
+    """
     import torch
 
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / RECIPE_FILE).write_text(json.dumps({"rebuild": rebuild, "args": args}, indent=1))
+    recipe = {"rebuild": rebuild, "args": args, "rebuild_holds_weights": rebuild_holds_weights}
+    (directory / RECIPE_FILE).write_text(json.dumps(recipe, indent=1))
     torch.save(module.state_dict(), directory / STATE_FILE)
 
 
@@ -30,7 +36,15 @@ def load_torch_module(directory: Path) -> Any:
     recipe = json.loads((directory / RECIPE_FILE).read_text())
     module_name, _, function_name = recipe["rebuild"].partition(":")
     module = getattr(importlib.import_module(module_name), function_name)(directory, **recipe["args"])
-    module.load_state_dict(torch.load(directory / STATE_FILE, weights_only=True))
+    saved = torch.load(directory / STATE_FILE, weights_only=True)
+    if not recipe.get("rebuild_holds_weights"):
+        module.load_state_dict(saved)
+        return module.eval()
+    # Compared key by key: load_state_dict cannot load submodules whose names contain "." (onnx2pytorch
+    # names them after ONNX tensors such as "/layer2/shortcut.0/Conv_output_0").
+    rebuilt = module.state_dict()
+    if rebuilt.keys() != saved.keys() or any(not torch.equal(rebuilt[key], saved[key]) for key in saved):
+        raise RuntimeError(f"rebuilding {directory} did not reproduce the converted module's weights")
     return module.eval()
 
 

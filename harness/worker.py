@@ -75,6 +75,13 @@ class Worker:
             return {}
         if kind == "run":
             return self.run(task)
+        if kind == "call":
+            # A function of the project run inside this worker, e.g. a probe builder; it imports its
+            # framework itself and returns something JSON can carry.
+            self.check_framework(task.get("framework", "none"))
+            result = import_object(task["function"])(**task.get("kwargs", {}))
+            self.check_framework(task.get("framework", "none"))
+            return {"value": result}
         raise ValueError(f"unknown task {kind!r}")
 
     def build_source(self, task: dict[str, Any]) -> dict[str, Any]:

@@ -30,4 +30,4 @@ class TorchFromOnnx(Converter):
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target / SOURCE_COPY)
-        save_torch_module(target, rebuild(target), f"{__name__}:rebuild")
+        save_torch_module(target, rebuild(target), f"{__name__}:rebuild", rebuild_holds_weights=True)

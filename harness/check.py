@@ -1,0 +1,90 @@
+"""`parity check MODEL`: a user's own model through every route that starts from its framework."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.converters import default_converters
+from harness.engine import Engine, save_inputs
+from harness.formats import FORMATS, KERAS, ONNX, SAVED_MODEL, TORCH, Format
+from harness.inputs import build_example, largest_recipe
+from harness.pool import worker_environment
+from harness.routes import Route, enumerate_routes
+from harness.spec import ModelSpec, OutputSpec
+from harness.stacks import get_stack
+from harness.user_model import (
+    ModelInputError,
+    check_against_declaration,
+    detect_factory_framework,
+    inputs_from_declaration,
+    parse_dim,
+    parse_input,
+    recognise,
+)
+
+
+def _no_twin(*args: Any) -> Any:
+    raise RuntimeError("a user model has no twin to build")
+
+
+def prepare_user_model(engine: Engine, model: str, *, inputs: Sequence[str] = (),
+                       dims: Sequence[str] = ()) -> tuple[ModelSpec, Format]:
+    """Recognise MODEL, read or take its inputs, put its source artifact in place; register it."""
+    user = recognise(model)
+    dim_bounds = dict(parse_dim(text) for text in dims)
+    given = [parse_input(text, dim_bounds) for text in inputs]
+    source_dir = engine.run_dir / user.name / "source"
+    source_dir.mkdir(parents=True, exist_ok=True)
+    declared: dict[str, Any] | None
+    source: Format
+    if user.kind == "onnx":
+        source, artifact = ONNX, Path(user.location)
+        declared = engine.call_function("current", "none", "harness.user_model:describe_onnx", path=user.location)
+    elif user.kind == "tf":
+        source, artifact = SAVED_MODEL, Path(user.location)
+        declared = engine.call_function("current", "tf", "harness.user_model:describe_saved_model",
+                                        path=user.location)
+    elif user.kind == "keras":
+        source, artifact = KERAS, Path(user.location)
+        declared = engine.call_function("current", "tf", "harness.user_model:describe_keras", path=user.location)
+    else:
+        framework = detect_factory_framework(user.location, get_stack("current").ensure(), worker_environment())
+        source = TORCH if framework == "torch" else KERAS
+        artifact = source_dir / source.filename
+        function = "build_torch_factory" if source is TORCH else "build_keras_factory"
+        declared = engine.call_function("current", "torch" if source is TORCH else "tf",
+                                        f"harness.user_model:{function}", factory=user.location, target=str(artifact))
+        if source is TORCH:
+            declared = None  # a torch module declares no inputs
+    if given and declared:
+        check_against_declaration(given, declared["inputs"], model)
+    input_specs = given or (inputs_from_declaration(declared["inputs"], dim_bounds, model) if declared else [])
+    if not input_specs:
+        raise ModelInputError(f"{model}: a torch module declares no inputs; pass --input NAME:SHAPE:DTYPE, "
+                              "e.g. --input x:Bx3x224x224:float32")
+    spec = ModelSpec(name=user.name, family="user", build_torch=_no_twin, build_keras=_no_twin,
+                     transfer_weights=_no_twin, inputs=tuple(input_specs), outputs=(OutputSpec("output"),),
+                     description=model)
+    if declared and declared["outputs"]:
+        names = [str(name) for name in declared["outputs"]]
+    else:
+        example = save_inputs(source_dir / "probe_example.npz", spec, source,
+                              build_example(spec, largest_recipe(spec)))
+        count = engine.call_function("current", "torch", "harness.user_model:count_torch_outputs",
+                                     artifact=str(artifact), example=str(example))
+        names = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
+    spec = ModelSpec(name=spec.name, family="user", build_torch=_no_twin, build_keras=_no_twin,
+                     transfer_weights=_no_twin, inputs=spec.inputs,
+                     outputs=tuple(OutputSpec(safe_output(name)) for name in names), description=model)
+    engine.register_source(spec, source, artifact)
+    return spec, source
+
+
+def safe_output(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-." else "_" for c in name) or "output"
+
+
+def routes_from(source: Format) -> list[Route]:
+    return enumerate_routes(default_converters(), FORMATS[source.name])

@@ -1,0 +1,48 @@
+"""Progress of a long run: one redrawn status line on a terminal, plain lines in a CI log."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class Progress:
+    """Call it with transient news (the hop being converted); `note` prints lines that stay."""
+
+    def __init__(self, stream: TextIO | None = None, *, interactive: bool | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.interactive = self.stream.isatty() if interactive is None else interactive
+        self.started = time.monotonic()
+        self.done = 0
+        self.total = 0
+        self._status_shown = False
+
+    def elapsed(self) -> str:
+        seconds = int(time.monotonic() - self.started)
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
+    def __call__(self, text: str) -> None:
+        line = f"[{self.done}/{self.total} cells, {self.elapsed()}] {text.strip()}"
+        if self.interactive:
+            width = 160
+            self.stream.write("\r\x1b[K" + line[:width])
+            self._status_shown = True
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def note(self, text: str) -> None:
+        if self._status_shown:
+            self.stream.write("\r\x1b[K")
+            self._status_shown = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+class Silent(Progress):
+    def __call__(self, text: str) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        pass

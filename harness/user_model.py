@@ -1,0 +1,276 @@
+"""A user's own model as a route source: recognise what MODEL names, read its declared inputs, build it.
+
+The describe_* and build_* functions run inside a stack worker (through the "call" task): they import
+onnx, TensorFlow or torch. The rest runs in the controller and imports no framework.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.spec import INT_DTYPES, InputSpec
+
+DEFAULT_DIM_BOUNDS = (1, 4)
+FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+class ModelInputError(ValueError):
+    """MODEL or --input is unusable; the message names the problem and the fix (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class UserModel:
+    kind: str  # "onnx", "tf" (SavedModel), "keras" (.keras file), "factory"
+    location: str  # the path, or "package.module:function"
+
+    @property
+    def name(self) -> str:
+        stem = self.location.rsplit(":", 1)[-1] if self.kind == "factory" else Path(self.location).stem
+        return safe_name(stem or "model")
+
+
+def safe_name(text: str) -> str:
+    """A name that is safe as one path component: letters, digits, '_', '-', '.'; never '..'."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", text).strip(".") or "model"
+    return cleaned[:80]
+
+
+def recognise(model: str) -> UserModel:
+    path = Path(model)
+    if path.is_dir():
+        if not (path / "saved_model.pb").is_file():
+            raise ModelInputError(f"{model} is a directory without saved_model.pb; pass a SavedModel directory, "
+                                  "an .onnx or .keras file, or package.module:factory")
+        if not (path / "variables").is_dir():
+            raise ModelInputError(f"SavedModel {model} has no variables/ directory; export it again with "
+                                  "tf.saved_model.save or model.export (a SavedModel needs its variables)")
+        return UserModel("tf", str(path.resolve()))
+    if path.is_file():
+        if path.suffix == ".onnx":
+            return UserModel("onnx", str(path.resolve()))
+        if path.suffix == ".keras":
+            return UserModel("keras", str(path.resolve()))
+        raise ModelInputError(f"{model}: unknown model file type {path.suffix or '(none)'!r}; "
+                              "pass an .onnx or .keras file, a SavedModel directory, or package.module:factory")
+    if FACTORY_PATTERN.match(model):
+        return UserModel("factory", model)
+    raise ModelInputError(f"{model}: no such file or directory, and not a package.module:factory reference")
+
+
+def parse_input(text: str, dim_bounds: dict[str, tuple[int, int]]) -> InputSpec:
+    """NAME:SHAPE:DTYPE[:HIGH], e.g. x:Bx3x224x224:float32 or tokens:Bx24:int64:1000 (ids below 1000)."""
+    parts = text.split(":")
+    if len(parts) not in (3, 4) or not parts[0] or not parts[1]:
+        raise ModelInputError(f"--input {text!r}: expected NAME:SHAPE:DTYPE[:HIGH], e.g. x:Bx3x224x224:float32")
+    name, shape_text, dtype = parts[:3]
+    shape: list[int | str] = []
+    for dim in shape_text.split("x"):
+        if dim.isdigit() and int(dim) > 0:
+            shape.append(int(dim))
+        elif re.fullmatch(r"[A-Za-z_]\w*", dim):
+            shape.append(dim)
+        else:
+            raise ModelInputError(f"--input {text!r}: dimension {dim!r} is neither a positive size nor a name")
+    high = None
+    if len(parts) == 4:
+        if not parts[3].isdigit() or int(parts[3]) < 1:
+            raise ModelInputError(f"--input {text!r}: HIGH must be a positive integer (the vocabulary size)")
+        high = int(parts[3])
+    bounds = {dim: dim_bounds.get(dim, DEFAULT_DIM_BOUNDS) for dim in shape if isinstance(dim, str)}
+    domain = "index" if high is not None else "real"
+    if dtype in INT_DTYPES and high is None:
+        raise ModelInputError(f"--input {text!r}: an integer input needs HIGH (exclusive upper bound), "
+                              f"e.g. {name}:{shape_text}:{dtype}:1000")
+    try:
+        return InputSpec(name=name, shape=tuple(shape), dtype=dtype, domain=domain, dim_bounds=bounds, high=high)
+    except ValueError as exc:
+        raise ModelInputError(f"--input {text!r}: {exc}") from exc
+
+
+def parse_dim(text: str) -> tuple[str, tuple[int, int]]:
+    """NAME=LOW:HIGH, the bounds of a symbolic dimension."""
+    match = re.fullmatch(r"([A-Za-z_]\w*)=(\d+):(\d+)", text)
+    if not match or not 1 <= int(match[2]) <= int(match[3]):
+        raise ModelInputError(f"--dim {text!r}: expected NAME=LOW:HIGH with 1 <= LOW <= HIGH, e.g. B=1:8")
+    return match[1], (int(match[2]), int(match[3]))
+
+
+def inputs_from_declaration(declared: list[dict[str, Any]], dim_bounds: dict[str, tuple[int, int]],
+                            model: str) -> list[InputSpec]:
+    """InputSpecs from what the model declares: a dim the model leaves unnamed and unsized needs --input."""
+    specs = []
+    for entry in declared:
+        shape: list[int | str] = []
+        for axis, dim in enumerate(entry["shape"]):
+            if dim is None:
+                if axis != 0:
+                    raise ModelInputError(f"{model}: input {entry['name']!r} axis {axis} has no declared size; "
+                                          f"pass --input {entry['name']}:SHAPE:{entry['dtype']}")
+                dim = "B"
+            shape.append(dim)
+        if entry["dtype"] in INT_DTYPES:
+            raise ModelInputError(f"{model}: input {entry['name']!r} is {entry['dtype']}; its valid range is not "
+                                  f"declared, pass --input {entry['name']}:SHAPE:{entry['dtype']}:HIGH")
+        bounds = {dim: dim_bounds.get(dim, DEFAULT_DIM_BOUNDS) for dim in shape if isinstance(dim, str)}
+        try:
+            specs.append(InputSpec(name=entry["name"], shape=tuple(shape), dtype=entry["dtype"], dim_bounds=bounds))
+        except ValueError as exc:
+            raise ModelInputError(f"{model}: input {entry['name']!r}: {exc}") from exc
+    return specs
+
+
+def check_against_declaration(given: list[InputSpec], declared: list[dict[str, Any]], model: str) -> None:
+    if len(given) != len(declared):
+        raise ModelInputError(f"{model} declares {len(declared)} inputs ({', '.join(d['name'] for d in declared)}) "
+                              f"but --input gave {len(given)}")
+    for spec, entry in zip(given, declared):
+        if len(spec.shape) != len(entry["shape"]):
+            raise ModelInputError(f"--input {spec.name}: rank {len(spec.shape)}, but {model} declares input "
+                                  f"{entry['name']!r} with rank {len(entry['shape'])} {entry['shape']}")
+        for axis, (mine, theirs) in enumerate(zip(spec.shape, entry["shape"])):
+            if isinstance(mine, int) and isinstance(theirs, int) and mine != theirs:
+                raise ModelInputError(f"--input {spec.name}: axis {axis} is {mine}, but {model} fixes it to {theirs}")
+        if spec.dtype != entry["dtype"]:
+            raise ModelInputError(f"--input {spec.name}: dtype {spec.dtype}, but {model} declares {entry['dtype']}")
+
+
+def detect_factory_framework(factory: str, python: Path, env: dict[str, str]) -> str:
+    """Import the factory's module in a throwaway process of the stack: which framework does it load?"""
+    module = factory.split(":", 1)[0]
+    probe = ("import importlib, sys; importlib.import_module(sys.argv[1]); "
+             "print('keras' if {'tensorflow', 'keras'} & set(sys.modules) else "
+             "'torch' if 'torch' in sys.modules else 'unknown')")
+    completed = subprocess.run([str(python), "-c", probe, module], capture_output=True, text=True, env=env)
+    if completed.returncode != 0:
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ModelInputError(f"cannot import {module!r} for factory {factory}: {last}; "
+                              "run parity from the directory that holds the package, or install it in the stack")
+    framework = completed.stdout.strip().splitlines()[-1]
+    if framework == "unknown":
+        raise ModelInputError(f"{factory}: importing {module!r} loads neither torch nor keras; "
+                              "the factory must return a torch nn.Module or a Keras model")
+    return framework
+
+
+# -- run inside a worker ---------------------------------------------------------------------------
+
+def _tensor_entry(name: str, dtype: Any, dims: list[int | str | None]) -> dict[str, Any]:
+    import numpy as np
+
+    return {"name": name, "dtype": np.dtype(dtype).name, "shape": dims}
+
+
+def describe_onnx(path: str) -> dict[str, Any]:
+    import onnx
+    from onnx import helper
+
+    try:
+        model = onnx.load(path, load_external_data=False)
+        onnx.checker.check_model(model)
+    except Exception as exc:  # noqa: BLE001 - protobuf and checker errors come in many classes
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelInputError(f"{path} is not a valid ONNX model ({type(exc).__name__}: {first[:200]})") from None
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    inputs = []
+    for graph_input in model.graph.input:
+        if graph_input.name in initializers:
+            continue
+        tensor_type = graph_input.type.tensor_type
+        if not graph_input.type.HasField("tensor_type"):
+            raise ModelInputError(f"{path}: input {graph_input.name!r} is not a tensor; only tensor inputs are supported")
+        dims: list[int | str | None] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                                        for d in tensor_type.shape.dim]
+        inputs.append(_tensor_entry(graph_input.name, helper.tensor_dtype_to_np_dtype(tensor_type.elem_type), dims))
+    return {"inputs": inputs, "outputs": [output.name for output in model.graph.output]}
+
+
+def describe_saved_model(path: str) -> dict[str, Any]:
+    import tensorflow as tf
+
+    try:
+        signature = tf.saved_model.load(path).signatures["serving_default"]
+    except Exception as exc:  # noqa: BLE001
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelInputError(f"{path}: cannot load the SavedModel's serving_default signature ({first[:200]})") from None
+    specs = signature.structured_input_signature[1]
+    inputs = [_tensor_entry(name, spec.dtype.as_numpy_dtype, list(spec.shape.as_list()))
+              for name, spec in sorted(specs.items())]
+    return {"inputs": inputs, "outputs": sorted(signature.structured_outputs)}
+
+
+def describe_keras(path: str) -> dict[str, Any]:
+    import keras
+
+    try:
+        model = keras.saving.load_model(path)  # safe_mode stays on: no arbitrary code from the file
+    except Exception as exc:  # noqa: BLE001
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelInputError(f"{path}: cannot load the Keras model ({first[:200]})") from None
+    return describe_keras_model(model)
+
+
+def describe_keras_model(model: Any) -> dict[str, Any]:
+    inputs = [_tensor_entry(tensor.name, tensor.dtype, list(tensor.shape)) for tensor in model.inputs]
+    return {"inputs": inputs, "outputs": list(getattr(model, "output_names", None) or
+                                            [f"output_{i}" for i in range(len(model.outputs))])}
+
+
+def _call_factory(factory: str) -> Any:
+    module_name, _, attribute = factory.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    try:
+        return target()
+    except Exception as exc:  # noqa: BLE001 - whatever the user's code raises is reported as one line
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ModelInputError(f"factory {factory} raised {type(exc).__name__}: {first[:200]}; "
+                              "fix the factory (it is called with no arguments)") from None
+
+
+def rebuild_factory(directory: Path, factory: str) -> Any:
+    return _call_factory(factory)
+
+
+def build_torch_factory(factory: str, target: str) -> dict[str, Any]:
+    import torch
+
+    from harness.torch_artifact import save_torch_module
+
+    module = _call_factory(factory)
+    if not isinstance(module, torch.nn.Module):
+        raise ModelInputError(f"factory {factory} returned {type(module).__name__}, not a torch nn.Module")
+    save_torch_module(Path(target), module.eval(), f"{__name__}:rebuild_factory", factory=factory)
+    return {"inputs": [], "outputs": []}
+
+
+def build_keras_factory(factory: str, target: str) -> dict[str, Any]:
+    import keras
+
+    model = _call_factory(factory)
+    if not isinstance(model, keras.Model):
+        raise ModelInputError(f"factory {factory} returned {type(model).__name__}, not a keras.Model")
+    model.save(target)
+    return describe_keras_model(model)
+
+
+def count_torch_outputs(artifact: str, example: str) -> int:
+    import torch
+
+    from harness.torch_artifact import load_torch_module
+    from harness.worker import load_npz
+
+    module = load_torch_module(Path(artifact))
+    with torch.no_grad():
+        outputs = module(*(torch.from_numpy(array) for array in load_npz(example)))
+    return len(outputs) if isinstance(outputs, (list, tuple, dict)) else 1
+
+
+if __name__ == "__main__":  # pragma: no cover - a debugging aid: describe a model file
+    print(describe_onnx(sys.argv[1]))
