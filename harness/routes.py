@@ -31,8 +31,11 @@ class Route:
     def id(self) -> str:
         parts = [self.source.name]
         for hop in self.hops:
-            marked = hop.converter.variant and hop.converter.variant != type(hop.converter).variants[0]
-            parts.append(hop.converter.target.name + (f"@{hop.converter.variant}" if marked else ""))
+            converter = hop.converter
+            marks = [converter.label] if converter.label else []
+            if converter.variant and converter.variant != type(converter).variants[0]:
+                marks.append(converter.variant)
+            parts.append(converter.target.name + "".join(f"@{mark}" for mark in marks))
         return ">".join(parts)
 
     @property

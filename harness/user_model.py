@@ -7,6 +7,7 @@ onnx, TensorFlow or torch. The rest runs in the controller and imports no framew
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import subprocess
 import sys
@@ -141,21 +142,44 @@ def check_against_declaration(given: list[InputSpec], declared: list[dict[str, A
 
 
 def detect_factory_framework(factory: str, python: Path, env: dict[str, str]) -> str:
-    """Import the factory's module in a throwaway process of the stack: which framework does it load?"""
-    module = factory.split(":", 1)[0]
-    probe = ("import importlib, sys; importlib.import_module(sys.argv[1]); "
-             "print('keras' if {'tensorflow', 'keras'} & set(sys.modules) else "
-             "'torch' if 'torch' in sys.modules else 'unknown')")
-    completed = subprocess.run([str(python), "-c", probe, module], capture_output=True, text=True, env=env)
-    if completed.returncode != 0:
+    """Which framework a factory's model belongs to, found in a throwaway process of the stack (never
+    in a worker: it may import either framework)."""
+    completed = subprocess.run([str(python), "-m", "harness.user_model", "detect", factory],
+                               capture_output=True, text=True, env=env)
+    lines = completed.stdout.strip().splitlines()
+    if completed.returncode != 0 or not lines:
         last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ModelInputError(f"cannot import {module!r} for factory {factory}: {last}; "
-                              "run parity from the directory that holds the package, or install it in the stack")
-    framework = completed.stdout.strip().splitlines()[-1]
-    if framework == "unknown":
-        raise ModelInputError(f"{factory}: importing {module!r} loads neither torch nor keras; "
-                              "the factory must return a torch nn.Module or a Keras model")
-    return framework
+        raise ModelInputError(f"cannot inspect factory {factory}: {last[:200]}")
+    verdict = json.loads(lines[-1])
+    if "error" in verdict:
+        raise ModelInputError(verdict["error"])
+    return str(verdict["framework"])
+
+
+def _detect(factory: str) -> dict[str, str]:
+    module_name = factory.split(":", 1)[0]
+    try:
+        importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - the user's import error, reported in one line
+        return {"error": f"cannot import {module_name!r} for factory {factory}: {type(exc).__name__}: {exc}; "
+                         "run parity from the directory that holds the package, or install it in the stack"}
+    loaded = set(sys.modules)
+    if {"tensorflow", "keras"} & loaded:
+        return {"framework": "keras"}
+    if "torch" in loaded:
+        return {"framework": "torch"}
+    # The module imports its framework lazily: build the model once and look at what it is.
+    try:
+        model = _call_factory(factory)
+    except ModelInputError as exc:
+        return {"error": str(exc)}
+    roots = {cls.__module__.split(".")[0] for cls in type(model).__mro__}
+    if "torch" in roots:
+        return {"framework": "torch"}
+    if roots & {"keras", "tensorflow"}:
+        return {"framework": "keras"}
+    return {"error": f"factory {factory} returned {type(model).__name__}; it must return a torch nn.Module "
+                     "or a Keras model"}
 
 
 # -- run inside a worker ---------------------------------------------------------------------------
@@ -272,5 +296,5 @@ def count_torch_outputs(artifact: str, example: str) -> int:
     return len(outputs) if isinstance(outputs, (list, tuple, dict)) else 1
 
 
-if __name__ == "__main__":  # pragma: no cover - a debugging aid: describe a model file
-    print(describe_onnx(sys.argv[1]))
+if __name__ == "__main__" and sys.argv[1:2] == ["detect"]:
+    print(json.dumps(_detect(sys.argv[2])))

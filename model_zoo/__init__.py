@@ -23,11 +23,15 @@ FAMILY_MODULES = (
 
 
 def all_models() -> dict[str, ModelSpec]:
-    """Every zoo entry by name, in registry order."""
+    """Every zoo entry by name, in registry order, then those of installed plugins (group parity.models)."""
+    from harness.plugins import plugin_models
+
     models: dict[str, ModelSpec] = {}
-    for module_name in FAMILY_MODULES:
-        for spec in importlib.import_module(module_name).MODELS:
-            if spec.name in models:
-                raise ValueError(f"duplicate zoo model name {spec.name!r} in {module_name}")
-            models[spec.name] = spec
+    specs = [spec for name in FAMILY_MODULES for spec in importlib.import_module(name).MODELS]
+    for spec in [*specs, *plugin_models()]:
+        if not isinstance(spec, ModelSpec):
+            raise TypeError(f"a zoo entry must be a ModelSpec, got {spec!r}")
+        if spec.name in models:
+            raise ValueError(f"duplicate zoo model name {spec.name!r} ({spec.description or spec.family})")
+        models[spec.name] = spec
     return models

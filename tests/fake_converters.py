@@ -83,3 +83,20 @@ class PerturbingConverter(Converter):
 
         module = rebuild_perturbed(target, str(source), self.variant)
         save_torch_module(target, module, f"{__name__}:rebuild_perturbed", inner=str(source), mode=self.variant)
+
+
+class MemoryHungryConverter(Converter):
+    """Allocates without bound, as a converter with a runaway buffer would."""
+
+    source = TORCH
+    target = ONNX
+    framework = "none"
+    package = "numpy"
+
+    def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
+        import numpy as np
+
+        hoard = []
+        for _ in range(400):  # 400 x 64 MiB: bounded, so a broken watchdog cannot take the machine down
+            hoard.append(np.ones(8 * 1024 * 1024))
+            time.sleep(0.02)

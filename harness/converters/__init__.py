@@ -13,6 +13,9 @@ from harness.converters.torch_from_onnx import TorchFromOnnx
 
 
 def default_converters() -> list[Converter]:
+    """The built-in converters, then those that installed plugins add (entry point group parity.converters)."""
+    from harness.plugins import plugin_converters
+
     return [
         OnnxFromTorch("torchscript"),
         OnnxFromTorch("dynamo"),
@@ -20,6 +23,7 @@ def default_converters() -> list[Converter]:
         OnnxFromKeras(),
         OnnxFromSavedModel(),
         TorchFromOnnx(),
+        *plugin_converters(),
     ]
 
 

@@ -22,6 +22,7 @@ class Converter(ABC):
     framework: ClassVar[str]
     package: ClassVar[str]  # the distribution whose version identifies this converter
     variants: ClassVar[tuple[str, ...]] = ("",)
+    label: ClassVar[str] = ""  # marks routes through a second converter for the same hop, e.g. "onnx2torch"
 
     def __init__(self, variant: str = "") -> None:
         if variant not in self.variants:

@@ -1,0 +1,61 @@
+"""`parity check` on models that are not in the zoo: a torch factory, a Keras factory, an ONNX file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.cli import main
+
+pytestmark = pytest.mark.stacks
+
+
+def check(tmp_path: Path, *args: str) -> tuple[int, pd.DataFrame]:
+    code = main(["check", *args, "--examples", "3", "--profile", "ci",
+                 "--work-dir", str(tmp_path / "work"), "--out", str(tmp_path / "reports")])
+    assert {"results.csv", "results.json", "summary.md"} <= {p.name for p in (tmp_path / "reports").iterdir()}
+    return code, pd.read_csv(tmp_path / "reports" / "results.csv")
+
+
+def test_a_torch_factory_goes_through_the_torch_round_trip(tmp_path: Path) -> None:
+    code, rows = check(tmp_path, "tests.user_models:small_torch_regressor", "--input", "x:Nx6:float32",
+                       "--dim", "N=1:3", "--routes", "torch>onnx>tf>onnx>torch")
+    assert list(rows["hop"]) == ["torch->onnx", "onnx->tf", "tf->onnx", "onnx->torch"]
+    assert (rows["status"] == "pass").all() and code == 0
+    assert rows["model"].iloc[0] == "small_torch_regressor" and (rows["examples"] >= 4).all()
+
+
+def test_a_keras_factory_reads_its_inputs_from_the_model(tmp_path: Path) -> None:
+    code, rows = check(tmp_path, "tests.user_models:small_keras_classifier", "--routes", "keras>onnx>torch>onnx>tf")
+    assert rows["source"].iloc[0] == "keras" and rows["hop"].iloc[0] == "keras->onnx"
+    assert rows["status"].iloc[0] == "pass"
+    # Whatever the later hops did, the exit status says whether every hop passed.
+    assert code == (0 if (rows["raw_status"] == "pass").all() else 1)
+
+
+def test_an_onnx_file_starts_at_the_onnx_hub(tmp_path: Path) -> None:
+    code, first = check(tmp_path / "torch", "tests.user_models:small_torch_regressor", "--input", "x:Bx6:float32",
+                        "--routes", "torch>onnx>tf>onnx>torch")
+    exported = Path(first["artifact"].iloc[0])
+    model = tmp_path / "regressor.onnx"
+    shutil.copyfile(exported, model)
+    code, rows = check(tmp_path / "onnx", str(model), "--routes", "onnx>tf>onnx", "onnx>torch>onnx")
+    assert sorted(set(rows["route"])) == ["onnx>tf>onnx", "onnx>torch>onnx"]
+    assert (rows["status"] == "pass").all() and code == 0
+    results = json.loads((tmp_path / "onnx" / "reports" / "results.json").read_text())
+    assert {row["source"] for row in results} == {"onnx"}
+
+
+def test_a_mismatching_input_spec_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "m.onnx"
+    code, first = check(tmp_path / "torch", "tests.user_models:small_torch_regressor", "--input", "x:Bx6:float32",
+                        "--routes", "torch>onnx>tf>onnx>torch")
+    shutil.copyfile(first["artifact"].iloc[0], model)
+    capsys.readouterr()
+    assert main(["check", str(model), "--input", "x:Bx7:float32", "--work-dir", str(tmp_path / "w")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == f"parity: error: --input x: axis 1 is 7, but {model} fixes it to 6"

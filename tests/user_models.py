@@ -1,0 +1,25 @@
+"""Factories of models that are not in the zoo, as a user would pass them to `parity check`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def small_torch_regressor() -> Any:
+    import torch
+
+    torch.manual_seed(3)
+    return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Softplus(), torch.nn.Linear(16, 2)).eval()
+
+
+def small_keras_classifier() -> Any:
+    import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((12,), name="features")
+    hidden = keras.layers.Dense(8, activation="elu", name="hidden")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(3, name="scores")(hidden))
+
+
+def raising_factory() -> Any:
+    raise ValueError("weights file checkpoints/best.pt not found")
