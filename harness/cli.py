@@ -63,8 +63,10 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any) -> 
     with open_engine(work_dir, engine_options(args), progress) as engine:
         cells: Sequence[tuple[ModelSpec, Route]] = cells_for(engine)
         progress.note(f"[parity] {len(cells)} cells; artifacts in {work_dir}; reports in {out_dir}/")
-        result = run_cells(engine, cells, resume=args.resume, progress=progress,
-                           on_cell=lambda rows: write_reports(rows, out_dir, command=command, stale=[]))
+        def on_cell(rows: list[dict[str, Any]]) -> None:
+            write_reports(rows, out_dir, command=command, stale=[])  # a report after every cell: nothing lost
+
+        result = run_cells(engine, cells, resume=args.resume, progress=progress, on_cell=on_cell)
     frame = write_reports(result.rows, out_dir, command=command, stale=result.stale_known_failures)
     print(summary_table(frame).to_string())
     print(f"[parity] {len(cells)} cells ({result.resumed_cells} kept from the interrupted run), "
@@ -106,7 +108,7 @@ def command_report(args: argparse.Namespace) -> int:
     missing = {"model", "route", "hop", "status"} - set(frame.columns)
     if missing:
         raise UsageError(f"{path}: not a parity results file (no {', '.join(sorted(missing))} column)")
-    rows = frame.to_dict(orient="records")
+    rows = [{str(key): value for key, value in row.items()} for row in frame.to_dict(orient="records")]
     write_reports(rows, Path(args.out), command=f"parity report {args.results}", stale=[])
     print(f"[parity] reports for {len(rows)} rows written to {args.out}/")
     return 0

@@ -1,7 +1,7 @@
 """Plugins: installed packages add zoo models and converters through entry points.
 
-    [project.entry-points."parity.models"]      name = "package.module:MODELS"  (ModelSpecs, or a function returning them)
-    [project.entry-points."parity.converters"]  name = "package.module:MyConverter"  (a Converter subclass)
+    [project.entry-points."parity.models"]      name = "package.module:MODELS"   # ModelSpecs, or a function
+    [project.entry-points."parity.converters"]  name = "package.module:MyConverter"  # a Converter subclass
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def load_group(group: str) -> list[tuple[str, Any]]:
     for entry in sorted(entry_points(group=group), key=lambda e: e.name):
         try:
             loaded.append((entry.name, entry.load()))
-        except Exception as exc:  # noqa: BLE001 - a broken plugin is named, whatever it raised
+        except Exception as exc:
             package = entry.dist.name if entry.dist else "?"
             raise PluginError(f"plugin {entry.name!r} ({entry.value}, package {package}) failed to load: "
                               f"{type(exc).__name__}: {exc}; fix or uninstall it") from None

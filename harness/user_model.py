@@ -160,7 +160,7 @@ def _detect(factory: str) -> dict[str, str]:
     module_name = factory.split(":", 1)[0]
     try:
         importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001 - the user's import error, reported in one line
+    except Exception as exc:
         return {"error": f"cannot import {module_name!r} for factory {factory}: {type(exc).__name__}: {exc}; "
                          "run parity from the directory that holds the package, or install it in the stack"}
     loaded = set(sys.modules)
@@ -197,7 +197,7 @@ def describe_onnx(path: str) -> dict[str, Any]:
     try:
         model = onnx.load(path, load_external_data=False)
         onnx.checker.check_model(model)
-    except Exception as exc:  # noqa: BLE001 - protobuf and checker errors come in many classes
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelInputError(f"{path} is not a valid ONNX model ({type(exc).__name__}: {first[:200]})") from None
     initializers = {tensor.name for tensor in model.graph.initializer}
@@ -207,7 +207,8 @@ def describe_onnx(path: str) -> dict[str, Any]:
             continue
         tensor_type = graph_input.type.tensor_type
         if not graph_input.type.HasField("tensor_type"):
-            raise ModelInputError(f"{path}: input {graph_input.name!r} is not a tensor; only tensor inputs are supported")
+            raise ModelInputError(f"{path}: input {graph_input.name!r} is not a tensor; "
+                                  "only tensor inputs are supported")
         dims: list[int | str | None] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
                                         for d in tensor_type.shape.dim]
         inputs.append(_tensor_entry(graph_input.name, helper.tensor_dtype_to_np_dtype(tensor_type.elem_type), dims))
@@ -219,9 +220,10 @@ def describe_saved_model(path: str) -> dict[str, Any]:
 
     try:
         signature = tf.saved_model.load(path).signatures["serving_default"]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelInputError(f"{path}: cannot load the SavedModel's serving_default signature ({first[:200]})") from None
+        raise ModelInputError(f"{path}: cannot load the SavedModel's serving_default signature "
+                              f"({first[:200]})") from None
     specs = signature.structured_input_signature[1]
     inputs = [_tensor_entry(name, spec.dtype.as_numpy_dtype, list(spec.shape.as_list()))
               for name, spec in sorted(specs.items())]
@@ -233,7 +235,7 @@ def describe_keras(path: str) -> dict[str, Any]:
 
     try:
         model = keras.saving.load_model(path)  # safe_mode stays on: no arbitrary code from the file
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelInputError(f"{path}: cannot load the Keras model ({first[:200]})") from None
     return describe_keras_model(model)
@@ -252,7 +254,7 @@ def _call_factory(factory: str) -> Any:
         target = getattr(target, part)
     try:
         return target()
-    except Exception as exc:  # noqa: BLE001 - whatever the user's code raises is reported as one line
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         raise ModelInputError(f"factory {factory} raised {type(exc).__name__}: {first[:200]}; "
                               "fix the factory (it is called with no arguments)") from None

@@ -52,8 +52,8 @@ def test_an_onnx_file_starts_at_the_onnx_hub(tmp_path: Path) -> None:
 
 def test_a_mismatching_input_spec_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = tmp_path / "m.onnx"
-    code, first = check(tmp_path / "torch", "tests.user_models:small_torch_regressor", "--input", "x:Bx6:float32",
-                        "--routes", "torch>onnx>tf>onnx>torch")
+    _, first = check(tmp_path / "torch", "tests.user_models:small_torch_regressor", "--input", "x:Bx6:float32",
+                     "--routes", "torch>onnx>tf>onnx>torch")
     shutil.copyfile(first["artifact"].iloc[0], model)
     capsys.readouterr()
     assert main(["check", str(model), "--input", "x:Bx7:float32", "--work-dir", str(tmp_path / "w")]) == 2

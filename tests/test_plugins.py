@@ -37,8 +37,9 @@ def test_the_plugin_converter_appears_in_the_routes(plugin_site: Path) -> None:
 
 @pytest.mark.stacks
 def test_the_plugin_converter_runs_in_its_stack(plugin_site: Path, tmp_path: Path) -> None:
-    ran = parity(plugin_site, "zoo", "--models", "mlp", "--routes", "keras>onnx>torch@onnx2torch>onnx>tf", "--examples", "2",
-                 "--profile", "ci", "--work-dir", str(tmp_path / "work"), "--out", str(tmp_path / "out"))
+    ran = parity(plugin_site, "zoo", "--models", "mlp", "--routes", "keras>onnx>torch@onnx2torch>onnx>tf",
+                 "--examples", "2", "--profile", "ci", "--work-dir", str(tmp_path / "work"),
+                 "--out", str(tmp_path / "out"))
     assert ran.returncode == 0, ran.stderr
     rows = pd.read_csv(tmp_path / "out" / "results.csv")
     hop = rows[rows["hop"] == "onnx->torch"].iloc[0]
