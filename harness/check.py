@@ -86,5 +86,5 @@ def safe_output(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_-." else "_" for c in name) or "output"
 
 
-def routes_from(source: Format) -> list[Route]:
-    return enumerate_routes(default_converters(), FORMATS[source.name])
+def routes_from(source: Format, converters: Sequence[Any] | None = None) -> list[Route]:
+    return enumerate_routes(list(converters or default_converters()), FORMATS[source.name])

@@ -16,7 +16,7 @@ from harness.routes import Route
 from harness.search import PROFILES
 from harness.session import UsageError, filter_routes, open_engine, run_cells, select_models, select_routes
 from harness.spec import ModelSpec
-from harness.stacks import KNOWN_STACKS, StackError, project_root
+from harness.stacks import BASE_STACKS, KNOWN_STACKS, StackError, get_stack, project_root
 from harness.user_model import ModelInputError
 
 FAILING = ("mismatch", "convert_error", "run_error", "crash", "timeout")
@@ -37,6 +37,22 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="reports", help="report directory (default: reports)")
     parser.add_argument("--work-dir", help="artifacts and the run journal (default: .parity/work in the checkout)")
     parser.add_argument("--resume", action="store_true", help="keep the cells an interrupted run finished")
+    parser.add_argument("--stacks", default=",".join(BASE_STACKS),
+                        help="comma-separated stacks; extra ones add a second version of the converters they host, "
+                             f"side by side (default {','.join(BASE_STACKS)}; known: {', '.join(KNOWN_STACKS)})")
+
+
+def chosen_converters(args: argparse.Namespace) -> list[Any]:
+    from harness.converters import default_converters
+
+    stacks = [name.strip() for name in args.stacks.split(",") if name.strip()]
+    for name in stacks:
+        get_stack(name)  # an unknown name is a usage error
+    missing = [name for name in BASE_STACKS if name not in stacks]
+    if missing:
+        raise UsageError(f"--stacks must include the base stacks {', '.join(BASE_STACKS)} "
+                         f"(missing {', '.join(missing)})")
+    return default_converters(stacks)
 
 
 def engine_options(args: argparse.Namespace) -> EngineOptions:
@@ -79,7 +95,7 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any) -> 
 
 def command_zoo(args: argparse.Namespace) -> int:
     specs = select_models(args.models)
-    routes = select_routes(args.routes)
+    routes = select_routes(args.routes, chosen_converters(args))
     run_and_report(args, work_dir_for(args, "work"), lambda engine: [(s, r) for s in specs for r in routes])
     return 0
 
@@ -89,7 +105,7 @@ def command_check(args: argparse.Namespace) -> int:
 
     def cells_for(engine: Any) -> list[tuple[ModelSpec, Route]]:
         spec, source = prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())
-        return [(spec, route) for route in filter_routes(routes_from(source), args.routes)]
+        return [(spec, route) for route in filter_routes(routes_from(source, chosen_converters(args)), args.routes)]
 
     rows = run_and_report(args, work_dir_for(args, "check"), cells_for)
     # A known converter failure (xfail) is still a failure of this model's round trip.

@@ -1,7 +1,7 @@
 """Known failures as data: records that turn a matching failed cell into `xfail`, and report themselves stale.
 
 A record matches a result row when every field it sets matches: model, route and hop are glob
-patterns, status is exact, and error_contains must appear in the row's error text. A record that
+patterns (or lists of them), status is exact, and error_contains must appear in the row's error text. A record that
 matches no row of a run that reached its hop in a model and route it names is stale and is reported as such.
 """
 
@@ -16,22 +16,29 @@ from typing import Any
 FAILING = ("mismatch", "convert_error", "run_error", "crash", "timeout")
 
 
+Patterns = str | tuple[str, ...]
+
+
+def matches_any(value: str, patterns: Patterns) -> bool:
+    return any(fnmatch.fnmatchcase(value, p) for p in ((patterns,) if isinstance(patterns, str) else patterns))
+
+
 @dataclass(frozen=True)
 class KnownFailure:
     id: str
     reason: str
-    model: str = "*"
-    route: str = "*"
-    hop: str = "*"
+    model: Patterns = "*"
+    route: Patterns = "*"
+    hop: Patterns = "*"
     status: str = ""
     error_contains: str = ""
     evidence: str = ""
 
     def matches(self, row: dict[str, Any]) -> bool:
         return (
-            fnmatch.fnmatchcase(str(row["model"]), self.model)
-            and fnmatch.fnmatchcase(str(row["route"]), self.route)
-            and fnmatch.fnmatchcase(str(row["hop"]), self.hop)
+            matches_any(str(row["model"]), self.model)
+            and matches_any(str(row["route"]), self.route)
+            and matches_any(str(row["hop"]), self.hop)
             and (not self.status or row["raw_status"] == self.status)
             and self.error_contains in str(row.get("error") or "")
         )
@@ -51,7 +58,9 @@ def load_known_failures(path: Path) -> list[KnownFailure]:
         unknown = set(entry) - set(KnownFailure.__dataclass_fields__)
         if unknown:
             raise ValueError(f"{path}: failure {entry['id']!r} has unknown fields {sorted(unknown)}")
-        records.append(KnownFailure(**entry))
+        fields: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+                                  for key, value in entry.items()}
+        records.append(KnownFailure(**fields))
     return records
 
 
@@ -76,5 +85,5 @@ def apply_known_failures(rows: list[dict[str, Any]], records: list[KnownFailure]
     # Stale: the run reached the record's hop (not skipped) in a model and route it names, yet nothing matched.
     reached = {(row["model"], row["route"], row["hop"]) for row in rows if row["raw_status"] != "skipped"}
     return [record.id for record in records if record.id not in used and any(
-        fnmatch.fnmatchcase(model, record.model) and fnmatch.fnmatchcase(route, record.route)
-        and fnmatch.fnmatchcase(hop, record.hop) for model, route, hop in reached)]
+        matches_any(model, record.model) and matches_any(route, record.route) and matches_any(hop, record.hop)
+        for model, route, hop in reached)]

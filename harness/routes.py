@@ -31,11 +31,7 @@ class Route:
     def id(self) -> str:
         parts = [self.source.name]
         for hop in self.hops:
-            converter = hop.converter
-            marks = [converter.label] if converter.label else []
-            if converter.variant and converter.variant != type(converter).variants[0]:
-                marks.append(converter.variant)
-            parts.append(converter.target.name + "".join(f"@{mark}" for mark in marks))
+            parts.append(hop.converter.target.name + "".join(f"@{mark}" for mark in hop.converter.marks))
         return ">".join(parts)
 
     @property

@@ -16,7 +16,11 @@ TRACKED_PACKAGES = (
     "onnxscript", "tf2onnx", "onnx-tf", "onnx2pytorch", "onnx2torch", "tensorflow-addons",
     "tensorflow-probability", "numpy", "protobuf",
 )
-KNOWN_STACKS = ("current", "legacy")
+KNOWN_STACKS = ("current", "legacy", "tf2onnx116")
+# The stacks every run uses; the others host a second version of some converters, for side-by-side
+# upgrade checks (`parity zoo --stacks current,legacy,tf2onnx116`).
+BASE_STACKS = ("current", "legacy")
+SECOND_VERSIONS = {"tf2onnx116": ("OnnxFromSavedModel",)}  # stack -> converter classes it can host
 
 
 class StackError(RuntimeError):

@@ -5,6 +5,8 @@ To add a converter, write its module (a Converter subclass) and list it here; ro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from harness.converters.base import Converter
 from harness.converters.onnx_from_tf import OnnxFromKeras, OnnxFromSavedModel
 from harness.converters.onnx_from_torch import OnnxFromTorch
@@ -12,11 +14,13 @@ from harness.converters.tf_from_onnx import TfFromOnnx
 from harness.converters.torch_from_onnx import TorchFromOnnx
 
 
-def default_converters() -> list[Converter]:
-    """The built-in converters, then those that installed plugins add (entry point group parity.converters)."""
+def default_converters(stacks: Sequence[str] = ()) -> list[Converter]:
+    """The built-in converters, those that installed plugins add (entry point group parity.converters),
+    and, for each extra stack named in `stacks`, a second version of the converters it hosts."""
     from harness.plugins import plugin_converters
+    from harness.stacks import SECOND_VERSIONS
 
-    return [
+    base = [
         OnnxFromTorch("torchscript"),
         OnnxFromTorch("dynamo"),
         TfFromOnnx(),
@@ -25,6 +29,9 @@ def default_converters() -> list[Converter]:
         TorchFromOnnx(),
         *plugin_converters(),
     ]
+    second = [type(converter)(converter.variant, stack=stack) for stack in stacks if stack in SECOND_VERSIONS
+              for converter in base if type(converter).__name__ in SECOND_VERSIONS[stack]]
+    return base + second
 
 
 __all__ = ["Converter", "default_converters"]

@@ -18,20 +18,31 @@ class Converter(ABC):
 
     source: ClassVar[Format]
     target: ClassVar[Format]
-    stack: ClassVar[str] = "current"
+    stack: str = "current"  # the class's stack; an instance may be bound to a second one
     framework: ClassVar[str]
     package: ClassVar[str]  # the distribution whose version identifies this converter
     variants: ClassVar[tuple[str, ...]] = ("",)
     label: ClassVar[str] = ""  # marks routes through a second converter for the same hop, e.g. "onnx2torch"
 
-    def __init__(self, variant: str = "") -> None:
+    def __init__(self, variant: str = "", *, stack: str | None = None) -> None:
         if variant not in self.variants:
             raise ValueError(f"{type(self).__name__} has variants {self.variants}, not {variant!r}")
         self.variant = variant
+        self.stack = stack or type(self).stack  # a second stack runs another version of this converter
 
     @property
     def name(self) -> str:
         return type(self).__name__ + (f"[{self.variant}]" if self.variant else "")
+
+    @property
+    def marks(self) -> list[str]:
+        """What tells this converter apart from the default one for its hop, in route ids."""
+        marks = [self.label] if self.label else []
+        if self.variant and self.variant != type(self).variants[0]:
+            marks.append(self.variant)
+        if self.stack != type(self).stack:
+            marks.append(self.stack)
+        return marks
 
     @property
     def reference(self) -> dict[str, str]:
