@@ -69,8 +69,37 @@ def work_dir_for(args: argparse.Namespace, default: str) -> Path:
     return Path(args.work_dir) if args.work_dir else project_root() / ".parity" / default
 
 
-def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any) -> list[dict[str, Any]]:
+def fetch_declared(engine: Any) -> dict[str, dict[str, bool]]:
+    """The converters' own support tables, read inside their stacks, keyed by the probe route they judge."""
+    declared: dict[str, dict[str, bool]] = {}
+    for route, stack, framework, function in (("onnx>tf", "legacy", "tf", "onnx_tf_declared"),
+                                              ("onnx>torch", "current", "torch", "onnx2pytorch_declared")):
+        try:
+            declared[route] = engine.call_function(stack, framework, f"harness.probes.declared:{function}")
+        except RuntimeError as exc:  # a table that cannot be read is left out, and said so
+            print(f"[parity] could not read the declared support of {route}: {exc}", file=sys.stderr)
+    return declared
+
+
+def run_probes(args: argparse.Namespace, engine: Any, progress: Progress) -> list[dict[str, Any]]:
+    from harness.probes.node_cases import run_node_probes
+    from harness.probes.source_ops import run_source_probes
+
+    rows: list[dict[str, Any]] = []
+    if args.node_probes != "none":
+        progress.note(f"[parity] ONNX node test cases ({args.node_probes}) through every ONNX-consuming hop")
+        rows += run_node_probes(engine.run_dir / "probes", engine.pool, sample=args.node_probes,
+                                progress=progress.note)
+    if args.source_probes:
+        progress.note("[parity] single-op torch and Keras probes through their exporters")
+        rows += run_source_probes(engine.run_dir / "probes", engine.pool, progress=progress.note)
+    return rows
+
+
+def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, probes: bool = False,
+                   compatibility: bool = False) -> list[dict[str, Any]]:
     """Open an engine, let `cells_for(engine)` choose the cells, run them, write reports after each cell."""
+    from harness.publish import split
     from harness.report import summary_table, write_reports
 
     out_dir = Path(args.out)
@@ -79,12 +108,16 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any) -> 
     with open_engine(work_dir, engine_options(args), progress) as engine:
         cells: Sequence[tuple[ModelSpec, Route]] = cells_for(engine)
         progress.note(f"[parity] {len(cells)} cells; artifacts in {work_dir}; reports in {out_dir}/")
+
         def on_cell(rows: list[dict[str, Any]]) -> None:
             write_reports(rows, out_dir, command=command, stale=[])  # a report after every cell: nothing lost
 
         result = run_cells(engine, cells, resume=args.resume, progress=progress, on_cell=on_cell)
-    frame = write_reports(result.rows, out_dir, command=command, stale=result.stale_known_failures)
-    print(summary_table(frame).to_string())
+        probe_rows = run_probes(args, engine, progress) if probes else []
+        declared = fetch_declared(engine) if cells and cells[0][0].family != "user" else {}
+    frame = write_reports(result.rows + probe_rows, out_dir, command=command, stale=result.stale_known_failures,
+                          declared=declared, publish=True, compatibility=compatibility)
+    print(summary_table(split(frame)[0]).to_string())
     print(f"[parity] {len(cells)} cells ({result.resumed_cells} kept from the interrupted run), "
           f"{result.conversions} conversions, {result.workers_started} worker processes, {result.seconds:.0f} s; "
           f"reports in {out_dir}/ (summary.md, results.csv, results.json)")
@@ -96,7 +129,9 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any) -> 
 def command_zoo(args: argparse.Namespace) -> int:
     specs = select_models(args.models)
     routes = select_routes(args.routes, chosen_converters(args))
-    run_and_report(args, work_dir_for(args, "work"), lambda engine: [(s, r) for s in specs for r in routes])
+    probes = args.node_probes != "none" or args.source_probes
+    run_and_report(args, work_dir_for(args, "work"), lambda engine: [(s, r) for s in specs for r in routes],
+                   probes=probes, compatibility=args.publish)
     return 0
 
 
@@ -125,7 +160,8 @@ def command_report(args: argparse.Namespace) -> int:
     if missing:
         raise UsageError(f"{path}: not a parity results file (no {', '.join(sorted(missing))} column)")
     rows = [{str(key): value for key, value in row.items()} for row in frame.to_dict(orient="records")]
-    write_reports(rows, Path(args.out), command=f"parity report {args.results}", stale=[])
+    write_reports(rows, Path(args.out), command=f"parity report {args.results}", stale=[], publish=True,
+                  compatibility=args.publish)
     print(f"[parity] reports for {len(rows)} rows written to {args.out}/")
     return 0
 
@@ -176,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     zoo = commands.add_parser("zoo", help="run zoo models through every round trip and write reports")
     zoo.add_argument("--models", nargs="*", metavar="GLOB", help="zoo models to run (default: all)")
+    zoo.add_argument("--node-probes", choices=("none", "per_op", "all"), default="none",
+                     help="also run the ONNX backend node test cases through every ONNX-consuming hop: "
+                          "per_op (the first case of each op type) or all")
+    zoo.add_argument("--source-probes", action="store_true",
+                     help="also run the single-op torch and Keras probes through their exporters")
+    zoo.add_argument("--publish", action="store_true", help="also write COMPATIBILITY.md (for the committed matrix)")
     add_run_options(zoo)
     zoo.set_defaults(handler=command_zoo)
     check = commands.add_parser("check", help="run your own model through every route from its framework")
@@ -189,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write the reports again from a results.csv or results.json")
     report.add_argument("results")
     report.add_argument("--out", default="reports")
+    report.add_argument("--publish", action="store_true", help="also write COMPATIBILITY.md")
     report.set_defaults(handler=command_report)
     replay = commands.add_parser("replay", help="re-run a cell's saved artifacts on one example (its minimal one)")
     replay.add_argument("cell", help="the cell folder, .parity/work/<model>/<route>")

@@ -1,0 +1,358 @@
+"""Publication: coverage.md, a self-contained matrix.html, a matrix.png heatmap and COMPATIBILITY.md.
+
+Everything is rendered from result rows (zoo cells and operator probes) with pandas; the HTML has no
+network dependency at view time and carries every number as data-* attributes a test can check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness import __version__
+from harness.report import STATUS_ORDER, write_atomic
+
+NODE_ROUTES = ("onnx>ort", "onnx>tf", "onnx>tf>onnx", "onnx>torch", "onnx>torch>onnx")
+COLOURS = {"pass": "#2e7d32", "xpass": "#558b2f", "mismatch": "#f9a825", "convert_error": "#c62828",
+           "run_error": "#ef6c00", "crash": "#6a1b9a", "timeout": "#4527a0", "xfail": "#8d6e63",
+           "skipped": "#9e9e9e", "untested": "#e0e0e0", "partial": "#9ccc65"}
+FAILING = ("mismatch", "convert_error", "run_error", "crash", "timeout")
+
+
+def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(zoo rows, node-probe rows, source-probe rows)."""
+    kind = frame["probe_kind"].fillna("") if "probe_kind" in frame else pd.Series("", index=frame.index)
+    return frame[kind == ""], frame[kind == "node"], frame[kind.isin(["torch", "keras"])]
+
+
+def rank(status: str) -> int:
+    return STATUS_ORDER.index(status) if status in STATUS_ORDER else len(STATUS_ORDER)
+
+
+def worst(statuses: pd.Series) -> str:
+    return str(min(statuses, key=rank))
+
+
+def header_lines(frame: pd.DataFrame, command: str) -> list[str]:
+    stacks = frame.dropna(subset=["versions"]).drop_duplicates("stack")[["stack", "versions"]]
+    lines = [f"Generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by harness {__version__}; "
+             f"reproduce with `{command}`.", ""]
+    for row in stacks.itertuples():
+        versions = json.loads(str(row.versions))
+        lines.append(f"- stack `{row.stack}`: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+    opsets = sorted({str(int(o)) for o in pd.to_numeric(frame.get("opset", pd.Series(dtype=float)),
+                                                          errors="coerce").dropna()})
+    if opsets:
+        lines.append(f"- ONNX opsets seen in the probes: {', '.join(opsets)}")
+    return lines
+
+
+# -- the operator table ------------------------------------------------------------------------------
+
+def op_cell(group: pd.DataFrame) -> dict[str, Any]:
+    """One op at one hop, over all its cases: pass only when every tested case passed."""
+    tested = group[~group["status"].isin(["untested", "skipped"])]
+    if tested.empty:
+        return {"status": "untested" if (group["status"] == "untested").any() else "skipped",
+                "text": "untested", "cases": len(group), "passed": 0, "error": str(group["error"].iloc[0] or "")}
+    passed = int((tested["status"] == "pass").sum())
+    if passed == len(tested):
+        return {"status": "pass", "text": f"pass {passed}/{len(tested)}", "cases": len(tested), "passed": passed,
+                "error": ""}
+    failing = tested[tested["status"] != "pass"]
+    status = worst(failing["status"])
+    first = failing[failing["status"] == status].iloc[0]
+    error = str(first["error"] or "")
+    detail = error.split(":", 1)[0] if status != "mismatch" else f"{float(first['max_abs_err']):.1e}"
+    label = "partial" if passed else status
+    return {"status": label, "worst": status, "text": f"{status} {len(tested) - passed}/{len(tested)} ({detail})",
+            "cases": len(tested), "passed": passed, "error": error}
+
+
+def op_table(node: pd.DataFrame) -> pd.DataFrame:
+    """One row per ONNX op type, one column per hop route: the op_cell dicts."""
+    if node.empty:
+        return pd.DataFrame()
+    cells: dict[str, dict[str, Any]] = {}
+    for (op, route), group in node.groupby(["op_type", "route"]):
+        cells.setdefault(str(op), {})[str(route)] = op_cell(group.drop_duplicates(["probe", "hop_index"], keep="last")
+                                                            if "hop_index" in group else group)
+    routes = [r for r in NODE_ROUTES if r in set(node["route"])]
+    return pd.DataFrame.from_dict(cells, orient="index")[routes].sort_index()
+
+
+def final_hop(node: pd.DataFrame) -> pd.DataFrame:
+    """Node probes judged at each route's last hop (a two-hop trip passes only if its end result does)."""
+    if node.empty:
+        return node
+    last = node.groupby("route")["hop_index"].transform("max")
+    return node[node["hop_index"] == last]
+
+
+def column_totals(table: pd.DataFrame, node: pd.DataFrame) -> list[str]:
+    lines = []
+    for route in table.columns:
+        rows = node[node["route"] == route]
+        converter = rows["converter"].iloc[-1] if len(rows) else "?"
+        version = rows["converter_version"].iloc[-1] if len(rows) else "?"
+        statuses = [cell["status"] for cell in table[route] if isinstance(cell, dict)]
+        tested = [s for s in statuses if s not in ("untested", "skipped")]
+        lines.append(f"- `{route}` ({converter} {version}): **{statuses.count('pass')} of {len(tested)}** "
+                     f"op types pass every case; {statuses.count('partial')} pass some; "
+                     f"{len(statuses) - len(tested)} untested")
+    return lines
+
+
+def disagreements(table: pd.DataFrame, declared: dict[str, dict[str, bool]]) -> pd.DataFrame:
+    """Declared supported but observed failing everywhere, or declared unsupported but observed passing."""
+    rows = []
+    for route, claims in declared.items():
+        if route not in table.columns:
+            continue
+        for op, cell in table[route].items():
+            if not isinstance(cell, dict) or cell["status"] in ("untested", "skipped"):
+                continue
+            says = claims.get(str(op), False)
+            if says and cell["passed"] == 0:
+                rows.append({"hop": route, "op": op, "declared": "supported", "observed": cell["text"],
+                             "error": cell["error"][:160]})
+            elif not says and cell["passed"] > 0:
+                rows.append({"hop": route, "op": op, "declared": "not supported", "observed": cell["text"],
+                             "error": ""})
+    return pd.DataFrame(rows, columns=["hop", "op", "declared", "observed", "error"])
+
+
+def probe_table(source: pd.DataFrame, kind: str) -> pd.DataFrame:
+    rows = source[source["probe_kind"] == kind]
+    if rows.empty:
+        return pd.DataFrame()
+    table = rows.pivot_table(index="probe", columns="route", values="status", aggfunc=worst)
+    ops = rows.groupby("probe")["onnx_op_types"].agg(lambda values: next((v for v in values if v), ""))
+    framework_op = rows.groupby("probe")["framework_op"].first() if "framework_op" in rows else None
+    table["onnx ops produced"] = ops
+    if framework_op is not None:
+        table.insert(0, "op", framework_op)
+    return table
+
+
+def transpose_counts(zoo: pd.DataFrame) -> pd.DataFrame:
+    """Layout Transposes per ONNX artifact, by the converter that wrote it."""
+    onnx_rows = zoo[zoo["onnx_ops"].fillna("") != ""].drop_duplicates(["model", "route", "hop_index"])
+    if onnx_rows.empty:
+        return pd.DataFrame()
+
+    def count(ops: str) -> int:
+        return sum(int(part.rsplit(" x", 1)[1]) for part in ops.split("; ") if part.startswith("Transpose@"))
+
+    counted = onnx_rows.assign(transposes=onnx_rows["onnx_ops"].map(count))
+    return counted.groupby("converter")["transposes"].agg(["mean", "max", "count"]).round(2)
+
+
+def op_changes(zoo: pd.DataFrame) -> pd.DataFrame:
+    """Per zoo cell: ONNX ops the second ONNX artifact gained or lost against the first (decompositions)."""
+    rows = []
+    for (model, route), group in zoo[zoo["onnx_ops"].fillna("") != ""].groupby(["model", "route"]):
+        artifacts = group.drop_duplicates("hop_index").sort_values("hop_index")
+        if len(artifacts) < 2:
+            continue
+
+        def types(ops: str) -> set[str]:
+            return {part.split("@", 1)[0] for part in ops.split("; ") if part}
+
+        first, second = types(artifacts["onnx_ops"].iloc[0]), types(artifacts["onnx_ops"].iloc[1])
+        rows.append({"model": model, "route": route, "introduced": ", ".join(sorted(second - first)),
+                     "dropped": ", ".join(sorted(first - second))})
+    return pd.DataFrame(rows)
+
+
+# -- writers ---------------------------------------------------------------------------------------
+
+def cell_text(value: Any) -> str:
+    return str(value["text"]) if isinstance(value, dict) else ("" if pd.isna(value) else str(value))
+
+
+def coverage_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str) -> str:
+    zoo, node, source = split(frame)
+    final = final_hop(node)
+    table = op_table(final)
+    parts = ["# Operator coverage, observed", "", *header_lines(frame, command), ""]
+    parts += ["Each ONNX backend node test case (one tiny model per operator and variant, with the inputs and",
+              "outputs the onnx package ships) went through each hop; a cell says how the op's cases did at",
+              "the end of the route: `pass n/n` when every case matched the expected outputs within tolerance.",
+              "Observed, not declared: the converters' own support tables are compared below.", ""]
+    if not table.empty:
+        parts += ["## Summary", "", *column_totals(table, final), "",
+                  f"{len(table)} op types observed.", ""]
+        disagreement = disagreements(table, declared)
+        parts += ["## Declared vs observed", "",
+                  "Ops a converter's own table declares supported but no case of which passed, and ops it does",
+                  "not declare that passed:", "",
+                  disagreement.to_markdown(index=False) if len(disagreement) else "None.", ""]
+        parts += ["## Ops by hop", "", table.map(cell_text).to_markdown(), ""]
+    for kind, title in (("torch", "PyTorch single-op probes (torch -> onnx, each exporter)"),
+                        ("keras", "Keras single-layer probes (keras -> onnx with tf2onnx)")):
+        probes = probe_table(source, kind) if not source.empty else pd.DataFrame()
+        if len(probes):
+            parts += [f"## {title}", "", f"{len(probes)} probes, compared with the framework's own output.", "",
+                      probes.to_markdown(), ""]
+    if not zoo.empty:
+        transposes = transpose_counts(zoo)
+        if len(transposes):
+            parts += ["## Layout transposes per ONNX artifact, by converter", "", transposes.to_markdown(), ""]
+        changes = op_changes(zoo)
+        if len(changes):
+            parts += ["## Ops introduced or dropped between the first and second ONNX artifact of a zoo route", "",
+                      changes.to_markdown(index=False), ""]
+    return "\n".join(parts)
+
+
+def badge(status: str, text: str, title: str, data: dict[str, Any]) -> str:
+    attributes = " ".join(f'data-{key}="{html.escape(str(value))}"' for key, value in data.items())
+    colour = COLOURS.get(status, "#bdbdbd")
+    return (f'<td class="cell" style="background:{colour}" title="{html.escape(title)}" {attributes}>'
+            f"{html.escape(text)}</td>")
+
+
+def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str) -> str:
+    zoo, node, _ = split(frame)
+    out = ["<!doctype html><html><head><meta charset='utf-8'><title>Parity compatibility matrix</title><style>",
+           "body{font:13px sans-serif;margin:1em} table{border-collapse:collapse;margin-bottom:2em}",
+           "td,th{border:1px solid #fff;padding:2px 5px} .cell{color:#fff;white-space:nowrap}",
+           "th{background:#eee;position:sticky;top:0} .hidden{display:none}</style></head><body>",
+           "<h1>Parity compatibility matrix</h1><ul>"]
+    out += [f"<li>{html.escape(line.lstrip('- '))}</li>" for line in header_lines(frame, command) if line]
+    converters = sorted(set(frame["converter"].dropna()))
+    out += ["</ul><p>Show converter: <select id='converter'><option value=''>all</option>"]
+    out += [f"<option>{html.escape(str(name))}</option>" for name in converters]
+    out += ["</select> Hover a cell for its error.</p>"]
+    if not zoo.empty:
+        out.append("<h2>Zoo: model x route x hop</h2><table id='zoo'><tr><th>model</th>")
+        columns = zoo.drop_duplicates(["route", "hop_index"]).sort_values(["route", "hop_index"])
+        out += [f"<th data-converter='{html.escape(str(c.converter))}'>{html.escape(str(c.route))}<br>"
+                f"{c.hop_index}. {html.escape(str(c.hop))}</th>" for c in columns.itertuples()]
+        out.append("</tr>")
+        for model, rows in zoo.groupby("model", sort=False):
+            out.append(f"<tr><th>{html.escape(str(model))}</th>")
+            for column in columns.itertuples():
+                match = rows[(rows["route"] == column.route) & (rows["hop_index"] == column.hop_index)]
+                if match.empty:
+                    out.append("<td></td>")
+                    continue
+                row = match.iloc[0]
+                error = "" if pd.isna(row["max_abs_err"]) else f"{float(row['max_abs_err']):.1e}"
+                out.append(badge(str(row["status"]), f"{row['status']} {error}".strip(),
+                                 str(row["error"] if not pd.isna(row["error"]) else ""),
+                                 {"model": model, "route": column.route, "hop": row["hop"],
+                                  "hop-index": column.hop_index, "status": row["status"],
+                                  "converter": row["converter"], "max-abs-err": row["max_abs_err"]}))
+            out.append("</tr>")
+        out.append("</table>")
+    table = op_table(final_hop(node))
+    if not table.empty:
+        out.append("<h2>ONNX operators by hop (node test cases)</h2><table id='ops'><tr><th>op</th>")
+        final = final_hop(node)
+        out += [f"<th data-converter='{html.escape(str(final[final['route'] == r]['converter'].iloc[-1]))}'>"
+                f"{html.escape(r)}</th>" for r in table.columns]
+        out.append("</tr>")
+        for op, cells in table.iterrows():
+            out.append(f"<tr><th>{html.escape(str(op))}</th>")
+            for route, cell in cells.items():
+                if not isinstance(cell, dict):
+                    out.append("<td></td>")
+                    continue
+                out.append(badge(cell["status"], cell["text"], cell["error"],
+                                 {"op": op, "route": route, "status": cell["status"], "passed": cell["passed"],
+                                  "cases": cell["cases"]}))
+            out.append("</tr>")
+        out.append("</table>")
+    out.append("""<script>
+document.getElementById('converter').addEventListener('change', function (event) {
+  var wanted = event.target.value;
+  document.querySelectorAll('table').forEach(function (table) {
+    var heads = table.rows[0].cells;
+    for (var i = 1; i < heads.length; i++) {
+      var show = !wanted || heads[i].dataset.converter === wanted;
+      for (var r = 0; r < table.rows.length; r++) {
+        var cell = table.rows[r].cells[i];
+        if (cell) { cell.classList.toggle('hidden', !show); }
+      }
+    }
+  });
+});
+</script></body></html>""")
+    return "\n".join(out)
+
+
+def matrix_png(frame: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    zoo, node, _ = split(frame)
+    statuses = list(COLOURS)
+    codes = {status: index for index, status in enumerate(statuses)}
+    panels = []
+    if not zoo.empty:
+        grid = zoo.pivot_table(index="model", columns=["route", "hop_index"], values="status", aggfunc=worst)
+        panels.append(("zoo: model x (route, hop)", grid, [f"{column[0]} #{column[1]}" for column in grid.columns]))
+    table = op_table(final_hop(node))
+    if not table.empty:
+        ops = table.map(lambda cell: cell["status"] if isinstance(cell, dict) else None)
+        panels.append(("ONNX ops x hop (node tests)", ops, list(ops.columns)))
+    if not panels:
+        return
+    heights = [max(4.5, 0.18 * len(grid) + 3) for _, grid, _ in panels]
+    figure, axes = plt.subplots(len(panels), 1, figsize=(14, sum(heights)), gridspec_kw={"height_ratios": heights},
+                                squeeze=False)
+    cmap = ListedColormap([COLOURS[s] for s in statuses])
+    for axis, (title, grid, labels) in zip(axes[:, 0], panels):
+        values = grid.map(lambda s: codes.get(s, codes["skipped"]) if isinstance(s, str) else codes["untested"])
+        axis.imshow(values.to_numpy(dtype=float), cmap=cmap, vmin=-0.5, vmax=len(statuses) - 0.5, aspect="auto",
+                    interpolation="nearest")
+        axis.set_title(title)
+        axis.set_yticks(range(len(grid)), [str(i) for i in grid.index], fontsize=6 if len(grid) > 40 else 8)
+        axis.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[s]) for s in statuses]
+    figure.legend(handles, statuses, loc="lower center", ncol=len(statuses), fontsize=8)
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def compatibility_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str) -> str:
+    from harness.report import summary_table
+
+    zoo, node, source = split(frame)
+    parts = ["# Compatibility matrix", "", *header_lines(frame, command), "",
+             "What the converters did to the zoo and to single operators in a real run. Details:",
+             "[coverage.md](coverage.md) (operators), [summary.md](summary.md) (zoo cells and errors),",
+             "matrix.html (open it locally; colour-coded, filterable), results.csv / results.json (every row).", "",
+             "![matrix](matrix.png)", ""]
+    if not zoo.empty:
+        parts += ["## Zoo round trips", "", summary_table(zoo).to_markdown(), ""]
+    table = op_table(final_hop(node))
+    if not table.empty:
+        parts += ["## Operators (ONNX backend node tests)", "", *column_totals(table, final_hop(node)), ""]
+        disagreement = disagreements(table, declared)
+        parts += [f"Declared vs observed disagreements: {len(disagreement)} (listed in coverage.md).", ""]
+    if not source.empty:
+        counts = source.groupby(["probe_kind", "route"])["status"].value_counts().unstack(fill_value=0)
+        parts += ["## Source-side probes", "", counts.to_markdown(), ""]
+    return "\n".join(parts)
+
+
+def write_publication(frame: pd.DataFrame, out_dir: Path, *, declared: dict[str, dict[str, bool]],
+                      command: str, compatibility: bool = False) -> None:
+    write_atomic(out_dir / "coverage.md", coverage_markdown(frame, declared, command))
+    write_atomic(out_dir / "matrix.html", matrix_html(frame, declared, command))
+    matrix_png(frame, out_dir / "matrix.png")
+    if compatibility:
+        write_atomic(out_dir / "COMPATIBILITY.md", compatibility_markdown(frame, declared, command))

@@ -1,0 +1,112 @@
+"""The publication: matrix.html shows the numbers of results.json; coverage and disagreements add up."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.publish import disagreements, final_hop, op_table, split
+from harness.report import to_frame, write_reports
+
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+
+
+class Cells(HTMLParser):
+    """Every <td> that carries data-* attributes, as a dict of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[dict[str, str]] = []
+        self.scripts = 0
+        self.external: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {key: value or "" for key, value in attrs}
+        if tag == "td" and any(key.startswith("data-") for key in values):
+            self.cells.append({key.removeprefix("data-"): value for key, value in values.items()
+                               if key.startswith("data-")})
+        if tag == "script":
+            self.scripts += 1
+        for key in ("src", "href"):
+            if values.get(key, "").startswith(("http:", "https:", "//")):
+                self.external.append(values[key])
+
+
+def zoo_row(model: str, route: str, hop_index: int, hop: str, status: str, err: float | None,
+            error: str = "") -> dict[str, Any]:
+    return {"run_id": "r", "model": model, "route": route, "hop_index": hop_index, "hop": hop, "output": "y",
+            "converter": {"onnx->tf": "TfFromOnnx"}.get(hop, "OnnxFromTorch[torchscript]"), "stack": "current",
+            "status": status, "raw_status": status, "max_abs_err": err, "error": error,
+            "onnx_ops": "Conv@ai.onnx:17 x2; Transpose@ai.onnx:17 x3" if hop.endswith("onnx") else "",
+            "versions": json.dumps({"onnx": "1.23.2"})}
+
+
+def node_row(case: str, op: str, route: str, status: str, error: str = "") -> dict[str, Any]:
+    return {"run_id": "r", "probe_kind": "node", "probe": case, "model": case, "op_type": op, "route": route,
+            "hop_index": 1, "hop": route.replace(">", "->"), "output": "y", "status": status, "raw_status": status,
+            "converter": "TfFromOnnx", "converter_version": "1.10.0", "stack": "legacy", "error": error,
+            "max_abs_err": 0.0 if status == "pass" else 1.0, "opset": 13, "versions": json.dumps({"onnx": "1.15.0"})}
+
+
+@pytest.fixture
+def rows() -> list[dict[str, Any]]:
+    return [
+        zoo_row("cnn", "torch>onnx>tf", 1, "torch->onnx", "pass", 1e-7),
+        zoo_row("cnn", "torch>onnx>tf", 2, "onnx->tf", "convert_error", None, "BackendIsNotSupposedToImplementIt: x"),
+        zoo_row("mlp", "torch>onnx>tf", 1, "torch->onnx", "mismatch", 3e-2, "2 of 10 elements off"),
+        zoo_row("mlp", "torch>onnx>tf", 2, "onnx->tf", "skipped", None),
+        node_row("test_relu", "Relu", "onnx>tf", "pass"),
+        node_row("test_abs", "Abs", "onnx>tf", "convert_error", "BackendIsNotSupposedToImplementIt: Abs 13"),
+        node_row("test_gelu", "Gelu", "onnx>tf", "pass"),
+        node_row("test_gelu_tanh", "Gelu", "onnx>tf", "mismatch"),
+        node_row("test_sequence_map", "SequenceMap", "onnx>tf", "untested", "sequence input"),
+    ]
+
+
+def test_matrix_html_cells_match_the_results(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    write_reports(rows, tmp_path, command="parity zoo", stale=[], publish=True,
+                  declared={"onnx>tf": {"Relu": True, "Abs": True}})
+    parsed = Cells()
+    parsed.feed((tmp_path / "matrix.html").read_text())
+    assert parsed.external == []  # self-contained: nothing fetched at view time
+    by_key = {(c["model"], c["route"], c["hop-index"]): c for c in parsed.cells if "model" in c}
+    results = json.loads((tmp_path / "results.json").read_text())
+    for row in results:
+        if row["probe_kind"]:
+            continue
+        cell = by_key[(row["model"], row["route"], str(row["hop_index"]))]
+        assert cell["status"] == row["status"]
+        if row["max_abs_err"] is not None:
+            assert float(cell["max-abs-err"]) == pytest.approx(row["max_abs_err"])
+    ops = {c["op"]: c for c in parsed.cells if "op" in c}
+    assert ops["Relu"]["status"] == "pass" and ops["Abs"]["status"] == "convert_error"
+    assert ops["Gelu"]["status"] == "partial" and ops["Gelu"]["passed"] == "1" and ops["Gelu"]["cases"] == "2"
+    assert ops["SequenceMap"]["status"] == "untested"
+    coverage = (tmp_path / "coverage.md").read_text()
+    assert "**2 of 3** op types pass every case" in coverage or "**1 of 3**" in coverage
+    assert (tmp_path / "matrix.png").stat().st_size > 10_000
+
+
+def test_declared_and_observed_disagree_where_they_should(rows: list[dict[str, Any]]) -> None:
+    _, node, _ = split(to_frame(rows))
+    table = op_table(final_hop(node))
+    found = disagreements(table, {"onnx>tf": {"Abs": True, "Relu": False}})
+    # Gelu is undeclared, yet one of its two cases passed: also news.
+    assert set(zip(found["op"], found["declared"])) == {("Abs", "supported"), ("Relu", "not supported"),
+                                                        ("Gelu", "not supported")}
+
+
+@pytest.mark.skipif(not (REPORTS / "matrix.html").exists(), reason="no published matrix in reports/ yet")
+def test_the_published_matrix_shows_the_published_results() -> None:
+    parsed = Cells()
+    parsed.feed((REPORTS / "matrix.html").read_text())
+    assert parsed.external == []
+    by_key = {(c["model"], c["route"], c["hop-index"]): c for c in parsed.cells if "model" in c}
+    results = [row for row in json.loads((REPORTS / "results.json").read_text()) if not row.get("probe_kind")]
+    assert results and len(by_key) == len({(r["model"], r["route"], r["hop_index"]) for r in results})
+    for row in results:
+        assert by_key[(row["model"], row["route"], str(row["hop_index"]))]["status"] == row["status"]
