@@ -37,6 +37,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="reports", help="report directory (default: reports)")
     parser.add_argument("--work-dir", help="artifacts and the run journal (default: .parity/work in the checkout)")
     parser.add_argument("--resume", action="store_true", help="keep the cells an interrupted run finished")
+    parser.add_argument("--no-localize", action="store_true",
+                        help="skip finding the first divergent ONNX node of failing hops (and their repros)")
     parser.add_argument("--stacks", default=",".join(BASE_STACKS),
                         help="comma-separated stacks; extra ones add a second version of the converters they host, "
                              f"side by side (default {','.join(BASE_STACKS)}; known: {', '.join(KNOWN_STACKS)})")
@@ -62,7 +64,8 @@ def engine_options(args: argparse.Namespace) -> EngineOptions:
         raise UsageError("--memory-limit-mb, --convert-timeout and --run-timeout must be positive")
     return EngineOptions(examples=args.examples, profile=args.profile, nonfinite=args.nonfinite, seed=args.seed,
                          convert_timeout=args.convert_timeout, run_timeout=args.run_timeout,
-                         memory_limit_mb=args.memory_limit_mb, database_dir=project_root() / ".parity" / "hypothesis")
+                         memory_limit_mb=args.memory_limit_mb, localize=not args.no_localize,
+                         database_dir=project_root() / ".parity" / "hypothesis")
 
 
 def work_dir_for(args: argparse.Namespace, default: str) -> Path:

@@ -47,6 +47,7 @@ class EngineOptions:
     convert_timeout: float = 900.0
     run_timeout: float = 600.0
     database_dir: Path | None = None  # hypothesis's example database; None keeps no database
+    localize: bool = False  # find the first divergent node of failing ONNX-consuming hops, write a repro
     memory_limit_mb: float | None = 8192.0  # a worker above this resident size is killed: "crash (out of memory)"
 
 
@@ -85,6 +86,7 @@ class HopState:
     hop: Hop
     artifact: Path
     runner_stack: str
+    consumed: Path | None = None  # the artifact this hop converted
     status: str = "ok"  # ok, or the reason no example can run here: convert_error, crash, timeout, skipped
     error: str = ""
     onnx_ops: str = ""
@@ -266,7 +268,40 @@ class Engine:
                     hop.status, hop.error = "skipped", f"not compared: {context.stochastic}"
         if any(hop.status == "ok" for hop in cell.hops):
             self.explore(cell)
-        return self.rows(context, cell)
+        rows = self.rows(context, cell)
+        if self.options.localize:
+            self.localize_failures(cell, rows)
+        return rows
+
+    def localize_failures(self, cell: Cell, rows: list[dict[str, Any]]) -> None:
+        """Name the first divergent ONNX node of each failing hop that reads ONNX, and write its repro."""
+        from harness.localize import localize, write_repro
+
+        example = cell.folder / "export_example.npz"
+        for state in cell.hops:
+            hop_rows = [row for row in rows if row["hop_index"] == state.hop.index]
+            if not any(row["status"] in ("mismatch", "convert_error", "run_error") for row in hop_rows):
+                continue
+            converter = state.hop.converter
+            if converter.source.name != "onnx" or state.consumed is None:
+                note = "not localized: bisection needs a hop that reads ONNX; this one writes it"
+                found_text, repro = "", ""
+            else:
+                self.progress(f"  {cell.spec.name} {cell.route.id} hop {state.hop.index}: localizing")
+                found = localize(self.pool, state.consumed, converter, example, state.artifact.parent / "localize",
+                                 convert_timeout=self.options.convert_timeout, run_timeout=self.options.run_timeout)
+                note = found.summary() + (f"; {found.note}" if found.note else "")
+                found_text = (f"#{found.node_index} {found.op_type} {found.node_name!r} "
+                              f"({found.domain or 'ai.onnx'} "
+                              f"opset {found.opset})") if found.found else ""
+                repro = ""
+                if found.found:
+                    try:
+                        repro = str(write_repro(found, state.artifact.parent / "repro", converter))
+                    except ValueError as exc:  # no standalone template for this converter
+                        note += f"; no repro: {exc}"
+            for row in hop_rows:
+                row.update({"first_divergent_node": found_text, "localization": note, "repro": repro})
 
     def convert_route(self, context: ModelContext, route: Route) -> Cell:
         spec, source = context.spec, route.source
@@ -291,6 +326,7 @@ class Engine:
                 state.status, state.error = "skipped", blocked
                 continue
             assert artifact is not None
+            state.consumed = artifact
             hop_dir.mkdir(parents=True, exist_ok=True)
             task = {"task": "convert", "converter": converter.reference, "source": str(artifact),
                     "target": str(target), "io": io, "example": str(export_example),

@@ -24,11 +24,9 @@ def layer(make: Callable[[Any], Any], apply: Callable[..., Any] | None = None) -
         tensors = [keras.Input(shape=spec.shape[1:], batch_size=spec.shape[0], dtype=spec.dtype, name=spec.name)
                    for spec in inputs]
         made = make(keras.layers)
-        if apply is not None:
-            outputs = apply(made, *tensors)
-        else:
-            outputs = made(tensors[0] if len(tensors) == 1 else tensors)
-        return keras.Model(tensors[0] if len(tensors) == 1 else tensors, outputs)
+        plain_input = tensors[0] if len(tensors) == 1 else tensors
+        outputs = apply(made, *tensors) if apply is not None else made(plain_input)
+        return keras.Model(plain_input, outputs)
     return build
 
 
@@ -118,7 +116,7 @@ KERAS_PROBES: tuple[SourceProbe, ...] = (
     # recurrent layers and attention
     probe("lstm", "keras.layers.LSTM", layer(lambda layers: layers.LSTM(16, return_sequences=True)), SEQ, ("LSTM",)),
     probe("lstm_state", "keras.layers.LSTM(return_state=True)",
-          layer(lambda layers: layers.LSTM(16, return_state=True)), SEQ, ("LSTM",), outputs=("y", "h", "c")),
+          layer(lambda layers: layers.LSTM(16, return_state=True)), SEQ, ("LSTM",), outputs=("out", "h", "c")),
     probe("gru", "keras.layers.GRU", layer(lambda layers: layers.GRU(16)), SEQ, ("GRU",)),
     probe("simple_rnn", "keras.layers.SimpleRNN", layer(lambda layers: layers.SimpleRNN(16, return_sequences=True)),
           SEQ, ("RNN",)),

@@ -72,7 +72,7 @@ class SourceProbe:
     build: Callable[[tuple[InputSpec, ...]], Any]
     inputs: tuple[InputSpec, ...]
     tags: tuple[str, ...]
-    outputs: tuple[str, ...] = ("y",)
+    outputs: tuple[str, ...] = ("out",)
     kinds: tuple[str, ...] | None = None
     seed: int = 0
     note: str = ""

@@ -1,0 +1,542 @@
+"""Localize the first ONNX node an ONNX-consuming converter gets wrong, and write a standalone repro for it.
+
+Bisection over node prefixes: prefix k is the source graph cut after node k (file order, which ONNX
+requires to be topological). Its outputs are node k's outputs plus every value produced so far that a
+later node or the graph's output still reads, so a wrong node stays visible after it (a residual skip
+does not hide it). Each prefix is converted with the converter under test, run with the runner of its
+target format and compared with onnxruntime's outputs of the same prefix. A conversion or run error
+counts as a failure. Binary search assumes that once a prefix fails every longer one does; the answer
+is checked locally (prefix k-1 passes, prefix k fails), and `scan=True` tries every prefix instead.
+
+Worker-side functions (run through the worker's "call" task; they import onnx / onnxruntime):
+  list_nodes, extract_prefix, reference_outputs.
+Controller-side: localize() -> Localization, write_repro(), localization_row().
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.compare import compare, default_tolerance
+from harness.converters.base import Converter
+from harness.formats import ONNX
+from harness.pool import WorkerFailure, WorkerPool
+from harness.runners import runner_for
+from harness.spec import Tolerance
+from harness.stacks import get_stack, stack_versions
+from harness.worker import load_npz, save_npz
+
+# onnxruntime of this stack is the reference; extraction uses its onnx, which keeps the source's IR version.
+REFERENCE_STACK = "current"
+PASS = "pass"
+MODULE = "harness.localize"  # not __name__, which is "__main__" under python -m
+
+
+# -- inside a worker -----------------------------------------------------------------------------------------
+
+def _value_summary(value: Any) -> dict[str, Any]:
+    import onnx
+
+    tensor = value.type.tensor_type
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else ""
+    shape = [dim.dim_value if dim.HasField("dim_value") else (dim.dim_param or None) for dim in tensor.shape.dim]
+    return {"name": value.name, "dtype": dtype, "shape": shape}
+
+
+def _graph_inputs(graph: Any) -> list[Any]:
+    # Before IR 4 initializers were also listed as inputs; they are weights, not something to feed.
+    initializers = {tensor.name for tensor in graph.initializer}
+    return [value for value in graph.input if value.name not in initializers]
+
+
+def list_nodes(model_path: str) -> dict[str, Any]:
+    """The graph's feedable inputs, outputs and nodes in order, each with its op type, domain and opset."""
+    import onnx
+
+    model = onnx.load(model_path)
+    opsets = {entry.domain or "ai.onnx": entry.version for entry in model.opset_import}
+    nodes = []
+    for index, node in enumerate(model.graph.node):
+        domain = node.domain or "ai.onnx"
+        nodes.append({"index": index, "name": node.name, "op_type": node.op_type, "domain": domain,
+                      "opset": opsets.get(domain), "inputs": list(node.input), "outputs": list(node.output)})
+    return {"inputs": [_value_summary(value) for value in _graph_inputs(model.graph)],
+            "outputs": [value.name for value in model.graph.output], "nodes": nodes,
+            "ir_version": model.ir_version, "opsets": opsets}
+
+
+def prefix_outputs(nodes: list[Any], graph_outputs: set[str], index: int) -> list[str]:
+    """Node `index`'s outputs and every value produced up to it that a later node or the graph reads.
+
+    Sorted by name: a SavedModel signature returns its outputs keyed by name, and the runners fall back
+    to sorted order when the converter renamed them, so sorted order is the one every runner agrees on.
+    """
+    produced = {name for node in nodes[:index + 1] for name in node.output if name}
+    read_later = {name for node in nodes[index + 1:] for name in node.input if name}
+    live = produced & (read_later | graph_outputs)
+    return sorted(live | {name for name in nodes[index].output if name})
+
+
+def extract_prefix(model_path: str, index: int, out_path: str) -> dict[str, Any]:
+    """Save the subgraph of nodes 0..index (those its outputs need) with the initializers it reads."""
+    import onnx
+    from onnx.utils import Extractor
+
+    model = onnx.load(model_path)
+    try:
+        # Value infos give the cut's outputs their types; a model shape inference rejects is cut untyped.
+        typed = onnx.shape_inference.infer_shapes(model)
+    except Exception:
+        typed = model
+    nodes = list(typed.graph.node)
+    outputs = prefix_outputs(nodes, {value.name for value in typed.graph.output}, index)
+    extractor = Extractor(typed)
+    for name in outputs:
+        extractor.value_infos.setdefault(name, onnx.helper.make_empty_tensor_value_info(name))
+    inputs = [value.name for value in _graph_inputs(typed.graph)]
+    prefix = extractor.extract_model(inputs, outputs)
+    prefix.ir_version = model.ir_version  # a legacy converter reads only the IR versions it knows
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(prefix, out_path)
+    return {"inputs": [_value_summary(value) for value in prefix.graph.input], "outputs": outputs,
+            "nodes": len(prefix.graph.node)}
+
+
+def reference_outputs(model_path: str, inputs_npz: str, out_path: str) -> dict[str, Any]:
+    """onnxruntime's outputs of a model on one npz of inputs (in graph input order), saved as npz."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+    arrays = load_npz(inputs_npz)
+    feed = {value.name: array for value, array in zip(session.get_inputs(), arrays)}
+    names = [value.name for value in session.get_outputs()]
+    outputs = session.run(names, feed)
+    save_npz(out_path, names, [np.asarray(output) for output in outputs])
+    return {"outputs": names, "onnxruntime": onnxruntime.__version__}
+
+
+# -- in the controller ---------------------------------------------------------------------------------------
+
+@dataclass
+class PrefixCheck:
+    index: int
+    status: str  # pass, mismatch, convert_error, run_error, crash, timeout, reference_error
+    max_abs_err: float = float("nan")
+    error: str = ""
+    outputs: list[str] = field(default_factory=list)
+    model: str = ""
+    expected: str = ""
+    produced: str = ""
+    artifact: str = ""
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
+
+
+@dataclass
+class Localization:
+    model: str
+    converter: str
+    stack: str
+    inputs: str
+    work_dir: str
+    nodes: int
+    found: bool  # False: the whole model converts and matches, nothing to localize
+    node_index: int | None = None
+    node_name: str = ""
+    op_type: str = ""
+    domain: str = ""
+    opset: int | None = None
+    status: str = PASS  # the failing prefix's status
+    max_abs_err: float = float("nan")
+    error: str = ""
+    verified: bool = False  # prefix k-1 (or the empty graph for k = 0) passes and prefix k fails
+    note: str = ""
+    prefix: PrefixCheck | None = None  # the smallest failing prefix
+    checks: list[PrefixCheck] = field(default_factory=list)  # every prefix tried, in the order tried
+    graph_inputs: list[str] = field(default_factory=list)
+    tolerance: Tolerance | None = None
+    seconds: float = 0.0
+
+    @property
+    def conversions(self) -> int:
+        return len(self.checks)
+
+    def summary(self) -> str:
+        if not self.found:
+            return (f"{self.converter}: all {self.nodes} nodes pass ({self.conversions} conversions, "
+                    f"{self.seconds:.1f} s)")
+        return (f"{self.converter}: first divergent node #{self.node_index} {self.op_type} {self.node_name!r} "
+                f"({self.domain} opset {self.opset}): {self.status}"
+                + (f", max abs err {self.max_abs_err:.3g}" if np.isfinite(self.max_abs_err) else "")
+                + (f": {self.error}" if self.error else "")
+                + f" ({self.conversions} conversions, {self.seconds:.1f} s"
+                + ("" if self.verified else ", NOT verified") + ")")
+
+
+class Localizer:
+    """Evaluates prefixes of one model for one converter, each at most once."""
+
+    def __init__(self, pool: WorkerPool, onnx_path: Path, converter: Converter, inputs_npz: Path,
+                 work_dir: Path, tolerance: Tolerance | None, convert_timeout: float, run_timeout: float) -> None:
+        if converter.source != ONNX:
+            raise ValueError(f"{converter.name} converts from {converter.source.name}, not ONNX")
+        self.pool, self.onnx_path, self.converter = pool, onnx_path.resolve(), converter
+        self.inputs_npz, self.work_dir = inputs_npz.resolve(), work_dir.resolve()
+        self.tolerance, self.convert_timeout, self.run_timeout = tolerance, convert_timeout, run_timeout
+        self.runner = runner_for(converter.target.name)
+        self.checks: dict[int, PrefixCheck] = {}
+        self.order: list[PrefixCheck] = []
+
+    def call(self, function: str, **kwargs: Any) -> Any:
+        task = {"task": "call", "function": f"{MODULE}:{function}", "kwargs": kwargs, "framework": "none"}
+        reply = self.pool.call(REFERENCE_STACK, "none", task, self.convert_timeout)
+        if not reply["ok"]:
+            raise RuntimeError(reply["error"])
+        return reply["result"]["value"]
+
+    def graph(self) -> dict[str, Any]:
+        listing: dict[str, Any] = self.call("list_nodes", model_path=str(self.onnx_path))
+        return listing
+
+    def check(self, index: int) -> PrefixCheck:
+        if index not in self.checks:
+            started = time.perf_counter()
+            check = self.evaluate(index)
+            check.seconds = time.perf_counter() - started
+            self.checks[index] = check
+            self.order.append(check)
+        return self.checks[index]
+
+    def evaluate(self, index: int) -> PrefixCheck:
+        folder = self.work_dir / f"prefix_{index:04d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        model, expected_path = folder / "model.onnx", folder / "expected.npz"
+        check = PrefixCheck(index, "reference_error", model=str(model), expected=str(expected_path))
+        try:
+            cut = self.call("extract_prefix", model_path=str(self.onnx_path), index=index, out_path=str(model))
+            check.outputs = cut["outputs"]
+            self.call("reference_outputs", model_path=str(model), inputs_npz=str(self.inputs_npz),
+                      out_path=str(expected_path))
+        except (RuntimeError, WorkerFailure) as exc:
+            check.error = f"onnxruntime or onnx could not cut or run this prefix: {exc}"
+            return check
+        expected = load_npz(str(expected_path))
+        arrays = load_npz(str(self.inputs_npz))
+        io = {"inputs": [{"name": value["name"], "dtype": array.dtype.name, "shape": list(array.shape)}
+                         for value, array in zip(cut["inputs"], arrays)],
+              "outputs": check.outputs}
+        artifact = folder / self.converter.target.filename
+        check.artifact = str(artifact)
+        task = {"task": "convert", "converter": self.converter.reference, "source": str(model),
+                "target": str(artifact), "io": io, "example": str(self.inputs_npz),
+                "framework": self.converter.framework}
+        status, error = self.send(self.converter.stack, self.converter.framework, task, self.convert_timeout,
+                                  "convert_error")
+        if status != "ok":
+            check.status, check.error = status, error
+            return check
+        produced_path = folder / "produced.npz"
+        task = {"task": "run", "runner": self.runner.reference, "artifact": str(artifact), "io": io,
+                "inputs": [str(self.inputs_npz)], "outputs": [str(produced_path)],
+                "framework": self.runner.framework}
+        status, error = self.send(self.runner.stack or self.converter.stack, self.runner.framework, task,
+                                  self.run_timeout, "run_error")
+        if status != "ok":
+            check.status, check.error = status, error
+            return check
+        check.produced = str(produced_path)
+        produced = load_npz(str(produced_path))
+        if len(produced) != len(expected):
+            check.status = "mismatch"
+            check.error = f"{len(produced)} outputs where onnxruntime gives {len(expected)}"
+            return check
+        worst, check.status = 0.0, PASS
+        for name, reference, candidate in zip(check.outputs, expected, produced):
+            tolerance = self.tolerance or default_tolerance(reference.dtype)
+            comparison = compare(reference, candidate, tolerance)
+            worst = max(worst, comparison.max_abs_err)
+            if not comparison.passed and check.passed:
+                check.status, check.error = "mismatch", f"output {name!r}: {comparison.error}"
+        check.max_abs_err = worst
+        return check
+
+    def send(self, stack: str, framework: str, task: dict[str, Any], timeout: float,
+             error_status: str) -> tuple[str, str]:
+        try:
+            reply = self.pool.call(stack, framework, task, timeout)
+        except WorkerFailure as failure:
+            return failure.status, str(failure)
+        if not reply["ok"]:
+            return error_status, reply["error"]
+        errors = [error for error in reply["result"].get("errors", []) if error]
+        return ("run_error", errors[0]) if errors else ("ok", "")
+
+
+def localize(pool: WorkerPool, onnx_path: Path, converter: Converter, inputs_npz: Path, work_dir: Path,
+             tolerance: Tolerance | None = None, *, scan: bool = False, convert_timeout: float = 600,
+             run_timeout: float = 300) -> Localization:
+    """The first node whose prefix the converter gets wrong (bisection; `scan` tries every prefix in order).
+
+    `inputs_npz` holds one input example in graph input order (the harness's npz layout); `tolerance`
+    None means compare.default_tolerance of each output's dtype.
+    """
+    started = time.perf_counter()
+    localizer = Localizer(pool, Path(onnx_path), converter, Path(inputs_npz), Path(work_dir), tolerance,
+                          convert_timeout, run_timeout)
+    graph = localizer.graph()
+    nodes = graph["nodes"]
+    result = Localization(str(onnx_path), converter.name, converter.stack, str(inputs_npz), str(work_dir),
+                          len(nodes), found=False, graph_inputs=[value["name"] for value in graph["inputs"]],
+                          tolerance=tolerance)
+    if not nodes:
+        result.note = "the graph has no nodes"
+        return finish(result, localizer, started)
+    if scan:
+        first = next((index for index in range(len(nodes)) if not localizer.check(index).passed), None)
+    else:
+        first = bisect(localizer, len(nodes))
+    if first is None:
+        return finish(result, localizer, started)
+    node, prefix = nodes[first], localizer.checks[first]
+    before = localizer.check(first - 1) if first > 0 else None
+    result.found = True
+    result.node_index, result.node_name, result.op_type = first, node["name"], node["op_type"]
+    result.domain, result.opset = node["domain"], node["opset"]
+    result.status, result.max_abs_err, result.error, result.prefix = (prefix.status, prefix.max_abs_err,
+                                                                      prefix.error, prefix)
+    result.verified = not prefix.passed and (before is None or before.passed)
+    if first == 0:
+        result.note = ("the first node already fails: look for a model-level cause (IR version, opset, "
+                       "inputs) before blaming the node")
+    elif not result.verified:
+        result.note = f"prefix {first - 1} fails too ({before.status if before else '?'}): failure is not monotonic"
+    return finish(result, localizer, started)
+
+
+def bisect(localizer: Localizer, count: int) -> int | None:
+    """The smallest failing prefix, assuming failures are monotonic; None when the whole graph passes."""
+    if localizer.check(count - 1).passed:
+        return None
+    passing, failing = -1, count - 1  # -1: the empty graph, which passes by definition
+    while failing - passing > 1:
+        middle = (passing + failing) // 2
+        if localizer.check(middle).passed:
+            passing = middle
+        else:
+            failing = middle
+    return failing
+
+
+def finish(result: Localization, localizer: Localizer, started: float) -> Localization:
+    result.checks = list(localizer.order)
+    result.seconds = time.perf_counter() - started
+    summary = {key: value for key, value in asdict(result).items() if key != "tolerance"}
+    localizer.work_dir.mkdir(parents=True, exist_ok=True)
+    (localizer.work_dir / "localization.json").write_text(json.dumps(summary, indent=1, default=str))
+    return result
+
+
+def localization_row(result: Localization, hop: str, route: str, converter: Converter) -> dict[str, Any]:
+    """A result row (report.COLUMNS names plus the probe columns) for one localization."""
+    versions = stack_versions(converter.stack)
+    return {
+        "model": Path(result.model).parent.name, "route": route, "hop": hop, "converter": converter.name,
+        "converter_version": versions.get(converter.package, "?"), "stack": converter.stack,
+        "status": result.status, "max_abs_err": result.max_abs_err, "error": result.error,
+        "op_type": result.op_type, "domain": result.domain, "opset": result.opset,
+        "node_index": result.node_index, "node_name": result.node_name, "localized": result.found,
+        "localization_verified": result.verified, "conversions": result.conversions,
+        "seconds": round(result.seconds, 3), "artifact": result.prefix.model if result.prefix else result.model,
+    }
+
+
+# -- the standalone repro ------------------------------------------------------------------------------------
+
+REPRO_HEADER = '''"""Standalone repro: {converter} ({package} {version}) on the smallest failing ONNX subgraph.
+
+First divergent node: #{index} {op_type} {name!r} ({domain} opset {opset}); harness status {status}.
+Needs only numpy, onnx and {package} (with what it imports itself). Exit 1: the divergence reproduces.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+HERE = Path(__file__).resolve().parent
+ATOL, RTOL = {atol!r}, {rtol!r}  # None: the harness default for the output's dtype
+DEFAULTS = {{"float16": (1e-5, 1e-3), "float32": (1e-5, 1.3e-6), "float64": (1e-7, 1e-7)}}
+'''
+
+REPRO_CONVERTERS = {
+    "onnx-tf": '''
+
+def convert_and_run(model, inputs, input_names, output_names):
+    from onnx_tf.backend import prepare
+
+    # Positional: the outputs come back in graph output order (onnx-tf may sanitise their names).
+    outputs = prepare(model).run({name: inputs[name] for name in input_names})
+    return [np.asarray(output) for output in outputs]
+''',
+    "onnx2pytorch": '''
+
+def convert_and_run(model, inputs, input_names, output_names):
+    import torch  # onnx2pytorch builds a torch module
+    from onnx2pytorch import ConvertModel
+
+    module = ConvertModel(model).eval()
+    with torch.no_grad():
+        outputs = module(*(torch.from_numpy(inputs[name]) for name in input_names))
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return [output.detach().numpy() for output in outputs]
+''',
+}
+
+REPRO_MAIN = '''
+
+def verdict(name, reference, candidate):
+    """The harness's rule: |c - r| <= atol * max(1, max|r|) + rtol * |r| over finite reference elements."""
+    if reference.shape != candidate.shape:
+        print(f"{name}: shape {candidate.shape} where onnxruntime gives {reference.shape}")
+        return False, float("inf")
+    atol, rtol = (ATOL, RTOL) if ATOL is not None else DEFAULTS.get(reference.dtype.name, (0.0, 0.0))
+    ref, cand = reference.astype(np.float64), candidate.astype(np.float64)
+    finite = np.isfinite(ref)
+    if not finite.any():
+        return True, 0.0
+    ref, cand = ref[finite], cand[finite]
+    err = np.where(np.isfinite(cand), np.abs(cand - ref), np.inf)
+    allowed = atol * max(1.0, float(np.abs(ref).max())) + rtol * np.abs(ref)
+    return not bool((err > allowed).any()), float(err.max())
+
+
+def main():
+    model = onnx.load(str(HERE / "model.onnx"))
+    with np.load(HERE / "input.npz") as data:
+        inputs = {name: data[name] for name in data.files}
+    with np.load(HERE / "expected.npz") as data:
+        expected = {name: data[name] for name in data.files}
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    input_names = [value.name for value in model.graph.input if value.name not in initializers]
+    output_names = [value.name for value in model.graph.output]
+    try:
+        produced = convert_and_run(model, inputs, input_names, output_names)
+    except Exception as exc:
+        # TensorFlow opens with "in user code:" and puts the cause on the last line naming an error.
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [""]
+        telling = lines[0]
+        if telling.endswith(":") and len(lines) > 1:
+            named = [line for line in lines[1:] if "Error" in line.split(":")[0] or "Exception" in line]
+            telling = named[-1] if named else lines[-1]
+        if not telling.startswith(type(exc).__name__):
+            telling = f"{type(exc).__name__}: {telling}"
+        print(f"conversion or run failed: {telling[:500]}")
+        return 1
+    worst, failed = 0.0, False
+    for name, candidate in zip(output_names, produced):
+        ok, err = verdict(name, expected[name], np.asarray(candidate))
+        worst, failed = max(worst, err), failed or not ok
+        print(f"{name}: max abs err {err:.6g}" + ("" if ok else "  EXCEEDS tolerance"))
+    print(f"max abs err {worst:.6g} vs onnxruntime: " + ("DIVERGES" if failed else "within tolerance"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+
+def repro_snippet(converter: Converter) -> str:
+    """`convert_and_run(model, inputs, input_names, output_names)` for the converter, from its own package.
+
+    A converter outside this table may carry its own snippet as a `repro_snippet` class attribute.
+    """
+    own = getattr(converter, "repro_snippet", None)
+    if isinstance(own, str):
+        return own
+    if converter.package in REPRO_CONVERTERS:
+        return REPRO_CONVERTERS[converter.package]
+    raise ValueError(f"no standalone repro for {converter.name} (package {converter.package}); "
+                     "give the converter a repro_snippet")
+
+
+def write_repro(localization: Localization, out_dir: Path, converter: Converter) -> Path:
+    """A self-contained folder: model.onnx, input.npz, expected.npz, versions.json, repro.py, README.txt."""
+    prefix = localization.prefix
+    if not localization.found or prefix is None:
+        raise ValueError(f"nothing to reproduce: {localization.summary()}")
+    if not Path(prefix.expected).exists():
+        raise ValueError(f"onnxruntime gave no reference outputs for the failing prefix: {prefix.error}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(prefix.model, out_dir / "model.onnx")
+    # Keyed by plain graph names so the repro feeds and compares by name, not by the harness's npz order.
+    inputs: dict[str, Any] = dict(zip(localization.graph_inputs, load_npz(localization.inputs)))
+    expected: dict[str, Any] = dict(zip(prefix.outputs, load_npz(prefix.expected)))
+    np.savez(out_dir / "input.npz", **inputs)
+    np.savez(out_dir / "expected.npz", **expected)
+    versions = stack_versions(converter.stack)
+    (out_dir / "versions.json").write_text(json.dumps({
+        "stack": converter.stack, "converter": converter.name, "package": converter.package,
+        "packages": versions, "node_index": localization.node_index, "node_name": localization.node_name,
+        "op_type": localization.op_type, "domain": localization.domain, "opset": localization.opset,
+        "harness_status": localization.status, "harness_error": localization.error,
+        "max_abs_err": localization.max_abs_err, "source_model": localization.model,
+    }, indent=1, default=str))
+    tolerance = localization.tolerance
+    header = REPRO_HEADER.format(
+        converter=converter.name, package=converter.package, version=versions.get(converter.package, "?"),
+        index=localization.node_index, op_type=localization.op_type, name=localization.node_name,
+        domain=localization.domain, opset=localization.opset, status=localization.status,
+        atol=tolerance.atol if tolerance else None, rtol=tolerance.rtol if tolerance else None)
+    (out_dir / "repro.py").write_text(header + repro_snippet(converter) + REPRO_MAIN)
+    python = get_stack(converter.stack).python
+    (out_dir / "README.txt").write_text(
+        f"{localization.summary()}\n\n"
+        f"Reproduce (exit 1 = diverges): cd {out_dir.resolve()} && {python} repro.py\n"
+        f"Any Python with {converter.package} {versions.get(converter.package, '?')}, onnx "
+        f"{versions.get('onnx', '?')} and numpy should do; versions.json lists the stack it was found in.\n")
+    return out_dir / "repro.py"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m harness.localize MODEL.onnx INPUTS.npz CONVERTER_CLASS OUT_DIR [--scan]"""
+    import argparse
+
+    from harness.worker import import_object
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("model", type=Path)
+    parser.add_argument("inputs", type=Path, help="npz of one example, in graph input order")
+    parser.add_argument("converter", help="module:Class, e.g. harness.converters.tf_from_onnx:TfFromOnnx")
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--variant", default="")
+    parser.add_argument("--scan", action="store_true", help="try every prefix instead of bisecting")
+    args = parser.parse_args(argv)
+    converter: Converter = import_object(args.converter)(args.variant)
+    with WorkerPool(args.out_dir / "logs") as pool:
+        result = localize(pool, args.model, converter, args.inputs, args.out_dir / "prefixes", scan=args.scan)
+    print(result.summary())
+    if result.found and result.prefix and Path(result.prefix.expected).exists():
+        repro = write_repro(result, args.out_dir / "repro", converter)
+        print((repro.parent / "README.txt").read_text().splitlines()[2])
+    return 1 if result.found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""A deliberately wrong ONNX->ONNX converter and a chain model for the localization tests. Imported in workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from harness.converters.base import Converter
+from harness.formats import ONNX
+from harness.worker import save_npz
+
+WRONG_NODE = "relu_2"  # the second Relu, which the "leaky" variant turns into LeakyRelu(alpha=0.1)
+REJECTED_OP = "Sigmoid"  # the op the "reject_sigmoid" variant refuses, as an unsupported-op converter does
+CHAIN = [  # (op type, node name, weight shape or None): 11 nodes
+    ("MatMul", "matmul_1", (8, 16)), ("Add", "add_1", (16,)), ("Relu", "relu_1", None),
+    ("MatMul", "matmul_2", (16, 16)), ("Mul", "mul_1", (16,)), ("Relu", "relu_2", None),
+    ("Add", "add_2", (16,)), ("Sigmoid", "sigmoid_1", None), ("MatMul", "matmul_3", (16, 4)),
+    ("Add", "add_3", (4,)), ("Tanh", "tanh_1", None),
+]
+
+
+def build_chain_model(out_dir: str, seed: int = 0) -> dict[str, Any]:
+    """An 11-node MLP-like chain (opset 13, IR 8: onnx-tf 1.10 reads it) with one input example."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    nodes, initializers, previous = [], [], "x"
+    for op_type, name, weight_shape in CHAIN:
+        inputs = [previous]
+        if weight_shape is not None:
+            weight = rng.standard_normal(weight_shape).astype(np.float32)
+            initializers.append(numpy_helper.from_array(weight, f"{name}_w"))
+            inputs.append(f"{name}_w")
+        output = "y" if name == CHAIN[-1][1] else f"{name}_out"
+        nodes.append(helper.make_node(op_type, inputs, [output], name=name))
+        previous = output
+    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    onnx.checker.check_model(model)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(folder / "model.onnx"))
+    save_npz(str(folder / "inputs.npz"), ["x"], [rng.standard_normal((2, 8)).astype(np.float32)])
+    return {"model": str(folder / "model.onnx"), "inputs": str(folder / "inputs.npz")}
+
+
+def mutate(model: Any, variant: str) -> Any:
+    """What the wrong converter does to a graph; shared by convert() and the standalone repro."""
+    from onnx import helper
+
+    for index, node in enumerate(model.graph.node):
+        if variant == "reject_sigmoid" and node.op_type == REJECTED_OP:
+            raise NotImplementedError(f"{REJECTED_OP} version 13 is not implemented.")
+        if variant == "leaky" and node.name == WRONG_NODE:
+            model.graph.node[index].CopyFrom(
+                helper.make_node("LeakyRelu", list(node.input), list(node.output), name=node.name, alpha=0.1))
+    return model
+
+
+class MiscompilingOnnxConverter(Converter):
+    """onnx -> onnx: the same graph, except for one node the variant breaks."""
+
+    source = ONNX
+    target = ONNX
+    framework = "none"
+    package = "onnx"
+    variants = ("leaky", "reject_sigmoid", "identity")
+    repro_snippet: ClassVar[str] = '''
+
+def convert_and_run(model, inputs, input_names, output_names):
+    # The fake converter's behaviour, inlined: relu_2 becomes LeakyRelu(alpha=0.1); run by onnxruntime.
+    import onnxruntime
+    from onnx import helper
+
+    for index, node in enumerate(model.graph.node):
+        if node.name == "relu_2":
+            model.graph.node[index].CopyFrom(
+                helper.make_node("LeakyRelu", list(node.input), list(node.output), name=node.name, alpha=0.1))
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(output_names, {name: inputs[name] for name in input_names})
+'''
+
+    def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
+        import onnx
+
+        onnx.save(mutate(onnx.load(str(source)), self.variant), str(target))

@@ -1,0 +1,97 @@
+"""Localizing the first divergent node: a converter broken at one known node, and onnx-tf, which is right."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from harness.converters.tf_from_onnx import TfFromOnnx
+from harness.localize import Localization, localize, prefix_outputs, write_repro
+from harness.pool import WorkerPool
+from harness.stacks import get_stack
+from tests.fake_localize import CHAIN, WRONG_NODE, MiscompilingOnnxConverter
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerPool]:
+    with WorkerPool(tmp_path_factory.mktemp("localize_logs")) as workers:
+        yield workers
+
+
+@pytest.fixture(scope="module")
+def chain(pool: WorkerPool, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("chain")
+    reply = pool.call("current", "none", {"task": "call", "function": "tests.fake_localize:build_chain_model",
+                                          "kwargs": {"out_dir": str(folder)}, "framework": "none"}, 120)
+    assert reply["ok"], reply.get("error")
+    return {key: Path(value) for key, value in reply["result"]["value"].items()}
+
+
+def test_prefix_outputs_keep_a_skip_connection_visible() -> None:
+    # a -> relu -> b; a + b -> c: cut after relu, `a` is still read later, so it stays an output.
+    nodes = [SimpleNamespace(input=["x"], output=["a"]), SimpleNamespace(input=["a"], output=["b"]),
+             SimpleNamespace(input=["a", "b"], output=["c"])]
+    assert prefix_outputs(nodes, {"c"}, 0) == ["a"]
+    assert prefix_outputs(nodes, {"c"}, 1) == ["a", "b"]
+    assert prefix_outputs(nodes, {"c"}, 2) == ["c"]
+
+
+def assert_names(result: Localization, name: str, status: str) -> None:
+    index = [node for _, node, _ in CHAIN].index(name)
+    assert result.found, result.summary()
+    assert (result.node_index, result.node_name, result.op_type) == (index, name, CHAIN[index][0])
+    assert (result.domain, result.opset, result.status) == ("ai.onnx", 13, status)
+    assert result.verified, result.summary()
+    passed = {check.index: check.passed for check in result.checks}
+    assert passed[index - 1] and not passed[index]
+
+
+@pytest.mark.parametrize("scan", [False, True], ids=["bisect", "scan"])
+def test_one_wrong_node_is_named(pool: WorkerPool, chain: dict[str, Path], tmp_path: Path, scan: bool) -> None:
+    converter = MiscompilingOnnxConverter("leaky")
+    result = localize(pool, chain["model"], converter, chain["inputs"], tmp_path, scan=scan)
+    assert_names(result, WRONG_NODE, "mismatch")
+    assert result.max_abs_err > 1e-3
+    if not scan:
+        assert result.conversions <= 5  # the full model plus ceil(log2(11)) prefixes
+    assert (tmp_path / "localization.json").is_file()
+
+
+def test_a_conversion_error_is_named_with_its_error(pool: WorkerPool, chain: dict[str, Path],
+                                                    tmp_path: Path) -> None:
+    result = localize(pool, chain["model"], MiscompilingOnnxConverter("reject_sigmoid"), chain["inputs"], tmp_path)
+    assert_names(result, "sigmoid_1", "convert_error")
+    assert "Sigmoid version 13 is not implemented" in result.error
+
+
+def test_the_repro_stands_alone_and_reproduces(pool: WorkerPool, chain: dict[str, Path], tmp_path: Path) -> None:
+    converter = MiscompilingOnnxConverter("leaky")
+    result = localize(pool, chain["model"], converter, chain["inputs"], tmp_path / "work")
+    repro = write_repro(result, tmp_path / "repro", converter)
+    assert sorted(path.name for path in repro.parent.iterdir()) == [
+        "README.txt", "expected.npz", "input.npz", "model.onnx", "repro.py", "versions.json"]
+    code = repro.read_text()
+    assert "import harness" not in code and "from harness" not in code  # numpy, onnx and the converter only
+    # Run from an empty folder without the checkout on the path, as someone filing the bug would.
+    completed = subprocess.run([str(get_stack("current").python), str(repro)], capture_output=True, text=True,
+                               cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}, timeout=120)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "DIVERGES" in completed.stdout and "relu_2_out" in completed.stdout
+
+
+def test_a_correct_converter_localizes_nothing(pool: WorkerPool, chain: dict[str, Path], tmp_path: Path) -> None:
+    result = localize(pool, chain["model"], MiscompilingOnnxConverter("identity"), chain["inputs"], tmp_path)
+    assert not result.found and result.conversions == 1  # the whole model passes: nothing to bisect
+    with pytest.raises(ValueError, match="nothing to reproduce"):
+        write_repro(result, tmp_path / "repro", MiscompilingOnnxConverter("identity"))
+
+
+def test_onnx_tf_passes_every_prefix(pool: WorkerPool, chain: dict[str, Path], tmp_path: Path) -> None:
+    result = localize(pool, chain["model"], TfFromOnnx(), chain["inputs"], tmp_path, scan=True)
+    assert not result.found, result.summary()
+    assert [check.index for check in result.checks] == list(range(len(CHAIN)))
+    assert all(check.passed for check in result.checks), [(c.index, c.status, c.error) for c in result.checks]
