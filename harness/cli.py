@@ -169,6 +169,45 @@ def command_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def by_mark(frame: Any, mark: str, *, keep: bool) -> Any:
+    """Rows whose route carries @mark, with the mark removed (keep), or the rows without it."""
+    has = frame["route"].astype(str).str.contains(f"@{mark}", regex=False)
+    if not keep:
+        return frame[~has]
+    chosen = frame[has].copy()
+    chosen["route"] = chosen["route"].astype(str).str.replace(f"@{mark}", "", regex=False)
+    return chosen
+
+
+def command_diff(args: argparse.Namespace) -> int:
+    from harness.diff import diff_markdown, diff_results, diff_summary_text, load_results, regressions
+    from harness.report import write_atomic
+
+    try:
+        baseline, current = load_results(args.baseline), load_results(args.current)
+    except ValueError as exc:  # the message names the file and what is wrong with it
+        raise UsageError(str(exc)) from None
+    labels = [args.baseline, args.current]
+    # Two versions side by side in one run: the routes of one carry a mark (@dynamo, @tf2onnx116).
+    if args.baseline_mark:
+        baseline, current = by_mark(baseline, args.baseline_mark, keep=True), by_mark(current, args.baseline_mark,
+                                                                                       keep=False)
+        labels[0] += f" (routes @{args.baseline_mark})"
+    if args.current_mark:
+        current, baseline = by_mark(current, args.current_mark, keep=True), by_mark(baseline, args.current_mark,
+                                                                                    keep=False)
+        labels[1] += f" (routes @{args.current_mark})"
+    if baseline.empty or current.empty:
+        raise UsageError("nothing to compare: a side has no rows (check --baseline-mark / --current-mark)")
+    diff = diff_results(baseline, current)
+    out_dir = Path(args.out)
+    write_atomic(out_dir / args.name, diff_markdown(diff, *labels))
+    write_atomic(out_dir / Path(args.name).with_suffix(".csv").name, diff.to_csv(index=False))
+    print(diff_summary_text(diff))
+    print(f"[parity] diff written to {out_dir / args.name}")
+    return 1 if len(regressions(diff)) else 0
+
+
 def command_replay(args: argparse.Namespace) -> int:
     from harness.engine import Engine
     from harness.pool import WorkerPool
@@ -236,6 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="reports")
     report.add_argument("--publish", action="store_true", help="also write COMPATIBILITY.md")
     report.set_defaults(handler=command_report)
+    diff = commands.add_parser("diff", help="compare two runs' results, e.g. before and after a converter upgrade")
+    diff.add_argument("baseline", help="results.csv or results.json of the earlier run")
+    diff.add_argument("current", help="results.csv or results.json of the later run")
+    diff.add_argument("--out", default="reports", help="where the diff report goes (default: reports)")
+    diff.add_argument("--name", default="diff.md", help="the report's file name (default: diff.md)")
+    diff.add_argument("--baseline-mark", metavar="MARK",
+                      help="the baseline is the routes marked @MARK (a second version run side by side)")
+    diff.add_argument("--current-mark", metavar="MARK", help="the current side is the routes marked @MARK")
+    diff.set_defaults(handler=command_diff)
     replay = commands.add_parser("replay", help="re-run a cell's saved artifacts on one example (its minimal one)")
     replay.add_argument("cell", help="the cell folder, .parity/work/<model>/<route>")
     replay.add_argument("--example", help="an input .npz in the route's layout (default: minimal_example.npz)")

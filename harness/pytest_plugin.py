@@ -18,6 +18,7 @@ ZOO_ROUTES = "--zoo-routes"
 ZOO_EXAMPLES = "--zoo-examples"
 ZOO_OUT = "--zoo-out"
 ZOO_PROFILE = "--zoo-profile"
+ZOO_BASELINE = "--zoo-baseline"
 PASSING_STATUSES = ("pass", "xfail", "xpass", "skipped")
 
 
@@ -31,11 +32,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(ZOO_PROFILE, default="ci", choices=("dev", "ci", "thorough"),
                     help="hypothesis settings profile (default: ci, derandomized)")
     group.addoption(ZOO_OUT, metavar="DIR", help="write the zoo reports (results.csv, summary.md) here")
+    group.addoption(ZOO_BASELINE, metavar="FILE",
+                    help="a results.csv/.json of an earlier run: fail a cell only on regressions against it")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "zoo: one (model, route) cell of the parity zoo")
     config.addinivalue_line("markers", "stacks: needs the converter stacks (provisioned through tox on first use)")
+    baseline = config.getoption(ZOO_BASELINE, None)
+    if baseline:
+        from harness.diff import load_results
+
+        try:
+            load_results(baseline)  # a bad file stops the session before any cell runs
+        except ValueError as exc:
+            raise pytest.UsageError(f"{ZOO_BASELINE}: {exc}") from None
 
 
 class ZooState:
@@ -98,6 +109,17 @@ class ZooItem(pytest.Item):
         state.rows += rows
         table = to_frame(rows)[["hop_index", "hop", "output", "converter", "converter_version", "stack",
                                 "status", "max_abs_err", "hop_max_abs_err", "known_failure", "error"]]
+        baseline = self.config.getoption(ZOO_BASELINE)
+        if baseline:
+            from harness.diff import regressed_cells
+
+            found = regressed_cells(baseline, rows).get((self.spec.name, self.route.id), [])
+            if found:
+                raise ZooCellFailure(f"regressed against {baseline}:\n  " + "\n  ".join(found) + "\n\n"
+                                     + table.to_string(index=False))
+            if any(row.get("raw_status", row["status"]) not in ("pass", "skipped") for row in rows):
+                pytest.xfail(f"fails, but no worse than in {baseline} (or the cell is new)")
+            return
         if any(row["status"] not in PASSING_STATUSES for row in rows):
             raise ZooCellFailure(table.to_string(index=False))
         known = sorted({row["known_failure"] for row in rows if row["status"] == "xfail"})
