@@ -162,8 +162,18 @@ def command_report(args: argparse.Namespace) -> int:
     missing = {"model", "route", "hop", "status"} - set(frame.columns)
     if missing:
         raise UsageError(f"{path}: not a parity results file (no {', '.join(sorted(missing))} column)")
-    rows = [{str(key): value for key, value in row.items()} for row in frame.to_dict(orient="records")]
-    write_reports(rows, Path(args.out), command=f"parity report {args.results}", stale=[], publish=True,
+    rows = [{str(key): (None if isinstance(value, float) and value != value else value)
+             for key, value in row.items()} for row in frame.to_dict(orient="records")]
+    # Known-failure records may have changed since the run: apply the current ones.
+    from harness.known_failures import apply_known_failures, load_known_failures
+    from harness.probes.node_cases import classify_stochastic
+    from harness.session import known_failures_path
+
+    classify_stochastic(rows)
+    zoo_rows = [row for row in rows if not row.get("probe_kind")]
+    stale = apply_known_failures(zoo_rows, load_known_failures(known_failures_path())) if zoo_rows and all(
+        row.get("raw_status") for row in zoo_rows) else []
+    write_reports(rows, Path(args.out), command=f"parity report {args.results}", stale=stale, publish=True,
                   compatibility=args.publish)
     print(f"[parity] reports for {len(rows)} rows written to {args.out}/")
     return 0

@@ -542,4 +542,21 @@ def probe_rows(run: NodeProbeRun, hops: Sequence[str], cases: dict[str, list[dic
                     row.update(atol=outcome.tolerance.atol, rtol=outcome.tolerance.rtol,
                                tolerance_reason=outcome.tolerance.reason)
                 rows.append(row)
+    return classify_stochastic(rows)
+
+
+# Ops whose outputs are random draws: their expected outputs are one sample, so they are classified,
+# never compared (a mismatch there says nothing about the converter).
+STOCHASTIC_OPS = ("Bernoulli", "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike",
+                  "Multinomial")
+
+
+def classify_stochastic(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row in rows:
+        if row.get("probe_kind") != "node" or row.get("status") in ("untested", "skipped"):
+            continue
+        random_op = str(row.get("op_type", "")).split(",")[0] in STOCHASTIC_OPS
+        if random_op or "training_dropout" in str(row.get("probe", "")):
+            row["status"] = row["raw_status"] = "skipped"
+            row["error"] = "stochastic: the op draws random numbers, so its outputs are not compared"
     return rows
