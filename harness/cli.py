@@ -207,6 +207,11 @@ def command_diff(args: argparse.Namespace) -> int:
         current, baseline = by_mark(current, args.current_mark, keep=True), by_mark(baseline, args.current_mark,
                                                                                     keep=False)
         labels[1] += f" (routes @{args.current_mark})"
+    if args.baseline_mark or args.current_mark:
+        # Compare only the routes that ran in both versions; the others have no counterpart by design.
+        both = set(zip(baseline["model"], baseline["route"])) & set(zip(current["model"], current["route"]))
+        baseline = baseline[[key in both for key in zip(baseline["model"], baseline["route"])]]
+        current = current[[key in both for key in zip(current["model"], current["route"])]]
     if baseline.empty or current.empty:
         raise UsageError("nothing to compare: a side has no rows (check --baseline-mark / --current-mark)")
     diff = diff_results(baseline, current)
