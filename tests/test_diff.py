@@ -178,3 +178,18 @@ def test_bad_files(tmp_path: Path, name: str, content: str, message: str) -> Non
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no such results file"):
         load_results(tmp_path / "nope.csv")
+
+
+def test_parity_diff_exits_1_on_a_regression_and_0_on_itself(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    before, after = tmp_path / "before.csv", tmp_path / "after.csv"
+    pd.DataFrame(baseline_rows()).to_csv(before, index=False)
+    pd.DataFrame(current_rows()).to_csv(after, index=False)
+    assert main(["diff", str(before), str(after), "--out", str(tmp_path / "out")]) == 1
+    assert "regressed" in capsys.readouterr().out
+    assert (tmp_path / "out" / "diff.md").read_text().startswith("# Parity diff")
+    assert main(["diff", str(before), str(before), "--out", str(tmp_path / "same")]) == 0
+    (tmp_path / "broken.json").write_text("{not json")
+    assert main(["diff", str(tmp_path / "broken.json"), str(after), "--out", str(tmp_path / "x")]) == 2
