@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def inventory(path: Path) -> str:
@@ -11,21 +13,25 @@ def inventory(path: Path) -> str:
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)
-    opsets = {entry.domain or "ai.onnx": entry.version for entry in model.opset_import}
-    counts: Counter[str] = Counter()
+    counts: Counter[str] = Counter(f"{op}@{domain}:{opset or '?'}" for op, domain, opset in walk_ops(model))
+    return "; ".join(f"{op} x{count}" for op, count in counts.items())
 
-    def visit(graph: onnx.GraphProto) -> None:
+
+def walk_ops(model: Any) -> Iterator[tuple[str, str, int | None]]:
+    """(op type, domain, opset) of every node of an onnx.ModelProto, subgraphs (If, Loop, Scan) included."""
+    opsets = {entry.domain or "ai.onnx": entry.version for entry in model.opset_import}
+
+    def visit(graph: Any) -> Iterator[tuple[str, str, int | None]]:
         for node in graph.node:
             domain = node.domain or "ai.onnx"
-            counts[f"{node.op_type}@{domain}:{opsets.get(domain, '?')}"] += 1
+            yield node.op_type, domain, opsets.get(domain)
             for attribute in node.attribute:
                 if attribute.g.node:
-                    visit(attribute.g)
+                    yield from visit(attribute.g)
                 for subgraph in attribute.graphs:
-                    visit(subgraph)
+                    yield from visit(subgraph)
 
-    visit(model.graph)
-    return "; ".join(f"{op} x{count}" for op, count in counts.items())
+    yield from visit(model.graph)
 
 
 class InvalidOnnxModel(Exception):

@@ -69,21 +69,11 @@ def _plain_reason(role: str, name: str, type_proto: Any) -> str:
 
 def _operators(model: Any) -> list[dict[str, Any]]:
     """Distinct (op type, domain, opset) in order of first appearance, subgraphs included."""
-    opsets = {entry.domain or "ai.onnx": entry.version for entry in model.opset_import}
+    from harness.onnx_ops import walk_ops
+
     seen: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def visit(graph: Any) -> None:
-        for node in graph.node:
-            domain = node.domain or "ai.onnx"
-            seen.setdefault((node.op_type, domain), {"op_type": node.op_type, "domain": domain,
-                                                     "opset": opsets.get(domain)})
-            for attribute in node.attribute:
-                if attribute.g.node:
-                    visit(attribute.g)
-                for subgraph in attribute.graphs:
-                    visit(subgraph)
-
-    visit(model.graph)
+    for op_type, domain, opset in walk_ops(model):
+        seen.setdefault((op_type, domain), {"op_type": op_type, "domain": domain, "opset": opset})
     return list(seen.values())
 
 
