@@ -118,6 +118,8 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
         result = run_cells(engine, cells, resume=args.resume, progress=progress, on_cell=on_cell)
         probe_rows = run_probes(args, engine, progress) if probes else []
         declared = fetch_declared(engine) if cells and cells[0][0].family != "user" else {}
+    for row in result.rows + probe_rows:
+        row["command"] = command  # the reports rendered again later still name the run that made them
     frame = write_reports(result.rows + probe_rows, out_dir, command=command, stale=result.stale_known_failures,
                           declared=declared, publish=True, compatibility=compatibility)
     print(summary_table(split(frame)[0]).to_string())
@@ -173,8 +175,9 @@ def command_report(args: argparse.Namespace) -> int:
     zoo_rows = [row for row in rows if not row.get("probe_kind")]
     stale = apply_known_failures(zoo_rows, load_known_failures(known_failures_path())) if zoo_rows and all(
         row.get("raw_status") for row in zoo_rows) else []
-    write_reports(rows, Path(args.out), command=f"parity report {args.results}", stale=stale, publish=True,
-                  compatibility=args.publish)
+    original = next((str(row["command"]) for row in rows if row.get("command")), "")
+    command = original or f"parity report {args.results}"
+    write_reports(rows, Path(args.out), command=command, stale=stale, publish=True, compatibility=args.publish)
     print(f"[parity] reports for {len(rows)} rows written to {args.out}/")
     return 0
 

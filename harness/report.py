@@ -22,7 +22,7 @@ COLUMNS = (
     "hop_status", "twin_max_abs_err", "twin_status", "atol", "rtol", "tolerance_reason", "conversions", "examples",
     "source_rejections", "worst_example", "output_scale", "nonfinite_reference", "lost_dynamic_axes", "onnx_ops",
     "error", "first_divergent_node", "localization", "repro", "seconds", "artifact", "minimal_example",
-    "replay_example", "replay", "harness_version", "versions",
+    "replay_example", "replay", "harness_version", "versions", "command",
 )
 
 
