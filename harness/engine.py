@@ -78,6 +78,7 @@ class OutputTrack:
     cumulative: Comparison | None = None
     cumulative_recipe: str = ""
     own: Comparison | None = None
+    nonfinite_reference: int = 0  # the most reference elements left uncompared (NaN/Inf) in one example
     tolerance: Tolerance = field(default_factory=lambda: default_tolerance(np.dtype("float32")))
 
 
@@ -432,6 +433,7 @@ class Engine:
                     own = compare(previous[index], produced[index], tolerance)
                     if track.own is None or severity(own) > severity(track.own):
                         track.own = own
+            track.nonfinite_reference = max(track.nonfinite_reference, comparison.nonfinite_reference)
             if track.cumulative is None or severity(comparison) > severity(track.cumulative):
                 track.cumulative, track.cumulative_recipe = comparison, label
             outcome.scores[f"hop{state.hop.index}:{output.name}"] = comparison.max_rel_err
@@ -495,7 +497,7 @@ class Engine:
                 "mismatched_fraction": worst_cumulative.mismatched_fraction,
                 "cosine_similarity": worst_cumulative.cosine_similarity, "max_ulp": worst_cumulative.max_ulp,
                 "top1_agreement": worst_cumulative.top1_agreement, "transposed": worst_cumulative.transposed,
-                "nonfinite_reference": worst_cumulative.nonfinite_reference,
+                "nonfinite_reference": track.nonfinite_reference,
                 "output_scale": worst_cumulative.output_scale,
                 "worst_example": track.cumulative_recipe,
             }
