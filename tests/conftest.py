@@ -23,5 +23,5 @@ def stack_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 @pytest.fixture
 def fresh_engine(tmp_path: Path) -> Iterator[Engine]:
     with WorkerPool(tmp_path / "logs") as pool:
-        yield Engine(tmp_path, pool, EngineOptions(examples=1, convert_timeout=30, run_timeout=60),
+        yield Engine(tmp_path, pool, EngineOptions(examples=1, convert_timeout=300, run_timeout=300),
                      progress=lambda line: None)

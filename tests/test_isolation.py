@@ -32,6 +32,7 @@ def test_a_converter_that_kills_its_process_is_a_crash_cell_and_the_run_goes_on(
 
 
 def test_a_converter_that_hangs_is_a_timeout_cell(fresh_engine: Engine) -> None:
+    fresh_engine.prepare(all_models()["mlp"])  # the twins build under the normal timeout first
     fresh_engine.options.convert_timeout = 3
     rows = fresh_engine.run_route(all_models()["mlp"], route_of(HangingConverter()))
     assert rows[0]["status"] == "timeout" and "no answer within 3 s" in rows[0]["error"]
