@@ -35,7 +35,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-limit-mb", type=float, default=8192.0,
                         help="kill a worker whose resident memory exceeds this (default 8192)")
     parser.add_argument("--out", default="reports", help="report directory (default: reports)")
-    parser.add_argument("--work-dir", help="artifacts and the run journal (default: .parity/work in the checkout)")
+    parser.add_argument("--work-dir", help="artifacts and the run journal (default: .parity/runs in the checkout)")
     parser.add_argument("--resume", action="store_true", help="keep the cells an interrupted run finished")
     parser.add_argument("--no-localize", action="store_true",
                         help="skip finding the first divergent ONNX node of failing hops (and their repros)")
@@ -135,7 +135,7 @@ def command_zoo(args: argparse.Namespace) -> int:
     specs = select_models(args.models)
     routes = select_routes(args.routes, chosen_converters(args))
     probes = args.node_probes != "none" or args.source_probes
-    run_and_report(args, work_dir_for(args, "work"), lambda engine: [(s, r) for s in specs for r in routes],
+    run_and_report(args, work_dir_for(args, "runs"), lambda engine: [(s, r) for s in specs for r in routes],
                    probes=probes, compatibility=args.publish)
     return 0
 
@@ -233,7 +233,7 @@ def command_replay(args: argparse.Namespace) -> int:
 
     cell_dir = Path(args.cell)
     if not (cell_dir / "cell.json").is_file():
-        raise UsageError(f"{cell_dir} is not a cell folder (no cell.json); pass .parity/work/<model>/<route>")
+        raise UsageError(f"{cell_dir} is not a cell folder (no cell.json); pass .parity/runs/<model>/<route>")
     example = Path(args.example) if args.example else cell_dir / "minimal_example.npz"
     if not example.is_file():
         raise UsageError(f"no example at {example}; pass --example FILE.npz")
@@ -307,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--current-mark", metavar="MARK", help="the current side is the routes marked @MARK")
     diff.set_defaults(handler=command_diff)
     replay = commands.add_parser("replay", help="re-run a cell's saved artifacts on one example (its minimal one)")
-    replay.add_argument("cell", help="the cell folder, .parity/work/<model>/<route>")
+    replay.add_argument("cell", help="the cell folder, .parity/runs/<model>/<route>")
     replay.add_argument("--example", help="an input .npz in the route's layout (default: minimal_example.npz)")
     replay.set_defaults(handler=command_replay)
     listing = commands.add_parser("list", help="list zoo models and routes")

@@ -31,7 +31,7 @@ from harness.formats import ONNX
 from harness.pool import WorkerFailure, WorkerPool
 from harness.runners import runner_for
 from harness.spec import Tolerance
-from harness.stacks import get_stack, stack_versions
+from harness.stacks import stack_versions
 from harness.worker import load_npz, save_npz
 
 # onnxruntime of this stack is the reference; extraction uses its onnx, which keeps the source's IR version.
@@ -496,7 +496,7 @@ def write_repro(localization: Localization, out_dir: Path, converter: Converter)
         "packages": versions, "node_index": localization.node_index, "node_name": localization.node_name,
         "op_type": localization.op_type, "domain": localization.domain, "opset": localization.opset,
         "harness_status": localization.status, "harness_error": localization.error,
-        "max_abs_err": localization.max_abs_err, "source_model": localization.model,
+        "max_abs_err": localization.max_abs_err, "source_model": Path(localization.model).name,
     }, indent=1, default=str))
     tolerance = localization.tolerance
     header = REPRO_HEADER.format(
@@ -505,10 +505,12 @@ def write_repro(localization: Localization, out_dir: Path, converter: Converter)
         domain=localization.domain, opset=localization.opset, status=localization.status,
         atol=tolerance.atol if tolerance else None, rtol=tolerance.rtol if tolerance else None)
     (out_dir / "repro.py").write_text(header + repro_snippet(converter) + REPRO_MAIN)
-    python = get_stack(converter.stack).python
+    # Relative to the checkout: the folder is meant to travel (to an upstream bug report) as it is.
+    python = Path(".tox") / converter.stack / "bin" / "python"
     (out_dir / "README.txt").write_text(
         f"{localization.summary()}\n\n"
-        f"Reproduce (exit 1 = diverges): cd {out_dir.resolve()} && {python} repro.py\n"
+        f"Reproduce (exit 1 = diverges), in this folder: python repro.py\n"
+        f"(in the harness's checkout the stack's interpreter is {python})\n"
         f"Any Python with {converter.package} {versions.get(converter.package, '?')}, onnx "
         f"{versions.get('onnx', '?')} and numpy should do; versions.json lists the stack it was found in.\n")
     return out_dir / "repro.py"

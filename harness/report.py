@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from harness import __version__
+from harness.stacks import StackError, project_root
 
 # Worst first: the status a (model, route) cell shows is the worst of its hops.
 STATUS_ORDER = ("crash", "timeout", "convert_error", "run_error", "mismatch", "xpass", "xfail", "skipped",
@@ -27,12 +28,23 @@ COLUMNS = (
 
 
 def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows as a frame in COLUMNS order; paths inside the checkout are written relative to it, so a
+    report names no folder of the machine that made it (its commands run from the checkout)."""
     frame = pd.DataFrame(rows)
     for column in (*COLUMNS, "probe_kind"):
         if column not in frame:
             frame[column] = None
     extra = [column for column in frame.columns if column not in COLUMNS]
-    return frame[list(COLUMNS) + extra]
+    frame = frame[list(COLUMNS) + extra]
+    try:
+        root = f"{project_root()}/"
+    except StackError:  # outside a checkout nothing is relative to it
+        return frame
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].map(lambda value: value.replace(root, "") if isinstance(value, str)
+                                              else value)
+    return frame
 
 
 def write_atomic(path: Path, text: str) -> None:

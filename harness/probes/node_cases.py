@@ -39,7 +39,7 @@ from harness.formats import ONNX
 from harness.pool import WorkerFailure, WorkerPool
 from harness.runners import runner_for
 from harness.spec import Tolerance
-from harness.stacks import get_stack, project_root, stack_versions
+from harness.stacks import get_stack, stack_versions
 from harness.worker import describe_error, import_object, load_npz, save_npz
 
 CASE_FILE = "case.json"
@@ -389,8 +389,8 @@ class NodeProbeRun:
         job_file = self.case_dir(stage, case) / stage.name / JOB_FILE
         code = (f"import json, sys; from {__name__} import convert_and_run; "
                 "print(json.dumps(convert_and_run([json.load(open(sys.argv[1]))]), indent=1))")
-        return (f"cd {shlex.quote(str(project_root()))} && {shlex.quote(str(get_stack(stack).python))} "
-                f"-c {shlex.quote(code)} {shlex.quote(str(job_file))}")
+        # Run from the checkout, like every replay command in the reports.
+        return f"{shlex.quote(str(get_stack(stack).python))} -c {shlex.quote(code)} {shlex.quote(str(job_file))}"
 
     def run_stage(self, stage: Stage, manifests: list[dict[str, Any]]) -> None:
         started = time.perf_counter()
