@@ -11,11 +11,8 @@ Everything that crosses a process is a file under the run directory:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shlex
-import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +21,11 @@ from typing import Any
 import numpy as np
 from hypothesis import assume
 
-from harness import __version__
+from harness import __version__, new_run_id
 from harness.compare import Comparison, compare, default_tolerance, severity, worst
 from harness.formats import KERAS, TORCH, Format
 from harness.inputs import ExampleRecipe, build_example, example_recipes, largest_recipe, seeded_recipes
-from harness.pool import WorkerFailure, WorkerPool
+from harness.pool import Step, WorkerPool, call_task
 from harness.routes import Hop, Route
 from harness.runners import runner_for
 from harness.search import Outcome, SearchResult, search
@@ -49,16 +46,6 @@ class EngineOptions:
     database_dir: Path | None = None  # hypothesis's example database; None keeps no database
     localize: bool = False  # find the first divergent node of failing ONNX-consuming hops, write a repro
     memory_limit_mb: float | None = 8192.0  # a worker above this resident size is killed: "crash (out of memory)"
-
-
-@dataclass
-class Step:
-    """What one task in a worker gave back: a status other than "ok" carries an error line."""
-
-    status: str
-    error: str = ""
-    result: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 @dataclass
@@ -150,21 +137,13 @@ class Engine:
         self.pool = pool
         self.options = options or EngineOptions()
         self.progress = progress
-        self.run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        self.run_id = new_run_id()
         self.contexts: dict[str, ModelContext] = {}
         self.conversions = 0
 
     # -- tasks -------------------------------------------------------------------------------------
     def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float) -> Step:
-        started = time.perf_counter()
-        try:
-            reply = self.pool.call(stack, framework, task, timeout)
-        except WorkerFailure as failure:
-            return Step(failure.status, str(failure), seconds=time.perf_counter() - started)
-        seconds = time.perf_counter() - started
-        if not reply["ok"]:
-            return Step("error", reply["error"], seconds=seconds)
-        return Step("ok", result=reply["result"], seconds=seconds)
+        return call_task(self.pool, stack, framework, task, timeout)
 
     def run_artifact(self, stack: str, runner_format: str, artifact: Path, io: dict[str, Any],
                      inputs: list[Path], out_dir: Path) -> tuple[Step, list[list[np.ndarray]]]:
@@ -423,11 +402,11 @@ class Engine:
               produced: list[np.ndarray], label: str, outcome: Outcome) -> None:
         for index, output in enumerate(cell.spec.outputs):
             track = state.outputs[index]
+            tolerance = track.tolerance = self.tolerance(cell.spec, output.name, reference[index])
             if index >= len(produced):
                 comparison = Comparison(False, np.inf, np.inf, np.inf, 1.0, 0, error=(
                     f"the artifact gave {len(produced)} outputs, the model has {len(cell.spec.outputs)}"))
             else:
-                tolerance = track.tolerance = self.tolerance(cell.spec, output.name, reference[index])
                 comparison = compare(reference[index], produced[index], tolerance, classifier=output.is_classifier)
                 if previous is not None and index < len(previous):
                     own = compare(previous[index], produced[index], tolerance)
@@ -501,7 +480,7 @@ class Engine:
                 "output_scale": worst_cumulative.output_scale,
                 "worst_example": track.cumulative_recipe,
             }
-            tolerance = cell.spec.tolerances.get(cell.spec.outputs[index].name) or track.tolerance
+            tolerance = track.tolerance  # set by self.tolerance(), which applies the spec's override
             columns.update({"atol": tolerance.atol, "rtol": tolerance.rtol, "tolerance_reason": tolerance.reason})
         if track.own is not None:
             columns.update({"hop_max_abs_err": track.own.max_abs_err,

@@ -28,7 +28,7 @@ import numpy as np
 from harness.compare import compare, default_tolerance
 from harness.converters.base import Converter
 from harness.formats import ONNX
-from harness.pool import WorkerFailure, WorkerPool
+from harness.pool import WorkerFailure, WorkerPool, call_task
 from harness.runners import runner_for
 from harness.spec import Tolerance
 from harness.stacks import stack_versions
@@ -275,13 +275,10 @@ class Localizer:
 
     def send(self, stack: str, framework: str, task: dict[str, Any], timeout: float,
              error_status: str) -> tuple[str, str]:
-        try:
-            reply = self.pool.call(stack, framework, task, timeout)
-        except WorkerFailure as failure:
-            return failure.status, str(failure)
-        if not reply["ok"]:
-            return error_status, reply["error"]
-        errors = [error for error in reply["result"].get("errors", []) if error]
+        step = call_task(self.pool, stack, framework, task, timeout)
+        if step.status != "ok":
+            return (error_status if step.status == "error" else step.status), step.error
+        errors = [error for error in step.result.get("errors", []) if error]
         return ("run_error", errors[0]) if errors else ("ok", "")
 
 

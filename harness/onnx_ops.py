@@ -41,13 +41,14 @@ class InvalidOnnxModel(Exception):
 def check_written_model(path: Path) -> None:
     import onnx
 
+    from harness.worker import first_line
+
     if not path.exists():
         raise InvalidOnnxModel(f"the converter reported success but wrote no file at {path}")
     try:
         onnx.checker.check_model(str(path))
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidOnnxModel(f"the converter wrote an invalid model: {first}") from exc
+        raise InvalidOnnxModel(f"the converter wrote an invalid model: {first_line(exc)}") from exc
 
 
 def graph_input_dims(path: Path) -> list[list[int | str | None]]:

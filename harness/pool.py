@@ -8,10 +8,24 @@ import select
 import signal
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from harness.stacks import get_stack, project_root
+
+
+@dataclass
+class Step:
+    """What one task in a worker gave back: a status other than "ok" carries an error line.
+
+    status: "ok", "error" (the task raised), "crash" or "timeout" (the worker process failed).
+    """
+
+    status: str
+    error: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 class WorkerFailure(Exception):
@@ -165,3 +179,16 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def call_task(pool: WorkerPool, stack: str, framework: str, task: dict[str, Any], timeout: float) -> Step:
+    """Run one task; a dead or hung worker and a raising task all come back as a Step, never an exception."""
+    started = time.perf_counter()
+    try:
+        reply = pool.call(stack, framework, task, timeout)
+    except WorkerFailure as failure:
+        return Step(failure.status, str(failure), seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    if not reply["ok"]:
+        return Step("error", str(reply["error"]), seconds=seconds)
+    return Step("ok", result=dict(reply["result"]), seconds=seconds)

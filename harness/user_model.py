@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.spec import INT_DTYPES, InputSpec
+from harness.worker import first_line, import_object
 
 DEFAULT_DIM_BOUNDS = (1, 4)
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -198,7 +199,7 @@ def describe_onnx(path: str) -> dict[str, Any]:
         model = onnx.load(path, load_external_data=False)
         onnx.checker.check_model(model)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise ModelInputError(f"{path} is not a valid ONNX model ({type(exc).__name__}: {first[:200]})") from None
     initializers = {tensor.name for tensor in model.graph.initializer}
     inputs = []
@@ -221,7 +222,7 @@ def describe_saved_model(path: str) -> dict[str, Any]:
     try:
         signature = tf.saved_model.load(path).signatures["serving_default"]
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise ModelInputError(f"{path}: cannot load the SavedModel's serving_default signature "
                               f"({first[:200]})") from None
     specs = signature.structured_input_signature[1]
@@ -236,7 +237,7 @@ def describe_keras(path: str) -> dict[str, Any]:
     try:
         model = keras.saving.load_model(path)  # safe_mode stays on: no arbitrary code from the file
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise ModelInputError(f"{path}: cannot load the Keras model ({first[:200]})") from None
     return describe_keras_model(model)
 
@@ -248,10 +249,7 @@ def describe_keras_model(model: Any) -> dict[str, Any]:
 
 
 def _call_factory(factory: str) -> Any:
-    module_name, _, attribute = factory.partition(":")
-    target: Any = importlib.import_module(module_name)
-    for part in attribute.split("."):
-        target = getattr(target, part)
+    target = import_object(factory)
     try:
         return target()
     except Exception as exc:

@@ -33,6 +33,12 @@ def save_npz(path: str, names: list[str], arrays: list[np.ndarray]) -> None:
     np.savez(path, **named)
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its class name when the message is empty."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def import_object(reference: str) -> Any:
     module_name, _, qualname = reference.partition(":")
     obj: Any = importlib.import_module(module_name)

@@ -14,13 +14,11 @@ job.json replays a hop alone (the row's `replay` column prints the command).
 
 from __future__ import annotations
 
-import datetime as dt
 import fnmatch
 import json
 import shlex
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import __version__
+from harness import __version__, new_run_id
 from harness.compare import Comparison, compare, default_tolerance, severity
 from harness.converters.base import Converter
 from harness.converters.onnx_from_tf import OnnxFromSavedModel
@@ -492,7 +490,7 @@ def run_node_probes(run_dir: Path, pool: WorkerPool, *, hops: Sequence[str] = DE
 
 
 def probe_rows(run: NodeProbeRun, hops: Sequence[str], cases: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+    run_id = new_run_id()
     rows = []
     for route in hops:
         for index, name in enumerate(ROUTES[route], 1):

@@ -15,12 +15,10 @@ Layout under <run>/source/<kind>/<probe>/:
 
 from __future__ import annotations
 
-import datetime as dt
 import fnmatch
 import json
 import shlex
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from harness import __version__
+from harness import __version__, new_run_id
 from harness.compare import Comparison, compare, default_tolerance, severity
 from harness.converters.base import Converter
 from harness.converters.onnx_from_tf import OnnxFromKeras
 from harness.converters.onnx_from_torch import OnnxFromTorch
 from harness.formats import KERAS, TORCH
 from harness.inputs import InputRecipe, build_array
-from harness.pool import WorkerFailure, WorkerPool
+from harness.pool import WorkerFailure, WorkerPool, call_task
 from harness.routes import Hop, Route
 from harness.runners import runner_for
 from harness.spec import InputSpec
@@ -358,15 +356,8 @@ def run_hop(context: RunContext, source: ProbeSource, converter: Converter) -> l
 def call(context: RunContext, stack: str, framework: str, task: dict[str, Any],
          timeout: float) -> tuple[str, str, dict[str, Any], float]:
     """(status, error, result, seconds): status "ok", "error" (the task raised), "crash" or "timeout"."""
-    started = time.perf_counter()
-    try:
-        reply = context.pool.call(stack, framework, task, timeout)
-    except WorkerFailure as failure:
-        return failure.status, str(failure), {}, time.perf_counter() - started
-    seconds = time.perf_counter() - started
-    if not reply["ok"]:
-        return "error", str(reply["error"]), {}, seconds
-    return "ok", "", dict(reply["result"]), seconds
+    step = call_task(context.pool, stack, framework, task, timeout)
+    return step.status, step.error, step.result, step.seconds
 
 
 def verdict(source: ProbeSource, outputs: list[Path], index: int) -> dict[str, Any]:
@@ -441,7 +432,7 @@ def run_source_probes(run_dir: Path, pool: WorkerPool, *, kinds: Sequence[str] =
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown probe kinds {sorted(unknown)}; known: {KINDS}")
-    context = RunContext(pool, progress, dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6],
+    context = RunContext(pool, progress, new_run_id(),
                          convert_timeout, run_timeout, stack_versions(STACK))
     root = run_dir / "source"
     rows: list[dict[str, Any]] = []
