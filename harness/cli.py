@@ -19,8 +19,6 @@ from harness.spec import ModelSpec
 from harness.stacks import BASE_STACKS, KNOWN_STACKS, StackError, get_stack, project_root
 from harness.user_model import ModelInputError
 
-FAILING = ("mismatch", "convert_error", "run_error", "crash", "timeout")
-
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--routes", nargs="*", metavar="GLOB", help="route ids to run, e.g. 'torch>*' (default: all)")

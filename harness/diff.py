@@ -36,9 +36,9 @@ from typing import Any
 import pandas as pd
 
 from harness.report import STATUS_ORDER, to_frame
+from harness.statuses import FAILING
 
 GROWTH = 10.0  # max_abs_err must grow by more than this factor, while failing, to count as a regression
-FAILING = ("mismatch", "convert_error", "run_error", "crash", "timeout")
 CLASSES = ("regressed", "improved", "new", "gone", "unchanged")
 KEY_TEXT = ("model", "route", "hop", "output")
 # Per-side columns of the diff: each appears as baseline_<name> and current_<name>.

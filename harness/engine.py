@@ -22,14 +22,15 @@ import numpy as np
 from hypothesis import assume
 
 from harness import __version__, new_run_id
-from harness.compare import Comparison, compare, default_tolerance, severity, worst
 from harness.formats import KERAS, TORCH, Format
 from harness.inputs import ExampleRecipe, build_example, example_recipes, largest_recipe, seeded_recipes
+from harness.oracle.compare import Comparison, compare, worst
+from harness.oracle.verdict import LOCALIZABLE, OutputTrack, comparison_columns, tolerance_for
 from harness.pool import Step, WorkerPool, call_task
 from harness.routes import Hop, Route
 from harness.runners import runner_for
 from harness.search import Outcome, SearchResult, search
-from harness.spec import ModelSpec, Tolerance, channels_last, to_layout
+from harness.spec import ModelSpec, channels_last, to_layout
 from harness.stacks import get_stack, stack_versions
 from harness.worker import load_npz
 
@@ -59,14 +60,14 @@ class ModelContext:
 
 
 @dataclass
-class OutputTrack:
-    """The worst an output did at one hop, over every example the search ran."""
+class RunResult:
+    """One artifact run on a list of input files: its outputs, and its float64 truth when asked for."""
 
-    cumulative: Comparison | None = None
-    cumulative_recipe: str = ""
-    own: Comparison | None = None
-    nonfinite_reference: int = 0  # the most reference elements left uncompared (NaN/Inf) in one example
-    tolerance: Tolerance = field(default_factory=lambda: default_tolerance(np.dtype("float32")))
+    step: Step
+    outputs: list[list[np.ndarray]] = field(default_factory=list)
+    truths: list[list[np.ndarray]] = field(default_factory=list)
+    truth: str = ""  # how the truth was computed ("torch float64"), or "none: why"
+    notes: list[str] = field(default_factory=list)  # interface findings: input casts, outputs by position
 
 
 @dataclass
@@ -86,6 +87,7 @@ class HopState:
     run_errors: int = 0
     first_run_error: str = ""
     outputs: list[OutputTrack] = field(default_factory=list)
+    interface: set[str] = field(default_factory=set)  # dtype casts and output matching the runner reported
 
 
 @dataclass
@@ -99,6 +101,7 @@ class Cell:
     search: SearchResult | None = None
     source_rejections: int = 0
     minimal_example: str = ""
+    truth: str = ""  # how the source's float64 truth was computed, or "none: why"
 
 
 def io_for(spec: ModelSpec, source: Format) -> dict[str, Any]:
@@ -146,23 +149,33 @@ class Engine:
         return call_task(self.pool, stack, framework, task, timeout)
 
     def run_artifact(self, stack: str, runner_format: str, artifact: Path, io: dict[str, Any],
-                     inputs: list[Path], out_dir: Path) -> tuple[Step, list[list[np.ndarray]]]:
-        """Run one artifact on every input file; a failing example makes the whole step a run_error."""
+                     inputs: list[Path], out_dir: Path, *, truth: bool = False) -> RunResult:
+        """Run one artifact on every input file; a failing example makes the whole step a run_error.
+        With `truth`, the artifact's float64 twin runs on the same inputs too."""
         runner = runner_for(runner_format)
         out_dir.mkdir(parents=True, exist_ok=True)
-        outputs = [out_dir / f"{path.stem}.out.npz" for path in inputs]
+        # Named by position, not by the input's name: one input may be run twice (the stochastic check).
+        outputs = [out_dir / f"example_{index}.out.npz" for index in range(len(inputs))]
+        truths = [out_dir / f"example_{index}.truth.npz" for index in range(len(inputs))] if truth else []
         task = {"task": "run", "runner": runner.reference, "artifact": str(artifact), "io": io,
                 "inputs": [str(path) for path in inputs], "outputs": [str(path) for path in outputs],
-                "framework": runner.framework}
+                "truth_outputs": [str(path) for path in truths], "framework": runner.framework}
         step = self.call(runner.stack or stack, runner.framework, task, self.options.run_timeout)
         if step.status != "ok":
-            return step, []
+            return RunResult(step)
         failures = [error for error in step.result["errors"] if error]
         if failures:
-            return Step("run_error", failures[0] if len(inputs) == 1 else
-                        f"{len(failures)} of {len(inputs)} examples failed; first: {failures[0]}",
-                        seconds=step.seconds), []
-        return step, [load_npz(str(path)) for path in outputs]
+            return RunResult(Step("run_error", failures[0] if len(inputs) == 1 else
+                                  f"{len(failures)} of {len(inputs)} examples failed; first: {failures[0]}",
+                                  seconds=step.seconds))
+        result = RunResult(step, [load_npz(str(path)) for path in outputs], notes=step.result.get("notes", []))
+        if truth:
+            if step.result.get("truth"):
+                result.truths = [load_npz(str(path)) for path in truths]
+                result.truth = step.result["truth"]
+            else:
+                result.truth = f"none: {step.result.get('truth_error') or 'the runner has no float64 run'}"
+        return result
 
     def call_function(self, stack: str, framework: str, function: str, **kwargs: Any) -> Any:
         """Run a project function inside a worker; its ModelInputError comes back as that exception."""
@@ -203,13 +216,14 @@ class Engine:
                 inputs = [save_inputs(source_dir / "twin_inputs" / source.name / f"example_{i}.npz", spec, source,
                                       build_example(spec, recipe)) for i, recipe in enumerate(recipes)]
                 # The first example twice: a source whose outputs differ on the same input is stochastic.
-                step, outputs = self.run_artifact("current", source.name, artifact, io_for(spec, source),
-                                                  [*inputs, inputs[0]], source_dir / f"outputs_{source.name}")
+                run = self.run_artifact("current", source.name, artifact, io_for(spec, source),
+                                        [*inputs, inputs[0]], source_dir / f"outputs_{source.name}")
+                step = run.step
                 if step.status == "ok":
-                    if any(not np.array_equal(a, b, equal_nan=True) for a, b in zip(outputs[0], outputs[-1])):
+                    if stochastic(run.outputs[0], run.outputs[-1]):
                         context.stochastic = f"the {source.name} twin gave two outputs for one input"
                     context.artifacts[source.name] = artifact
-                    references[source.name] = outputs[:-1]
+                    references[source.name] = run.outputs[:-1]
             if step.status != "ok":
                 context.source_errors[source.name] = step
                 if source is TORCH:  # the Keras twin needs the torch weights
@@ -229,17 +243,15 @@ class Engine:
             torch_layout, keras_layout = layouts[index]
             comparisons = [
                 compare(torch_out[index], to_layout(keras_out[index], keras_layout, torch_layout),
-                        self.tolerance(context.spec, output.name, torch_out[index]))
+                        tolerance_for(context.spec, output.name, torch_out[index]))
                 for torch_out, keras_out in zip(references[TORCH.name], references[KERAS.name])
             ]
             agreement.append(worst(comparisons)[1])
         return agreement
 
-    def tolerance(self, spec: ModelSpec, output: str, reference: np.ndarray) -> Tolerance:
-        return spec.tolerances.get(output) or default_tolerance(reference.dtype)
-
     # -- a cell: convert every hop once, then search examples ----------------------------------------
     def run_route(self, spec: ModelSpec, route: Route) -> list[dict[str, Any]]:
+        """The stages of a cell in order: convert every hop once, explore examples, judge, explain failures."""
         context = self.prepare(spec)
         cell = self.convert_route(context, route)
         if context.stochastic:
@@ -253,44 +265,71 @@ class Engine:
             self.localize_failures(cell, rows)
         return rows
 
-    def localize_failures(self, cell: Cell, rows: list[dict[str, Any]]) -> None:
-        """Name the first divergent ONNX node of each failing hop that reads ONNX, and write its repro."""
-        from harness.localize import localize, write_repro
+    def localization_input(self, cell: Cell, state: HopState, output: int | None) -> tuple[Path, str]:
+        """The input to localize a hop's failure on: hypothesis's shrunk example when this hop failed on it,
+        else the worst failing example of the hop, else the export example (a conversion error needs none)."""
+        failing_hops = cell.search.failure if cell.search else ""
+        if cell.minimal_example and f"hop {state.hop.index} " in failing_hops:
+            return Path(cell.minimal_example), f"minimal example ({cell.search.minimal.describe()})" \
+                if cell.search and cell.search.minimal else "minimal example"
+        tracks = state.outputs if output is None else [state.outputs[output]]
+        for track in tracks:
+            if track.failing_input is not None:
+                return track.failing_input, f"worst example ({track.failing_recipe})"
+        return cell.folder / "export_example.npz", "export example"
 
-        example = cell.folder / "export_example.npz"
+    def localize_failures(self, cell: Cell, rows: list[dict[str, Any]]) -> None:
+        """Name the first divergent node of each failing hop, on the input it failed on, and write a repro."""
+        from harness.oracle.localize import localize, write_repro
+
         for state in cell.hops:
             hop_rows = [row for row in rows if row["hop_index"] == state.hop.index]
-            if not any(row["status"] in ("mismatch", "convert_error", "run_error") for row in hop_rows):
+            failing = [index for index, row in enumerate(hop_rows) if row["status"] in LOCALIZABLE]
+            if not failing:
                 continue
             converter = state.hop.converter
+            example, localized_on = self.localization_input(cell, state, failing[0] if state.status == "ok" else None)
+            found_text, repro = "", ""
             if converter.source.name != "onnx" or state.consumed is None:
-                note = "not localized: bisection needs a hop that reads ONNX; this one writes it"
-                found_text, repro = "", ""
+                note = self.localize_exporter(cell, state, example)
             else:
                 self.progress(f"  {cell.spec.name} {cell.route.id} hop {state.hop.index}: localizing")
-                found = localize(self.pool, state.consumed, converter, example, state.artifact.parent / "localize",
-                                 convert_timeout=self.options.convert_timeout, run_timeout=self.options.run_timeout)
-                note = found.summary() + (f"; {found.note}" if found.note else "")
-                found_text = (f"#{found.node_index} {found.op_type} {found.node_name!r} "
-                              f"({found.domain or 'ai.onnx'} "
-                              f"opset {found.opset})") if found.found else ""
-                repro = ""
-                if found.found:
-                    try:
-                        repro = str(write_repro(found, state.artifact.parent / "repro", converter))
-                    except ValueError as exc:  # no standalone template for this converter
-                        note += f"; no repro: {exc}"
+                output = cell.spec.outputs[failing[0]]
+                tolerance = cell.spec.tolerances.get(output.name)  # the override the hop was judged with
+                try:
+                    found = localize(self.pool, state.consumed, converter, example, state.artifact.parent / "localize",
+                                     tolerance, convert_timeout=self.options.convert_timeout,
+                                     run_timeout=self.options.run_timeout)
+                except Exception as exc:  # a localizer failure is a note on the row, never the end of the run
+                    note = f"not localized: the localizer failed ({type(exc).__name__}: {exc})"
+                else:
+                    note = found.summary() + (f"; {found.note}" if found.note else "")
+                    if found.found:
+                        found_text = (f"#{found.node_index} {found.op_type} {found.node_name!r} "
+                                      f"({found.domain or 'ai.onnx'} opset {found.opset})")
+                        try:
+                            repro = str(write_repro(found, state.artifact.parent / "repro", converter))
+                        except ValueError as exc:  # no standalone template for this converter
+                            note += f"; no repro: {exc}"
             for row in hop_rows:
-                row.update({"first_divergent_node": found_text, "localization": note, "repro": repro})
+                row.update({"first_divergent_node": row.get("first_divergent_node") or found_text,
+                            "localization": note, "repro": repro, "localized_on": localized_on})
+
+    def localize_exporter(self, cell: Cell, state: HopState, example: Path) -> str:
+        """Hops that write ONNX: compare the source framework's intermediate values with onnxruntime's values
+        of the same tensors in the exported graph (oracle.exporter_localize)."""
+        return "not localized: bisection needs a hop that reads ONNX; this one writes it"
 
     def convert_route(self, context: ModelContext, route: Route) -> Cell:
         spec, source = context.spec, route.source
         io = io_for(spec, source)
         route_dir = context.folder / route.dirname
         cell = Cell(spec, route, route_dir, io, context.artifacts.get(source.name), [])
-        blocked = ""
+        blocked, blocked_status = "", "skipped"
         if source.name in context.source_errors:
-            blocked = f"the {source.name} twin failed: {context.source_errors[source.name].error}"
+            # The model leaves the gate if its source cannot be built or run: every hop of the cell fails.
+            blocked = f"the {source.name} source failed: {context.source_errors[source.name].error}"
+            blocked_status = "source_error"
         artifact = cell.source_artifact
         export_example = save_inputs(route_dir / "export_example.npz", spec, source,
                                      build_example(spec, largest_recipe(spec, self.options.seed)))
@@ -303,7 +342,7 @@ class Engine:
                              outputs=[OutputTrack() for _ in spec.outputs])
             cell.hops.append(state)
             if blocked:
-                state.status, state.error = "skipped", blocked
+                state.status, state.error = blocked_status, blocked
                 continue
             assert artifact is not None
             state.consumed = artifact
@@ -322,7 +361,7 @@ class Engine:
             if step.status != "ok":
                 state.status = {"error": "convert_error"}.get(step.status, step.status)
                 state.error = step.error
-                blocked = f"hop {hop.index} ({hop.name}) ended {state.status}"
+                blocked, blocked_status = f"hop {hop.index} ({hop.name}) ended {state.status}", "skipped"
                 continue
             state.onnx_ops = step.result.get("onnx_ops", "")
             state.lost_dynamic_axes = lost_dynamic_axes(io, step.result.get("graph_inputs"))
@@ -362,6 +401,18 @@ class Engine:
                                build_example(cell.spec, cell.search.minimal))
             (cell.folder / "minimal_example.txt").write_text(cell.search.minimal.describe() + "\n")
             cell.minimal_example = str(path)
+        self.top_up(cell)
+
+    def top_up(self, cell: Cell) -> None:
+        """Hypothesis stops at the first failing example, so the hops before a failing hop may have run only
+        a few; every hop that still runs gets the full example budget from seeded examples."""
+        wanted = self.options.examples + 1  # the search's examples plus the export example
+        running = [state for state in cell.hops if state.status == "ok"]
+        if not running or min(state.examples for state in running) >= wanted or cell.source_rejections >= wanted:
+            return
+        missing = wanted - min(state.examples for state in running)
+        for recipe in seeded_recipes(cell.spec, count=missing + 1, seed=self.options.seed + 7919)[1:]:
+            self.evaluate(cell, build_example(cell.spec, recipe), recipe.describe())
 
     def evaluate(self, cell: Cell, arrays: list[np.ndarray], label: str) -> Outcome | None:
         """Run one example (torch layout) through the source and every converted hop."""
@@ -369,52 +420,53 @@ class Engine:
         return self.evaluate_file(cell, path, label)
 
     def evaluate_file(self, cell: Cell, input_file: Path, label: str) -> Outcome | None:
-        """Run one input file (the route's layout) through the source and every converted hop; None if
-        the source model itself fails on it."""
+        """Run one input file (the route's layout) through the source, its float64 truth and every converted
+        hop; None if the source model itself fails on it."""
         scratch = cell.folder / "scratch"
         inputs = [input_file]
         assert cell.source_artifact is not None
-        step, reference = self.run_artifact("current", cell.route.source.name, cell.source_artifact, cell.io, inputs,
-                                            scratch / "source")
-        if step.status != "ok":
+        source = self.run_artifact("current", cell.route.source.name, cell.source_artifact, cell.io, inputs,
+                                   scratch / "source", truth=True)
+        if source.step.status != "ok":
             cell.source_rejections += 1
             return None
+        if not cell.truth or (cell.truth.startswith("none") and source.truth):
+            cell.truth = source.truth
+        reference = source.outputs[0]
+        truth = source.truths[0] if source.truths else None
         outcome = Outcome()
-        previous: list[np.ndarray] | None = reference[0]
+        previous: list[np.ndarray] | None = reference
         for state in cell.hops:
             if state.status != "ok":
                 break
-            step, produced = self.run_artifact(state.runner_stack, state.hop.converter.target.name, state.artifact,
-                                               cell.io, inputs, scratch / f"hop{state.hop.index}")
+            run = self.run_artifact(state.runner_stack, state.hop.converter.target.name, state.artifact,
+                                    cell.io, inputs, scratch / f"hop{state.hop.index}")
             state.examples += 1
-            state.run_seconds += step.seconds
-            if step.status != "ok":
+            state.run_seconds += run.step.seconds
+            if run.step.status != "ok":
                 state.run_errors += 1
-                state.first_run_error = state.first_run_error or f"{step.status}: {step.error}"
-                outcome.failures.append(f"hop {state.hop.index} {state.hop.name}: {step.status}")
+                state.first_run_error = state.first_run_error or f"{run.step.status}: {run.step.error}"
+                outcome.failures.append(f"hop {state.hop.index} {state.hop.name}: {run.step.status}")
                 previous = None
                 continue
-            self.track(cell, state, reference[0], previous, produced[0], label, outcome)
-            previous = produced[0]
+            state.interface.update(run.notes)
+            self.judge(cell, state, reference, truth, previous, run.outputs[0], label, input_file, outcome)
+            previous = run.outputs[0]
         return outcome
 
-    def track(self, cell: Cell, state: HopState, reference: list[np.ndarray], previous: list[np.ndarray] | None,
-              produced: list[np.ndarray], label: str, outcome: Outcome) -> None:
+    def judge(self, cell: Cell, state: HopState, reference: list[np.ndarray], truth: list[np.ndarray] | None,
+              previous: list[np.ndarray] | None, produced: list[np.ndarray], label: str, input_file: Path,
+              outcome: Outcome) -> None:
+        expected = len(cell.spec.outputs)
+        if len(produced) > expected:
+            state.interface.add(f"the artifact gives {len(produced)} outputs, the model {expected}")
         for index, output in enumerate(cell.spec.outputs):
-            track = state.outputs[index]
-            tolerance = track.tolerance = self.tolerance(cell.spec, output.name, reference[index])
-            if index >= len(produced):
-                comparison = Comparison(False, np.inf, np.inf, np.inf, 1.0, 0, error=(
-                    f"the artifact gave {len(produced)} outputs, the model has {len(cell.spec.outputs)}"))
-            else:
-                comparison = compare(reference[index], produced[index], tolerance, classifier=output.is_classifier)
-                if previous is not None and index < len(previous):
-                    own = compare(previous[index], produced[index], tolerance)
-                    if track.own is None or severity(own) > severity(track.own):
-                        track.own = own
-            track.nonfinite_reference = max(track.nonfinite_reference, comparison.nonfinite_reference)
-            if track.cumulative is None or severity(comparison) > severity(track.cumulative):
-                track.cumulative, track.cumulative_recipe = comparison, label
+            comparison = state.outputs[index].judge(
+                output, tolerance_for(cell.spec, output.name, reference[index]), reference[index],
+                truth[index] if truth is not None and index < len(truth) else None,
+                previous[index] if previous is not None and index < len(previous) else None,
+                produced[index] if index < len(produced) else None, len(produced), label, input_file,
+                state.artifact.parent)
             outcome.scores[f"hop{state.hop.index}:{output.name}"] = comparison.max_rel_err
             if not comparison.passed:
                 outcome.failures.append(f"hop {state.hop.index} {state.hop.name} {output.name}: {comparison.error}")
@@ -464,27 +516,19 @@ class Engine:
         if state.status != "ok":
             return {"status": state.status, "error": state.error}
         if track.cumulative is None and not state.run_errors:
-            reason = "no example could run on the source model" if cell.source_rejections else "no example ran"
-            return {"status": "skipped", "error": reason}
+            # A cell no example could be judged in has left the gate: that is a failure, not a skip.
+            if cell.search is not None and cell.search.unsatisfiable:
+                return {"status": "source_error", "error": cell.search.unsatisfiable}
+            reason = ("the source model failed on every example" if cell.source_rejections else "no example ran")
+            return {"status": "source_error", "error": reason}
         columns: dict[str, Any] = {}
         if track.cumulative is not None:
-            worst_cumulative = track.cumulative
-            columns = {
-                "status": "pass" if worst_cumulative.passed else "mismatch", "error": worst_cumulative.error,
-                "max_abs_err": worst_cumulative.max_abs_err, "max_rel_err": worst_cumulative.max_rel_err,
-                "required_atol": worst_cumulative.required_atol,
-                "mismatched_fraction": worst_cumulative.mismatched_fraction,
-                "cosine_similarity": worst_cumulative.cosine_similarity, "max_ulp": worst_cumulative.max_ulp,
-                "top1_agreement": worst_cumulative.top1_agreement, "transposed": worst_cumulative.transposed,
-                "nonfinite_reference": track.nonfinite_reference,
-                "output_scale": worst_cumulative.output_scale,
-                "worst_example": track.cumulative_recipe,
-            }
-            tolerance = track.tolerance  # set by self.tolerance(), which applies the spec's override
-            columns.update({"atol": tolerance.atol, "rtol": tolerance.rtol, "tolerance_reason": tolerance.reason})
+            columns = comparison_columns(track, cell.truth or "none: no example ran")
         if track.own is not None:
             columns.update({"hop_max_abs_err": track.own.max_abs_err,
                             "hop_status": "pass" if track.own.passed else "mismatch"})
+        if state.interface:
+            columns["interface"] = "; ".join(sorted(state.interface))
         if state.run_errors:
             columns.update({"status": "run_error", "error": (
                 f"{state.run_errors} of {state.examples} examples failed; first: {state.first_run_error}")})
@@ -496,6 +540,11 @@ class Engine:
         twin = context.twin[index] if context and context.twin else None
         return {"twin_max_abs_err": twin.max_abs_err if twin else None,
                 "twin_status": ("pass" if twin.passed else "mismatch") if twin else "unavailable"}
+
+
+def stochastic(first: list[np.ndarray], again: list[np.ndarray]) -> bool:
+    """Two runs of a source on one input that differ (NaN equal to NaN) make it stochastic."""
+    return len(first) != len(again) or any(not np.array_equal(a, b, equal_nan=True) for a, b in zip(first, again))
 
 
 def lost_dynamic_axes(io: dict[str, Any], graph_inputs: list[list[int | str | None]] | None) -> str:

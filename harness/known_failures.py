@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FAILING = ("mismatch", "convert_error", "run_error", "crash", "timeout")
-
+from harness.statuses import FAILING
 
 Patterns = str | tuple[str, ...]
 

@@ -21,7 +21,6 @@ NODE_ROUTES = ("onnx>ort", "onnx>tf", "onnx>tf>onnx", "onnx>torch", "onnx>torch>
 COLOURS = {"pass": "#2e7d32", "xpass": "#558b2f", "mismatch": "#f9a825", "convert_error": "#c62828",
            "run_error": "#ef6c00", "crash": "#6a1b9a", "timeout": "#4527a0", "xfail": "#8d6e63",
            "skipped": "#9e9e9e", "untested": "#e0e0e0", "partial": "#9ccc65"}
-FAILING = ("mismatch", "convert_error", "run_error", "crash", "timeout")
 
 
 def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -12,18 +12,17 @@ import pandas as pd
 
 from harness import __version__
 from harness.stacks import StackError, project_root
+from harness.statuses import STATUS_ORDER
 
-# Worst first: the status a (model, route) cell shows is the worst of its hops.
-STATUS_ORDER = ("crash", "timeout", "convert_error", "run_error", "mismatch", "xpass", "xfail", "skipped",
-                "untested", "pass")
 COLUMNS = (
     "run_id", "model", "family", "source", "route", "hop_index", "hop", "output", "converter", "converter_version",
     "stack", "status", "raw_status", "known_failure", "max_abs_err", "max_rel_err", "required_atol",
     "mismatched_fraction", "cosine_similarity", "max_ulp", "top1_agreement", "transposed", "hop_max_abs_err",
-    "hop_status", "twin_max_abs_err", "twin_status", "atol", "rtol", "tolerance_reason", "conversions", "examples",
+    "hop_status", "truth", "error_vs_truth", "reference_noise", "noise_multiple", "noise_factor",
+    "twin_max_abs_err", "twin_status", "atol", "rtol", "tolerance_reason", "conversions", "examples",
     "source_rejections", "worst_example", "output_scale", "nonfinite_reference", "lost_dynamic_axes", "onnx_ops",
-    "error", "first_divergent_node", "localization", "repro", "seconds", "artifact", "minimal_example",
-    "replay_example", "replay", "harness_version", "versions", "command",
+    "error", "interface", "first_divergent_node", "localization", "localized_on", "repro", "seconds", "artifact",
+    "minimal_example", "replay_example", "replay", "harness_version", "versions", "command",
 )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis.database import DirectoryBasedExampleDatabase
-from hypothesis.errors import Flaky
+from hypothesis.errors import Flaky, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
 from harness.inputs import ExampleRecipe
@@ -46,6 +46,7 @@ class SearchResult:
     minimal: ExampleRecipe | None  # hypothesis's shrunk failing example, when one failed
     failure: str = ""
     flaky: str = ""  # a failure that did not reproduce: the converted model is nondeterministic
+    unsatisfiable: str = ""  # the source rejected every example hypothesis drew
 
 
 def search(*, cell_id: str, strategy: SearchStrategy[ExampleRecipe],
@@ -82,6 +83,9 @@ def search(*, cell_id: str, strategy: SearchStrategy[ExampleRecipe],
     except ExampleFailed as failure:
         # Hypothesis re-runs the minimal example last, so the last failing recipe is the shrunk one.
         return SearchResult(state["examples"], last_failing[0] if last_failing else None, str(failure))
+    except Unsatisfiable:
+        return SearchResult(state["examples"], None, unsatisfiable=(
+            f"the source model rejected every example hypothesis drew ({state['examples']} tried)"))
     except Flaky as flaky:
         return SearchResult(state["examples"], last_failing[0] if last_failing else None,
                             flaky=f"{type(flaky).__name__}: a failing example did not fail again when replayed")

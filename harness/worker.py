@@ -115,24 +115,43 @@ class Worker:
         return {"parameters": int(keras_model.count_params())}
 
     def run(self, task: dict[str, Any]) -> dict[str, Any]:
+        """Run an artifact on every input file; with `truth_outputs`, also its float64 twin (the truth)."""
         reference = task["runner"]["class"]
         if reference not in self.runners:
             self.runners[reference] = import_object(reference)()
         runner = self.runners[reference]
         self.check_framework(runner.framework)
+        names = list(task["io"]["outputs"])
         errors: list[str | None] = []
-        for input_path, output_path in zip(task["inputs"], task["outputs"]):
+        notes: set[str] = set()
+        truth_paths = task.get("truth_outputs") or []
+        truth, truth_error = "", ""
+        for index, (input_path, output_path) in enumerate(zip(task["inputs"], task["outputs"])):
             inputs = load_npz(input_path)
             try:
                 outputs = runner.run(Path(task["artifact"]), task["io"], inputs)
-                save_npz(output_path, task["io"]["outputs"], [np.asarray(out) for out in outputs])
+                notes.update(runner.notes)
+                save_npz(output_path, output_names(names, len(outputs)), [np.asarray(out) for out in outputs])
                 errors.append(None)
             except Exception as exc:
                 # The input shapes tell a baked-in batch size apart from a broken kernel.
                 shapes = ", ".join("x".join(map(str, array.shape)) for array in inputs)
                 errors.append(f"on inputs {shapes}: {describe_error(exc)}")
+                continue
+            if index < len(truth_paths) and not truth_error:
+                try:
+                    wide = runner.run_float64(Path(task["artifact"]), task["io"], inputs)
+                    save_npz(truth_paths[index], output_names(names, len(wide)), [np.asarray(out) for out in wide])
+                    truth = runner.truth_used
+                except Exception as exc:  # no float64 twin: the row says why, the float32 rule applies
+                    truth_error = describe_error(exc)
         self.check_framework(runner.framework)
-        return {"errors": errors}
+        return {"errors": errors, "notes": sorted(notes), "truth": truth, "truth_error": truth_error}
+
+
+def output_names(names: list[str], count: int) -> list[str]:
+    """The model's output names, then `extra_N` for outputs an artifact gives beyond them (kept, not dropped)."""
+    return names[:count] + [f"extra_{index}" for index in range(len(names), count)]
 
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")

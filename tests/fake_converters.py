@@ -60,6 +60,11 @@ def rebuild_perturbed(directory: Path, inner: str, mode: str) -> Any:
             flat = output.view(-1)
             if mode.startswith("scale_"):
                 flat[0] = flat[0] * (1 + float(mode.removeprefix("scale_")))
+            elif mode.startswith("ulps_"):  # float noise: every element a few float32 steps up
+                for _ in range(int(mode.removeprefix("ulps_"))):
+                    flat.copy_(torch.nextafter(flat, torch.full_like(flat, float("inf"))))
+            elif mode == "noise":  # a stochastic model: another output for the same input on every run
+                output = output + torch.rand_like(output)
             elif mode == "nan":
                 flat[0] = float("nan")
             elif mode == "transpose":
@@ -76,7 +81,7 @@ class PerturbingConverter(Converter):
     target = TORCH
     framework = "torch"
     package = "torch"
-    variants = ("identity", "scale_1e-3", "scale_1e-9", "nan", "transpose")
+    variants = ("identity", "scale_1e-3", "ulps_4", "nan", "transpose", "noise")
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         from harness.torch_artifact import save_torch_module
@@ -100,3 +105,21 @@ class MemoryHungryConverter(Converter):
         for _ in range(400):  # 400 x 64 MiB: bounded, so a broken watchdog cannot take the machine down
             hoard.append(np.ones(8 * 1024 * 1024))
             time.sleep(0.02)
+
+
+def rebuild_failing(directory: Path) -> Any:
+    """A torch model that cannot run: a source the harness must not let leave the gate silently."""
+    import torch
+
+    class Failing(torch.nn.Module):
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("this source model fails on every input")
+
+    return Failing()
+
+
+def write_failing_source(target: str) -> dict[str, Any]:
+    from harness.torch_artifact import save_torch_module
+
+    save_torch_module(Path(target), rebuild_failing(Path(target)), f"{__name__}:rebuild_failing")
+    return {}

@@ -12,6 +12,7 @@ from harness.formats import ONNX
 from harness.worker import save_npz
 
 WRONG_NODE = "relu_2"  # the second Relu, which the "leaky" variant turns into LeakyRelu(alpha=0.1)
+CLIP_MAX = 5.0  # the "clip_large" variant caps the first Relu here: wrong only on large activations
 REJECTED_OP = "Sigmoid"  # the op the "reject_sigmoid" variant refuses, as an unsupported-op converter does
 CHAIN = [  # (op type, node name, weight shape or None): 11 nodes
     ("MatMul", "matmul_1", (8, 16)), ("Add", "add_1", (16,)), ("Relu", "relu_1", None),
@@ -50,8 +51,18 @@ def build_chain_model(out_dir: str, seed: int = 0) -> dict[str, Any]:
 
 def mutate(model: Any, variant: str) -> Any:
     """What the wrong converter does to a graph; shared by convert() and the standalone repro."""
-    from onnx import helper
+    from onnx import helper, numpy_helper
 
+    if variant == "clip_large":
+        relu = next((index for index, node in enumerate(model.graph.node) if node.op_type == "Relu"), None)
+        if relu is None:  # a prefix cut before the Relu: nothing to break
+            return model
+        node = model.graph.node[relu]
+        model.graph.initializer.extend([numpy_helper.from_array(np.array(0, np.float32), "clip_low"),
+                                        numpy_helper.from_array(np.array(CLIP_MAX, np.float32), "clip_high")])
+        model.graph.node[relu].CopyFrom(helper.make_node(
+            "Clip", [node.input[0], "clip_low", "clip_high"], list(node.output), name=node.name))
+        return model
     for index, node in enumerate(model.graph.node):
         if variant == "reject_sigmoid" and node.op_type == REJECTED_OP:
             raise NotImplementedError(f"{REJECTED_OP} version 13 is not implemented.")
@@ -68,14 +79,24 @@ class MiscompilingOnnxConverter(Converter):
     target = ONNX
     framework = "none"
     package = "onnx"
-    variants = ("leaky", "reject_sigmoid", "identity")
+    variants = ("leaky", "reject_sigmoid", "identity", "clip_large")
     repro_snippet: ClassVar[str] = '''
 
 def convert_and_run(model, inputs, input_names, output_names):
     # The fake converter's behaviour, inlined: relu_2 becomes LeakyRelu(alpha=0.1); run by onnxruntime.
     import onnxruntime
-    from onnx import helper
+    from onnx import helper, numpy_helper
 
+    if variant == "clip_large":
+        relu = next((index for index, node in enumerate(model.graph.node) if node.op_type == "Relu"), None)
+        if relu is None:  # a prefix cut before the Relu: nothing to break
+            return model
+        node = model.graph.node[relu]
+        model.graph.initializer.extend([numpy_helper.from_array(np.array(0, np.float32), "clip_low"),
+                                        numpy_helper.from_array(np.array(CLIP_MAX, np.float32), "clip_high")])
+        model.graph.node[relu].CopyFrom(helper.make_node(
+            "Clip", [node.input[0], "clip_low", "clip_high"], list(node.output), name=node.name))
+        return model
     for index, node in enumerate(model.graph.node):
         if node.name == "relu_2":
             model.graph.node[index].CopyFrom(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.compare import DEFAULT_TOLERANCES, compare, default_tolerance, worst
+from harness.oracle.compare import DEFAULT_TOLERANCES, compare, default_tolerance, worst
 from harness.spec import Tolerance
 
 FP32 = DEFAULT_TOLERANCES["float32"]
@@ -31,9 +31,19 @@ def test_a_relative_perturbation_of_one_element_by_1e_3_is_caught(reference: np.
     assert "1 of 40 elements off" in result.error
 
 
-def test_float_noise_below_tolerance_passes(reference: np.ndarray) -> None:
-    candidate = (reference.astype(np.float64) * (1 + 1e-9)).astype(np.float32)
-    assert compare(reference, candidate, FP32).passed
+def few_ulps(values: np.ndarray, ulps: int) -> np.ndarray:
+    """values moved `ulps` float32 steps toward +inf: float noise of the kind a reordered sum makes."""
+    moved = values.copy()
+    for _ in range(ulps):
+        moved = np.nextafter(moved, np.float32(np.inf))
+    return moved
+
+
+def test_float_noise_of_a_few_ulps_passes(reference: np.ndarray) -> None:
+    candidate = few_ulps(reference, 4)
+    assert not np.array_equal(candidate, reference)  # a noise test must perturb something
+    result = compare(reference, candidate, FP32)
+    assert result.passed and 0 < result.max_ulp <= 4
 
 
 def test_required_atol_is_the_smallest_passing_atol(reference: np.ndarray) -> None:
@@ -94,3 +104,98 @@ def test_outputs_within_unit_scale_use_torch_testing_rule_exactly(reference: np.
     candidate = small + np.float32(1.2e-5)
     assert not compare(small, candidate, Tolerance(atol=1e-5, rtol=0)).passed
     assert compare(small, candidate, Tolerance(atol=1.3e-5, rtol=0)).passed
+
+
+# -- non-finite references are verdicts, not a count --------------------------------------------------------
+
+@pytest.mark.parametrize("candidate_value", [-np.inf, 0.0, np.nan])
+def test_a_lost_or_sign_flipped_inf_is_a_mismatch(reference: np.ndarray, candidate_value: float) -> None:
+    ref = reference.copy()
+    ref[0, 1] = np.inf
+    candidate = ref.copy()
+    candidate[0, 1] = candidate_value
+    result = compare(ref, candidate, FP32)
+    assert not result.passed and "where the reference is inf" in result.error
+
+
+def test_finite_where_the_reference_is_nan_is_a_mismatch(reference: np.ndarray) -> None:
+    ref = np.full_like(reference, np.nan)
+    result = compare(ref, reference, FP32)
+    assert not result.passed and "where the reference is nan" in result.error
+
+
+def test_matching_infs_and_nans_pass_and_are_counted(reference: np.ndarray) -> None:
+    ref = reference.copy()
+    ref[0, 0], ref[1, 0], ref[2, 0] = np.inf, -np.inf, np.nan
+    result = compare(ref, ref.copy(), FP32)
+    assert result.passed and result.nonfinite_reference == 3
+
+
+# -- one large element does not loosen the others -----------------------------------------------------------
+
+def test_a_large_row_does_not_loosen_another_row() -> None:
+    reference = np.array([[1e5, 2.0, 3.0], [0.5, -0.3, 0.2]], dtype=np.float32)
+    candidate = reference.copy()
+    candidate[1] = [-0.5, 0.3, 0.2]  # signs flipped in the small row
+    result = compare(reference, candidate, FP32)
+    assert not result.passed and result.output_scale == pytest.approx(1e5)
+
+
+def test_against_a_float64_truth_one_large_element_does_not_hide_sign_flips() -> None:
+    reference = np.array([[1e5, 0.5, -0.3]], dtype=np.float32)
+    truth = reference.astype(np.float64)
+    candidate = np.array([[1e5, -0.5, 0.3]], dtype=np.float32)
+    result = compare(reference, candidate, FP32, truth=truth)
+    assert not result.passed and "truth" in result.error
+
+
+# -- the float64 truth: float noise is judged against the reference's own noise ------------------------------
+
+def sigmoid_like_case() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """truth, a float32 reference 2.6e-5 off it, a candidate 2.1e-5 off it on other elements, and a
+    candidate that is 10x the reference's noise off: the UNet false alarm measured on real converters."""
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(0.05, 0.95, size=(2, 64))
+    reference = truth.astype(np.float32)
+    reference[0, 3] += np.float32(2.6e-5)
+    reference[1, 9] -= np.float32(2.6e-5)
+    candidate = truth.astype(np.float32)
+    candidate[0, 40] -= np.float32(2.1e-5)
+    candidate[1, 50] += np.float32(2.1e-5)
+    broken = candidate.copy()
+    broken[1, 20] += np.float32(2.6e-4)
+    return truth, reference, candidate, broken
+
+
+def test_a_candidate_closer_to_the_truth_than_the_reference_passes() -> None:
+    truth, reference, candidate, _ = sigmoid_like_case()
+    assert not compare(reference, candidate, FP32).passed  # the float32-reference rule: a false alarm
+    result = compare(reference, candidate, FP32, truth=truth)
+    assert result.passed
+    assert result.error_vs_truth == pytest.approx(2.1e-5, rel=0.05)
+    assert result.reference_noise == pytest.approx(2.6e-5, rel=0.05)
+
+
+def test_an_error_ten_times_the_reference_noise_fails_against_the_truth() -> None:
+    truth, reference, _, broken = sigmoid_like_case()
+    result = compare(reference, broken, FP32, truth=truth)
+    assert not result.passed
+    assert "x the reference's own noise" in result.error
+
+
+def test_with_an_exact_reference_the_truth_rule_is_torch_testing() -> None:
+    truth = np.linspace(-1, 1, 20).reshape(2, 10)
+    reference = truth.astype(np.float32)
+    noise = truth.astype(np.float32) + np.float32(0.8e-5)
+    assert compare(reference, noise, FP32, truth=truth).passed
+    wrong = truth.astype(np.float32) + np.float32(3e-5)
+    assert not compare(reference, wrong, FP32, truth=truth).passed
+
+
+def test_an_output_dtype_change_is_a_mismatch() -> None:
+    reference = np.arange(6, dtype=np.int64)
+    result = compare(reference, reference.astype(np.int32), default_tolerance(np.dtype("int64")))
+    assert not result.passed and "dtype int32 where the reference has int64" in result.error
+    floats = np.linspace(0, 1, 6, dtype=np.float32)
+    narrowed = compare(floats, floats.astype(np.float16), FP32)
+    assert not narrowed.passed and "float16" in narrowed.error

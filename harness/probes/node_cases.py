@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 
 from harness import __version__, new_run_id
-from harness.compare import Comparison, compare, default_tolerance, severity
 from harness.converters.base import Converter
 from harness.converters.onnx_from_tf import OnnxFromSavedModel
 from harness.converters.onnx_from_torch import OnnxFromTorch
 from harness.converters.tf_from_onnx import TfFromOnnx
 from harness.converters.torch_from_onnx import TorchFromOnnx
 from harness.formats import ONNX
+from harness.oracle.compare import Comparison, compare, default_tolerance, severity
 from harness.pool import WorkerFailure, WorkerPool
 from harness.runners import runner_for
 from harness.spec import Tolerance

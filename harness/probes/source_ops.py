@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from harness import __version__, new_run_id
-from harness.compare import Comparison, compare, default_tolerance, severity
 from harness.converters.base import Converter
 from harness.converters.onnx_from_tf import OnnxFromKeras
 from harness.converters.onnx_from_torch import OnnxFromTorch
 from harness.formats import KERAS, TORCH
 from harness.inputs import InputRecipe, build_array
+from harness.oracle.compare import Comparison, compare, default_tolerance, severity
 from harness.pool import WorkerFailure, WorkerPool, call_task
 from harness.routes import Hop, Route
 from harness.runners import runner_for

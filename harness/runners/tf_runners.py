@@ -1,4 +1,8 @@
-"""Runs TensorFlow artifacts: a SavedModel through its serving_default signature, and a Keras model."""
+"""Runs TensorFlow artifacts: a SavedModel through its serving_default signature, and a Keras model.
+
+A Keras model's float64 truth is a clone built from its own config with every floating dtype widened
+to float64, holding the same (float32) weights. A SavedModel has no such twin: its graph is fixed.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from harness.formats import KERAS, SAVED_MODEL
-from harness.runners.base import Runner
+from harness.runners.base import Runner, cast_input, ordered_by_names
+
+NARROW_FLOATS = ("float16", "bfloat16", "float32", "mixed_float16", "mixed_bfloat16")
 
 
-def ordered_by_names(available: list[str], wanted: list[str]) -> list[str]:
-    """`available` keys in the order of `wanted` when the names match, else in sorted order."""
-    if sorted(available) == sorted(wanted):
-        return list(wanted)
-    return sorted(available)
+def widened_to_float64(config: Any, inside_dtype: bool = False) -> Any:
+    """A Keras config with every floating dtype (plain names and DTypePolicy configs) set to float64."""
+    if isinstance(config, dict):
+        return {key: widened_to_float64(value, inside_dtype or key == "dtype") for key, value in config.items()}
+    if isinstance(config, list):
+        return [widened_to_float64(value, inside_dtype) for value in config]
+    if inside_dtype and config in NARROW_FLOATS:
+        return "float64"
+    return config
 
 
 class SavedModelRunner(Runner):
@@ -34,25 +44,43 @@ class SavedModelRunner(Runner):
         signature = loaded[1]
         input_specs = signature.structured_input_signature[1]
         names = ordered_by_names(list(input_specs), [spec["name"] for spec in io["inputs"]])
-        feed = {name: tf.constant(array, dtype=input_specs[name].dtype) for name, array in zip(names, inputs)}
+        feed = {name: tf.constant(cast_input(array, input_specs[name].dtype.as_numpy_dtype, name, self.notes))
+                for name, array in zip(names, inputs)}
         outputs = signature(**feed)
-        return [outputs[name].numpy() for name in ordered_by_names(list(outputs), io["outputs"])]
+        return self.matched({name: outputs[name].numpy()
+                             for name in ordered_by_names(list(outputs), io["outputs"])}, io)
 
 
 class KerasRunner(Runner):
     format = KERAS
     framework = "tf"
     stack = "current"
+    truth_kind = "keras float64 clone"
 
     def load(self, artifact: Path, io: dict[str, Any]) -> Any:
         import keras
 
         return keras.saving.load_model(artifact)
 
+    def load_float64(self, artifact: Path, io: dict[str, Any]) -> Any:
+        import keras
+        import numpy as np
+
+        model = self.load(artifact, io)
+        config = widened_to_float64(keras.saving.serialize_keras_object(model))
+        clone = keras.saving.deserialize_keras_object(config)
+        clone.set_weights([weight.astype(np.float64) if weight.dtype.kind == "f" else weight
+                           for weight in model.get_weights()])
+        return clone
+
     def run_loaded(self, loaded: Any, io: dict[str, Any], inputs: list[Any]) -> list[Any]:
         outputs = loaded(inputs if len(inputs) > 1 else inputs[0], training=False)
         if isinstance(outputs, dict):
-            outputs = list(outputs.values())
+            return self.matched({name: self.numpy(output) for name, output in outputs.items()}, io)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
-        return [output.numpy() if hasattr(output, "numpy") else output for output in outputs]
+        return self.matched([self.numpy(output) for output in outputs], io)
+
+    @staticmethod
+    def numpy(output: Any) -> Any:
+        return output.numpy() if hasattr(output, "numpy") else output

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.compare import compare, default_tolerance
 from harness.converters.base import Converter
 from harness.formats import ONNX
+from harness.oracle.compare import compare, default_tolerance
 from harness.pool import WorkerFailure, WorkerPool, call_task
 from harness.runners import runner_for
 from harness.spec import Tolerance
@@ -37,7 +37,9 @@ from harness.worker import load_npz, save_npz
 # onnxruntime of this stack is the reference; extraction uses its onnx, which keeps the source's IR version.
 REFERENCE_STACK = "current"
 PASS = "pass"
-MODULE = "harness.localize"  # not __name__, which is "__main__" under python -m
+REFERENCE_ERROR = "reference_error"  # onnxruntime or the extractor failed on a prefix: no verdict on the converter
+MAX_STEP_OVER = 4  # prefixes tried around a middle that onnxruntime cannot run, before giving up on it
+MODULE = "harness.oracle.localize"  # not __name__, which is "__main__" under python -m
 
 
 # -- inside a worker -----------------------------------------------------------------------------------------
@@ -211,6 +213,11 @@ class Localizer:
         listing: dict[str, Any] = self.call("list_nodes", model_path=str(self.onnx_path))
         return listing
 
+    def fails(self, index: int) -> bool:
+        """The converter got prefix `index` wrong (a prefix onnxruntime cannot run is not the converter's)."""
+        check = self.check(index)
+        return not check.passed and check.status != REFERENCE_ERROR
+
     def check(self, index: int) -> PrefixCheck:
         if index not in self.checks:
             started = time.perf_counter()
@@ -224,7 +231,7 @@ class Localizer:
         folder = self.work_dir / f"prefix_{index:04d}"
         folder.mkdir(parents=True, exist_ok=True)
         model, expected_path = folder / "model.onnx", folder / "expected.npz"
-        check = PrefixCheck(index, "reference_error", model=str(model), expected=str(expected_path))
+        check = PrefixCheck(index, REFERENCE_ERROR, model=str(model), expected=str(expected_path))
         try:
             cut = self.call("extract_prefix", model_path=str(self.onnx_path), index=index, out_path=str(model))
             check.outputs = cut["outputs"]
@@ -293,7 +300,12 @@ def localize(pool: WorkerPool, onnx_path: Path, converter: Converter, inputs_npz
     started = time.perf_counter()
     localizer = Localizer(pool, Path(onnx_path), converter, Path(inputs_npz), Path(work_dir), tolerance,
                           convert_timeout, run_timeout)
-    graph = localizer.graph()
+    try:
+        graph = localizer.graph()
+    except (RuntimeError, WorkerFailure) as exc:
+        result = Localization(str(onnx_path), converter.name, converter.stack, str(inputs_npz), str(work_dir), 0,
+                              found=False, tolerance=tolerance, note=f"not localized: cannot list the graph ({exc})")
+        return finish(result, localizer, started)
     nodes = graph["nodes"]
     result = Localization(str(onnx_path), converter.name, converter.stack, str(inputs_npz), str(work_dir),
                           len(nodes), found=False, graph_inputs=[value["name"] for value in graph["inputs"]],
@@ -301,8 +313,13 @@ def localize(pool: WorkerPool, onnx_path: Path, converter: Converter, inputs_npz
     if not nodes:
         result.note = "the graph has no nodes"
         return finish(result, localizer, started)
+    whole = localizer.check(len(nodes) - 1)
+    if whole.status == REFERENCE_ERROR:
+        # onnxruntime cannot run the source graph itself: there is nothing to judge the converter against.
+        result.note = f"not localized: {whole.error}"
+        return finish(result, localizer, started)
     if scan:
-        first = next((index for index in range(len(nodes)) if not localizer.check(index).passed), None)
+        first = next((index for index in range(len(nodes)) if localizer.fails(index)), None)
     else:
         first = bisect(localizer, len(nodes))
     if first is None:
@@ -315,7 +332,9 @@ def localize(pool: WorkerPool, onnx_path: Path, converter: Converter, inputs_npz
     result.status, result.max_abs_err, result.error, result.prefix = (prefix.status, prefix.max_abs_err,
                                                                       prefix.error, prefix)
     result.verified = not prefix.passed and (before is None or before.passed)
-    if first == 0:
+    if before is not None and before.status == REFERENCE_ERROR:
+        result.note = f"prefix {first - 1} could not be run by onnxruntime, so the node is not verified"
+    elif first == 0:
         result.note = ("the first node already fails: look for a model-level cause (IR version, opset, "
                        "inputs) before blaming the node")
     elif not result.verified:
@@ -324,16 +343,24 @@ def localize(pool: WorkerPool, onnx_path: Path, converter: Converter, inputs_npz
 
 
 def bisect(localizer: Localizer, count: int) -> int | None:
-    """The smallest failing prefix, assuming failures are monotonic; None when the whole graph passes."""
-    if localizer.check(count - 1).passed:
+    """The smallest failing prefix, assuming failures are monotonic; None when the whole graph passes.
+
+    A prefix onnxruntime cannot cut or run says nothing about the converter, so it is stepped over: the
+    nearest prefix in the open interval that can be judged is tried instead."""
+    if not localizer.fails(count - 1):
         return None
     passing, failing = -1, count - 1  # -1: the empty graph, which passes by definition
     while failing - passing > 1:
         middle = (passing + failing) // 2
-        if localizer.check(middle).passed:
-            passing = middle
+        candidates = sorted(range(passing + 1, failing), key=lambda index: abs(index - middle))
+        judged = next((index for index in candidates[:MAX_STEP_OVER]
+                       if localizer.check(index).status != REFERENCE_ERROR), None)
+        if judged is None:
+            break  # no judgeable prefix near the middle: report the smallest failing one known
+        if localizer.fails(judged):
+            failing = judged
         else:
-            failing = middle
+            passing = judged
     return failing
 
 
@@ -514,7 +541,7 @@ def write_repro(localization: Localization, out_dir: Path, converter: Converter)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m harness.localize MODEL.onnx INPUTS.npz CONVERTER_CLASS OUT_DIR [--scan]"""
+    """python -m harness.oracle.localize MODEL.onnx INPUTS.npz CONVERTER_CLASS OUT_DIR [--scan]"""
     import argparse
 
     from harness.worker import import_object
