@@ -58,6 +58,14 @@ def test_records_need_an_id_and_a_reason(tmp_path: Path) -> None:
         load_known_failures(path)
 
 
+def test_a_record_quoting_only_the_harness_wording_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "known.toml"
+    path.write_text('[[failure]]\nid = "broad"\nreason = "r"\nstatus = "run_error"\n'
+                    'error_contains = "examples failed"\n')
+    with pytest.raises(ValueError, match="quote the converter's error"):
+        load_known_failures(path)
+
+
 def test_the_committed_known_failures_file_loads_and_every_record_has_a_reason() -> None:
     records = load_known_failures(known_failures_path())
     assert all(record.reason.strip() for record in records)
