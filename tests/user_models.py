@@ -23,3 +23,14 @@ def small_keras_classifier() -> Any:
 
 def raising_factory() -> Any:
     raise ValueError("weights file checkpoints/best.pt not found")
+
+
+def two_head_keras_model() -> Any:
+    """Two heads returned as a dict, declared zeta (3) before alpha (7): Keras itself lists them sorted."""
+    import keras
+
+    keras.utils.set_random_seed(5)
+    features = keras.Input((5,), name="features")
+    hidden = keras.layers.Dense(8, activation="tanh", name="hidden")(features)
+    return keras.Model(features, {"zeta": keras.layers.Dense(3, name="zeta")(hidden),
+                                  "alpha": keras.layers.Dense(7, name="alpha")(hidden)})
