@@ -109,3 +109,24 @@ def convert_and_run(model, inputs, input_names, output_names):
         import onnx
 
         onnx.save(mutate(onnx.load(str(source)), self.variant), str(target))
+
+
+def build_conv_model(out_dir: str, seed: int = 0) -> dict[str, Any]:
+    """Conv -> Relu -> GlobalAveragePool (opset 13): onnxruntime has no double Conv kernel."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    weight = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("GlobalAveragePool", ["r"], ["y"], name="pool")]
+    graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 4, 1, 1])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    onnx.checker.check_model(model)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(folder / "model.onnx"))
+    save_npz(str(folder / "inputs.npz"), ["x"], [rng.standard_normal((2, 3, 8, 8)).astype(np.float32)])
+    return {"model": str(folder / "model.onnx"), "inputs": str(folder / "inputs.npz")}

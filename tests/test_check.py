@@ -38,7 +38,7 @@ def test_a_keras_factory_reads_its_inputs_from_the_model(tmp_path: Path) -> None
 
 
 def test_a_keras_model_with_a_dict_of_heads_is_compared_head_by_head(tmp_path: Path) -> None:
-    code, rows = check(tmp_path, "tests.user_models:two_head_keras_model", "--routes", "keras>onnx>torch>onnx>tf")
+    _, rows = check(tmp_path, "tests.user_models:two_head_keras_model", "--routes", "keras>onnx>torch>onnx>tf")
     assert sorted(set(rows["output"])) == ["alpha", "zeta"]
     first_two = rows[rows["hop"].isin(["keras->onnx", "onnx->torch"])]
     assert len(first_two) == 4 and (first_two["status"] == "pass").all(), first_two[["hop", "output", "error"]]
