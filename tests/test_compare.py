@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from harness.oracle.compare import DEFAULT_TOLERANCES, compare, default_tolerance, worst
+from harness.oracle.compare import DEFAULT_TOLERANCES, NOISE_FACTOR, compare, default_tolerance, worst
 from harness.spec import Tolerance
 
 FP32 = DEFAULT_TOLERANCES["float32"]
@@ -199,3 +201,23 @@ def test_an_output_dtype_change_is_a_mismatch() -> None:
     floats = np.linspace(0, 1, 6, dtype=np.float32)
     narrowed = compare(floats, floats.astype(np.float16), FP32)
     assert not narrowed.passed and "float16" in narrowed.error
+
+
+# -- the rule as a property: within K x the reference's noise never fails, beyond it always does --------------
+
+@given(seed=st.integers(0, 2**32 - 1), noise=st.floats(1e-6, 1e-2), fraction=st.floats(0.0, 1.0),
+       magnitude=st.sampled_from([1e-2, 1.0, 1e3]))
+@settings(max_examples=200, deadline=None)
+def test_an_error_within_k_times_the_reference_noise_passes_and_beyond_both_bounds_fails(
+        seed: int, noise: float, fraction: float, magnitude: float) -> None:
+    rng = np.random.default_rng(seed)
+    truth = rng.standard_normal((3, 16)) * magnitude
+    reference = (truth + noise * magnitude * rng.choice([-1.0, 1.0], size=truth.shape)).astype(np.float32)
+    row_noise = np.abs(reference.astype(np.float64) - truth).max(axis=1, keepdims=True)
+    # Stay clear of float32 rounding at the bounds: the candidate is itself rounded to float32.
+    within = truth + fraction * 0.9 * NOISE_FACTOR * row_noise * rng.choice([-1.0, 1.0], size=truth.shape)
+    assert compare(reference, within.astype(np.float32), FP32, truth=truth).passed
+    beyond = truth.copy()
+    plain_bound = FP32.atol + FP32.rtol * np.abs(truth[1, 5])
+    beyond[1, 5] += 1.1 * max(NOISE_FACTOR * row_noise[1, 0], plain_bound) + 1e-6 * abs(truth[1, 5])
+    assert not compare(reference, beyond.astype(np.float32), FP32, truth=truth).passed
