@@ -39,6 +39,7 @@ class OutputTrack:
     tolerance: Tolerance = field(default_factory=lambda: default_tolerance(np.dtype("float32")))
     failing_input: Path | None = None  # a copy of the input the worst failing example ran on
     failing_recipe: str = ""
+    float32_rule_failed: bool | None = None  # what judging against the float32 reference alone would say
 
     def judge(self, output: OutputSpec, tolerance: Tolerance, reference: np.ndarray, truth: np.ndarray | None,
               previous: np.ndarray | None, produced: np.ndarray | None, produced_count: int, label: str,
@@ -50,6 +51,10 @@ class OutputTrack:
                 f"the artifact gave {produced_count} outputs; output {output.name!r} is missing"))
         else:
             comparison = compare(reference, produced, tolerance, truth=truth, classifier=output.is_classifier)
+            if truth is not None:
+                # Kept beside the verdict so a report can show the false alarms the truth removed.
+                plain = comparison if not comparison.passed else compare(reference, produced, tolerance)
+                self.float32_rule_failed = bool(self.float32_rule_failed) or not plain.passed
             if previous is not None:
                 own = compare(previous, produced, tolerance)
                 if self.own is None or severity(own) > severity(self.own):
@@ -82,5 +87,7 @@ def comparison_columns(track: OutputTrack, truth: str) -> dict[str, Any]:
         "truth": truth, "error_vs_truth": worst.error_vs_truth, "reference_noise": worst.reference_noise,
         "noise_multiple": worst.noise_multiple, "noise_factor": NOISE_FACTOR if truth.startswith(
             ("torch", "keras", "onnx")) else None,
+        "float32_rule": None if track.float32_rule_failed is None else (
+            "mismatch" if track.float32_rule_failed else "pass"),
         "atol": tolerance.atol, "rtol": tolerance.rtol, "tolerance_reason": tolerance.reason,
     }
