@@ -22,6 +22,7 @@ import numpy as np
 from hypothesis import assume
 
 from harness import __version__, new_run_id
+from harness.cache import TaskCache
 from harness.formats import KERAS, TORCH, Format
 from harness.inputs import ExampleRecipe, build_example, example_recipes, largest_recipe, seeded_recipes
 from harness.oracle.compare import Comparison, compare, worst
@@ -47,6 +48,7 @@ class EngineOptions:
     database_dir: Path | None = None  # hypothesis's example database; None keeps no database
     localize: bool = False  # find the first divergent node of failing ONNX-consuming hops, write a repro
     memory_limit_mb: float | None = 8192.0  # a worker above this resident size is killed: "crash (out of memory)"
+    cache_dir: Path | None = None  # the task cache (conversions, runs, twin builds); None: everything runs
 
 
 @dataclass
@@ -82,6 +84,7 @@ class HopState:
     lost_dynamic_axes: str = ""
     replay: str = ""
     convert_seconds: float = 0.0
+    cached: bool = False  # the conversion was answered from the task cache
     run_seconds: float = 0.0
     examples: int = 0
     run_errors: int = 0
@@ -143,10 +146,11 @@ class Engine:
         self.run_id = new_run_id()
         self.contexts: dict[str, ModelContext] = {}
         self.conversions = 0
+        self.cache = TaskCache(self.options.cache_dir) if self.options.cache_dir else None
 
     # -- tasks -------------------------------------------------------------------------------------
     def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float) -> Step:
-        return call_task(self.pool, stack, framework, task, timeout)
+        return call_task(self.pool, stack, framework, task, timeout, self.cache)
 
     def run_artifact(self, stack: str, runner_format: str, artifact: Path, io: dict[str, Any],
                      inputs: list[Path], out_dir: Path, *, truth: bool = False) -> RunResult:
@@ -261,9 +265,45 @@ class Engine:
         if any(hop.status == "ok" for hop in cell.hops):
             self.explore(cell)
         rows = self.rows(context, cell)
+        self.explain_precision(cell, rows)
         if self.options.localize:
             self.localize_failures(cell, rows)
         return rows
+
+    def explain_precision(self, cell: Cell, rows: list[dict[str, Any]]) -> None:
+        """For a mismatching hop whose artifact has a float64 twin (ONNX, torch): run it in float64 on the
+        input that failed. Equal to the source's truth means the conversion kept the function and the
+        difference is float32 rounding (numerical stability); otherwise the converter changed the function."""
+        for state in cell.hops:
+            hop_rows = [row for row in rows if row["hop_index"] == state.hop.index and row["status"] == "mismatch"]
+            fmt = state.hop.converter.target.name
+            if not hop_rows or state.status != "ok" or not runner_for(fmt).truth_kind or cell.source_artifact is None:
+                continue
+            inputs = [track.failing_input for track in state.outputs if track.failing_input is not None][:1]
+            if not inputs:
+                continue
+            scratch = cell.folder / "scratch" / f"precision_hop{state.hop.index}"
+            source = self.run_artifact("current", cell.route.source.name, cell.source_artifact, cell.io, inputs,
+                                       scratch / "source", truth=True)
+            candidate = self.run_artifact(state.runner_stack, fmt, state.artifact, cell.io, inputs,
+                                          scratch / "candidate", truth=True)
+            if not source.truths or not candidate.truths:
+                continue
+            for row in hop_rows:
+                index = [output.name for output in cell.spec.outputs].index(row["output"])
+                if index >= len(candidate.truths[0]) or index >= len(source.truths[0]):
+                    continue
+                wide, truth = candidate.truths[0][index], source.truths[0][index]
+                if wide.shape != truth.shape:
+                    continue
+                error = float(np.abs(wide.astype(np.float64) - truth).max()) if truth.size else 0.0
+                scale = max(1.0, float(np.abs(truth).max())) if truth.size else 1.0
+                row["candidate_float64_err"] = error
+                row["precision"] = ("float32 rounding only: in float64 the converted model matches the truth "
+                                    f"({error:.2g}); the converter kept the function but rounds worse"
+                                    if error <= SAME_FUNCTION_RTOL * scale else
+                                    f"the function changed: in float64 the converted model is {error:.3g} "
+                                    "from the truth")
 
     def localization_input(self, cell: Cell, state: HopState, output: int | None) -> tuple[Path, str]:
         """The input to localize a hop's failure on: hypothesis's shrunk example when this hop failed on it,
@@ -356,8 +396,8 @@ class Engine:
                             f"--replay {shlex.quote(str(task_file))}")
             self.progress(f"  {spec.name} {route.id} hop {hop.index} {hop.name} ({converter.name}, {converter.stack})")
             step = self.call(converter.stack, converter.framework, task, self.options.convert_timeout)
-            self.conversions += 1
-            state.convert_seconds = step.seconds
+            self.conversions += 0 if step.cached else 1
+            state.convert_seconds, state.cached = step.seconds, step.cached
             if step.status != "ok":
                 state.status = {"error": "convert_error"}.get(step.status, step.status)
                 state.error = step.error
@@ -497,7 +537,8 @@ class Engine:
                 "source": cell.route.source.name, "route": cell.route.id, "hop_index": state.hop.index,
                 "hop": state.hop.name, "converter": converter.name,
                 "converter_version": versions.get(converter.package, "?"), "stack": converter.stack,
-                "conversions": 0 if state.status == "skipped" else 1, "examples": state.examples,
+                "conversions": 0 if state.status == "skipped" or state.cached else 1, "cached": state.cached,
+                "examples": state.examples,
                 "source_rejections": cell.source_rejections, "onnx_ops": state.onnx_ops,
                 "lost_dynamic_axes": state.lost_dynamic_axes,
                 "seconds": round(state.convert_seconds + state.run_seconds, 3), "artifact": str(state.artifact),
@@ -540,6 +581,11 @@ class Engine:
         twin = context.twin[index] if context and context.twin else None
         return {"twin_max_abs_err": twin.max_abs_err if twin else None,
                 "twin_status": ("pass" if twin.passed else "mismatch") if twin else "unavailable"}
+
+
+# Two float64 evaluations of the same function differ by float64 rounding only (about 1e-16 relative per
+# operation); a changed function differs by far more than this.
+SAME_FUNCTION_RTOL = 1e-9
 
 
 def stochastic(first: list[np.ndarray], again: list[np.ndarray]) -> bool:

@@ -63,6 +63,8 @@ def rebuild_perturbed(directory: Path, inner: str, mode: str) -> Any:
             elif mode.startswith("ulps_"):  # float noise: every element a few float32 steps up
                 for _ in range(int(mode.removeprefix("ulps_"))):
                     flat.copy_(torch.nextafter(flat, torch.full_like(flat, float("inf"))))
+            elif mode == "cancel":  # the same function, computed with catastrophic cancellation in float32
+                output = (output + 1e4) - 1e4
             elif mode == "noise":  # a stochastic model: another output for the same input on every run
                 output = output + torch.rand_like(output)
             elif mode == "nan":
@@ -81,7 +83,7 @@ class PerturbingConverter(Converter):
     target = TORCH
     framework = "torch"
     package = "torch"
-    variants = ("identity", "scale_1e-3", "ulps_4", "nan", "transpose", "noise")
+    variants = ("identity", "scale_1e-3", "ulps_4", "nan", "transpose", "noise", "cancel")
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         from harness.torch_artifact import save_torch_module

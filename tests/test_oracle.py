@@ -32,6 +32,7 @@ def run(engine: Engine, *variants: str) -> list[dict[str, object]]:
 def test_a_1e_3_relative_change_of_one_element_is_caught_and_shrunk(engine: Engine) -> None:
     (row,) = run(engine, "scale_1e-3")
     assert row["status"] == "mismatch" and row["float32_rule"] == "mismatch" and row["truth"] == "torch float64"
+    assert str(row["precision"]).startswith("the function changed")
     assert row["mismatched_fraction"] > 0 and "elements off" in str(row["error"])
     minimal = Path(str(row["minimal_example"]))
     assert minimal.exists()
@@ -57,3 +58,10 @@ def test_a_transposed_output_is_named_as_such(engine: Engine) -> None:
     (row,) = run(engine, "transpose")
     assert row["status"] == "mismatch"
     assert "the output is the reference transposed by (1, 0)" in str(row["error"])
+
+
+def test_a_numerically_unstable_but_equal_function_fails_and_is_told_apart(engine: Engine) -> None:
+    (row,) = run(engine, "cancel")
+    assert row["status"] == "mismatch"  # rounding far beyond the reference's noise is the converter's doing
+    assert str(row["precision"]).startswith("float32 rounding only"), row["precision"]
+    assert float(row["candidate_float64_err"]) < 1e-6
