@@ -35,6 +35,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="reports", help="report directory (default: reports)")
     parser.add_argument("--work-dir", help="artifacts and the run journal (default: .parity/runs in the checkout)")
     parser.add_argument("--resume", action="store_true", help="keep the cells an interrupted run finished")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="convert and run everything again instead of reusing the task cache")
+    parser.add_argument("--cache-dir", help="the task cache (default: .parity/cache in the checkout)")
     parser.add_argument("--no-localize", action="store_true",
                         help="skip finding the first divergent ONNX node of failing hops (and their repros)")
     parser.add_argument("--stacks", default=",".join(BASE_STACKS),
@@ -63,7 +66,12 @@ def engine_options(args: argparse.Namespace) -> EngineOptions:
     return EngineOptions(examples=args.examples, profile=args.profile, nonfinite=args.nonfinite, seed=args.seed,
                          convert_timeout=args.convert_timeout, run_timeout=args.run_timeout,
                          memory_limit_mb=args.memory_limit_mb, localize=not args.no_localize,
-                         database_dir=project_root() / ".parity" / "hypothesis")
+                         database_dir=project_root() / ".parity" / "hypothesis",
+                         cache_dir=None if args.no_cache else cache_dir_for(args))
+
+
+def cache_dir_for(args: argparse.Namespace) -> Path:
+    return Path(args.cache_dir) if getattr(args, "cache_dir", None) else project_root() / ".parity" / "cache"
 
 
 def work_dir_for(args: argparse.Namespace, default: str) -> Path:
@@ -264,6 +272,21 @@ def command_stacks(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_cache(args: argparse.Namespace) -> int:
+    from harness.cache import TaskCache
+
+    cache = TaskCache(cache_dir_for(args))
+    if args.action == "prune":
+        if args.older_than_days is None and args.keep_mb is None:
+            raise UsageError("parity cache prune needs --older-than-days N or --keep-mb N")
+        keep = None if args.keep_mb is None else int(args.keep_mb * 2**20)
+        removed = cache.prune(older_than_days=args.older_than_days, keep_bytes=keep)
+        print(f"removed {removed} entries")
+    info = cache.info()
+    print(f"cache {info['root']}: {info['entries']} entries, {info['bytes'] / 2**20:.1f} MiB")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parity", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -313,6 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     stacks = commands.add_parser("stacks", help="provision the converter stacks that are missing; print versions")
     stacks.add_argument("names", nargs="*", metavar="STACK", help=f"stacks (default: {', '.join(KNOWN_STACKS)})")
     stacks.set_defaults(handler=command_stacks)
+    cache = commands.add_parser("cache", help="show or trim the task cache (conversions, runs, twin builds)")
+    cache.add_argument("action", choices=("info", "prune"))
+    cache.add_argument("--cache-dir", help="the task cache (default: .parity/cache in the checkout)")
+    cache.add_argument("--older-than-days", type=float, help="prune: remove entries stored longer ago than this")
+    cache.add_argument("--keep-mb", type=float, help="prune: then remove the oldest entries beyond this size")
+    cache.set_defaults(handler=command_cache)
     return parser
 
 

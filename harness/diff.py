@@ -35,8 +35,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.report import STATUS_ORDER, to_frame
-from harness.statuses import FAILING
+from harness.report import to_frame
+from harness.statuses import FAILING, STATUS_ORDER
 
 GROWTH = 10.0  # max_abs_err must grow by more than this factor, while failing, to count as a regression
 CLASSES = ("regressed", "improved", "new", "gone", "unchanged")

@@ -10,9 +10,12 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from harness.stacks import get_stack, project_root
+
+if TYPE_CHECKING:
+    from harness.cache import TaskCache
 
 
 @dataclass
@@ -26,6 +29,7 @@ class Step:
     error: str = ""
     result: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    cached: bool = False  # the reply came from the task cache, nothing ran
 
 
 class WorkerFailure(Exception):
@@ -181,14 +185,21 @@ class WorkerPool:
         self.close()
 
 
-def call_task(pool: WorkerPool, stack: str, framework: str, task: dict[str, Any], timeout: float) -> Step:
-    """Run one task; a dead or hung worker and a raising task all come back as a Step, never an exception."""
+def call_task(pool: WorkerPool, stack: str, framework: str, task: dict[str, Any], timeout: float,
+              cache: TaskCache | None = None) -> Step:
+    """Run one task; a dead or hung worker and a raising task all come back as a Step, never an exception.
+    With a cache, a task whose inputs, options and stack are unchanged is answered from it."""
     started = time.perf_counter()
-    try:
-        reply = pool.call(stack, framework, task, timeout)
-    except WorkerFailure as failure:
-        return Step(failure.status, str(failure), seconds=time.perf_counter() - started)
+    reply = cache.restore(stack, task) if cache is not None else None
+    cached = reply is not None
+    if reply is None:
+        try:
+            reply = pool.call(stack, framework, task, timeout)
+        except WorkerFailure as failure:
+            return Step(failure.status, str(failure), seconds=time.perf_counter() - started)
+        if cache is not None:
+            cache.store(stack, task, {key: reply[key] for key in ("ok", "result", "error") if key in reply})
     seconds = time.perf_counter() - started
     if not reply["ok"]:
-        return Step("error", str(reply["error"]), seconds=seconds)
-    return Step("ok", result=dict(reply["result"]), seconds=seconds)
+        return Step("error", str(reply["error"]), seconds=seconds, cached=cached)
+    return Step("ok", result=dict(reply["result"]), seconds=seconds, cached=cached)

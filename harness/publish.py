@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 
 from harness import __version__
-from harness.report import STATUS_ORDER, write_atomic
+from harness.report import write_atomic
+from harness.statuses import STATUS_ORDER
 
 NODE_ROUTES = ("onnx>ort", "onnx>tf", "onnx>tf>onnx", "onnx>torch", "onnx>torch>onnx")
 COLOURS = {"pass": "#2e7d32", "xpass": "#558b2f", "mismatch": "#f9a825", "convert_error": "#c62828",
@@ -299,6 +300,7 @@ def matrix_png(frame: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Rectangle
 
     zoo, node, _ = split(frame)
     statuses = list(COLOURS)
@@ -324,7 +326,7 @@ def matrix_png(frame: pd.DataFrame, path: Path) -> None:
         axis.set_title(title)
         axis.set_yticks(range(len(grid)), [str(i) for i in grid.index], fontsize=6 if len(grid) > 40 else 8)
         axis.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=COLOURS[s]) for s in statuses]
+    handles = [Rectangle((0, 0), 1, 1, color=COLOURS[s]) for s in statuses]
     figure.legend(handles, statuses, loc="lower center", ncol=len(statuses), fontsize=8)
     figure.tight_layout(rect=(0, 0.03, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)

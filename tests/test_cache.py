@@ -1,0 +1,100 @@
+"""The task cache on real stacks: a rerun converts nothing, a changed converter converts again from its hop on,
+and a corrupt entry is rebuilt, never trusted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import harness.cache
+from harness.cache import TaskCache, digest_path
+from harness.converters.onnx_from_torch import OnnxFromTorch
+from harness.converters.torch_from_onnx import TorchFromOnnx
+from harness.engine import Engine, EngineOptions
+from harness.formats import TORCH
+from harness.pool import WorkerPool
+from harness.routes import Hop, Route
+from model_zoo import all_models
+
+pytestmark = pytest.mark.stacks
+ROUTE = Route(TORCH, (Hop(1, OnnxFromTorch()), Hop(2, TorchFromOnnx())))
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerPool]:
+    with WorkerPool(tmp_path_factory.mktemp("cache_logs")) as workers:
+        yield workers
+
+
+def run(pool: WorkerPool, run_dir: Path, cache_dir: Path) -> tuple[list[dict[str, Any]], Engine]:
+    engine = Engine(run_dir, pool, EngineOptions(examples=4, profile="ci", cache_dir=cache_dir),
+                    progress=lambda line: None)
+    return engine.run_route(all_models()["mlp"], ROUTE), engine
+
+
+def verdicts(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(row["hop"], row["status"], row["examples"], row["max_abs_err"]) for row in rows]
+
+
+def test_a_rerun_with_nothing_changed_converts_and_runs_nothing(pool: WorkerPool, tmp_path: Path) -> None:
+    cold, _ = run(pool, tmp_path / "cold", tmp_path / "cache")
+    assert [row["cached"] for row in cold] == [False, False] and sum(row["conversions"] for row in cold) == 2
+    warm, engine = run(pool, tmp_path / "warm", tmp_path / "cache")
+    assert [row["cached"] for row in warm] == [True, True] and engine.conversions == 0
+    assert verdicts(warm) == verdicts(cold)
+    assert engine.cache is not None and engine.cache.misses == 0 and engine.cache.hits > 0
+
+
+def test_a_changed_converter_converts_again_from_its_hop_on(pool: WorkerPool, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    cold, _ = run(pool, tmp_path / "cold", tmp_path / "cache")
+    real = harness.cache.module_digest
+    # As if onnx2pytorch's converter module had changed: its hop's key changes, the exporter's does not.
+    monkeypatch.setattr(harness.cache, "module_digest", lambda module: real(module) + (
+        "-changed" if module == TorchFromOnnx.__module__ else ""))
+    again, _ = run(pool, tmp_path / "again", tmp_path / "cache")
+    assert [row["cached"] for row in again] == [True, False]
+    assert verdicts(again) == verdicts(cold)
+
+
+def test_a_corrupt_entry_is_rebuilt_not_trusted(pool: WorkerPool, tmp_path: Path) -> None:
+    cold, _ = run(pool, tmp_path / "cold", tmp_path / "cache")
+    cache = TaskCache(tmp_path / "cache")
+    exported = digest_path(Path(cold[0]["artifact"]))
+    corrupted = 0
+    for entry in cache.entries():
+        stored = entry / "files" / "0"
+        if stored.is_file() and digest_path(stored) == exported:  # the torch->onnx conversion's model.onnx
+            data = bytearray(stored.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            stored.write_bytes(bytes(data))
+            corrupted += 1
+    assert corrupted == 1
+    again, engine = run(pool, tmp_path / "again", tmp_path / "cache")
+    assert engine.cache is not None and engine.cache.rebuilt == 1
+    assert again[0]["cached"] is False and digest_path(Path(again[0]["artifact"])) == exported
+    assert verdicts(again) == verdicts(cold)
+
+
+def test_an_entry_is_never_reused_for_other_input_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    source, example, target = tmp_path / "in.onnx", tmp_path / "x.npz", tmp_path / "out" / "model.onnx"
+    source.write_bytes(b"first model")
+    example.write_bytes(b"example")
+    task = {"task": "convert", "converter": {"class": "harness.converters.tf_from_onnx:TfFromOnnx", "variant": ""},
+            "source": str(source), "target": str(target), "io": {}, "example": str(example)}
+    cache = TaskCache(tmp_path / "cache")
+    target.parent.mkdir()
+    target.write_bytes(b"converted first model")
+    cache.store("current", task, {"ok": True, "result": {"onnx_ops": "Relu"}})
+    target.unlink()
+    assert cache.restore("current", task) == {"ok": True, "result": {"onnx_ops": "Relu"}}
+    assert target.read_bytes() == b"converted first model"
+    source.write_bytes(b"second model")  # same path, other bytes
+    assert cache.restore("current", task) is None
+    moved = tmp_path / "elsewhere.onnx"
+    moved.write_bytes(b"first model")  # other path, same bytes: the same entry
+    assert cache.restore("current", {**task, "source": str(moved)}) is not None
