@@ -15,6 +15,7 @@ from harness.progress import Progress
 from harness.routes import Route
 from harness.search import PROFILES
 from harness.session import UsageError, filter_routes, open_engine, run_cells, select_models, select_routes
+from harness.shards import EVERYTHING, Shard
 from harness.spec import ModelSpec
 from harness.stacks import BASE_STACKS, KNOWN_STACKS, StackError, get_stack, project_root
 from harness.user_model import ModelInputError
@@ -35,6 +36,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="reports", help="report directory (default: reports)")
     parser.add_argument("--work-dir", help="artifacts and the run journal (default: .parity/runs in the checkout)")
     parser.add_argument("--resume", action="store_true", help="keep the cells an interrupted run finished")
+    parser.add_argument("--shard", type=parse_shard, default=EVERYTHING, metavar="K/N",
+                        help="run only this shard's part of the work (zoo cells, node cases, source probes), "
+                             "e.g. 2/3; `parity merge` joins the shards' reports")
     parser.add_argument("--no-cache", action="store_true",
                         help="convert and run everything again instead of reusing the task cache")
     parser.add_argument("--cache-dir", help="the task cache (default: .parity/cache in the checkout)")
@@ -43,6 +47,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stacks", default=",".join(BASE_STACKS),
                         help="comma-separated stacks; extra ones add a second version of the converters they host, "
                              f"side by side (default {','.join(BASE_STACKS)}; known: {', '.join(KNOWN_STACKS)})")
+
+
+def parse_shard(text: str) -> Shard:
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def chosen_converters(args: argparse.Namespace) -> list[Any]:
@@ -98,10 +109,10 @@ def run_probes(args: argparse.Namespace, engine: Any, progress: Progress) -> lis
     if args.node_probes != "none":
         progress.note(f"[parity] ONNX node test cases ({args.node_probes}) through every ONNX-consuming hop")
         rows += run_node_probes(engine.run_dir / "probes", engine.pool, sample=args.node_probes,
-                                progress=progress.note)
+                                progress=progress.note, shard=args.shard)
     if args.source_probes:
         progress.note("[parity] single-op torch and Keras probes through their exporters")
-        rows += run_source_probes(engine.run_dir / "probes", engine.pool, progress=progress.note)
+        rows += run_source_probes(engine.run_dir / "probes", engine.pool, progress=progress.note, shard=args.shard)
     return rows
 
 
@@ -115,8 +126,10 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
     command = "parity " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
     progress = Progress()
     with open_engine(work_dir, engine_options(args), progress) as engine:
-        cells: Sequence[tuple[ModelSpec, Route]] = cells_for(engine)
-        progress.note(f"[parity] {len(cells)} cells; artifacts in {work_dir}; reports in {out_dir}/")
+        cells: Sequence[tuple[ModelSpec, Route]] = [
+            (spec, route) for spec, route in cells_for(engine) if args.shard.owns(f"cell:{spec.name}:{route.id}")]
+        shard = f" (shard {args.shard})" if args.shard.count > 1 else ""
+        progress.note(f"[parity] {len(cells)} cells{shard}; artifacts in {work_dir}; reports in {out_dir}/")
 
         def on_cell(rows: list[dict[str, Any]]) -> None:
             write_reports(rows, out_dir, command=command, stale=[])  # a report after every cell: nothing lost
@@ -128,7 +141,9 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
         row["command"] = command  # the reports rendered again later still name the run that made them
     frame = write_reports(result.rows + probe_rows, out_dir, command=command, stale=result.stale_known_failures,
                           declared=declared, publish=True, compatibility=compatibility)
-    print(summary_table(split(frame)[0]).to_string())
+    zoo_frame = split(frame)[0]
+    if not zoo_frame.empty:  # a shard may own no zoo cell
+        print(summary_table(zoo_frame).to_string())
     print(f"[parity] {len(cells)} cells ({result.resumed_cells} kept from the interrupted run), "
           f"{result.conversions} conversions, {result.workers_started} worker processes, {result.seconds:.0f} s; "
           f"reports in {out_dir}/ (summary.md, results.csv, results.json)")
@@ -158,23 +173,31 @@ def command_check(args: argparse.Namespace) -> int:
     return 1 if any(row.get("raw_status", row["status"]) != "pass" for row in rows) else 0
 
 
-def command_report(args: argparse.Namespace) -> int:
-    from harness.report import read_results, write_reports
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a results.csv or results.json a parity run wrote (or the folder holding one)."""
+    from harness.report import read_results
 
-    path = Path(args.results)
+    if path.is_dir():
+        path = path / "results.json"
     try:
         frame = read_results(path)
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: cannot read results ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
                          "pass the results.csv or results.json a parity run wrote") from None
+    if frame.empty and not len(frame.columns):
+        return []  # a run with no rows, such as a shard that owned no cell
     missing = {"model", "route", "hop", "status"} - set(frame.columns)
     if missing:
         raise UsageError(f"{path}: not a parity results file (no {', '.join(sorted(missing))} column)")
-    rows = [{str(key): (None if isinstance(value, float) and value != value else value)
+    return [{str(key): (None if isinstance(value, float) and value != value else value)
              for key, value in row.items()} for row in frame.to_dict(orient="records")]
-    # Known-failure records may have changed since the run: apply the current ones.
+
+
+def report_rows(rows: list[dict[str, Any]], out: Path, command: str, *, publish: bool) -> None:
+    """Every report of a run again, from its rows, with the current known-failure records applied."""
     from harness.known_failures import apply_known_failures, load_known_failures
     from harness.probes.node_cases import classify_stochastic
+    from harness.report import write_reports
     from harness.session import known_failures_path
 
     classify_stochastic(rows)
@@ -182,9 +205,34 @@ def command_report(args: argparse.Namespace) -> int:
     stale = apply_known_failures(zoo_rows, load_known_failures(known_failures_path())) if zoo_rows and all(
         row.get("raw_status") for row in zoo_rows) else []
     original = next((str(row["command"]) for row in rows if row.get("command")), "")
-    command = original or f"parity report {args.results}"
-    write_reports(rows, Path(args.out), command=command, stale=stale, publish=True, compatibility=args.publish)
+    write_reports(rows, out, command=original or command, stale=stale, publish=True, compatibility=publish)
+
+
+def command_report(args: argparse.Namespace) -> int:
+    rows = read_rows(Path(args.results))
+    report_rows(rows, Path(args.out), f"parity report {args.results}", publish=args.publish)
     print(f"[parity] reports for {len(rows)} rows written to {args.out}/")
+    return 0
+
+
+ROW_IDENTITY = ("model", "route", "hop_index", "hop", "output", "probe_kind", "case", "probe")
+
+
+def command_merge(args: argparse.Namespace) -> int:
+    """The shards' rows as one run: every row kept once; the same row from two shards is refused."""
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[Any, ...], str] = {}
+    for source in args.shards:
+        for row in read_rows(Path(source)):
+            identity = tuple(row.get(column) for column in ROW_IDENTITY)
+            if identity in seen:
+                raise UsageError(f"{source} and {seen[identity]} both hold {row['model']} {row['route']} "
+                                 f"{row['hop']}: merge the shards of one split, each once")
+            seen[identity] = source
+            rows.append(row)
+    command = "parity merge " + " ".join(shlex.quote(source) for source in args.shards)
+    report_rows(rows, Path(args.out), command, publish=args.publish)
+    print(f"[parity] {len(rows)} rows from {len(args.shards)} shards written to {args.out}/")
     return 0
 
 
@@ -318,6 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="reports")
     report.add_argument("--publish", action="store_true", help="also write COMPATIBILITY.md")
     report.set_defaults(handler=command_report)
+    merge = commands.add_parser("merge", help="join the reports of a run split with --shard K/N into one")
+    merge.add_argument("shards", nargs="+", metavar="DIR", help="each shard's report folder (or its results file)")
+    merge.add_argument("--out", default="reports")
+    merge.add_argument("--publish", action="store_true", help="also write COMPATIBILITY.md")
+    merge.set_defaults(handler=command_merge)
     diff = commands.add_parser("diff", help="compare two runs' results, e.g. before and after a converter upgrade")
     diff.add_argument("baseline", help="results.csv or results.json of the earlier run")
     diff.add_argument("current", help="results.csv or results.json of the later run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,8 @@ ZOO_EXAMPLES = "--zoo-examples"
 ZOO_OUT = "--zoo-out"
 ZOO_PROFILE = "--zoo-profile"
 ZOO_BASELINE = "--zoo-baseline"
+ZOO_SHARD = "--zoo-shard"
+ZOO_NO_CACHE = "--zoo-no-cache"
 PASSING_STATUSES = ("pass", "xfail", "xpass", "skipped")
 
 
@@ -32,6 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(ZOO_PROFILE, default="ci", choices=("dev", "ci", "thorough"),
                     help="hypothesis settings profile (default: ci, derandomized)")
     group.addoption(ZOO_OUT, metavar="DIR", help="write the zoo reports (results.csv, summary.md) here")
+    group.addoption(ZOO_SHARD, metavar="K/N", default="1/1",
+                    help="collect only this shard's cells (a deterministic split over N machines), e.g. 2/3")
+    group.addoption(ZOO_NO_CACHE, action="store_true", help="convert and run every cell again (no task cache)")
     group.addoption(ZOO_BASELINE, metavar="FILE",
                     help="a results.csv/.json of an earlier run: fail a cell only on regressions against it")
 
@@ -63,11 +69,14 @@ class ZooState:
             from harness.engine import Engine, EngineOptions
             from harness.pool import WorkerPool
 
-            work_dir = Path(self.config.rootpath) / ".parity" / "pytest-zoo"
+            parity_dir = Path(self.config.rootpath) / ".parity"
+            # Under pytest-xdist every worker process runs its own cells, in its own folder.
+            work_dir = parity_dir / "pytest-zoo" / os.environ.get("PYTEST_XDIST_WORKER", "main")
             pool = WorkerPool(work_dir / "logs")
             options = EngineOptions(examples=self.config.getoption(ZOO_EXAMPLES),
                                     profile=self.config.getoption(ZOO_PROFILE),
-                                    database_dir=work_dir.parent / "hypothesis")
+                                    database_dir=parity_dir / "hypothesis",
+                                    cache_dir=None if self.config.getoption(ZOO_NO_CACHE) else parity_dir / "cache")
             self._engine = Engine(work_dir, pool, options, progress=lambda line: None)
         return self._engine
 
@@ -82,7 +91,9 @@ class ZooState:
             from harness.session import known_failures_path
 
             stale = apply_known_failures(self.rows, load_known_failures(known_failures_path()))
-            write_reports(self.rows, Path(out), command="pytest --zoo", stale=stale)
+            worker = os.environ.get("PYTEST_XDIST_WORKER")
+            # xdist: one report folder per worker process; `parity merge OUT/gw*` joins them.
+            write_reports(self.rows, Path(out) / worker if worker else Path(out), command="pytest --zoo", stale=stale)
 
 
 zoo_state_key = pytest.StashKey[ZooState]()
@@ -140,10 +151,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if not config.getoption(ZOO):
         return
     from harness.session import select_models, select_routes
+    from harness.shards import Shard
 
+    try:
+        shard = Shard.parse(config.getoption(ZOO_SHARD))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[zoo_state_key] = ZooState(config)
     for spec in select_models(config.getoption(ZOO_MODELS)):
         for route in select_routes(config.getoption(ZOO_ROUTES)):
+            if not shard.owns(f"cell:{spec.name}:{route.id}"):
+                continue
             name = f"zoo[{spec.name}-{route.id}]"
             items.append(ZooItem.from_parent(session, name=name, nodeid=name, spec=spec, route=route))
 

@@ -85,18 +85,8 @@ class MiscompilingOnnxConverter(Converter):
 def convert_and_run(model, inputs, input_names, output_names):
     # The fake converter's behaviour, inlined: relu_2 becomes LeakyRelu(alpha=0.1); run by onnxruntime.
     import onnxruntime
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
-    if variant == "clip_large":
-        relu = next((index for index, node in enumerate(model.graph.node) if node.op_type == "Relu"), None)
-        if relu is None:  # a prefix cut before the Relu: nothing to break
-            return model
-        node = model.graph.node[relu]
-        model.graph.initializer.extend([numpy_helper.from_array(np.array(0, np.float32), "clip_low"),
-                                        numpy_helper.from_array(np.array(CLIP_MAX, np.float32), "clip_high")])
-        model.graph.node[relu].CopyFrom(helper.make_node(
-            "Clip", [node.input[0], "clip_low", "clip_high"], list(node.output), name=node.name))
-        return model
     for index, node in enumerate(model.graph.node):
         if node.name == "relu_2":
             model.graph.node[index].CopyFrom(

@@ -36,6 +36,7 @@ from harness.formats import ONNX
 from harness.oracle.compare import Comparison, compare, default_tolerance, severity
 from harness.pool import WorkerFailure, WorkerPool
 from harness.runners import runner_for
+from harness.shards import EVERYTHING, Shard
 from harness.spec import Tolerance
 from harness.stacks import get_stack, stack_versions
 from harness.worker import describe_error, import_object, load_npz, save_npz
@@ -468,11 +469,12 @@ def select_cases(manifests: list[dict[str, Any]], *, sample: str, limit: int | N
 def run_node_probes(run_dir: Path, pool: WorkerPool, *, hops: Sequence[str] = DEFAULT_HOPS,
                     case_filter: str | None = None, limit: int | None = None, sample: str = "all",
                     batch_size: int = 25, case_timeout: float = 300.0,
-                    progress: Callable[[str], None] = print) -> list[dict[str, Any]]:
+                    progress: Callable[[str], None] = print, shard: Shard = EVERYTHING) -> list[dict[str, Any]]:
     """Run the node cases through each route in `hops`; one row per (case, route, hop).
 
     case_filter: comma-separated globs on case names ("test_relu*,test_add"); sample: "all", or "per_op" for the first
-    variant per op type; limit: at most this many cases per case stack, after filter and sample.
+    variant per op type; limit: at most this many cases per case stack, after filter and sample; shard: only
+    the cases this shard owns.
     """
     unknown = [route for route in hops if route not in ROUTES]
     if unknown:
@@ -481,7 +483,8 @@ def run_node_probes(run_dir: Path, pool: WorkerPool, *, hops: Sequence[str] = DE
     stage_names = list(dict.fromkeys(name for route in hops for name in ROUTES[route]))
     cases: dict[str, list[dict[str, Any]]] = {}
     for stack in dict.fromkeys(run.stages[name].case_stack for name in stage_names):
-        cases[stack] = select_cases(run.export(stack, case_filter), sample=sample, limit=limit)
+        chosen = select_cases(run.export(stack, case_filter), sample=sample, limit=limit)
+        cases[stack] = [case for case in chosen if shard.owns(f"node:{case['name']}")]
     for name in stage_names:  # ROUTES lists a parent before its child
         stage = run.stages[name]
         run.run_stage(stage, cases[stage.case_stack])

@@ -36,6 +36,7 @@ from harness.oracle.compare import Comparison, compare, default_tolerance, sever
 from harness.pool import WorkerFailure, WorkerPool, call_task
 from harness.routes import Hop, Route
 from harness.runners import runner_for
+from harness.shards import EVERYTHING, Shard
 from harness.spec import InputSpec
 from harness.stacks import get_stack, stack_versions
 from harness.worker import describe_error, load_npz, save_npz
@@ -427,7 +428,7 @@ def base_row(context: RunContext, source: ProbeSource, route: Route, converter: 
 def run_source_probes(run_dir: Path, pool: WorkerPool, *, kinds: Sequence[str] = KINDS,
                       name_filter: str | Sequence[str] | None = None, progress: Callable[[str], None] = print,
                       batch_size: int = 8, convert_timeout: float = 300.0,
-                      run_timeout: float = 120.0) -> list[dict[str, Any]]:
+                      run_timeout: float = 120.0, shard: Shard = EVERYTHING) -> list[dict[str, Any]]:
     """Every selected probe through its exporters and onnxruntime: one row per (probe, route, output)."""
     unknown = set(kinds) - set(KINDS)
     if unknown:
@@ -437,7 +438,7 @@ def run_source_probes(run_dir: Path, pool: WorkerPool, *, kinds: Sequence[str] =
     root = run_dir / "source"
     rows: list[dict[str, Any]] = []
     for kind in kinds:
-        probes = select_probes([kind], name_filter)
+        probes = [probe for probe in select_probes([kind], name_filter) if shard.owns(f"source:{kind}:{probe.name}")]
         for start in range(0, len(probes), batch_size):
             batch = probes[start:start + batch_size]
             progress(f"[probes] building {kind} probes {start + 1}-{start + len(batch)} of {len(probes)}")
