@@ -1,9 +1,7 @@
-"""OnnxFromTf: tf2onnx, from a Keras model (from_keras) or from a SavedModel (its documented CLI)."""
+"""OnnxFromTf: tf2onnx, from a Keras model (from_keras) or from a SavedModel (the calls its CLI makes)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +9,25 @@ from harness.converters.base import Converter
 from harness.formats import KERAS, ONNX, SAVED_MODEL
 
 OPSET = 17
+SIGNATURE = "serving_default"  # what TF Serving runs, and what the SavedModel runner runs
+
+_fresh_name_counter: int | None = None
+
+
+def start_names_afresh() -> None:
+    """Set tf2onnx's process-wide counter behind generated names (Transpose__12, the symbolic dim unk__6)
+    to where a fresh process starts it, so a model converted in a long-lived worker does not depend on
+    what the worker converted before. Importing tf2onnx advances the counter; only conversions move it
+    further. Names that still vary, as they do between two CLI runs: the TF function names of control-flow
+    branches (a TensorFlow uid) and constants that tf2onnx's optimizers visit in hash order.
+    """
+    global _fresh_name_counter
+    import tf2onnx.convert  # noqa: F401 - imports every module whose import makes a name
+    from tf2onnx import utils
+
+    if _fresh_name_counter is None:
+        _fresh_name_counter = utils.INTERNAL_NAME
+    utils.INTERNAL_NAME = _fresh_name_counter
 
 
 class OnnxFromKeras(Converter):
@@ -24,6 +41,7 @@ class OnnxFromKeras(Converter):
         import tensorflow as tf
         import tf2onnx
 
+        start_names_afresh()
         model = keras.saving.load_model(source)
         signature = [
             tf.TensorSpec([None if isinstance(dim, str) else dim for dim in spec["shape"]], spec["dtype"],
@@ -40,11 +58,23 @@ class OnnxFromSavedModel(Converter):
     package = "tf2onnx"
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
-        # tf2onnx exposes SavedModel conversion through its CLI; a child process also keeps its
-        # TensorFlow graph state out of the long-lived worker.
-        command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(source),
-                   "--signature_def", "serving_default", "--opset", str(OPSET), "--output", str(target)]
-        completed = subprocess.run(command, capture_output=True, text=True)
-        if completed.returncode != 0 or not target.exists():
-            errors = [line for line in completed.stderr.splitlines() if "Error" in line or "error" in line]
-            raise RuntimeError(f"tf2onnx exited {completed.returncode}: {(errors or ['no output'])[-1].strip()}")
+        import tensorflow as tf
+        from tf2onnx import convert, tf_loader
+
+        # tf2onnx converts a SavedModel only through its CLI, and a process per artifact imports
+        # TensorFlow again each time (3 s). These are the two calls the CLI's main() makes, with its
+        # defaults (the same code in tf2onnx 1.16.1 and 1.17.0), so the model is the one the CLI writes;
+        # the public from_graph_def differs (it freezes again and continues past a failing op handler).
+        # from_saved_model resets TF's default graph before and after; _convert_common uses its own graph.
+        start_names_afresh()
+        graph_def, inputs, outputs, initialized_tables, tensors_to_rename = tf_loader.from_saved_model(
+            str(source), None, None, tag=None, signatures=[SIGNATURE], concrete_function=None, large_model=False,
+            return_initialized_tables=True, return_tensors_to_rename=True, use_graph_names=False)
+        with tf.device("/cpu:0"):
+            convert._convert_common(
+                graph_def, name=str(source), continue_on_error=False, target=[], opset=OPSET,
+                custom_op_handlers={}, extra_opset=[], shape_override=None, input_names=inputs,
+                output_names=outputs, inputs_as_nchw=None, outputs_as_nchw=None, large_model=False,
+                tensors_to_rename=tensors_to_rename, ignore_default=None, use_default=None, tflite_path=None,
+                dequantize=False, tfjs_path=None, initialized_tables=initialized_tables, output_frozen_graph=None,
+                output_path=str(target))

@@ -420,7 +420,7 @@ class NodeProbeRun:
         stack, framework = stage.worker
         task = {"task": "call", "function": f"{__name__}:convert_and_run", "framework": framework,
                 "kwargs": {"jobs": batch}}
-        # A batch of healthy cases takes a few seconds each (tf2onnx starts a process per case); a hung
+        # A healthy case takes seconds at most; a hung
         # case makes the batch time out and the rest rerun one by one under the per-case limit.
         timeout = self.case_timeout + 30.0 * len(batch)
         failure: WorkerFailure | None = None
