@@ -331,7 +331,7 @@ class Engine:
             example, localized_on = self.localization_input(cell, state, failing[0] if state.status == "ok" else None)
             found_text, repro = "", ""
             if converter.source.name != "onnx" or state.consumed is None:
-                note = self.localize_exporter(cell, state, example)
+                found_text, note = self.localize_exporter(cell, state, example)
             else:
                 self.progress(f"  {cell.spec.name} {cell.route.id} hop {state.hop.index}: localizing")
                 output = cell.spec.outputs[failing[0]]
@@ -355,10 +355,24 @@ class Engine:
                 row.update({"first_divergent_node": row.get("first_divergent_node") or found_text,
                             "localization": note, "repro": repro, "localized_on": localized_on})
 
-    def localize_exporter(self, cell: Cell, state: HopState, example: Path) -> str:
+    def localize_exporter(self, cell: Cell, state: HopState, example: Path) -> tuple[str, str]:
         """Hops that write ONNX: compare the source framework's intermediate values with onnxruntime's values
-        of the same tensors in the exported graph (oracle.exporter_localize)."""
-        return "not localized: bisection needs a hop that reads ONNX; this one writes it"
+        of the same tensors in the exported graph (oracle.exporter_localize). (first divergent node, note)."""
+        from harness.oracle.exporter_localize import localize_export
+
+        if state.consumed is None:
+            return "", f"not localized: the hop never ran ({state.status})"
+        failing = [index for index, track in enumerate(state.outputs) if track.failing_input is not None]
+        output = cell.spec.outputs[failing[0] if failing else 0]
+        self.progress(f"  {cell.spec.name} {cell.route.id} hop {state.hop.index}: localizing the export")
+        try:
+            found = localize_export(self.pool, state.hop.converter, state.consumed, state.artifact, example,
+                                    state.artifact.parent / "localize",
+                                    cell.spec.tolerances.get(output.name),  # the override the hop was judged with
+                                    timeout=self.options.convert_timeout)
+        except Exception as exc:  # a localizer failure is a note on the row, never the end of the run
+            return "", f"not localized: the localizer failed ({type(exc).__name__}: {exc})"
+        return found.found_text(), found.summary()
 
     def convert_route(self, context: ModelContext, route: Route) -> Cell:
         spec, source = context.spec, route.source
