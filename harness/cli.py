@@ -26,7 +26,8 @@ MUTANT_EXAMPLES = 10  # a mutant is one hop on one model: fewer examples keep a 
 def add_mutant_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mutants", action="store_true",
                         help="mutation self-test instead of the round trips: plant known faults and benign "
-                             "controls in the exported ONNX graph, one per hop, and write mutation.md")
+                             "controls in the exported ONNX graph, one per hop, and write mutation.md "
+                             "(hypothesis profile 'mutation': derandomized, no shrinking)")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -149,6 +150,7 @@ def run_mutants(args: argparse.Namespace, work_dir: Path, models_for: Any) -> in
 
     options = engine_options(args)
     options.localize = True  # localization is half of what the self-test measures
+    options.profile = "mutation"  # derandomized, no shrinking: see harness.search
     command = "parity " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
     progress = Progress()
     started = time.perf_counter()
