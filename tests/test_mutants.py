@@ -85,7 +85,7 @@ def test_every_fault_planted_in_the_mlp_is_detected_and_localized_and_the_contro
     from harness.oracle.mutants import run_mutation
 
     with WorkerPool(tmp_path / "logs") as pool:
-        engine = Engine(tmp_path, pool, EngineOptions(examples=10, profile="ci", localize=True),
+        engine = Engine(tmp_path, pool, EngineOptions(examples=10, profile="mutation", localize=True),
                         progress=lambda line: None)
         run = run_mutation(engine, all_models()["mlp"], TORCH, default_converters(), progress=lambda line: None)
     kinds = {row["kind"] for row in run.rows}
