@@ -20,11 +20,22 @@ from harness.spec import ModelSpec
 from harness.stacks import BASE_STACKS, KNOWN_STACKS, StackError, get_stack, project_root
 from harness.user_model import ModelInputError
 
+DEFAULT_EXAMPLES = 20
+MUTANT_EXAMPLES = 10  # a mutant is one hop on one model: fewer examples keep a whole-zoo self-test short
+
+
+def add_mutant_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mutants", action="store_true",
+                        help="mutation self-test instead of the round trips: plant known faults and benign "
+                             "controls in the exported ONNX graph, one per hop, and write mutation.md "
+                             "(hypothesis profile 'mutation': derandomized, no shrinking)")
+
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--routes", nargs="*", metavar="GLOB", help="route ids to run, e.g. 'torch>*' (default: all)")
-    parser.add_argument("--examples", type=int, default=20,
-                        help="hypothesis examples per (model, route) cell (default: 20)")
+    parser.add_argument("--examples", type=int, default=None,
+                        help=f"hypothesis examples per (model, route) cell (default: {DEFAULT_EXAMPLES}; "
+                             f"{MUTANT_EXAMPLES} per mutant with --mutants)")
     parser.add_argument("--profile", choices=PROFILES, default="dev",
                         help="hypothesis settings: dev (random, example database), ci (derandomized), thorough")
     parser.add_argument("--nonfinite", action="store_true", help="also feed NaN, Inf and subnormal inputs")
@@ -70,6 +81,8 @@ def chosen_converters(args: argparse.Namespace) -> list[Any]:
 
 
 def engine_options(args: argparse.Namespace) -> EngineOptions:
+    if args.examples is None:
+        args.examples = MUTANT_EXAMPLES if getattr(args, "mutants", False) else DEFAULT_EXAMPLES
     if args.examples < 1:
         raise UsageError("--examples must be at least 1")
     if args.memory_limit_mb <= 0 or args.convert_timeout <= 0 or args.run_timeout <= 0:
@@ -152,8 +165,39 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
     return result.rows
 
 
+def run_mutants(args: argparse.Namespace, work_dir: Path, models_for: Any) -> int:
+    """The mutation self-test: `models_for(engine)` gives (spec, source format) pairs; writes mutation.md."""
+    import time
+
+    from harness.oracle.mutants import run_mutation, summarize, write_mutation_report
+
+    options = engine_options(args)
+    options.localize = True  # localization is half of what the self-test measures
+    options.profile = "mutation"  # derandomized, no shrinking: see harness.search
+    command = "parity " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    progress = Progress()
+    started = time.perf_counter()
+    runs = []
+    with open_engine(work_dir, options, progress) as engine:
+        converters = chosen_converters(args)
+        for spec, source in models_for(engine):
+            progress.note(f"[parity] mutation self-test of {spec.name} ({source.name})")
+            runs.append(run_mutation(engine, spec, source, converters, progress=progress.note))
+            write_mutation_report(runs, Path(args.out), command=command, seconds=time.perf_counter() - started)
+    path = write_mutation_report(runs, Path(args.out), command=command, seconds=time.perf_counter() - started)
+    totals = summarize(runs)
+    print(f"[parity] mutation self-test of {len(runs)} model(s): {totals.figures()}; "
+          f"{time.perf_counter() - started:.0f} s; report in {path}")
+    return 0
+
+
 def command_zoo(args: argparse.Namespace) -> int:
     specs = select_models(args.models)
+    if args.mutants:
+        from harness.formats import FORMATS
+
+        source = FORMATS[args.mutant_source]
+        return run_mutants(args, work_dir_for(args, "mutants"), lambda engine: [(spec, source) for spec in specs])
     routes = select_routes(args.routes, chosen_converters(args))
     probes = args.node_probes != "none" or args.source_probes
     run_and_report(args, work_dir_for(args, "runs"), lambda engine: [(s, r) for s in specs for r in routes],
@@ -168,6 +212,11 @@ def command_check(args: argparse.Namespace) -> int:
         spec, source = prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())
         return [(spec, route) for route in filter_routes(routes_from(source, chosen_converters(args)), args.routes)]
 
+    if args.mutants:
+        def models_for(engine: Any) -> list[tuple[ModelSpec, Any]]:
+            return [prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())]
+
+        return run_mutants(args, work_dir_for(args, "check"), models_for)
     rows = run_and_report(args, work_dir_for(args, "check"), cells_for)
     # A known converter failure (xfail) is still a failure of this model's round trip.
     return 1 if any(row.get("raw_status", row["status"]) != "pass" for row in rows) else 0
@@ -347,18 +396,23 @@ def build_parser() -> argparse.ArgumentParser:
     zoo.add_argument("--source-probes", action="store_true",
                      help="also run the single-op torch and Keras probes through their exporters")
     zoo.add_argument("--publish", action="store_true", help="also write COMPATIBILITY.md (for the committed matrix)")
+    add_mutant_options(zoo)
+    zoo.add_argument("--mutant-source", choices=("torch", "keras"), default="torch",
+                     help="with --mutants: which twin is exported and mutated (default: torch)")
     add_run_options(zoo)
     zoo.set_defaults(handler=command_zoo)
     publish = commands.add_parser("publish", help="the full run behind the committed matrix: every zoo cell, the "
                                   "per-op node probes and the source probes; writes COMPATIBILITY.md too")
     add_run_options(publish)
-    publish.set_defaults(handler=command_zoo, models=None, node_probes="per_op", source_probes=True, publish=True)
+    publish.set_defaults(handler=command_zoo, models=None, node_probes="per_op", source_probes=True, publish=True,
+                         mutants=False)
     check = commands.add_parser("check", help="run your own model through every route from its framework")
     check.add_argument("model", help="an .onnx file, a SavedModel directory, a .keras file, or package.module:factory")
     check.add_argument("--input", action="append", metavar="NAME:SHAPE:DTYPE[:HIGH]",
                        help="an input, e.g. x:Bx3x224x224:float32 (symbolic dims by name); repeat per input")
     check.add_argument("--dim", action="append", metavar="NAME=LOW:HIGH",
                        help="bounds of a symbolic dimension (default 1:4)")
+    add_mutant_options(check)
     add_run_options(check)
     check.set_defaults(handler=command_check)
     report = commands.add_parser("report", help="write the reports again from a results.csv or results.json")

@@ -12,20 +12,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, target
+from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
 from harness.inputs import ExampleRecipe
 
-PROFILES = ("dev", "ci", "thorough")
+PROFILES = ("dev", "ci", "thorough", "mutation")
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 # Each example costs a few worker round trips, so no per-example deadline; the search is bounded by
 # max_examples (set per run) and hypothesis's own shrink budget.
 settings.register_profile("dev", max_examples=10, deadline=None, suppress_health_check=_QUIET, print_blob=False)
 settings.register_profile("ci", settings.get_profile("dev"), derandomize=True, database=None)
 settings.register_profile("thorough", settings.get_profile("dev"), max_examples=200)
+# The mutation self-test plants a hundred faults: derandomized, and no shrinking (localization then runs on
+# the worst failing example instead of the shrunk one), which would cost dozens of examples per mutant.
+settings.register_profile("mutation", settings.get_profile("ci"),
+                          phases=[phase for phase in Phase if phase not in (Phase.shrink, Phase.explain)])
 
 
 class ExampleFailed(AssertionError):
