@@ -120,3 +120,26 @@ def build_conv_model(out_dir: str, seed: int = 0) -> dict[str, Any]:
     onnx.save(model, str(folder / "model.onnx"))
     save_npz(str(folder / "inputs.npz"), ["x"], [rng.standard_normal((2, 3, 8, 8)).astype(np.float32)])
     return {"model": str(folder / "model.onnx"), "inputs": str(folder / "inputs.npz")}
+
+
+def build_untyped_output_model(out_dir: str) -> dict[str, Any]:
+    """x -> Relu -> y where y is declared without a type, as a cut is when shape inference cannot type it."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "untyped",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                              [helper.make_empty_tensor_value_info("y")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(folder / "model.onnx"))
+    save_npz(str(folder / "inputs.npz"), ["x"], [np.ones((2, 3), np.float32)])
+    return {"model": str(folder / "model.onnx"), "inputs": str(folder / "inputs.npz")}
+
+
+def checker_accepts(model_path: str) -> bool:
+    import onnx
+
+    onnx.checker.check_model(onnx.load(model_path), full_check=True)
+    return True

@@ -95,3 +95,18 @@ def test_onnx_tf_passes_every_prefix(pool: WorkerPool, chain: dict[str, Path], t
     assert not result.found, result.summary()
     assert sorted(check.index for check in result.checks) == list(range(len(CHAIN)))  # each prefix once
     assert all(check.passed for check in result.checks), [(c.index, c.status, c.error) for c in result.checks]
+
+
+def test_a_cut_with_untyped_outputs_gets_the_types_onnxruntime_produced(pool: WorkerPool, tmp_path: Path) -> None:
+    def call(function: str, **kwargs: object) -> object:
+        reply = pool.call("current", "none", {"task": "call", "function": function, "kwargs": kwargs,
+                                              "framework": "none"}, 120)
+        assert reply["ok"], reply.get("error")
+        return reply["result"]["value"]
+
+    made = call("tests.fake_localize:build_untyped_output_model", out_dir=str(tmp_path))
+    assert isinstance(made, dict)
+    call("harness.oracle.localize:reference_outputs", model_path=made["model"], inputs_npz=made["inputs"],
+         out_path=str(tmp_path / "expected.npz"))
+    # Typed now: a converter's output checked by the onnx checker is no longer blamed for the cut.
+    assert call("tests.fake_localize:checker_accepts", model_path=made["model"]) is True

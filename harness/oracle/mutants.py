@@ -71,7 +71,8 @@ PADDED_OPS = ("Conv", "MaxPool", "AveragePool")
 # Ops whose output does not grow with their input: a large input cannot push a node after them past a
 # threshold, so saturation is planted only upstream of them.
 BOUNDED_OPS = ("Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Erf", "HardSigmoid", "Softsign", "Clip",
-               "LayerNormalization", "InstanceNormalization", "GroupNormalization", "Cos", "Sin")
+               "LayerNormalization", "InstanceNormalization", "GroupNormalization", "Cos", "Sin",
+               "LSTM", "GRU", "RNN")  # recurrent outputs are tanh-bounded hidden states
 
 
 # -- the plan and the converter ------------------------------------------------------------------------------
