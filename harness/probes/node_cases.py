@@ -39,7 +39,7 @@ from harness.runners import runner_for
 from harness.shards import EVERYTHING, Shard
 from harness.spec import Tolerance
 from harness.stacks import get_stack, stack_versions
-from harness.worker import describe_error, import_object, load_npz, save_npz
+from harness.worker import describe_error, import_object, load_npz, output_names, save_npz
 
 CASE_FILE = "case.json"
 RESULT_FILE = "result.json"
@@ -218,7 +218,7 @@ def convert_and_run(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 # thousand cases would keep every model of the batch in memory.
                 runner = import_object(job["runner"]["class"])()
                 outputs = runner.run(artifact, job["io"], load_npz(job["inputs"]))
-                save_npz(job["outputs"], list(job["io"]["outputs"])[:len(outputs)],
+                save_npz(job["outputs"], output_names(list(job["io"]["outputs"]), len(outputs)),
                          [np.asarray(output) for output in outputs])
             except Exception as exc:
                 result.update(status="run_error", error=describe_error(exc), traceback=traceback.format_exc())
