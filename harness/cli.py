@@ -403,9 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
     zoo.set_defaults(handler=command_zoo)
     publish = commands.add_parser("publish", help="the full run behind the committed matrix: every zoo cell, the "
                                   "per-op node probes and the source probes; writes COMPATIBILITY.md too")
+    publish.add_argument("--node-probes", choices=("per_op", "all"), default="per_op",
+                         help="the ONNX backend node cases: the first case of each op type (default) or all")
     add_run_options(publish)
-    publish.set_defaults(handler=command_zoo, models=None, node_probes="per_op", source_probes=True, publish=True,
-                         mutants=False)
+    publish.set_defaults(handler=command_zoo, models=None, source_probes=True, publish=True, mutants=False)
     check = commands.add_parser("check", help="run your own model through every route from its framework")
     check.add_argument("model", help="an .onnx file, a SavedModel directory, a .keras file, or package.module:factory")
     check.add_argument("--input", action="append", metavar="NAME:SHAPE:DTYPE[:HIGH]",
