@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from collections.abc import Sequence
@@ -17,7 +18,8 @@ from harness.search import PROFILES
 from harness.session import UsageError, filter_routes, open_engine, run_cells, select_models, select_routes
 from harness.spec import ModelSpec
 from harness.stacks import BASE_STACKS, KNOWN_STACKS, StackError, get_stack, project_root
-from harness.user_model import ModelInputError
+from harness.torch_artifact import UntrustedArtifactError
+from harness.user_model import ModelInputError, recognise
 
 FAILING = ("mismatch", "convert_error", "run_error", "crash", "timeout")
 
@@ -100,7 +102,7 @@ def run_probes(args: argparse.Namespace, engine: Any, progress: Progress) -> lis
 
 
 def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, probes: bool = False,
-                   compatibility: bool = False) -> list[dict[str, Any]]:
+                   compatibility: bool = False, trusted_rebuilds: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Open an engine, let `cells_for(engine)` choose the cells, run them, write reports after each cell."""
     from harness.publish import split
     from harness.report import summary_table, write_reports
@@ -108,7 +110,7 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
     out_dir = Path(args.out)
     command = "parity " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
     progress = Progress()
-    with open_engine(work_dir, engine_options(args), progress) as engine:
+    with open_engine(work_dir, engine_options(args), progress, trusted_rebuilds=trusted_rebuilds) as engine:
         cells: Sequence[tuple[ModelSpec, Route]] = cells_for(engine)
         progress.note(f"[parity] {len(cells)} cells; artifacts in {work_dir}; reports in {out_dir}/")
 
@@ -147,7 +149,9 @@ def command_check(args: argparse.Namespace) -> int:
         spec, source = prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())
         return [(spec, route) for route in filter_routes(routes_from(source, chosen_converters(args)), args.routes)]
 
-    rows = run_and_report(args, work_dir_for(args, "check"), cells_for)
+    # The factory named on the command line is the user's own code: its workers may rebuild from it.
+    factory = (args.model,) if recognise(args.model).kind == "factory" else ()
+    rows = run_and_report(args, work_dir_for(args, "check"), cells_for, trusted_rebuilds=factory)
     # A known converter failure (xfail) is still a failure of this model's round trip.
     return 1 if any(row.get("raw_status", row["status"]) != "pass" for row in rows) else 0
 
@@ -226,6 +230,23 @@ def command_diff(args: argparse.Namespace) -> int:
     return 1 if len(regressions(diff)) else 0
 
 
+def check_torch_recipes(cell_dir: Path) -> None:
+    """Refuse a cell folder (perhaps from someone else) whose torch artifacts name an untrusted rebuild
+    function, before any worker starts; the workers check again before they load anything."""
+    from harness.torch_artifact import read_recipe
+
+    try:
+        manifest = json.loads((cell_dir / "cell.json").read_text())
+        artifacts = [(manifest["source_format"], manifest["source_artifact"])]
+        artifacts += [(hop["format"], hop["artifact"]) for hop in manifest["hops"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{cell_dir / 'cell.json'} is not a cell manifest ({type(exc).__name__}: "
+                         f"{str(exc)[:120]})") from None
+    for format_name, artifact in artifacts:
+        if format_name == "torch":
+            read_recipe(Path(str(artifact)))
+
+
 def command_replay(args: argparse.Namespace) -> int:
     from harness.engine import Engine
     from harness.pool import WorkerPool
@@ -237,6 +258,7 @@ def command_replay(args: argparse.Namespace) -> int:
     example = Path(args.example) if args.example else cell_dir / "minimal_example.npz"
     if not example.is_file():
         raise UsageError(f"no example at {example}; pass --example FILE.npz")
+    check_torch_recipes(cell_dir)
     with WorkerPool(cell_dir / "replay-logs") as pool:
         rows = Engine(cell_dir / "replay", pool, progress=lambda line: None).replay(cell_dir, example)
     columns = ["hop_index", "hop", "output", "status", "max_abs_err", "hop_max_abs_err", "error"]
@@ -322,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except (UsageError, StackError, ModelInputError, PluginError) as exc:
+    except (UsageError, StackError, ModelInputError, PluginError, UntrustedArtifactError) as exc:
         if args.debug:
             raise
         print(f"parity: error: {exc}", file=sys.stderr)

@@ -8,11 +8,13 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from harness.stacks import get_stack, project_root
+from harness.torch_artifact import TRUSTED_REBUILDS_ENV
 
 
 @dataclass
@@ -36,8 +38,12 @@ class WorkerFailure(Exception):
         self.status = status
 
 
-def worker_environment() -> dict[str, str]:
+def worker_environment(trusted_rebuilds: Sequence[str] = ()) -> dict[str, str]:
+    """The environment of a worker; trusted_rebuilds: module:function references (a user's own factory)
+    that torch artifacts may name besides the harness's and the plugins' rebuild functions."""
     env = dict(os.environ)
+    if trusted_rebuilds:
+        env[TRUSTED_REBUILDS_ENV] = ",".join(filter(None, [env.get(TRUSTED_REBUILDS_ENV), *trusted_rebuilds]))
     root = str(project_root())
     # The checkout for the harness and zoo; the caller's directory for `parity check pkg.module:factory`.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.getcwd(), env.get("PYTHONPATH")]))
@@ -64,7 +70,8 @@ def resident_mb(pid: int) -> float:
 
 
 class WorkerProcess:
-    def __init__(self, stack: str, framework: str, log_path: Path, memory_limit_mb: float | None = None) -> None:
+    def __init__(self, stack: str, framework: str, log_path: Path, memory_limit_mb: float | None = None,
+                 trusted_rebuilds: Sequence[str] = ()) -> None:
         python = get_stack(stack).ensure()
         self.stack, self.framework, self.log_path = stack, framework, log_path
         self.memory_limit_mb = memory_limit_mb
@@ -73,7 +80,7 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [str(python), "-m", "harness.worker", "--framework", framework],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-            env=worker_environment(), cwd=project_root(),
+            env=worker_environment(trusted_rebuilds), cwd=project_root(),
             start_new_session=True,  # its own process group, so a timeout kills converter children too
         )
 
@@ -149,9 +156,11 @@ class WorkerProcess:
 class WorkerPool:
     """Hands each task to the live worker for its (stack, framework), starting a fresh one when needed."""
 
-    def __init__(self, log_dir: Path, *, memory_limit_mb: float | None = None) -> None:
+    def __init__(self, log_dir: Path, *, memory_limit_mb: float | None = None,
+                 trusted_rebuilds: Sequence[str] = ()) -> None:
         self.log_dir = log_dir
         self.memory_limit_mb = memory_limit_mb
+        self.trusted_rebuilds = tuple(trusted_rebuilds)
         self.workers: dict[tuple[str, str], WorkerProcess] = {}
         self.started = 0
 
@@ -160,7 +169,7 @@ class WorkerPool:
         worker = self.workers.get(key)
         if worker is None or not worker.alive():
             worker = WorkerProcess(stack, framework, self.log_dir / f"worker-{stack}-{framework}.log",
-                                   self.memory_limit_mb)
+                                   self.memory_limit_mb, self.trusted_rebuilds)
             self.workers[key] = worker
             self.started += 1
         try:

@@ -74,9 +74,11 @@ class RunResult:
 
 
 @contextmanager
-def open_engine(work_dir: Path, options: EngineOptions, progress: Callable[[str], None]) -> Iterator[Engine]:
+def open_engine(work_dir: Path, options: EngineOptions, progress: Callable[[str], None], *,
+                trusted_rebuilds: Sequence[str] = ()) -> Iterator[Engine]:
     work_dir.mkdir(parents=True, exist_ok=True)
-    with WorkerPool(work_dir / "logs", memory_limit_mb=options.memory_limit_mb) as pool:
+    with WorkerPool(work_dir / "logs", memory_limit_mb=options.memory_limit_mb,
+                    trusted_rebuilds=trusted_rebuilds) as pool:
         yield Engine(work_dir, pool, options, progress=progress)
 
 
