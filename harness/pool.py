@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from harness.stacks import get_stack, project_root
 from harness.torch_artifact import TRUSTED_REBUILDS_ENV
+from harness.worker import CALLER_DIR_ENV
 
 
 @dataclass
@@ -44,9 +45,10 @@ def worker_environment(trusted_rebuilds: Sequence[str] = ()) -> dict[str, str]:
     env = dict(os.environ)
     if trusted_rebuilds:
         env[TRUSTED_REBUILDS_ENV] = ",".join(filter(None, [env.get(TRUSTED_REBUILDS_ENV), *trusted_rebuilds]))
-    root = str(project_root())
-    # The checkout for the harness and zoo; the caller's directory for `parity check pkg.module:factory`.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.getcwd(), env.get("PYTHONPATH")]))
+    # The checkout for the harness and zoo. The caller's directory (for `parity check pkg.module:factory`)
+    # goes last on the worker's sys.path, after site-packages, so a stray numpy.py there shadows nothing.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project_root()), env.get("PYTHONPATH")]))
+    env[CALLER_DIR_ENV] = os.getcwd()
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU only: no device probing, the same kernels every run
     env["PYTHONUNBUFFERED"] = "1"

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.spec import INT_DTYPES, InputSpec
-from harness.worker import first_line, import_object
+from harness.stacks import project_root
+from harness.worker import add_caller_dir, first_line, import_object
 
 DEFAULT_DIM_BOUNDS = (1, 4)
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -145,8 +146,9 @@ def check_against_declaration(given: list[InputSpec], declared: list[dict[str, A
 def detect_factory_framework(factory: str, python: Path, env: dict[str, str]) -> str:
     """Which framework a factory's model belongs to, found in a throwaway process of the stack (never
     in a worker: it may import either framework)."""
+    # Run from the checkout: `-m` puts the working directory first on sys.path, ahead of site-packages.
     completed = subprocess.run([str(python), "-m", "harness.user_model", "detect", factory],
-                               capture_output=True, text=True, env=env)
+                               capture_output=True, text=True, env=env, cwd=project_root())
     lines = completed.stdout.strip().splitlines()
     if completed.returncode != 0 or not lines:
         last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
@@ -297,4 +299,5 @@ def count_torch_outputs(artifact: str, example: str) -> int:
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["detect"]:
+    add_caller_dir()
     print(json.dumps(_detect(sys.argv[2])))

@@ -21,6 +21,15 @@ from typing import Any
 import numpy as np
 
 CONFLICTING_FRAMEWORKS = {"torch": "tensorflow", "tf": "torch"}  # they segfault when they share a process
+CALLER_DIR_ENV = "PARITY_CALLER_DIR"
+
+
+def add_caller_dir() -> None:
+    """Make the directory parity was run from importable, last on sys.path: a factory's package there
+    loads, but a stray numpy.py or onnx.py there cannot shadow the stack's own packages."""
+    caller = os.environ.get(CALLER_DIR_ENV)
+    if caller and caller not in sys.path:
+        sys.path.append(caller)
 
 
 def load_npz(path: str) -> list[np.ndarray]:
@@ -194,6 +203,7 @@ def main() -> int:
     parser.add_argument("--framework", choices=("torch", "tf", "none"), default="none")
     parser.add_argument("--replay", metavar="TASK_JSON")
     args = parser.parse_args()
+    add_caller_dir()
     if args.replay:
         return replay(args.replay)
     serve(args.framework)
