@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import open_atomic, write_atomic
+
 RECIPE_FILE = "module.json"
 STATE_FILE = "state_dict.pt"
 REBUILDS_GROUP = "parity.rebuilds"
@@ -86,8 +88,10 @@ def save_torch_module(directory: Path, module: Any, rebuild: str, *, rebuild_hol
     # Checked on writing too: an artifact that could never be loaded fails where it is made.
     check_rebuild(recipe, f"the recipe for {directory}")
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / RECIPE_FILE).write_text(json.dumps(recipe, indent=1))
-    torch.save(module.state_dict(), directory / STATE_FILE)
+    # The weights first, the recipe last: a folder with a recipe holds everything loading needs.
+    with open_atomic(directory / STATE_FILE) as handle:
+        torch.save(module.state_dict(), handle)
+    write_atomic(directory / RECIPE_FILE, json.dumps(recipe, indent=1))
 
 
 def load_torch_module(directory: Path) -> Any:

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.atomic import open_atomic
+
 CONFLICTING_FRAMEWORKS = {"torch": "tensorflow", "tf": "torch"}  # they segfault when they share a process
 CALLER_DIR_ENV = "PARITY_CALLER_DIR"
 
@@ -39,7 +41,8 @@ def load_npz(path: str) -> list[np.ndarray]:
 
 def save_npz(path: str, names: list[str], arrays: list[np.ndarray]) -> None:
     named: dict[str, Any] = {f"{index:02d}_{name}": array for index, (name, array) in enumerate(zip(names, arrays))}
-    np.savez(path, **named)
+    with open_atomic(Path(path)) as handle:
+        np.savez(handle, **named)
 
 
 def first_line(exc: BaseException) -> str:
@@ -114,7 +117,8 @@ class Worker:
             module = spec.build_torch().eval()
             save_torch_module(target, module, "harness.torch_artifact:rebuild_zoo_model", model=spec.name)
             state = {key: value.detach().cpu().numpy() for key, value in module.state_dict().items()}
-            np.savez(task["state"], **state)
+            with open_atomic(Path(task["state"])) as handle:
+                np.savez(handle, **state)
             return {"parameters": int(sum(p.numel() for p in module.parameters()))}
         self.check_framework("tf")
         keras_model = spec.build_keras()
