@@ -101,6 +101,24 @@ def run_probes(args: argparse.Namespace, engine: Any, progress: Progress) -> lis
     return rows
 
 
+def reproduce_command(argv: Sequence[str]) -> str:
+    """The command that reproduces this run, as the reports print it: run from the checkout, with paths
+    relative to it. A path outside the checkout (another machine's folder) is named by its last part."""
+    root = project_root().resolve()
+
+    def portable(path: str) -> str:
+        if not Path(path).is_absolute():
+            return path
+        resolved = Path(path).resolve()
+        return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else resolved.name
+
+    words = []
+    for arg in argv:
+        option, equals, value = arg.partition("=")
+        words.append(f"{option}={portable(value)}" if equals and option.startswith("--") else portable(arg))
+    return "parity " + " ".join(shlex.quote(word) for word in words)
+
+
 def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, probes: bool = False,
                    compatibility: bool = False, trusted_rebuilds: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Open an engine, let `cells_for(engine)` choose the cells, run them, write reports after each cell."""
@@ -108,7 +126,7 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
     from harness.report import summary_table, write_reports
 
     out_dir = Path(args.out)
-    command = "parity " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    command = reproduce_command(sys.argv[1:])
     progress = Progress()
     with open_engine(work_dir, engine_options(args), progress, trusted_rebuilds=trusted_rebuilds) as engine:
         cells: Sequence[tuple[ModelSpec, Route]] = cells_for(engine)
