@@ -122,14 +122,15 @@ def reproduce_command(argv: Sequence[str]) -> str:
 def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, probes: bool = False,
                    compatibility: bool = False, trusted_rebuilds: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Open an engine, let `cells_for(engine)` choose the cells, run them, write reports after each cell."""
-    from harness.publish import split
-    from harness.report import summary_table, write_reports
-
     out_dir = Path(args.out)
     command = reproduce_command(sys.argv[1:])
     progress = Progress()
     with open_engine(work_dir, engine_options(args), progress, trusted_rebuilds=trusted_rebuilds) as engine:
         cells: Sequence[tuple[ModelSpec, Route]] = cells_for(engine)
+        # Imported once the cells are chosen: pandas costs a bad input half a second before its one line.
+        from harness.publish import split
+        from harness.report import summary_table, write_reports
+
         progress.note(f"[parity] {len(cells)} cells; artifacts in {work_dir}; reports in {out_dir}/")
 
         def on_cell(rows: list[dict[str, Any]]) -> None:
