@@ -97,3 +97,13 @@ def test_parity_replay_refuses_the_cell_in_one_line(tmp_path: Path, capsys: pyte
     assert len(lines) == 1 and lines[0].startswith("parity: error: ") and "site:addsitedir" in lines[0], captured
     assert not marker.exists()
     assert not (cell / "replay-logs").exists()  # refused before any worker started
+
+
+@pytest.mark.stacks
+def test_a_cell_the_harness_wrote_still_replays(tmp_path: Path) -> None:
+    """Its torch artifacts name the harness's own rebuild functions (the zoo twin, onnx2pytorch's)."""
+    work = tmp_path / "work"
+    assert main(["zoo", "--models", "mlp", "--routes", "torch>onnx>tf>onnx>torch", "--examples", "1", "--profile",
+                 "ci", "--no-localize", "--work-dir", str(work), "--out", str(tmp_path / "reports")]) == 0
+    cell = work / "mlp" / "torch_onnx_tf_onnx_torch"
+    assert main(["replay", str(cell), "--example", str(cell / "export_example.npz")]) == 0
