@@ -17,6 +17,7 @@ from harness.stacks import get_stack
 from harness.user_model import (
     ModelInputError,
     check_against_declaration,
+    check_example_size,
     detect_factory_framework,
     inputs_from_declaration,
     parse_dim,
@@ -61,6 +62,7 @@ def prepare_user_model(engine: Engine, model: str, *, inputs: Sequence[str] = ()
     if given and declared:
         check_against_declaration(given, declared["inputs"], model)
     input_specs = given or (inputs_from_declaration(declared["inputs"], dim_bounds, model) if declared else [])
+    check_example_size(input_specs, model)
     if not input_specs:
         raise ModelInputError(f"{model}: a torch module declares no inputs; pass --input NAME:SHAPE:DTYPE, "
                               "e.g. --input x:Bx3x224x224:float32")

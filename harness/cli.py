@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from collections.abc import Sequence
@@ -18,7 +19,8 @@ from harness.session import UsageError, filter_routes, open_engine, run_cells, s
 from harness.shards import EVERYTHING, Shard
 from harness.spec import ModelSpec
 from harness.stacks import BASE_STACKS, KNOWN_STACKS, StackError, get_stack, project_root
-from harness.user_model import ModelInputError
+from harness.torch_artifact import UntrustedArtifactError
+from harness.user_model import ModelInputError, recognise
 
 DEFAULT_EXAMPLES = 20
 MUTANT_EXAMPLES = 10  # a mutant is one hop on one model: fewer examples keep a whole-zoo self-test short
@@ -129,18 +131,37 @@ def run_probes(args: argparse.Namespace, engine: Any, progress: Progress) -> lis
     return rows
 
 
-def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, probes: bool = False,
-                   compatibility: bool = False) -> list[dict[str, Any]]:
-    """Open an engine, let `cells_for(engine)` choose the cells, run them, write reports after each cell."""
-    from harness.publish import split
-    from harness.report import summary_table, write_reports
+def reproduce_command(argv: Sequence[str]) -> str:
+    """The command that reproduces this run, as the reports print it: run from the checkout, with paths
+    relative to it. A path outside the checkout (another machine's folder) is named by its last part."""
+    root = project_root().resolve()
 
+    def portable(path: str) -> str:
+        if not Path(path).is_absolute():
+            return path
+        resolved = Path(path).resolve()
+        return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else resolved.name
+
+    words = []
+    for arg in argv:
+        option, equals, value = arg.partition("=")
+        words.append(f"{option}={portable(value)}" if equals and option.startswith("--") else portable(arg))
+    return "parity " + " ".join(shlex.quote(word) for word in words)
+
+
+def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, probes: bool = False,
+                   compatibility: bool = False, trusted_rebuilds: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Open an engine, let `cells_for(engine)` choose the cells, run them, write reports after each cell."""
     out_dir = Path(args.out)
-    command = "parity " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    command = reproduce_command(sys.argv[1:])
     progress = Progress()
-    with open_engine(work_dir, engine_options(args), progress) as engine:
+    with open_engine(work_dir, engine_options(args), progress, trusted_rebuilds=trusted_rebuilds) as engine:
         cells: Sequence[tuple[ModelSpec, Route]] = [
             (spec, route) for spec, route in cells_for(engine) if args.shard.owns(f"cell:{spec.name}:{route.id}")]
+        # Imported once the cells are chosen: pandas costs a bad input half a second before its one line.
+        from harness.publish import split
+        from harness.report import summary_table, write_reports
+
         shard = f" (shard {args.shard})" if args.shard.count > 1 else ""
         progress.note(f"[parity] {len(cells)} cells{shard}; artifacts in {work_dir}; reports in {out_dir}/")
 
@@ -165,7 +186,8 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
     return result.rows
 
 
-def run_mutants(args: argparse.Namespace, work_dir: Path, models_for: Any) -> int:
+def run_mutants(args: argparse.Namespace, work_dir: Path, models_for: Any,
+                trusted_rebuilds: Sequence[str] = ()) -> int:
     """The mutation self-test: `models_for(engine)` gives (spec, source format) pairs; writes mutation.md."""
     import time
 
@@ -174,11 +196,11 @@ def run_mutants(args: argparse.Namespace, work_dir: Path, models_for: Any) -> in
     options = engine_options(args)
     options.localize = True  # localization is half of what the self-test measures
     options.profile = "mutation"  # derandomized, no shrinking: see harness.search
-    command = "parity " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    command = reproduce_command(sys.argv[1:])
     progress = Progress()
     started = time.perf_counter()
     runs = []
-    with open_engine(work_dir, options, progress) as engine:
+    with open_engine(work_dir, options, progress, trusted_rebuilds=trusted_rebuilds) as engine:
         converters = chosen_converters(args)
         for spec, source in models_for(engine):
             progress.note(f"[parity] mutation self-test of {spec.name} ({source.name})")
@@ -212,12 +234,14 @@ def command_check(args: argparse.Namespace) -> int:
         spec, source = prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())
         return [(spec, route) for route in filter_routes(routes_from(source, chosen_converters(args)), args.routes)]
 
+    # The factory named on the command line is the user's own code: its workers may rebuild from it.
+    factory = (args.model,) if recognise(args.model).kind == "factory" else ()
     if args.mutants:
         def models_for(engine: Any) -> list[tuple[ModelSpec, Any]]:
             return [prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())]
 
-        return run_mutants(args, work_dir_for(args, "check"), models_for)
-    rows = run_and_report(args, work_dir_for(args, "check"), cells_for)
+        return run_mutants(args, work_dir_for(args, "check"), models_for, trusted_rebuilds=factory)
+    rows = run_and_report(args, work_dir_for(args, "check"), cells_for, trusted_rebuilds=factory)
     # A known converter failure (xfail) is still a failure of this model's round trip.
     return 1 if any(row.get("raw_status", row["status"]) != "pass" for row in rows) else 0
 
@@ -329,6 +353,23 @@ def command_diff(args: argparse.Namespace) -> int:
     return 1 if len(regressions(diff)) else 0
 
 
+def check_torch_recipes(cell_dir: Path) -> None:
+    """Refuse a cell folder (perhaps from someone else) whose torch artifacts name an untrusted rebuild
+    function, before any worker starts; the workers check again before they load anything."""
+    from harness.torch_artifact import read_recipe
+
+    try:
+        manifest = json.loads((cell_dir / "cell.json").read_text())
+        artifacts = [(manifest["source_format"], manifest["source_artifact"])]
+        artifacts += [(hop["format"], hop["artifact"]) for hop in manifest["hops"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{cell_dir / 'cell.json'} is not a cell manifest ({type(exc).__name__}: "
+                         f"{str(exc)[:120]})") from None
+    for format_name, artifact in artifacts:
+        if format_name == "torch":
+            read_recipe(Path(str(artifact)))
+
+
 def command_replay(args: argparse.Namespace) -> int:
     from harness.engine import Engine
     from harness.pool import WorkerPool
@@ -340,6 +381,7 @@ def command_replay(args: argparse.Namespace) -> int:
     example = Path(args.example) if args.example else cell_dir / "minimal_example.npz"
     if not example.is_file():
         raise UsageError(f"no example at {example}; pass --example FILE.npz")
+    check_torch_recipes(cell_dir)
     with WorkerPool(cell_dir / "replay-logs") as pool:
         rows = Engine(cell_dir / "replay", pool, progress=lambda line: None).replay(cell_dir, example)
     columns = ["hop_index", "hop", "output", "status", "max_abs_err", "hop_max_abs_err", "error"]
@@ -457,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except (UsageError, StackError, ModelInputError, PluginError) as exc:
+    except (UsageError, StackError, ModelInputError, PluginError, UntrustedArtifactError) as exc:
         if args.debug:
             raise
         print(f"parity: error: {exc}", file=sys.stderr)

@@ -22,6 +22,7 @@ import numpy as np
 from hypothesis import assume
 
 from harness import __version__, new_run_id
+from harness.atomic import open_atomic, write_atomic
 from harness.cache import TaskCache
 from harness.formats import KERAS, TORCH, Format
 from harness.inputs import ExampleRecipe, build_example, example_recipes, largest_recipe, seeded_recipes
@@ -131,8 +132,9 @@ def save_inputs(path: Path, spec: ModelSpec, source: Format, arrays: list[np.nda
     """Write torch-layout arrays as `source`'s inputs (channels last for the Keras side)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     layouts = source_layouts(spec, source, outputs=False)
-    np.savez(path, **{f"{i:02d}_{s.name}": to_layout(a, src, dst)
-                      for i, (s, a, (src, dst)) in enumerate(zip(spec.inputs, arrays, layouts))})
+    with open_atomic(path) as handle:
+        np.savez(handle, **{f"{i:02d}_{s.name}": to_layout(a, src, dst)
+                            for i, (s, a, (src, dst)) in enumerate(zip(spec.inputs, arrays, layouts))})
     return path
 
 
@@ -405,7 +407,7 @@ class Engine:
                     "target": str(target), "io": io, "example": str(export_example),
                     "framework": converter.framework}
             task_file = hop_dir / "task.json"
-            task_file.write_text(json.dumps(task, indent=1))
+            write_atomic(task_file, json.dumps(task, indent=1))
             state.replay = (f"{shlex.quote(str(get_stack(converter.stack).python))} -m harness.worker "
                             f"--replay {shlex.quote(str(task_file))}")
             self.progress(f"  {spec.name} {route.id} hop {hop.index} {hop.name} ({converter.name}, {converter.stack})")
@@ -432,7 +434,7 @@ class Engine:
                      for s in cell.hops],
         }
         cell.folder.mkdir(parents=True, exist_ok=True)
-        (cell.folder / "cell.json").write_text(json.dumps(manifest, indent=1))
+        write_atomic(cell.folder / "cell.json", json.dumps(manifest, indent=1))
 
     def explore(self, cell: Cell) -> None:
         options = self.options
@@ -453,7 +455,7 @@ class Engine:
         if cell.search.minimal is not None:
             path = save_inputs(cell.folder / "minimal_example.npz", cell.spec, cell.route.source,
                                build_example(cell.spec, cell.search.minimal))
-            (cell.folder / "minimal_example.txt").write_text(cell.search.minimal.describe() + "\n")
+            write_atomic(cell.folder / "minimal_example.txt", cell.search.minimal.describe() + "\n")
             cell.minimal_example = str(path)
         self.top_up(cell)
 

@@ -8,11 +8,14 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from harness.stacks import get_stack, project_root
+from harness.torch_artifact import TRUSTED_REBUILDS_ENV
+from harness.worker import CALLER_DIR_ENV
 
 if TYPE_CHECKING:
     from harness.cache import TaskCache
@@ -40,11 +43,16 @@ class WorkerFailure(Exception):
         self.status = status
 
 
-def worker_environment() -> dict[str, str]:
+def worker_environment(trusted_rebuilds: Sequence[str] = ()) -> dict[str, str]:
+    """The environment of a worker; trusted_rebuilds: module:function references (a user's own factory)
+    that torch artifacts may name besides the harness's and the plugins' rebuild functions."""
     env = dict(os.environ)
-    root = str(project_root())
-    # The checkout for the harness and zoo; the caller's directory for `parity check pkg.module:factory`.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.getcwd(), env.get("PYTHONPATH")]))
+    if trusted_rebuilds:
+        env[TRUSTED_REBUILDS_ENV] = ",".join(filter(None, [env.get(TRUSTED_REBUILDS_ENV), *trusted_rebuilds]))
+    # The checkout for the harness and zoo. The caller's directory (for `parity check pkg.module:factory`)
+    # goes last on the worker's sys.path, after site-packages, so a stray numpy.py there shadows nothing.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project_root()), env.get("PYTHONPATH")]))
+    env[CALLER_DIR_ENV] = os.getcwd()
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU only: no device probing, the same kernels every run
     env["PYTHONUNBUFFERED"] = "1"
@@ -68,7 +76,8 @@ def resident_mb(pid: int) -> float:
 
 
 class WorkerProcess:
-    def __init__(self, stack: str, framework: str, log_path: Path, memory_limit_mb: float | None = None) -> None:
+    def __init__(self, stack: str, framework: str, log_path: Path, memory_limit_mb: float | None = None,
+                 trusted_rebuilds: Sequence[str] = ()) -> None:
         python = get_stack(stack).ensure()
         self.stack, self.framework, self.log_path = stack, framework, log_path
         self.memory_limit_mb = memory_limit_mb
@@ -77,7 +86,7 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [str(python), "-m", "harness.worker", "--framework", framework],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-            env=worker_environment(), cwd=project_root(),
+            env=worker_environment(trusted_rebuilds), cwd=project_root(),
             start_new_session=True,  # its own process group, so a timeout kills converter children too
         )
 
@@ -153,9 +162,11 @@ class WorkerProcess:
 class WorkerPool:
     """Hands each task to the live worker for its (stack, framework), starting a fresh one when needed."""
 
-    def __init__(self, log_dir: Path, *, memory_limit_mb: float | None = None) -> None:
+    def __init__(self, log_dir: Path, *, memory_limit_mb: float | None = None,
+                 trusted_rebuilds: Sequence[str] = ()) -> None:
         self.log_dir = log_dir
         self.memory_limit_mb = memory_limit_mb
+        self.trusted_rebuilds = tuple(trusted_rebuilds)
         self.workers: dict[tuple[str, str], WorkerProcess] = {}
         self.started = 0
 
@@ -164,7 +175,7 @@ class WorkerPool:
         worker = self.workers.get(key)
         if worker is None or not worker.alive():
             worker = WorkerProcess(stack, framework, self.log_dir / f"worker-{stack}-{framework}.log",
-                                   self.memory_limit_mb)
+                                   self.memory_limit_mb, self.trusted_rebuilds)
             self.workers[key] = worker
             self.started += 1
         try:

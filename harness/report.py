@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from harness import __version__
+from harness import __version__, atomic
 from harness.stacks import StackError, project_root
 from harness.statuses import STATUS_ORDER
 
@@ -48,11 +46,9 @@ def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so a killed run never leaves half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
+    """Write through a temporary file and rename, so a killed run never leaves half a report; the file
+    gets the mode a plain open() gives (published reports are served to others)."""
+    atomic.write_atomic(path, text)
 
 
 def read_results(path: Path) -> pd.DataFrame:

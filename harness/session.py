@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import write_atomic
 from harness.converters import Converter, default_converters
 from harness.engine import Engine, EngineOptions
 from harness.formats import SOURCE_FORMATS
@@ -74,19 +75,21 @@ class RunResult:
 
 
 @contextmanager
-def open_engine(work_dir: Path, options: EngineOptions, progress: Callable[[str], None]) -> Iterator[Engine]:
+def open_engine(work_dir: Path, options: EngineOptions, progress: Callable[[str], None], *,
+                trusted_rebuilds: Sequence[str] = ()) -> Iterator[Engine]:
     work_dir.mkdir(parents=True, exist_ok=True)
-    with WorkerPool(work_dir / "logs", memory_limit_mb=options.memory_limit_mb) as pool:
+    with WorkerPool(work_dir / "logs", memory_limit_mb=options.memory_limit_mb,
+                    trusted_rebuilds=trusted_rebuilds) as pool:
         yield Engine(work_dir, pool, options, progress=progress)
 
 
 def read_journal(path: Path, header: dict[str, Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Finished cells of an interrupted run. A torn last line (the run was killed mid-write) is ignored,
-    and so is its cell, which runs again."""
+    """Finished cells of an interrupted run. A line is a cell only when it is whole: JSON ending in a
+    newline. A torn last line (the run was killed mid-write) is dropped, and its cell runs again."""
     cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
     if not path.exists():
         return cells
-    lines = path.read_text().splitlines()
+    lines = path.read_text().split("\n")[:-1]  # the text after the last newline was never finished
     try:
         first = json.loads(lines[0]) if lines else {}
     except json.JSONDecodeError:
@@ -115,8 +118,9 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
     header = {"options": {k: str(v) for k, v in asdict(engine.options).items()},
               "cells": [f"{spec.name}:{route.id}" for spec, route in cells]}
     finished = read_journal(journal_path, header) if resume else {}
-    if not resume or not journal_path.exists():
-        journal_path.write_text(json.dumps({"header": header}) + "\n")
+    # Written afresh with only the whole lines, so the next cell never lands on a torn fragment.
+    write_atomic(journal_path, "".join(json.dumps(entry, default=str) + "\n"
+                                       for entry in [{"header": header}, *finished.values()]))
     known_failures = load_known_failures(known_failures_path())
     rows: list[dict[str, Any]] = []
     progress.total = len(cells)

@@ -104,7 +104,9 @@ def stack_versions(name: str) -> dict[str, str]:
         "    except m.PackageNotFoundError: pass\n"
         "print(json.dumps(out))\n"
     )
-    completed = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True)
+    # From the checkout: `-c` puts the working directory first on sys.path, where a json.py could shadow json.
+    completed = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True,
+                               cwd=project_root())
     versions: dict[str, str] = json.loads(completed.stdout)
     # tensorflow-cpu installs the module "tensorflow"; one name in the reports is enough.
     if "tensorflow-cpu" in versions:

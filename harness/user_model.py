@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.spec import INT_DTYPES, InputSpec
-from harness.worker import first_line, import_object
+from harness.stacks import project_root
+from harness.worker import add_caller_dir, first_line, import_object
 
 DEFAULT_DIM_BOUNDS = (1, 4)
+MAX_EXAMPLE_BYTES = 2**30  # one input of one example; hypothesis makes tens, each held by several processes
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -110,6 +112,10 @@ def inputs_from_declaration(declared: list[dict[str, Any]], dim_bounds: dict[str
     for entry in declared:
         shape: list[int | str] = []
         for axis, dim in enumerate(entry["shape"]):
+            if isinstance(dim, int) and dim < 1:
+                raise ModelInputError(f"{model}: input {entry['name']!r} declares dimension {dim} on axis {axis}; "
+                                      "a size must be positive (export the model again, or pass "
+                                      f"--input {entry['name']}:SHAPE:{entry['dtype']})")
             if dim is None:
                 if axis != 0:
                     raise ModelInputError(f"{model}: input {entry['name']!r} axis {axis} has no declared size; "
@@ -125,6 +131,23 @@ def inputs_from_declaration(declared: list[dict[str, Any]], dim_bounds: dict[str
         except ValueError as exc:
             raise ModelInputError(f"{model}: input {entry['name']!r}: {exc}") from exc
     return specs
+
+
+def check_example_size(specs: list[InputSpec], model: str) -> None:
+    """Refuse inputs whose largest example would not fit in a worker: the harness allocates every example."""
+    import numpy as np
+
+    for spec in specs:
+        elements = 1
+        for dim in spec.shape:
+            elements *= dim if isinstance(dim, int) else spec.dim_bounds[dim][1]
+        size = elements * np.dtype(spec.dtype).itemsize
+        if size > MAX_EXAMPLE_BYTES:
+            shape = "x".join(str(dim) for dim in spec.shape)
+            raise ModelInputError(f"{model}: input {spec.name!r} ({shape} {spec.dtype}) would take "
+                                  f"{size / 2**30:.3g} GiB per example at its largest; dimensions this large "
+                                  "cannot be fed (the limit is "
+                                  f"{MAX_EXAMPLE_BYTES // 2**30} GiB): pass --input and --dim with smaller sizes")
 
 
 def check_against_declaration(given: list[InputSpec], declared: list[dict[str, Any]], model: str) -> None:
@@ -145,8 +168,9 @@ def check_against_declaration(given: list[InputSpec], declared: list[dict[str, A
 def detect_factory_framework(factory: str, python: Path, env: dict[str, str]) -> str:
     """Which framework a factory's model belongs to, found in a throwaway process of the stack (never
     in a worker: it may import either framework)."""
+    # Run from the checkout: `-m` puts the working directory first on sys.path, ahead of site-packages.
     completed = subprocess.run([str(python), "-m", "harness.user_model", "detect", factory],
-                               capture_output=True, text=True, env=env)
+                               capture_output=True, text=True, env=env, cwd=project_root())
     lines = completed.stdout.strip().splitlines()
     if completed.returncode != 0 or not lines:
         last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
@@ -194,25 +218,46 @@ def _tensor_entry(name: str, dtype: Any, dims: list[int | str | None]) -> dict[s
 def describe_onnx(path: str) -> dict[str, Any]:
     import onnx
     from onnx import helper
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
 
     try:
-        model = onnx.load(path, load_external_data=False)
-        onnx.checker.check_model(model)
+        model = onnx.load(path, load_external_data=False)  # nothing beside the file is read
     except Exception as exc:
         first = first_line(exc)
         raise ModelInputError(f"{path} is not a valid ONNX model ({type(exc).__name__}: {first[:200]})") from None
-    initializers = {tensor.name for tensor in model.graph.initializer}
-    inputs = []
-    for graph_input in model.graph.input:
-        if graph_input.name in initializers:
-            continue
-        tensor_type = graph_input.type.tensor_type
-        if not graph_input.type.HasField("tensor_type"):
-            raise ModelInputError(f"{path}: input {graph_input.name!r} is not a tensor; "
-                                  "only tensor inputs are supported")
-        dims: list[int | str | None] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-                                        for d in tensor_type.shape.dim]
-        inputs.append(_tensor_entry(graph_input.name, helper.tensor_dtype_to_np_dtype(tensor_type.elem_type), dims))
+    # The converters read the one .onnx file they are given; data kept in other files (which could be
+    # anywhere on the machine) is refused before the checker or anything else would look at it.
+    external = next((tensor for tensor in _get_all_tensors(model) if uses_external_data(tensor)), None)
+    if external is not None:
+        location = next((entry.value for entry in external.external_data if entry.key == "location"), "?")
+        raise ModelInputError(f"{path} keeps tensor {external.name!r} in an external data file ({location[:80]!r}); "
+                              "parity check takes a self-contained model: save it with "
+                              "onnx.save(model, path, save_as_external_data=False)")
+    newest = onnx.defs.onnx_opset_version()
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx") and not 1 <= opset.version <= newest:
+            raise ModelInputError(f"{path} declares ai.onnx opset {opset.version}, but onnx {onnx.__version__} "
+                                  f"knows opsets 1 to {newest}; export it again with a supported opset")
+    try:
+        onnx.checker.check_model(model)
+        initializers = {tensor.name for tensor in model.graph.initializer}
+        inputs = []
+        for graph_input in model.graph.input:
+            if graph_input.name in initializers:
+                continue
+            tensor_type = graph_input.type.tensor_type
+            if not graph_input.type.HasField("tensor_type"):
+                raise ModelInputError(f"{path}: input {graph_input.name!r} is not a tensor; "
+                                      "only tensor inputs are supported")
+            dims: list[int | str | None] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                                            for d in tensor_type.shape.dim]
+            dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type)
+            inputs.append(_tensor_entry(graph_input.name, dtype, dims))
+    except ModelInputError:
+        raise
+    except Exception as exc:
+        first = first_line(exc)
+        raise ModelInputError(f"{path} is not a valid ONNX model ({type(exc).__name__}: {first[:200]})") from None
     return {"inputs": inputs, "outputs": [output.name for output in model.graph.output]}
 
 
@@ -297,4 +342,5 @@ def count_torch_outputs(artifact: str, example: str) -> int:
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["detect"]:
+    add_caller_dir()
     print(json.dumps(_detect(sys.argv[2])))

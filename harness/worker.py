@@ -20,7 +20,18 @@ from typing import Any
 
 import numpy as np
 
+from harness.atomic import open_atomic
+
 CONFLICTING_FRAMEWORKS = {"torch": "tensorflow", "tf": "torch"}  # they segfault when they share a process
+CALLER_DIR_ENV = "PARITY_CALLER_DIR"
+
+
+def add_caller_dir() -> None:
+    """Make the directory parity was run from importable, last on sys.path: a factory's package there
+    loads, but a stray numpy.py or onnx.py there cannot shadow the stack's own packages."""
+    caller = os.environ.get(CALLER_DIR_ENV)
+    if caller and caller not in sys.path:
+        sys.path.append(caller)
 
 
 def load_npz(path: str) -> list[np.ndarray]:
@@ -30,7 +41,8 @@ def load_npz(path: str) -> list[np.ndarray]:
 
 def save_npz(path: str, names: list[str], arrays: list[np.ndarray]) -> None:
     named: dict[str, Any] = {f"{index:02d}_{name}": array for index, (name, array) in enumerate(zip(names, arrays))}
-    np.savez(path, **named)
+    with open_atomic(Path(path)) as handle:
+        np.savez(handle, **named)
 
 
 def first_line(exc: BaseException) -> str:
@@ -105,7 +117,8 @@ class Worker:
             module = spec.build_torch().eval()
             save_torch_module(target, module, "harness.torch_artifact:rebuild_zoo_model", model=spec.name)
             state = {key: value.detach().cpu().numpy() for key, value in module.state_dict().items()}
-            np.savez(task["state"], **state)
+            with open_atomic(Path(task["state"])) as handle:
+                np.savez(handle, **state)
             return {"parameters": int(sum(p.numel() for p in module.parameters()))}
         self.check_framework("tf")
         keras_model = spec.build_keras()
@@ -213,6 +226,7 @@ def main() -> int:
     parser.add_argument("--framework", choices=("torch", "tf", "none"), default="none")
     parser.add_argument("--replay", metavar="TASK_JSON")
     args = parser.parse_args()
+    add_caller_dir()
     if args.replay:
         return replay(args.replay)
     serve(args.framework)

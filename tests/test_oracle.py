@@ -20,7 +20,8 @@ pytestmark = pytest.mark.stacks
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     run_dir = tmp_path_factory.mktemp("oracle")
-    with WorkerPool(run_dir / "logs") as pool:
+    # The perturbing converter saves its torch modules with a rebuild function of the tests: trusted here.
+    with WorkerPool(run_dir / "logs", trusted_rebuilds=["tests.fake_converters:rebuild_perturbed"]) as pool:
         yield Engine(run_dir, pool, EngineOptions(examples=8, profile="ci"), progress=lambda line: None)
 
 

@@ -44,7 +44,9 @@ def test_outputs_are_matched_by_name_and_numbered_names_in_natural_order() -> No
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     run_dir = tmp_path_factory.mktemp("verdict")
-    pool = WorkerPool(run_dir / "logs")
+    # The fakes save torch modules with rebuild functions of the tests: trusted here, and only here.
+    pool = WorkerPool(run_dir / "logs", trusted_rebuilds=["tests.fake_converters:rebuild_perturbed",
+                                                          "tests.fake_converters:rebuild_failing"])
     yield Engine(run_dir, pool, EngineOptions(examples=6, profile="ci", localize=True), progress=lambda line: None)
     pool.close()
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from harness import __version__, new_run_id
+from harness.atomic import write_atomic
 from harness.converters.base import Converter
 from harness.converters.onnx_from_tf import OnnxFromSavedModel
 from harness.converters.onnx_from_torch import OnnxFromTorch
@@ -181,7 +182,7 @@ def export_node_cases(out_dir: str, case_filter: str | None = None) -> dict[str,
                 manifest["reason"] = f"the case's data could not be read: {describe_error(exc)}"
         if manifest["reason"]:
             manifest["status"] = "untested"
-        (folder / CASE_FILE).write_text(json.dumps(manifest, indent=1))
+        write_atomic(folder / CASE_FILE, json.dumps(manifest, indent=1))
         manifests.append(manifest)
     return {"source": source, "cases": manifests}
 
@@ -223,7 +224,7 @@ def convert_and_run(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             except Exception as exc:
                 result.update(status="run_error", error=describe_error(exc), traceback=traceback.format_exc())
         result["seconds"] = time.perf_counter() - started
-        Path(job["result"]).write_text(json.dumps(result, indent=1))
+        write_atomic(Path(job["result"]), json.dumps(result, indent=1))
         results.append(result)
     return results
 
@@ -379,7 +380,7 @@ class NodeProbeRun:
             "runner": runner.reference, "io": manifest["io"], "inputs": str(folder / "inputs.npz"),
             "outputs": str(stage_dir / "outputs.npz"), "result": str(stage_dir / RESULT_FILE),
         }
-        (stage_dir / JOB_FILE).write_text(json.dumps(job, indent=1))
+        write_atomic(stage_dir / JOB_FILE, json.dumps(job, indent=1))
         return job
 
     def replay_command(self, stage: Stage, case: str) -> str:

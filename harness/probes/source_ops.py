@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from harness import __version__, new_run_id
+from harness.atomic import write_atomic
 from harness.converters.base import Converter
 from harness.converters.onnx_from_tf import OnnxFromKeras
 from harness.converters.onnx_from_torch import OnnxFromTorch
@@ -324,7 +325,7 @@ def run_hop(context: RunContext, source: ProbeSource, converter: Converter) -> l
     task = {"task": "convert", "converter": converter.reference, "source": str(source.artifact),
             "target": str(target), "io": io, "example": str(source.inputs[0]), "framework": converter.framework}
     task_file = hop_dir / "task.json"
-    task_file.write_text(json.dumps(task, indent=1))
+    write_atomic(task_file, json.dumps(task, indent=1))
     base["replay"] = (f"{shlex.quote(str(get_stack(converter.stack).python))} -m harness.worker "
                       f"--replay {shlex.quote(str(task_file))}")
     context.progress(f"  {probe.name} {route.id} ({converter.name})")
