@@ -15,7 +15,15 @@ from harness.plugins import PluginError
 from harness.progress import Progress
 from harness.routes import Route
 from harness.search import PROFILES
-from harness.session import UsageError, filter_routes, open_engine, run_cells, select_models, select_routes
+from harness.session import (
+    UsageError,
+    default_jobs,
+    filter_routes,
+    open_engine,
+    run_cells,
+    select_models,
+    select_routes,
+)
 from harness.shards import EVERYTHING, Shard
 from harness.spec import ModelSpec
 from harness.stacks import BASE_STACKS, KNOWN_STACKS, StackError, get_stack, project_root
@@ -49,6 +57,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="reports", help="report directory (default: reports)")
     parser.add_argument("--work-dir", help="artifacts and the run journal (default: .parity/runs in the checkout)")
     parser.add_argument("--resume", action="store_true", help="keep the cells an interrupted run finished")
+    parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                        help="cells run side by side, each lane with its own worker processes (default: the "
+                             "number of cores, bounded by memory at about 6 GB a lane)")
     parser.add_argument("--shard", type=parse_shard, default=EVERYTHING, metavar="K/N",
                         help="run only this shard's part of the work (zoo cells, node cases, source probes), "
                              "e.g. 2/3; `parity merge` joins the shards' reports")
@@ -168,7 +179,10 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
         def on_cell(rows: list[dict[str, Any]]) -> None:
             write_reports(rows, out_dir, command=command, stale=[])  # a report after every cell: nothing lost
 
-        result = run_cells(engine, cells, resume=args.resume, progress=progress, on_cell=on_cell)
+        jobs = args.jobs if args.jobs is not None else default_jobs()
+        if jobs < 1:
+            raise UsageError("--jobs must be at least 1")
+        result = run_cells(engine, cells, resume=args.resume, progress=progress, on_cell=on_cell, jobs=jobs)
         probe_rows = run_probes(args, engine, progress) if probes else []
         declared = fetch_declared(engine) if cells and cells[0][0].family != "user" else {}
     for row in result.rows + probe_rows:

@@ -150,6 +150,15 @@ class Engine:
         self.conversions = 0
         self.cache = TaskCache(self.options.cache_dir) if self.options.cache_dir else None
 
+    def sibling(self, lane: int) -> Engine:
+        """An engine for another lane of cells run side by side (-j): its own worker processes, the same run,
+        options, cache and models (lanes hold disjoint models, so the twins are still built once)."""
+        pool = WorkerPool(self.pool.log_dir / f"lane{lane}", memory_limit_mb=self.pool.memory_limit_mb,
+                          trusted_rebuilds=self.pool.trusted_rebuilds)
+        other = Engine(self.run_dir, pool, self.options, progress=self.progress)
+        other.run_id, other.contexts = self.run_id, self.contexts
+        return other
+
     # -- tasks -------------------------------------------------------------------------------------
     def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float) -> Step:
         return call_task(self.pool, stack, framework, task, timeout, self.cache)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -17,12 +18,17 @@ class Progress:
         self.done = 0
         self.total = 0
         self._status_shown = False
+        self._lock = threading.Lock()  # cells running in parallel (-j) report from several threads
 
     def elapsed(self) -> str:
         seconds = int(time.monotonic() - self.started)
         return f"{seconds // 60}:{seconds % 60:02d}"
 
     def __call__(self, text: str) -> None:
+        with self._lock:
+            self._status(text)
+
+    def _status(self, text: str) -> None:
         line = f"[{self.done}/{self.total} cells, {self.elapsed()}] {text.strip()}"
         if self.interactive:
             width = 160
@@ -33,6 +39,10 @@ class Progress:
         self.stream.flush()
 
     def note(self, text: str) -> None:
+        with self._lock:
+            self._note(text)
+
+    def _note(self, text: str) -> None:
         if self._status_shown:
             self.stream.write("\r\x1b[K")
             self._status_shown = False

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -107,11 +110,34 @@ def read_journal(path: Path, header: dict[str, Any]) -> dict[tuple[str, str], li
     return cells
 
 
+def lanes_for(cells: Sequence[tuple[int, ModelSpec, Route]], jobs: int) -> list[list[tuple[int, ModelSpec, Route]]]:
+    """Cells split into at most `jobs` lanes that run side by side. A model's cells stay in one lane, so its
+    twins are built once; the largest models are placed first, each on the emptiest lane."""
+    by_model: dict[str, list[tuple[int, ModelSpec, Route]]] = {}
+    for cell in cells:
+        by_model.setdefault(cell[1].name, []).append(cell)
+    lanes: list[list[tuple[int, ModelSpec, Route]]] = [[] for _ in range(max(1, min(jobs, len(by_model))))]
+    for group in sorted(by_model.values(), key=len, reverse=True):
+        min(lanes, key=len).extend(group)
+    return [sorted(lane) for lane in lanes if lane]
+
+
+def default_jobs(memory_per_lane_gb: float = 6.0) -> int:
+    """One lane per core, bounded by memory: a lane's workers (torch, TensorFlow twice, onnxruntime) hold
+    about 6 GB at their peak on the zoo."""
+    try:
+        memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        memory_gb = 8.0
+    return max(1, min(os.cpu_count() or 1, int(memory_gb // memory_per_lane_gb)))
+
+
 def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resume: bool = False,
               progress: Progress | None = None,
-              on_cell: Callable[[list[dict[str, Any]]], None] | None = None) -> RunResult:
-    """Run each (model, route) cell. Each finished cell is one line of work_dir/rows.jsonl, so after an
-    interruption `resume=True` redoes only the cells that had not finished."""
+              on_cell: Callable[[list[dict[str, Any]]], None] | None = None, jobs: int = 1) -> RunResult:
+    """Run each (model, route) cell, `jobs` lanes side by side (each lane its own worker processes). Each
+    finished cell is one line of work_dir/rows.jsonl, so after an interruption `resume=True` redoes only the
+    cells that had not finished. Rows come back in the order of `cells`, however the lanes finished."""
     progress = progress or Progress()
     started = time.perf_counter()
     journal_path = engine.run_dir / JOURNAL
@@ -122,25 +148,55 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
     write_atomic(journal_path, "".join(json.dumps(entry, default=str) + "\n"
                                        for entry in [{"header": header}, *finished.values()]))
     known_failures = load_known_failures(known_failures_path())
-    rows: list[dict[str, Any]] = []
+    done: dict[int, list[dict[str, Any]]] = {}
     progress.total = len(cells)
+    lock = threading.Lock()
+    todo = []
+    for index, (spec, route) in enumerate(cells):
+        if (spec.name, route.id) in finished:
+            done[index] = finished[(spec.name, route.id)]
+        else:
+            todo.append((index, spec, route))
     with open(journal_path, "a") as journal:
-        for spec, route in cells:
-            cell_rows = finished.get((spec.name, route.id))
-            if cell_rows is None:
+
+        def record(index: int, spec: ModelSpec, route: Route, cell_rows: list[dict[str, Any]], outcome: str, *,
+                   fresh: bool = True) -> None:
+            with lock:
+                if fresh:
+                    journal.write(json.dumps(cell_rows, default=str) + "\n")
+                    journal.flush()
+                done[index] = cell_rows
+                progress.done += 1
+                progress.note(f"[{progress.done}/{len(cells)}] {spec.name} {route.id}: {outcome}")
+                if on_cell:
+                    on_cell([row for key in sorted(done) for row in done[key]])
+
+        for index, (spec, route) in enumerate(cells):
+            if index in done:
+                record(index, spec, route, done[index], "done in the interrupted run", fresh=False)
+
+        def run_lane(lane_engine: Engine, lane: list[tuple[int, ModelSpec, Route]]) -> None:
+            for index, spec, route in lane:
                 progress(f"{spec.name} {route.id}")
-                cell_rows = engine.run_route(spec, route)
+                cell_rows = lane_engine.run_route(spec, route)
                 apply_known_failures(cell_rows, known_failures)
-                journal.write(json.dumps(cell_rows, default=str) + "\n")
-                journal.flush()
-                outcome = ", ".join(sorted({row["status"] for row in cell_rows}))
+                record(index, spec, route, cell_rows, ", ".join(sorted({row["status"] for row in cell_rows})))
+
+        lanes = lanes_for(todo, jobs)
+        engines = [engine] + [engine.sibling(lane) for lane in range(1, len(lanes))]
+        try:
+            if len(lanes) <= 1:
+                for lane in lanes:
+                    run_lane(engine, lane)
             else:
-                outcome = "done in the interrupted run"
-            rows += cell_rows
-            progress.done += 1
-            progress.note(f"[{progress.done}/{len(cells)}] {spec.name} {route.id}: {outcome}")
-            if on_cell:
-                on_cell(rows)
+                with ThreadPoolExecutor(len(lanes)) as executor:
+                    for future in [executor.submit(run_lane, lane_engine, lane)
+                                   for lane_engine, lane in zip(engines, lanes)]:
+                        future.result()
+        finally:
+            for extra in engines[1:]:
+                extra.pool.close()
+    rows = [row for key in sorted(done) for row in done[key]]
     stale = apply_known_failures(rows, known_failures)
-    return RunResult(rows, stale, engine.conversions, engine.pool.started, time.perf_counter() - started,
-                     len(finished))
+    return RunResult(rows, stale, sum(e.conversions for e in engines), sum(e.pool.started for e in engines),
+                     time.perf_counter() - started, len(finished))

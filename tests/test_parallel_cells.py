@@ -1,0 +1,41 @@
+"""Cells side by side (-j 2): the same rows, in the same order, as one cell at a time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.session import lanes_for
+from model_zoo import all_models
+
+
+def test_lanes_keep_a_models_cells_together_and_balance_the_rest() -> None:
+    zoo = all_models()
+    names = ["mlp", "mlp", "mlp", "text_cnn", "gru_classifier", "gru_classifier"]
+    cells = [(index, zoo[name], f"route{index}") for index, name in enumerate(names)]
+    lanes = lanes_for(cells, 2)  # type: ignore[arg-type]
+    assert len(lanes) == 2
+    assert sorted(len(lane) for lane in lanes) == [3, 3]
+    for lane in lanes:
+        assert lane == sorted(lane)
+    models = [{spec.name for _, spec, _ in lane} for lane in lanes]
+    assert not models[0] & models[1]
+
+
+@pytest.mark.stacks
+def test_two_lanes_give_the_rows_of_one(tmp_path: Path) -> None:
+    common = ["--models", "mlp", "potato_leaf_cnn", "--routes", "torch>onnx>tf>onnx>torch", "--profile", "ci",
+              "--examples", "3", "--no-cache"]
+    for jobs in (1, 2):
+        assert main(["zoo", *common, "-j", str(jobs), "--work-dir", str(tmp_path / f"w{jobs}"),
+                     "--out", str(tmp_path / f"j{jobs}")]) == 0
+
+    def table(folder: Path) -> list[tuple[str, str, str, str]]:
+        return [(row["model"], row["route"], row["hop"], row["status"])
+                for row in json.loads((folder / "results.json").read_text())]
+
+    assert table(tmp_path / "j2") == table(tmp_path / "j1")
+    assert (tmp_path / "w2" / "logs" / "lane1").is_dir()  # the second lane had its own workers
