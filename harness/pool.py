@@ -56,6 +56,9 @@ def worker_environment(trusted_rebuilds: Sequence[str] = ()) -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU only: no device probing, the same kernels every run
     env["PYTHONUNBUFFERED"] = "1"
+    # tf2onnx's graph rewrites iterate over sets: with a random hash seed one SavedModel converts to graphs
+    # that differ by a node from one process to the next, which no cache or report should see.
+    env["PYTHONHASHSEED"] = "0"
     return env
 
 
