@@ -100,6 +100,15 @@ def plan_for(task: dict[str, Any]) -> Plan | None:
         return Plan((Path(task["artifact"]), *map(Path, task["inputs"])),
                     (*map(Path, task["outputs"]), *truths), (module,),
                     {"runner": task["runner"], "io": task["io"], "truth": bool(truths)})
+    if kind == "node_job":
+        # An ONNX backend node case through one stage: convert (when the stage has a converter), then run.
+        modules = ["harness.probes.node_cases", task["runner"]["class"].partition(":")[0]]
+        if task.get("converter"):
+            modules.append(task["converter"]["class"].partition(":")[0])
+        writes = ([Path(task["target"])] if task.get("target") else []) + [Path(task["outputs"]),
+                                                                          Path(task["result"])]
+        return Plan((Path(task["source"]), Path(task["inputs"])), tuple(writes), tuple(modules),
+                    {"converter": task.get("converter"), "runner": task["runner"], "io": task["io"]})
     if kind == "build_source":
         # The zoo entry's code is the input: every model_zoo module, since entries share helpers.
         zoo = sorted(Path(importlib.util.find_spec("model_zoo").origin or "").parent.glob("*.py"))  # type: ignore[union-attr]

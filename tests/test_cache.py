@@ -98,3 +98,20 @@ def test_an_entry_is_never_reused_for_other_input_bytes(tmp_path: Path, monkeypa
     moved = tmp_path / "elsewhere.onnx"
     moved.write_bytes(b"first model")  # other path, same bytes: the same entry
     assert cache.restore("current", {**task, "source": str(moved)}) is not None
+
+
+def test_node_cases_rerun_from_the_cache_with_the_same_verdicts(pool: WorkerPool, tmp_path: Path) -> None:
+    from harness.probes.node_cases import run_node_probes
+
+    cache_dir, hops = tmp_path / "cache", ("onnx>tf", "onnx>torch>onnx")
+
+    def probe(run_dir: Path) -> tuple[list[tuple[Any, ...]], TaskCache]:
+        cache = TaskCache(cache_dir)
+        rows = run_node_probes(run_dir, pool, hops=hops, case_filter="test_relu,test_add",
+                               progress=lambda line: None, cache=cache)
+        return sorted((row["model"], row["route"], row["hop"], row["status"]) for row in rows), cache
+
+    cold, first = probe(tmp_path / "cold")
+    warm, second = probe(tmp_path / "warm")
+    assert warm == cold and first.hits == 0
+    assert second.misses == 0 and second.hits == first.misses  # every job of the rerun came from the cache

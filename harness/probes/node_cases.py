@@ -28,6 +28,7 @@ import numpy as np
 
 from harness import __version__, new_run_id
 from harness.atomic import write_atomic
+from harness.cache import TaskCache
 from harness.converters.base import Converter
 from harness.converters.onnx_from_tf import OnnxFromSavedModel
 from harness.converters.onnx_from_torch import OnnxFromTorch
@@ -340,8 +341,8 @@ def compare_outputs(expected: list[np.ndarray], produced: list[np.ndarray],
 
 class NodeProbeRun:
     def __init__(self, run_dir: Path, pool: WorkerPool, *, batch_size: int, case_timeout: float,
-                 progress: Callable[[str], None]) -> None:
-        self.run_dir, self.pool, self.progress = run_dir, pool, progress
+                 progress: Callable[[str], None], cache: TaskCache | None = None) -> None:
+        self.run_dir, self.pool, self.progress, self.cache = run_dir, pool, progress, cache
         self.batch_size, self.case_timeout = batch_size, case_timeout
         self.stages = probe_stages()
         self.outcomes: dict[tuple[str, str], Outcome] = {}  # (stage, case) -> outcome
@@ -407,6 +408,12 @@ class NodeProbeRun:
                 runnable.append(manifest)
         jobs = [self.job(stage, manifest) for manifest in runnable]
         by_case = {manifest["name"]: manifest for manifest in runnable}
+        if self.cache is not None:
+            # A job whose case, converter and stack are unchanged is answered from the cache, result file and all.
+            for job in list(jobs):
+                if self.cache.restore(stage.worker[0], node_task(job)) is not None:
+                    self.record(stage, job, json.loads(Path(job["result"]).read_text()), by_case[job["case"]])
+                    jobs.remove(job)
         for start in range(0, len(jobs), self.batch_size):
             batch = jobs[start:start + self.batch_size]
             for job in batch:
@@ -436,6 +443,8 @@ class NodeProbeRun:
             result_file = Path(job["result"])
             if result_file.is_file():
                 self.record(stage, job, json.loads(result_file.read_text()), by_case[job["case"]])
+                if self.cache is not None and failure is None and not error:
+                    self.cache.store(stack, node_task(job), {"ok": True, "result": {}})
             elif len(batch) > 1:
                 # Finished jobs keep their results; the rest rerun alone so the one that crashes is named.
                 self.run_batch(stage, [job], by_case)
@@ -457,6 +466,11 @@ class NodeProbeRun:
         self.outcomes[(stage.name, job["case"])] = outcome
 
 
+def node_task(job: dict[str, Any]) -> dict[str, Any]:
+    """A node-case job in the task cache's terms (harness.cache.plan_for)."""
+    return {"task": "node_job", **job}
+
+
 def select_cases(manifests: list[dict[str, Any]], *, sample: str, limit: int | None) -> list[dict[str, Any]]:
     if sample == "per_op":
         chosen = per_op_sample(manifests)
@@ -470,7 +484,8 @@ def select_cases(manifests: list[dict[str, Any]], *, sample: str, limit: int | N
 def run_node_probes(run_dir: Path, pool: WorkerPool, *, hops: Sequence[str] = DEFAULT_HOPS,
                     case_filter: str | None = None, limit: int | None = None, sample: str = "all",
                     batch_size: int = 25, case_timeout: float = 300.0,
-                    progress: Callable[[str], None] = print, shard: Shard = EVERYTHING) -> list[dict[str, Any]]:
+                    progress: Callable[[str], None] = print, shard: Shard = EVERYTHING,
+                    cache: TaskCache | None = None) -> list[dict[str, Any]]:
     """Run the node cases through each route in `hops`; one row per (case, route, hop).
 
     case_filter: comma-separated globs on case names ("test_relu*,test_add"); sample: "all", or "per_op" for the first
@@ -480,7 +495,8 @@ def run_node_probes(run_dir: Path, pool: WorkerPool, *, hops: Sequence[str] = DE
     unknown = [route for route in hops if route not in ROUTES]
     if unknown:
         raise ValueError(f"unknown probe routes {unknown}; known: {', '.join(ROUTES)}")
-    run = NodeProbeRun(run_dir, pool, batch_size=batch_size, case_timeout=case_timeout, progress=progress)
+    run = NodeProbeRun(run_dir, pool, batch_size=batch_size, case_timeout=case_timeout, progress=progress,
+                       cache=cache)
     stage_names = list(dict.fromkeys(name for route in hops for name in ROUTES[route]))
     cases: dict[str, list[dict[str, Any]]] = {}
     for stack in dict.fromkeys(run.stages[name].case_stack for name in stage_names):

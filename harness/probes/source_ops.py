@@ -28,6 +28,7 @@ import numpy as np
 
 from harness import __version__, new_run_id
 from harness.atomic import write_atomic
+from harness.cache import TaskCache
 from harness.converters.base import Converter
 from harness.converters.onnx_from_tf import OnnxFromKeras
 from harness.converters.onnx_from_torch import OnnxFromTorch
@@ -249,6 +250,7 @@ class RunContext:
     convert_timeout: float
     run_timeout: float
     versions: dict[str, str] = field(default_factory=dict)
+    cache: TaskCache | None = None  # conversions and runs are reused when nothing they read changed
 
 
 def converters_for(kind: str) -> list[Converter]:
@@ -358,7 +360,7 @@ def run_hop(context: RunContext, source: ProbeSource, converter: Converter) -> l
 def call(context: RunContext, stack: str, framework: str, task: dict[str, Any],
          timeout: float) -> tuple[str, str, dict[str, Any], float]:
     """(status, error, result, seconds): status "ok", "error" (the task raised), "crash" or "timeout"."""
-    step = call_task(context.pool, stack, framework, task, timeout)
+    step = call_task(context.pool, stack, framework, task, timeout, context.cache)
     return step.status, step.error, step.result, step.seconds
 
 
@@ -429,13 +431,14 @@ def base_row(context: RunContext, source: ProbeSource, route: Route, converter: 
 def run_source_probes(run_dir: Path, pool: WorkerPool, *, kinds: Sequence[str] = KINDS,
                       name_filter: str | Sequence[str] | None = None, progress: Callable[[str], None] = print,
                       batch_size: int = 8, convert_timeout: float = 300.0,
-                      run_timeout: float = 120.0, shard: Shard = EVERYTHING) -> list[dict[str, Any]]:
+                      run_timeout: float = 120.0, shard: Shard = EVERYTHING,
+                      cache: TaskCache | None = None) -> list[dict[str, Any]]:
     """Every selected probe through its exporters and onnxruntime: one row per (probe, route, output)."""
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise ValueError(f"unknown probe kinds {sorted(unknown)}; known: {KINDS}")
     context = RunContext(pool, progress, new_run_id(),
-                         convert_timeout, run_timeout, stack_versions(STACK))
+                         convert_timeout, run_timeout, stack_versions(STACK), cache)
     root = run_dir / "source"
     rows: list[dict[str, Any]] = []
     for kind in kinds:
