@@ -39,7 +39,7 @@ from harness.runners import runner_for
 from harness.shards import EVERYTHING, Shard
 from harness.spec import Tolerance
 from harness.stacks import get_stack, stack_versions
-from harness.worker import describe_error, import_object, load_npz, output_names, save_npz
+from harness.worker import converter_from_reference, describe_error, import_object, load_npz, output_names, save_npz
 
 CASE_FILE = "case.json"
 RESULT_FILE = "result.json"
@@ -203,11 +203,11 @@ def convert_and_run(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if job.get("converter"):
                 from harness.onnx_ops import check_written_model, inventory
 
-                converter = import_object(job["converter"]["class"])(job["converter"]["variant"])
+                converter = converter_from_reference(job["converter"])
                 artifact = Path(job["target"])
                 converter.convert(Path(job["source"]), artifact, job["io"], load_npz(job["inputs"]))
                 if converter.target.name == ONNX.name:
-                    check_written_model(artifact)  # as the worker's convert task does
+                    check_written_model(artifact, converter.target_opset)  # as the worker's convert task does
                     result["onnx_ops"] = inventory(artifact)
         except Exception as exc:
             result.update(status="convert_error", error=describe_error(exc), traceback=traceback.format_exc())
