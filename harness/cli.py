@@ -143,7 +143,7 @@ def run_probes(args: argparse.Namespace, engine: Any, progress: Progress) -> lis
     if args.node_probes != "none":
         progress.note(f"[parity] ONNX node test cases ({args.node_probes}) through every ONNX-consuming hop")
         rows += run_node_probes(engine.run_dir / "probes", engine.pool, sample=args.node_probes,
-                                progress=progress.note, shard=args.shard)
+                                progress=progress.note, shard=args.shard, opsets=args.opsets)
     if args.source_probes:
         progress.note("[parity] single-op torch and Keras probes through their exporters")
         rows += run_source_probes(engine.run_dir / "probes", engine.pool, progress=progress.note, shard=args.shard)
