@@ -45,7 +45,9 @@ def conversion_failure(records: list[logging.LogRecord]) -> str:
     for record in reversed(records):
         if record.exc_info and record.exc_info[1] is not None:
             lines = [line for line in str(record.exc_info[1]).splitlines() if line.strip()]
-            return f"{type(record.exc_info[1]).__name__}: {lines[-1].strip() if lines else ''}"
+            # onnx's C++ assertion names its source file first; the words after it are the reason.
+            reason = lines[-1].strip().rsplit("Assertion `false` failed: ", 1)[-1] if lines else ""
+            return f"{type(record.exc_info[1]).__name__}: {reason}"
     return records[-1].getMessage() if records else ""
 
 
@@ -122,5 +124,5 @@ class OnnxFromTorch(Converter):
             written = default_opset(target)
             if written != self.opset:
                 # torch reports success; the model it wrote is not at the opset asked for.
-                raise OpsetNotWritten(f"asked for opset {self.opset}, torch.onnx.export wrote opset {written}; "
+                raise OpsetNotWritten(f"torch.onnx.export wrote opset {written}, not {self.opset}: "
                                       f"{conversion_failure(records) or 'it logged no reason'}")
