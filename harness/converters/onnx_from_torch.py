@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,8 +46,8 @@ def conversion_failure(records: list[logging.LogRecord]) -> str:
     for record in reversed(records):
         if record.exc_info and record.exc_info[1] is not None:
             lines = [line for line in str(record.exc_info[1]).splitlines() if line.strip()]
-            # onnx's C++ assertion names its source file first; the words after it are the reason.
-            reason = lines[-1].strip().rsplit("Assertion `false` failed: ", 1)[-1] if lines else ""
+            # onnx's C++ assertion names its source file and condition first; the words after them are the reason.
+            reason = re.sub(r"^.*Assertion `.*?` failed: ", "", lines[-1].strip()) if lines else ""
             return f"{type(record.exc_info[1]).__name__}: {reason}"
     return records[-1].getMessage() if records else ""
 
