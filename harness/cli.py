@@ -31,6 +31,10 @@ from harness.torch_artifact import UntrustedArtifactError
 from harness.user_model import ModelInputError, recognise
 
 DEFAULT_EXAMPLES = 20
+# ONNX opsets an exporter may be asked for: 7 is torch.onnx.export's oldest, 23 the newest the current stack's
+# onnx and torch know.
+MIN_OPSET, MAX_OPSET = 7, 23
+PUBLISH_OPSETS = "default,11,12,13,15,17"  # the committed matrix's sweep: the exporters' defaults and older targets
 MUTANT_EXAMPLES = 10  # a mutant is one hop on one model: fewer examples keep a whole-zoo self-test short
 
 
@@ -68,9 +72,26 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", help="the task cache (default: .parity/cache in the checkout)")
     parser.add_argument("--no-localize", action="store_true",
                         help="skip finding the first divergent ONNX node of failing hops (and their repros)")
+    parser.add_argument("--opsets", type=parse_opsets, default=[None], metavar="LIST",
+                        help="export at these ONNX opsets: comma-separated numbers and 'default' (each exporter's "
+                             "own); routes at a chosen opset carry it, e.g. torch>onnx@op12>tf>onnx@op12>torch "
+                             f"(default: default; parity publish: {PUBLISH_OPSETS})")
     parser.add_argument("--stacks", default=",".join(BASE_STACKS),
                         help="comma-separated stacks; extra ones add a second version of the converters they host, "
                              f"side by side (default {','.join(BASE_STACKS)}; known: {', '.join(KNOWN_STACKS)})")
+
+
+def parse_opsets(text: str) -> list[int | None]:
+    """"default,11,13" -> [None, 11, 13]: None is each exporter at its own default opset."""
+    opsets: list[int | None] = []
+    for item in (part.strip() for part in text.split(",")):
+        if item == "default":
+            opsets.append(None)
+        elif item.isdigit() and MIN_OPSET <= int(item) <= MAX_OPSET:
+            opsets.append(int(item))
+        else:
+            raise argparse.ArgumentTypeError(f"{item!r} is not 'default' or an ONNX opset {MIN_OPSET}..{MAX_OPSET}")
+    return list(dict.fromkeys(opsets))
 
 
 def parse_shard(text: str) -> Shard:
@@ -90,7 +111,7 @@ def chosen_converters(args: argparse.Namespace) -> list[Any]:
     if missing:
         raise UsageError(f"--stacks must include the base stacks {', '.join(BASE_STACKS)} "
                          f"(missing {', '.join(missing)})")
-    return default_converters(stacks)
+    return default_converters(stacks, opsets=args.opsets)
 
 
 def engine_options(args: argparse.Namespace) -> EngineOptions:
@@ -135,7 +156,8 @@ def run_probes(args: argparse.Namespace, engine: Any, progress: Progress) -> lis
     if args.node_probes != "none":
         progress.note(f"[parity] ONNX node test cases ({args.node_probes}) through every ONNX-consuming hop")
         rows += run_node_probes(engine.run_dir / "probes", engine.pool, sample=args.node_probes,
-                                progress=progress.note, shard=args.shard, cache=engine.cache)
+                                progress=progress.note, shard=args.shard, cache=engine.cache,
+                                opsets=args.opsets)
     if args.source_probes:
         progress.note("[parity] single-op torch and Keras probes through their exporters")
         rows += run_source_probes(engine.run_dir / "probes", engine.pool, progress=progress.note, shard=args.shard,
@@ -463,7 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--node-probes", choices=("per_op", "all"), default="per_op",
                          help="the ONNX backend node cases: the first case of each op type (default) or all")
     add_run_options(publish)
-    publish.set_defaults(handler=command_zoo, models=None, source_probes=True, publish=True, mutants=False)
+    publish.set_defaults(handler=command_zoo, models=None, source_probes=True, publish=True, mutants=False,
+                         opsets=parse_opsets(PUBLISH_OPSETS))
     check = commands.add_parser("check", help="run your own model through every route from its framework")
     check.add_argument("model", help="an .onnx file, a SavedModel directory, a .keras file, or package.module:factory")
     check.add_argument("--input", action="append", metavar="NAME:SHAPE:DTYPE[:HIGH]",

@@ -26,6 +26,7 @@ from harness.atomic import open_atomic, write_atomic
 from harness.cache import TaskCache
 from harness.formats import KERAS, TORCH, Format
 from harness.inputs import ExampleRecipe, build_example, example_recipes, largest_recipe, seeded_recipes
+from harness.onnx_ops import written_opset
 from harness.oracle.compare import Comparison, compare, worst
 from harness.oracle.verdict import LOCALIZABLE, OutputTrack, comparison_columns, tolerance_for
 from harness.pool import Step, WorkerPool, call_task
@@ -538,11 +539,14 @@ class Engine:
 
     def replay(self, cell_dir: Path, input_file: Path) -> list[dict[str, Any]]:
         """Re-run one saved example through a cell's saved artifacts, without converting anything."""
+        from harness.converters import default_converters
+        from harness.routes import opsets_in
         from harness.session import select_models, select_routes
 
         manifest = json.loads((cell_dir / "cell.json").read_text())
         (spec,) = select_models([manifest["model"]])
-        (route,) = select_routes([manifest["route"]])
+        # A route at chosen opsets exists only among the exporters built at those opsets.
+        (route,) = select_routes([manifest["route"]], default_converters(opsets=opsets_in(manifest["route"])))
         hops = [HopState(hop, Path(saved["artifact"]), saved["stack"], status=saved["status"],
                          outputs=[OutputTrack() for _ in spec.outputs])
                 for hop, saved in zip(route.hops, manifest["hops"])]
@@ -554,13 +558,17 @@ class Engine:
     # -- rows --------------------------------------------------------------------------------------
     def rows(self, context: ModelContext | None, cell: Cell) -> list[dict[str, Any]]:
         rows = []
+        opset: int | None = None
         for state in cell.hops:
             converter = state.hop.converter
             versions = stack_versions(converter.stack)
+            # The opset of the ONNX graph this hop wrote or read: chosen, or seen in what an exporter at its
+            # own default wrote.
+            opset = cell.route.opset_at(state.hop.index) or written_opset(state.onnx_ops) or opset
             base = {
                 "run_id": self.run_id, "model": cell.spec.name, "family": cell.spec.family,
                 "source": cell.route.source.name, "route": cell.route.id, "hop_index": state.hop.index,
-                "hop": state.hop.name, "converter": converter.name,
+                "hop": state.hop.name, "converter": converter.name, "opset": opset,
                 "converter_version": versions.get(converter.package, "?"), "stack": converter.stack,
                 "conversions": 0 if state.status == "skipped" or state.cached else 1, "cached": state.cached,
                 "examples": state.examples,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,12 @@ def inventory(path: Path) -> str:
     model = onnx.load(str(path), load_external_data=False)
     counts: Counter[str] = Counter(f"{op}@{domain}:{opset or '?'}" for op, domain, opset in walk_ops(model))
     return "; ".join(f"{op} x{count}" for op, count in counts.items())
+
+
+def written_opset(onnx_ops: str) -> int | None:
+    """The ai.onnx opset an inventory string shows ("Conv@ai.onnx:17 x3; ..."), or None."""
+    found = re.search(r"@ai\.onnx:(\d+)", onnx_ops or "")
+    return int(found.group(1)) if found else None
 
 
 def walk_ops(model: Any) -> Iterator[tuple[str, str, int | None]]:
@@ -38,7 +45,21 @@ class InvalidOnnxModel(Exception):
     """A converter wrote a file that the onnx checker rejects."""
 
 
-def check_written_model(path: Path) -> None:
+class OpsetNotWritten(Exception):
+    """An exporter asked for one opset wrote another (torch's dynamo exporter keeps opset 18, with only a
+    log line, when it cannot convert its graph down to the requested opset)."""
+
+
+def default_opset(path: Path) -> int | None:
+    """The ai.onnx opset a model imports (None: it imports none)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
+
+
+def check_written_model(path: Path, opset: int | None = None) -> None:
+    """The file exists, passes the onnx checker and, when `opset` is given, imports exactly that ai.onnx opset."""
     import onnx
 
     from harness.worker import first_line
@@ -49,6 +70,9 @@ def check_written_model(path: Path) -> None:
         onnx.checker.check_model(str(path))
     except Exception as exc:
         raise InvalidOnnxModel(f"the converter wrote an invalid model: {first_line(exc)}") from exc
+    written = default_opset(path) if opset is not None else None
+    if opset is not None and written != opset:
+        raise OpsetNotWritten(f"asked for opset {opset}, the converter wrote opset {written}")
 
 
 def graph_input_dims(path: Path) -> list[list[int | str | None]]:

@@ -63,18 +63,48 @@ def op_cell(group: pd.DataFrame) -> dict[str, Any]:
         text = "not compared (stochastic)" if error.startswith("stochastic") else status
         return {"status": status, "text": text, "cases": len(group), "passed": 0, "error": error, "opsets": ""}
     passed = int((tested["status"] == "pass").sum())
-    opsets = ", ".join(str(int(o)) for o in sorted(pd.to_numeric(tested["opset"], errors="coerce").dropna().unique()))
+    by_opset = per_opset(tested)
+    opsets = ", ".join(str(opset) for opset in by_opset)
+    ranges = opset_ranges(by_opset) if len(by_opset) > 1 else ""
     if passed == len(tested):
-        return {"status": "pass", "text": f"pass {passed}/{len(tested)}", "cases": len(tested), "passed": passed,
-                "error": "", "opsets": opsets}
+        return {"status": "pass", "text": f"pass {passed}/{len(tested)}" + (f" (at {opsets})" if ranges else ""),
+                "cases": len(tested), "passed": passed, "error": "", "opsets": opsets, "by_opset": by_opset}
     failing = tested[tested["status"] != "pass"]
     status = worst(failing["status"])
     first = failing[failing["status"] == status].iloc[0]
     error = str(first["error"] or "")
     detail = error.split(":", 1)[0] if status != "mismatch" else f"{float(first['max_abs_err']):.1e}"
     label = "partial" if passed else status
-    return {"status": label, "worst": status, "text": f"{status} {len(tested) - passed}/{len(tested)} ({detail})",
-            "cases": len(tested), "passed": passed, "error": error, "opsets": opsets}
+    text = f"{status} {len(tested) - passed}/{len(tested)} ({detail})"
+    return {"status": label, "worst": status, "text": f"{ranges} ({detail})" if ranges else text,
+            "cases": len(tested), "passed": passed, "error": error, "opsets": opsets, "by_opset": by_opset}
+
+
+def per_opset(tested: pd.DataFrame) -> dict[int, dict[str, Any]]:
+    """Opset -> how the op's cases did at it: passed, tested, the worst status and its first error."""
+    outcome: dict[int, dict[str, Any]] = {}
+    opsets = pd.to_numeric(tested["opset"], errors="coerce")
+    for opset in sorted(opsets.dropna().unique()):
+        at = tested[opsets == opset]
+        status = worst(at["status"])
+        outcome[int(opset)] = {"passed": int((at["status"] == "pass").sum()), "tested": len(at), "status": status,
+                               "error": str(at[at["status"] == status]["error"].iloc[0] or "")}
+    return outcome
+
+
+def opset_ranges(by_opset: dict[int, dict[str, Any]]) -> str:
+    """"pass at 13-17; convert_error at 11, 19": consecutive tested opsets with one outcome joined."""
+    groups: list[tuple[str, list[int]]] = []
+    for opset, outcome in sorted(by_opset.items()):
+        status = "pass" if outcome["passed"] == outcome["tested"] else outcome["status"]
+        if groups and groups[-1][0] == status:
+            groups[-1][1].append(opset)
+        else:
+            groups.append((status, [opset]))
+    by_status: dict[str, list[str]] = {}
+    for status, opsets in groups:
+        by_status.setdefault(status, []).append(f"{opsets[0]}-{opsets[-1]}" if len(opsets) > 1 else str(opsets[0]))
+    return "; ".join(f"{status} at {', '.join(spans)}" for status, spans in by_status.items())
 
 
 def op_table(node: pd.DataFrame) -> pd.DataFrame:
@@ -113,7 +143,9 @@ def column_totals(table: pd.DataFrame, node: pd.DataFrame) -> list[str]:
 
 
 def disagreements(table: pd.DataFrame, declared: dict[str, dict[str, bool]]) -> pd.DataFrame:
-    """Declared supported but observed failing everywhere, or declared unsupported but observed passing."""
+    """Per (op, opset), like with like: declared supported at that opset but no case passed there, or declared
+    unsupported there but a case passed. A table keyed "op@N" declares per opset (onnx-tf's handler versions);
+    one keyed by op alone declares for every opset (onnx2pytorch's dispatch)."""
     rows = []
     for route, claims in declared.items():
         if route not in table.columns:
@@ -121,14 +153,16 @@ def disagreements(table: pd.DataFrame, declared: dict[str, dict[str, bool]]) -> 
         for op, cell in table[route].items():
             if not isinstance(cell, dict) or cell["status"] in ("untested", "skipped"):
                 continue
-            says = claims.get(str(op), False)
-            if says and cell["passed"] == 0:
-                rows.append({"hop": route, "op": op, "declared": "supported", "observed": cell["text"],
-                             "case opset": cell["opsets"], "error": cell["error"][:160]})
-            elif not says and cell["passed"] > 0:
-                rows.append({"hop": route, "op": op, "declared": "not supported", "observed": cell["text"],
-                             "case opset": cell["opsets"], "error": ""})
-    return pd.DataFrame(rows, columns=["hop", "op", "declared", "observed", "case opset", "error"])
+            for opset, outcome in cell.get("by_opset", {}).items():
+                says = claims.get(f"{op}@{opset}", claims.get(str(op), False))
+                observed = f"{outcome['passed']}/{outcome['tested']} pass"
+                if says and outcome["passed"] == 0:
+                    rows.append({"hop": route, "op": op, "opset": opset, "declared": "supported",
+                                 "observed": f"{outcome['status']} ({observed})", "error": outcome["error"][:160]})
+                elif not says and outcome["passed"] > 0:
+                    rows.append({"hop": route, "op": op, "opset": opset, "declared": "not supported",
+                                 "observed": observed, "error": ""})
+    return pd.DataFrame(rows, columns=["hop", "op", "opset", "declared", "observed", "error"])
 
 
 def probe_table(source: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -194,10 +228,10 @@ def coverage_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bool]],
                   f"{len(table)} op types observed.", ""]
         disagreement = disagreements(table, declared)
         parts += ["## Declared vs observed", "",
-                  "Ops a converter's own table declares supported but no case of which passed, and ops it does",
-                  "not declare that passed. onnx-tf declares per op version: a declared op failing with",
-                  "\"version N is not implemented\" is declared for older opsets only, yet a model exported",
-                  "today uses the new version, which is what users meet.", "",
+                  "Per (op, opset), like with like: ops a converter's own table declares supported at an opset",
+                  "but no case of which passed at that opset, and ops it does not declare there that passed.",
+                  "onnx-tf declares per op version (an op at opset N is the op's version current at N);",
+                  "onnx2pytorch keeps no table, so the ops it dispatches on count as declared at every opset.", "",
                   disagreement.to_markdown(index=False) if len(disagreement) else "None.", ""]
         parts += ["## Ops by hop", "", table.map(cell_text).to_markdown(), ""]
     for kind, title in (("torch", "PyTorch single-op probes (torch -> onnx, each exporter)"),
@@ -235,11 +269,17 @@ def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], comma
     converters = sorted(set(frame["converter"].dropna()))
     out += ["</ul><p>Show converter: <select id='converter'><option value=''>all</option>"]
     out += [f"<option>{html.escape(str(name))}</option>" for name in converters]
+    opsets = sorted({str(int(o)) for o in pd.to_numeric(zoo.get("opset", pd.Series(dtype=float)),
+                                                        errors="coerce").dropna()}, key=int)
+    out += ["</select> Show export opset: <select id='opset'><option value=''>all</option>"]
+    out += [f"<option>{opset}</option>" for opset in opsets]
     out += ["</select> Hover a cell for its error.</p>"]
     if not zoo.empty:
         out.append("<h2>Zoo: model x route x hop</h2><table id='zoo'><tr><th>model</th>")
         columns = zoo.drop_duplicates(["route", "hop_index"]).sort_values(["route", "hop_index"])
-        out += [f"<th data-converter='{html.escape(str(c.converter))}'>{html.escape(str(c.route))}<br>"
+        export_opsets = {str(route): cell_opset(group)[0] for route, group in zoo.groupby("route")}
+        out += [f"<th data-converter='{html.escape(str(c.converter))}' "
+                f"data-opset='{export_opsets.get(str(c.route)) or ''}'>{html.escape(str(c.route))}<br>"
                 f"{c.hop_index}. {html.escape(str(c.hop))}</th>" for c in columns.itertuples()]
         out.append("</tr>")
         for model, rows in zoo.groupby("model", sort=False):
@@ -277,19 +317,23 @@ def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], comma
             out.append("</tr>")
         out.append("</table>")
     out.append("""<script>
-document.getElementById('converter').addEventListener('change', function (event) {
-  var wanted = event.target.value;
+function filterColumns() {
+  var wanted = document.getElementById('converter').value;
+  var opset = document.getElementById('opset').value;
   document.querySelectorAll('table').forEach(function (table) {
     var heads = table.rows[0].cells;
     for (var i = 1; i < heads.length; i++) {
-      var show = !wanted || heads[i].dataset.converter === wanted;
+      var show = (!wanted || heads[i].dataset.converter === wanted) &&
+                 (!opset || heads[i].dataset.opset === undefined || heads[i].dataset.opset === opset);
       for (var r = 0; r < table.rows.length; r++) {
         var cell = table.rows[r].cells[i];
         if (cell) { cell.classList.toggle('hidden', !show); }
       }
     }
   });
-});
+}
+document.getElementById('converter').addEventListener('change', filterColumns);
+document.getElementById('opset').addEventListener('change', filterColumns);
 </script></body></html>""")
     return "\n".join(out)
 
@@ -334,6 +378,81 @@ def matrix_png(frame: pd.DataFrame, path: Path) -> None:
     plt.close(figure)
 
 
+def cell_opset(group: pd.DataFrame) -> tuple[int | None, str]:
+    """A zoo cell's export opset (its first hop's) and its label: "12" when chosen, "default (17)" otherwise."""
+    from harness.routes import opsets_in
+
+    chosen = opsets_in(str(group["route"].iloc[0]))[0]
+    if chosen is not None:
+        return chosen, str(chosen)
+    # At the defaults a route may export at two opsets (the dynamo exporter's and tf2onnx's): say both.
+    ordered = group.sort_values("hop_index")["opset"] if "opset" in group else pd.Series(dtype=float)
+    seen = list(dict.fromkeys(int(o) for o in pd.to_numeric(ordered, errors="coerce").dropna()))
+    if not seen:
+        return None, "default"
+    return (seen[0] if len(seen) == 1 else None), f"default ({'/'.join(map(str, seen))})"
+
+
+def opset_advice(zoo: pd.DataFrame) -> pd.DataFrame:
+    """Per model and route (its opset marks removed): the export opsets that pass end to end, those that fail
+    and where, and one line on what to do."""
+    from harness.routes import strip_opset
+
+    cells = []
+    for (model, route), group in zoo.groupby(["model", "route"], sort=False):
+        statuses = group["raw_status"] if "raw_status" in group else group["status"]
+        opset, label = cell_opset(group)
+        ordered = group.assign(judged=statuses).drop_duplicates("hop_index").sort_values("hop_index")
+        failing = ordered[~ordered["judged"].isin(["pass", "skipped"])]
+        first = failing.iloc[0] if len(failing) else None
+        reached = ordered[ordered["hop_index"] < first["hop_index"]]["hop"].tolist() if first is not None else []
+        cells.append({"model": model, "route": strip_opset(str(route)), "opset": opset, "label": label,
+                      "passed": first is None, "reached": reached,
+                      "failure": "" if first is None else
+                      f"{first['hop']}: {str(first['error'] or first['judged']).splitlines()[0][:90]}"})
+    rows = []
+    for (model, route), group in pd.DataFrame(cells).groupby(["model", "route"], sort=False):
+        if len(group) < 2 and group["opset"].isna().all():
+            continue
+        passing = group[group["passed"]]
+        failing = group[~group["passed"]]
+        rows.append({"model": model, "route": route,
+                     "passes end to end at": ", ".join(passing.sort_values("opset")["label"]) or "none",
+                     "fails at": "; ".join(f"{', '.join(labels)}: {failure}" for failure, labels in
+                                           grouped(failing.sort_values("opset"))) or "none",
+                     "what to do": advice(passing["opset"].dropna().astype(int).tolist(),
+                                          failing["opset"].dropna().astype(int).tolist(), failing)})
+    return pd.DataFrame(rows, columns=["model", "route", "passes end to end at", "fails at", "what to do"])
+
+
+def grouped(failing: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """The failures with the opset labels that met each, in opset order."""
+    by_failure: dict[str, list[str]] = {}
+    for row in failing.itertuples():
+        by_failure.setdefault(str(row.failure), []).append(str(row.label))
+    return list(by_failure.items())
+
+
+def advice(passing: list[int], failing: list[int], failed_cells: pd.DataFrame) -> str:
+    """One line from the tested opsets alone: a bound only where every tested opset on one side of it passed."""
+    if not failing and passing:
+        return "any tested opset works"
+    if not passing:
+        furthest = max(len(reached) for reached in failed_cells["reached"])
+        best = failed_cells[failed_cells["reached"].map(len) == furthest]
+        if furthest and len(best) < len(failed_cells):
+            hops = " then ".join(best["reached"].iloc[0])
+            return (f"no tested opset passes end to end; at {', '.join(best['label'])} it gets furthest ({hops} "
+                    f"pass, then {best['failure'].iloc[0].split(':', 1)[0]} fails)")
+        broken = sorted({str(failure).split(":", 1)[0] for failure in failed_cells["failure"]})
+        return f"no tested opset passes; it breaks at {', '.join(broken)}"
+    if max(passing) < min(failing):
+        return f"export with opset <= {max(passing)} (fails from {min(failing)})"
+    if min(passing) > max(failing):
+        return f"export with opset >= {min(passing)} (fails at {max(failing)} and below)"
+    return f"export with opset {', '.join(map(str, sorted(set(passing))))} (no contiguous range passes)"
+
+
 def compatibility_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str) -> str:
     from harness.report import summary_table
 
@@ -343,6 +462,12 @@ def compatibility_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bo
              "[coverage.md](coverage.md) (operators), [summary.md](summary.md) (zoo cells and errors),",
              "matrix.html (open it locally; colour-coded, filterable), results.csv / results.json (every row).", "",
              "![matrix](matrix.png)", ""]
+    advice_table = opset_advice(zoo) if not zoo.empty else pd.DataFrame()
+    if len(advice_table):
+        parts += ["## Which opset to export with", "",
+                  "Per model and route, the export opsets (every exporter of the route at that opset) whose round",
+                  "trip passed every hop, and where the others failed. The advice bounds only what was tested.", "",
+                  advice_table.to_markdown(index=False), ""]
     if not zoo.empty:
         parts += ["## Zoo round trips", "", summary_table(zoo).to_markdown(), ""]
     table = op_table(final_hop(node))

@@ -3,6 +3,7 @@ family, visits every other family once, and comes back."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,38 @@ class Route:
     def dirname(self) -> str:
         return self.id.replace(">", "_").replace("@", "-")
 
+    def opset_at(self, index: int) -> int | None:
+        """The opset of the ONNX graph in play at hop `index`: the target opset of the last exporter at or before
+        it (None before any exporter, or where an exporter keeps its own default, which the row reads instead)."""
+        opset = None
+        for hop in self.hops[:index]:
+            if hop.converter.takes_opset:
+                opset = hop.converter.target_opset
+        return opset
+
+
+def consistent_opsets(path: Sequence[Converter]) -> bool:
+    """A route exports at one opset: every exporter on it at its default (the default route), or every exporter
+    at the same target opset. Mixed opsets would multiply the routes without answering a user's question."""
+    exporters = [converter for converter in path if converter.takes_opset]
+    if all(converter.opset is None for converter in exporters):
+        return True
+    return len({converter.target_opset for converter in exporters}) == 1
+
+
+OPSET_MARK = re.compile(r"@op(\d+)(?=[@>]|$)")
+
+
+def opsets_in(route_id: str) -> list[int | None]:
+    """The opsets a route id's exporters were chosen at (`@op12`); [None] for a route at the defaults."""
+    found = sorted({int(number) for number in OPSET_MARK.findall(route_id)})
+    return list(found) or [None]
+
+
+def strip_opset(route_id: str) -> str:
+    """The route id without its opset marks: the same route at every opset."""
+    return OPSET_MARK.sub("", route_id)
+
 
 def enumerate_routes(converters: Sequence[Converter], source: Format) -> list[Route]:
     """Round trips from `source` back to its family through every other framework family once.
@@ -58,6 +91,8 @@ def enumerate_routes(converters: Sequence[Converter], source: Format) -> list[Ro
                 continue
             family = converter.target.family
             hops = [*path, converter]
+            if not consistent_opsets(hops):
+                continue
             if family == source.family:
                 if (hub_source and visited) or visited >= others:
                     routes.append(Route(source, tuple(Hop(i + 1, c) for i, c in enumerate(hops))))

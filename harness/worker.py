@@ -51,6 +51,12 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def converter_from_reference(reference: dict[str, Any]) -> Any:
+    """The converter a task names (Converter.reference): its class, variant and chosen opset."""
+    converter = import_object(reference["class"])(reference["variant"])
+    return converter.with_opset(reference["opset"]) if reference.get("opset") is not None else converter
+
+
 def import_object(reference: str) -> Any:
     module_name, _, qualname = reference.partition(":")
     obj: Any = importlib.import_module(module_name)
@@ -78,7 +84,7 @@ class Worker:
         if kind == "build_source":
             return self.build_source(task)
         if kind == "convert":
-            converter = import_object(task["converter"]["class"])(task["converter"]["variant"])
+            converter = converter_from_reference(task["converter"])
             self.check_framework(converter.framework)
             example = load_npz(task["example"])
             converter.convert(Path(task["source"]), Path(task["target"]), task["io"], example)
@@ -87,7 +93,7 @@ class Worker:
 
                 # Some converters log an unsupported op and still write a file; the checker makes
                 # that a conversion error instead of a confusing runtime failure.
-                check_written_model(Path(task["target"]))
+                check_written_model(Path(task["target"]), converter.target_opset)
                 target = Path(task["target"])
                 return {"onnx_ops": inventory(target), "graph_inputs": graph_input_dims(target)}
             return {}

@@ -193,3 +193,20 @@ def test_parity_diff_exits_1_on_a_regression_and_0_on_itself(tmp_path: Path,
     assert main(["diff", str(before), str(before), "--out", str(tmp_path / "same")]) == 0
     (tmp_path / "broken.json").write_text("{not json")
     assert main(["diff", str(tmp_path / "broken.json"), str(after), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_parity_diff_compares_the_same_cells_at_two_opsets(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    def row(opset: int, status: str) -> dict[str, object]:
+        return {"model": "lstm", "route": f"torch>onnx@op{opset}>tf>onnx@op{opset}>torch", "hop_index": 2,
+                "hop": "onnx->tf", "output": "y", "status": status, "raw_status": status, "max_abs_err": 3e-8,
+                "error": "" if status == "pass" else "Unsqueeze version 13 is not implemented.", "onnx_ops": ""}
+
+    results = tmp_path / "results.csv"
+    pd.DataFrame([row(12, "pass"), row(13, "convert_error")]).to_csv(results, index=False)
+    assert main(["diff", str(results), str(results), "--baseline-mark", "op12", "--current-mark", "op13",
+                 "--out", str(tmp_path / "out")]) == 1
+    report = (tmp_path / "out" / "diff.md").read_text()
+    assert "routes @op12" in report and "routes @op13" in report and "Unsqueeze version 13" in report

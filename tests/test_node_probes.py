@@ -135,3 +135,24 @@ def test_a_crash_costs_only_the_crashing_case(probe_run: tuple[Path, WorkerPool,
     assert outcomes["test_abs"].status == "pass" and outcomes["test_relu"].status == "pass"
     # abs passed before the crash and kept its result: only add and relu ran again, one worker each.
     assert started == 3
+
+
+def test_node_cases_are_judged_at_each_target_opset(tmp_path: Path) -> None:
+    """onnx-tf 1.10 has Reshape handlers for versions 1, 5, 13, 14: the case shipped at opset 19 fails, the same
+    case converted to opset 15 (Reshape-14) passes; onnx.version_converter has no Reshape 14->13 adapter and Gelu
+    (opset 20) no earlier version, so those are untested, saying why."""
+    with WorkerPool(tmp_path / "logs") as pool:
+        rows = run_node_probes(tmp_path, pool, hops=("onnx>tf",), progress=lambda line: None, opsets=[None, 13, 15],
+                               case_filter="test_reshape_negative_dim,test_gelu_tanh_1")
+    shipped = status(rows, "test_reshape_negative_dim", "onnx>tf", "onnx->tf")
+    assert shipped["opset"] == 19 and shipped["status"] == "convert_error"
+    assert "Reshape version 19 is not implemented" in shipped["error"]
+    at_15 = status(rows, "test_reshape_negative_dim@op15", "onnx>tf", "onnx->tf")
+    assert at_15["opset"] == 15 and at_15["case"] == "test_reshape_negative_dim"
+    assert at_15["op_type"] == "Reshape" and at_15["status"] == "pass", at_15
+    at_13 = status(rows, "test_reshape_negative_dim@op13", "onnx>tf", "onnx->tf")
+    assert at_13["opset"] == 13 and at_13["status"] == "untested"
+    assert "No Adapter From Version $14 for Reshape" in at_13["error"]
+    gelu = status(rows, "test_gelu_tanh_1@op15", "onnx>tf", "onnx->tf")
+    assert gelu["opset"] == 15 and gelu["status"] == "untested"
+    assert "cannot convert the case to opset 15" in gelu["error"] and "No Previous Version of Gelu" in gelu["error"]

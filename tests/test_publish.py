@@ -110,3 +110,44 @@ def test_the_published_matrix_shows_the_published_results() -> None:
     assert results and len(by_key) == len({(r["model"], r["route"], r["hop_index"]) for r in results})
     for row in results:
         assert by_key[(row["model"], row["route"], str(row["hop_index"]))]["status"] == row["status"]
+
+
+def opset_rows(opset: int, onnx_tf: str, error: str = "") -> list[dict[str, Any]]:
+    route = f"torch>onnx@op{opset}>tf"
+    return [{**zoo_row("lstm", route, 1, "torch->onnx", "pass", 1e-8), "opset": opset},
+            {**zoo_row("lstm", route, 2, "onnx->tf", onnx_tf, 3e-8 if onnx_tf == "pass" else None, error),
+             "opset": opset}]
+
+
+def test_compatibility_leads_with_the_opsets_that_pass_and_what_to_do(tmp_path: Path) -> None:
+    unsqueeze = "BackendIsNotSupposedToImplementIt: Unsqueeze version 13 is not implemented."
+    rows = [*opset_rows(11, "pass"), *opset_rows(12, "pass"), *opset_rows(13, "convert_error", unsqueeze),
+            *opset_rows(17, "convert_error", unsqueeze)]
+    write_reports(rows, tmp_path, command="parity publish", stale=[], publish=True, compatibility=True)
+    text = (tmp_path / "COMPATIBILITY.md").read_text()
+    assert text.index("## Which opset to export with") < text.index("## Zoo round trips")
+    advice = text[text.index("## Which opset"):text.index("## Zoo round trips")]
+    (line,) = [line for line in advice.splitlines() if line.startswith("| lstm ")]
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    assert cells[:3] == ["lstm", "torch>onnx>tf", "11, 12"]
+    assert cells[3] == f"13, 17: onnx->tf: {unsqueeze}"
+    assert cells[4] == "export with opset <= 12 (fails from 13)"
+    # matrix.html filters the zoo columns by export opset.
+    html_text = (tmp_path / "matrix.html").read_text()
+    assert "<select id='opset'>" in html_text and "data-opset='12'" in html_text
+
+
+def test_coverage_compares_a_declared_op_at_the_opset_it_was_judged_at(rows: list[dict[str, Any]]) -> None:
+    unsqueeze = [{**node_row("test_unsqueeze", "Unsqueeze", "onnx>tf", "pass"), "opset": 11},
+                 {**node_row("test_unsqueeze@op13", "Unsqueeze", "onnx>tf", "convert_error",
+                             "BackendIsNotSupposedToImplementIt: Unsqueeze version 13 is not implemented."),
+                  "opset": 13}]
+    _, node, _ = split(to_frame(unsqueeze))
+    table = op_table(final_hop(node))
+    assert table.loc["Unsqueeze", "onnx>tf"]["text"].startswith("pass at 11; convert_error at 13")
+    # onnx-tf declares Unsqueeze versions 1 and 11: supported at opset 11, not at 13. Like with like: no news.
+    declared = {"Unsqueeze": True, "Unsqueeze@11": True, "Unsqueeze@13": False}
+    assert disagreements(table, {"onnx>tf": declared}).empty
+    # A table that claimed opset 13 too would disagree there, and only there.
+    found = disagreements(table, {"onnx>tf": {**declared, "Unsqueeze@13": True}})
+    assert list(zip(found["op"], found["opset"], found["declared"])) == [("Unsqueeze", 13, "supported")]

@@ -14,9 +14,10 @@ from harness.converters.tf_from_onnx import TfFromOnnx
 from harness.converters.torch_from_onnx import TorchFromOnnx
 
 
-def default_converters(stacks: Sequence[str] = ()) -> list[Converter]:
+def default_converters(stacks: Sequence[str] = (), opsets: Sequence[int | None] = (None,)) -> list[Converter]:
     """The built-in converters, those that installed plugins add (entry point group parity.converters),
-    and, for each extra stack named in `stacks`, a second version of the converters it hosts."""
+    and, for each extra stack named in `stacks`, a second version of the converters it hosts; every exporter
+    once per opset in `opsets` (None: at its default opset). Route enumeration keeps each route at one opset."""
     from harness.plugins import plugin_converters
     from harness.stacks import SECOND_VERSIONS
 
@@ -31,7 +32,12 @@ def default_converters(stacks: Sequence[str] = ()) -> list[Converter]:
     ]
     second = [type(converter)(converter.variant, stack=stack) for stack in stacks if stack in SECOND_VERSIONS
               for converter in base if type(converter).__name__ in SECOND_VERSIONS[stack]]
-    return base + second
+    chosen: dict[str, Converter] = {}
+    for converter in base + second:
+        for opset in opsets if converter.takes_opset else (None,):
+            instance = converter.with_opset(opset)
+            chosen.setdefault(f"{instance.name} {instance.stack} {instance.opset}", instance)
+    return list(chosen.values())
 
 
 __all__ = ["Converter", "default_converters"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,12 +24,37 @@ class Converter(ABC):
     package: ClassVar[str]  # the distribution whose version identifies this converter
     variants: ClassVar[tuple[str, ...]] = ("",)
     label: ClassVar[str] = ""  # marks routes through a second converter for the same hop, e.g. "onnx2torch"
+    takes_opset: ClassVar[bool] = False  # an exporter that writes ONNX at an opset the caller chooses
 
-    def __init__(self, variant: str = "", *, stack: str | None = None) -> None:
+    def __init__(self, variant: str = "", *, stack: str | None = None, opset: int | None = None) -> None:
         if variant not in self.variants:
             raise ValueError(f"{type(self).__name__} has variants {self.variants}, not {variant!r}")
         self.variant = variant
         self.stack = stack or type(self).stack  # a second stack runs another version of this converter
+        self.opset: int | None = None  # None: the exporter's default opset (default_opset)
+        if opset is not None:
+            if not self.takes_opset:
+                raise ValueError(f"{type(self).__name__} does not export ONNX at a chosen opset")
+            self.opset = None if opset == self.default_opset() else opset
+
+    def default_opset(self) -> int | None:
+        """The opset this exporter writes when none is chosen; None where the exporter's own default is used."""
+        return None
+
+    @property
+    def target_opset(self) -> int | None:
+        """The opset this instance asks its exporter for (None: the exporter's own default, not passed)."""
+        return self.opset if self.opset is not None else self.default_opset()
+
+    def with_opset(self, opset: int | None) -> Converter:
+        """This converter exporting at `opset` (None or the default opset: the default instance); a converter
+        that takes no opset is returned as it is."""
+        if not self.takes_opset:
+            return self
+        clone = copy.copy(self)
+        # Kept unset at the default so the default instance's route id and cache key do not change.
+        clone.opset = None if opset == self.default_opset() else opset
+        return clone
 
     @property
     def name(self) -> str:
@@ -42,13 +68,19 @@ class Converter(ABC):
             marks.append(self.variant)
         if self.stack != type(self).stack:
             marks.append(self.stack)
+        if self.opset is not None:
+            marks.append(f"op{self.opset}")
         return marks
 
     @property
-    def reference(self) -> dict[str, str]:
-        """What a worker needs to rebuild this converter: its import path and variant."""
+    def reference(self) -> dict[str, Any]:
+        """What a worker needs to rebuild this converter: its import path, variant and chosen opset. The task
+        cache keys on it, so an opset's conversions never reuse another's."""
         cls = type(self)
-        return {"class": f"{cls.__module__}:{cls.__qualname__}", "variant": self.variant}
+        reference: dict[str, Any] = {"class": f"{cls.__module__}:{cls.__qualname__}", "variant": self.variant}
+        if self.opset is not None:  # absent at the default: existing cache entries stay valid
+            reference["opset"] = self.opset
+        return reference
 
     @abstractmethod
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:

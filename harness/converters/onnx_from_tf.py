@@ -8,7 +8,7 @@ from typing import Any
 from harness.converters.base import Converter
 from harness.formats import KERAS, ONNX, SAVED_MODEL
 
-OPSET = 17
+OPSET = 17  # tf2onnx's default target; --opsets chooses others
 SIGNATURE = "serving_default"  # what TF Serving runs, and what the SavedModel runner runs
 
 _fresh_name_counter: int | None = None
@@ -30,11 +30,20 @@ def start_names_afresh() -> None:
     utils.INTERNAL_NAME = _fresh_name_counter
 
 
-class OnnxFromKeras(Converter):
-    source = KERAS
+class Tf2onnxExporter(Converter):
+    """What both tf2onnx converters share: the opset they target."""
+
     target = ONNX
     framework = "tf"
     package = "tf2onnx"
+    takes_opset = True
+
+    def default_opset(self) -> int | None:
+        return OPSET
+
+
+class OnnxFromKeras(Tf2onnxExporter):
+    source = KERAS
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         import keras
@@ -48,14 +57,11 @@ class OnnxFromKeras(Converter):
                           name=spec["name"])
             for spec in io["inputs"]
         ]
-        tf2onnx.convert.from_keras(model, input_signature=signature, opset=OPSET, output_path=str(target))
+        tf2onnx.convert.from_keras(model, input_signature=signature, opset=self.target_opset, output_path=str(target))
 
 
-class OnnxFromSavedModel(Converter):
+class OnnxFromSavedModel(Tf2onnxExporter):
     source = SAVED_MODEL
-    target = ONNX
-    framework = "tf"
-    package = "tf2onnx"
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         import tensorflow as tf
@@ -72,7 +78,7 @@ class OnnxFromSavedModel(Converter):
             return_initialized_tables=True, return_tensors_to_rename=True, use_graph_names=False)
         with tf.device("/cpu:0"):
             convert._convert_common(
-                graph_def, name=str(source), continue_on_error=False, target=[], opset=OPSET,
+                graph_def, name=str(source), continue_on_error=False, target=[], opset=self.target_opset,
                 custom_op_handlers={}, extra_opset=[], shape_override=None, input_names=inputs,
                 output_names=outputs, inputs_as_nchw=None, outputs_as_nchw=None, large_model=False,
                 tensors_to_rename=tensors_to_rename, ignore_default=None, use_default=None, tflite_path=None,

@@ -41,7 +41,7 @@ from harness.runners import runner_for
 from harness.shards import EVERYTHING, Shard
 from harness.spec import Tolerance
 from harness.stacks import get_stack, stack_versions
-from harness.worker import describe_error, import_object, load_npz, output_names, save_npz
+from harness.worker import converter_from_reference, describe_error, import_object, load_npz, output_names, save_npz
 
 CASE_FILE = "case.json"
 RESULT_FILE = "result.json"
@@ -129,6 +129,10 @@ def matches(name: str, case_filter: str | None) -> bool:
     return case_filter is None or any(fnmatch.fnmatchcase(name, glob.strip()) for glob in case_filter.split(","))
 
 
+def case_opset(model: Any) -> int | None:
+    return next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
+
+
 def export_node_cases(out_dir: str, case_filter: str | None = None) -> dict[str, Any]:
     """Write every node case of this stack's onnx (matching the glob `case_filter`) into out_dir/<case>/.
 
@@ -150,42 +154,92 @@ def export_node_cases(out_dir: str, case_filter: str | None = None) -> dict[str,
             cases = iter(list(_generated_cases()))
     manifests = []
     for name, model, load in cases:
-        if not matches(name, case_filter):
-            continue
-        folder = root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        graph = model.graph
-        manifest: dict[str, Any] = {
-            "name": name, "onnx_version": onnx.__version__, "case_source": source, "ir_version": model.ir_version,
-            "ops": _operators(model), "status": "ok", "reason": "",
-            "io": {"inputs": [{"name": value.name} for value in graph.input],
-                   "outputs": [value.name for value in graph.output]},
-        }
-        reasons = [_plain_reason("input", value.name, value.type) for value in graph.input]
-        reasons += [_plain_reason("output", value.name, value.type) for value in graph.output]
-        manifest["reason"] = next((reason for reason in reasons if reason), "")
-        if not manifest["reason"]:
-            try:
-                inputs, outputs = (list(map(_as_array, values)) for values in load())
-                odd = [array.dtype for array in (*inputs, *outputs) if array.dtype.kind not in PLAIN_KINDS]
-                if odd:
-                    manifest["reason"] = f"a tensor of numpy dtype {odd[0]} is not plain numeric"
-                elif len(inputs) != len(graph.input) or len(outputs) != len(graph.output):
-                    manifest["reason"] = "the data set does not give one tensor per graph input and output"
-                else:
-                    onnx.save(model, str(folder / "model.onnx"))
-                    save_npz(str(folder / "inputs.npz"), [value.name for value in graph.input], inputs)
-                    save_npz(str(folder / "expected.npz"), list(manifest["io"]["outputs"]), outputs)
-                    manifest["io"]["inputs"] = [
-                        {"name": value.name, "dtype": array.dtype.name, "shape": list(array.shape)}
-                        for value, array in zip(graph.input, inputs)]
-            except Exception as exc:
-                manifest["reason"] = f"the case's data could not be read: {describe_error(exc)}"
-        if manifest["reason"]:
-            manifest["status"] = "untested"
-        write_atomic(folder / CASE_FILE, json.dumps(manifest, indent=1))
-        manifests.append(manifest)
+        if matches(name, case_filter):
+            primary = ",".join(op["op_type"] for op in _operators(model)) or "?"
+            manifests.append(_write_case(root, name, model, load, source, primary))
     return {"source": source, "cases": manifests}
+
+
+def _write_case(root: Path, name: str, model: Any, load: Callable[[], tuple[list[Any], list[Any]]], source: str,
+                primary: str) -> dict[str, Any]:
+    """One case folder and its manifest."""
+    import onnx
+
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    graph = model.graph
+    manifest: dict[str, Any] = {
+        "name": name, "case": name, "target_opset": None, "primary_op": primary, "onnx_version": onnx.__version__,
+        "case_source": source, "ir_version": model.ir_version, "ops": _operators(model), "status": "ok",
+        "reason": "", "io": {"inputs": [{"name": value.name} for value in graph.input],
+                             "outputs": [value.name for value in graph.output]},
+    }
+    reasons = [_plain_reason("input", value.name, value.type) for value in graph.input]
+    reasons += [_plain_reason("output", value.name, value.type) for value in graph.output]
+    manifest["reason"] = next((reason for reason in reasons if reason), "")
+    if not manifest["reason"]:
+        try:
+            inputs, outputs = (list(map(_as_array, values)) for values in load())
+            odd = [array.dtype for array in (*inputs, *outputs) if array.dtype.kind not in PLAIN_KINDS]
+            if odd:
+                manifest["reason"] = f"a tensor of numpy dtype {odd[0]} is not plain numeric"
+            elif len(inputs) != len(graph.input) or len(outputs) != len(graph.output):
+                manifest["reason"] = "the data set does not give one tensor per graph input and output"
+            else:
+                onnx.save(model, str(folder / "model.onnx"))
+                save_npz(str(folder / "inputs.npz"), [value.name for value in graph.input], inputs)
+                save_npz(str(folder / "expected.npz"), list(manifest["io"]["outputs"]), outputs)
+                manifest["io"]["inputs"] = [
+                    {"name": value.name, "dtype": array.dtype.name, "shape": list(array.shape)}
+                    for value, array in zip(graph.input, inputs)]
+        except Exception as exc:
+            manifest["reason"] = f"the case's data could not be read: {describe_error(exc)}"
+    if manifest["reason"]:
+        manifest["status"] = "untested"
+    manifest["folder"] = str(folder)
+    write_atomic(folder / CASE_FILE, json.dumps(manifest, indent=1))
+    return manifest
+
+
+def version_node_cases(manifests: list[dict[str, Any]], opsets: list[int]) -> list[dict[str, Any]]:
+    """Each case converted to each opset in `opsets` (but its own) with onnx.version_converter, written beside it
+    as <case>@opN/. Runs in the current stack for every case stack's cases: its onnx has the most version
+    adapters (onnx 1.15's lacks Cast 19->13, for one), and keeps the case's IR version. A case that cannot be
+    converted is `untested` at that opset, with the converter's reason.
+    """
+    import shutil
+
+    import onnx
+    from onnx import version_converter
+
+    versions = []
+    for shipped in manifests:
+        folder = Path(shipped["folder"])
+        model = onnx.load(str(folder / "model.onnx")) if shipped["status"] == "ok" else None
+        own = case_opset(model) if model is not None else shipped["ops"][0]["opset"] if shipped["ops"] else None
+        for opset in (opset for opset in opsets if opset != own):
+            name = f"{shipped['name']}@op{opset}"
+            target = folder.parent / name
+            target.mkdir(parents=True, exist_ok=True)
+            manifest = {**shipped, "name": name, "target_opset": opset, "folder": str(target),
+                        "converted_by": f"onnx.version_converter {onnx.__version__}",
+                        "ops": [{**op, "opset": opset if op["domain"] == "ai.onnx" else op["opset"]}
+                                for op in shipped["ops"]]}
+            if model is not None:
+                try:
+                    converted = version_converter.convert_version(model, opset)
+                    onnx.checker.check_model(converted, full_check=True)
+                    onnx.save(converted, str(target / "model.onnx"))
+                    for data in ("inputs.npz", "expected.npz"):
+                        shutil.copyfile(folder / data, target / data)
+                    manifest["ops"] = _operators(converted)
+                except Exception as exc:
+                    manifest.update(status="untested", reason=(
+                        f"onnx.version_converter ({onnx.__version__}) cannot convert the case to opset {opset}: "
+                        f"{describe_error(exc)}"))
+            (target / CASE_FILE).write_text(json.dumps(manifest, indent=1))
+            versions.append(manifest)
+    return versions
 
 
 # -- inside a worker: convert and run a batch of cases -------------------------------------------------------
@@ -205,11 +259,11 @@ def convert_and_run(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if job.get("converter"):
                 from harness.onnx_ops import check_written_model, inventory
 
-                converter = import_object(job["converter"]["class"])(job["converter"]["variant"])
+                converter = converter_from_reference(job["converter"])
                 artifact = Path(job["target"])
                 converter.convert(Path(job["source"]), artifact, job["io"], load_npz(job["inputs"]))
                 if converter.target.name == ONNX.name:
-                    check_written_model(artifact)  # as the worker's convert task does
+                    check_written_model(artifact, converter.target_opset)  # as the worker's convert task does
                     result["onnx_ops"] = inventory(artifact)
         except Exception as exc:
             result.update(status="convert_error", error=describe_error(exc), traceback=traceback.format_exc())
@@ -303,7 +357,7 @@ class Outcome:
 
 
 def primary_op(manifest: dict[str, Any]) -> str:
-    return ",".join(op["op_type"] for op in manifest["ops"]) or "?"
+    return manifest.get("primary_op") or ",".join(op["op_type"] for op in manifest["ops"]) or "?"
 
 
 def per_op_sample(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -376,7 +430,9 @@ class NodeProbeRun:
         runner = runner_for(stage.runner_format)
         job = {
             "case": manifest["name"], "source": str(source),
-            "converter": stage.converter.reference if stage.converter else None,
+            # An exporter after the first hop writes the case's opset, as a zoo route at that opset does.
+            "converter": (stage.converter.with_opset(manifest.get("target_opset")).reference
+                          if stage.converter else None),
             "target": str(stage_dir / stage.artifact_name) if stage.converter else "",
             "runner": runner.reference, "io": manifest["io"], "inputs": str(folder / "inputs.npz"),
             "outputs": str(stage_dir / "outputs.npz"), "result": str(stage_dir / RESULT_FILE),
@@ -481,12 +537,38 @@ def select_cases(manifests: list[dict[str, Any]], *, sample: str, limit: int | N
     return chosen[:limit] if limit is not None else chosen
 
 
+def at_opsets(run: NodeProbeRun, chosen: list[dict[str, Any]], opsets: Sequence[int | None]) -> list[dict[str, Any]]:
+    """The chosen cases at each opset: as shipped for None (and for the opset a case ships at), converted for
+    the others."""
+    targets = [opset for opset in opsets if opset is not None]
+    if not targets:
+        return chosen
+    reply = run.pool.call("current", "none", {"task": "call", "function": f"{__name__}:version_node_cases",
+                                              "framework": "none",
+                                              "kwargs": {"manifests": chosen, "opsets": targets}}, timeout=1200)
+    if not reply["ok"]:
+        raise RuntimeError(f"converting the node cases to opsets {targets} failed: {reply['error']}")
+    by_case: dict[str, list[dict[str, Any]]] = {}
+    for manifest in reply["result"]["value"]:
+        by_case.setdefault(manifest["case"], []).append(manifest)
+    cases = []
+    for shipped in chosen:
+        own = shipped["ops"][0]["opset"] if shipped["ops"] else None
+        if None in opsets or own in targets:
+            cases.append(shipped)
+        cases += by_case.get(shipped["name"], [])
+    return cases
+
+
 def run_node_probes(run_dir: Path, pool: WorkerPool, *, hops: Sequence[str] = DEFAULT_HOPS,
                     case_filter: str | None = None, limit: int | None = None, sample: str = "all",
                     batch_size: int = 25, case_timeout: float = 300.0,
                     progress: Callable[[str], None] = print, shard: Shard = EVERYTHING,
-                    cache: TaskCache | None = None) -> list[dict[str, Any]]:
-    """Run the node cases through each route in `hops`; one row per (case, route, hop).
+                    cache: TaskCache | None = None, opsets: Sequence[int | None] = (None,)) -> list[dict[str, Any]]:
+    """Run the node cases through each route in `hops`; one row per (case, opset, route, hop).
+
+    opsets: each case as shipped (None) and converted to each of these opsets with onnx.version_converter; a
+    case that cannot be converted to one is `untested` there, with the converter's reason.
 
     case_filter: comma-separated globs on case names ("test_relu*,test_add"); sample: "all", or "per_op" for the first
     variant per op type; limit: at most this many cases per case stack, after filter and sample; shard: only
@@ -501,7 +583,8 @@ def run_node_probes(run_dir: Path, pool: WorkerPool, *, hops: Sequence[str] = DE
     cases: dict[str, list[dict[str, Any]]] = {}
     for stack in dict.fromkeys(run.stages[name].case_stack for name in stage_names):
         chosen = select_cases(run.export(stack, case_filter), sample=sample, limit=limit)
-        cases[stack] = [case for case in chosen if shard.owns(f"node:{case['name']}")]
+        chosen = [case for case in chosen if shard.owns(f"node:{case['name']}")]
+        cases[stack] = at_opsets(run, chosen, opsets)
     for name in stage_names:  # ROUTES lists a parent before its child
         stage = run.stages[name]
         run.run_stage(stage, cases[stage.case_stack])
@@ -527,6 +610,7 @@ def probe_rows(run: NodeProbeRun, hops: Sequence[str], cases: dict[str, list[dic
                     "family": "onnx_node", "source": "onnx", "route": route, "hop_index": index, "hop": stage.hop,
                     "output": outcome.output, "converter": converter,
                     "converter_version": versions.get(package, "?"), "stack": stack,
+                    "case": manifest.get("case", manifest["name"]),
                     "op_type": primary_op(manifest), "domain": first["domain"], "opset": first["opset"],
                     "case_stack": stage.case_stack, "case_onnx_version": manifest["onnx_version"],
                     "status": outcome.status, "raw_status": outcome.status, "error": outcome.error,
