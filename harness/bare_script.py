@@ -68,6 +68,14 @@ def torch_to_onnx(command: dict[str, Any]) -> None:
         options = {"dynamo": False, "opset_version": OPSET, "dynamic_axes": axes}
     torch.onnx.export(module, args, command["target"], input_names=[spec["name"] for spec in inputs],
                       output_names=command["outputs"], **options)
+    check_onnx(command["target"])
+
+
+def check_onnx(path: str) -> None:
+    """A careful user checks the ONNX file a converter wrote: some log an unsupported op and write one anyway."""
+    import onnx
+
+    onnx.checker.check_model(path)
 
 
 def onnx_to_torch(command: dict[str, Any]) -> None:
@@ -92,6 +100,7 @@ def keras_to_onnx(command: dict[str, Any]) -> None:
                                name=spec["name"]) for spec in command["inputs"]]
     tf2onnx.convert.from_keras(models[command["key"]], input_signature=signature, opset=OPSET,
                                output_path=command["target"])
+    check_onnx(command["target"])
 
 
 def saved_model_to_onnx(command: dict[str, Any]) -> None:
@@ -109,6 +118,7 @@ def saved_model_to_onnx(command: dict[str, Any]) -> None:
             inputs_as_nchw=None, outputs_as_nchw=None, large_model=False, tensors_to_rename=renames,
             ignore_default=None, use_default=None, tflite_path=None, dequantize=False, tfjs_path=None,
             initialized_tables=tables, output_frozen_graph=None, output_path=command["target"])
+    check_onnx(command["target"])
 
 
 def runnable(kind: str, command: dict[str, Any]) -> Any:

@@ -219,6 +219,7 @@ class BareCell:
     stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     conversions: int = 0
     runs: int = 0  # artifact runs on one example, the source's included
+    started: int = 0  # processes started for this cell
     failed: list[str] = field(default_factory=list)  # conversions that raised, as the harness would record them
 
 
@@ -237,6 +238,7 @@ class BareSide:
             current = BareProcess(stack, self.work_dir / "logs" / f"bare-{stack}-{framework}.log")
             current.call({"op": "warm", "modules": startup_modules(stack, framework, bare=True)})
             cell.stages[BARE_STARTUP] += time.perf_counter() - started
+            cell.started += 1
             self.processes[key] = current
         return current
 
@@ -341,6 +343,8 @@ class CellBench:
     examples: int  # input files the harness ran through the source (and the bare script after it)
     statuses: list[str]
     bare_failures: list[str]
+    harness_started: int  # worker processes started during the cell
+    bare_started: int
 
     @property
     def ratio(self) -> float:
@@ -413,7 +417,7 @@ def run_bench(cells: Sequence[tuple[ModelSpec, Route]], *, examples: int, work_d
             for spec, route in cells:
                 engine.recorded = []
                 shutil.rmtree(engine.examples_dir, ignore_errors=True)
-                conversions_before = engine.conversions
+                conversions_before, started_before = engine.conversions, pool.started
                 started = time.perf_counter()
                 rows = run_cells(engine, [(spec, route)], progress=Silent()).rows
                 all_rows += rows
@@ -434,7 +438,7 @@ def run_bench(cells: Sequence[tuple[ModelSpec, Route]], *, examples: int, work_d
                 cell = CellBench(spec.name, route.id, harness_seconds, bare_cell.seconds, stages,
                                  dict(bare_cell.stages), engine.conversions - conversions_before,
                                  bare_cell.conversions, len(recorded), sorted({row["status"] for row in rows}),
-                                 bare_cell.failed)
+                                 bare_cell.failed, pool.started - started_before, bare_cell.started)
                 results.append(cell)
                 progress(f"[bench] {spec.name} {route.id}: harness {cell.harness_seconds:.1f} s, "
                          f"bare {cell.bare_seconds:.1f} s, ratio {cell.ratio:.2f}")
@@ -455,6 +459,8 @@ def format_bench(result: BenchResult) -> str:
     lines.append(f"{'total':58s} {harness:9.1f} {bare:8.1f} {result.ratio:6.2f} "
                  f"{int(result.total('harness_conversions')):>4d}/{int(result.total('bare_conversions')):<3d} "
                  f"{int(result.total('examples')):8d}")
+    lines.append(f"processes started: harness {int(result.total('harness_started'))} (a worker per stack and "
+                 f"framework, onnxruntime in its own), bare {int(result.total('bare_started'))}")
     lines += ["", f"harness / bare: {result.ratio:.2f}",
               f"harness / bare without the harness's verification work ({result.verification_seconds:.1f} s: "
               f"{', '.join(VERIFICATION)}): {result.ratio_without_verification:.2f}", "",
