@@ -426,6 +426,20 @@ def command_replay(args: argparse.Namespace) -> int:
     return 0 if all(row["status"] in ("pass", "skipped") for row in rows) else 1
 
 
+def command_bench(args: argparse.Namespace) -> int:
+    from harness.bench import DEFAULT_ROUTES, format_bench, run_bench
+
+    if args.examples < 1:
+        raise UsageError("--examples must be at least 1")
+    routes = select_routes(args.routes or list(DEFAULT_ROUTES))
+    cells = [(spec, route) for spec in select_models(args.models) for route in routes]
+    work_dir = work_dir_for(args, "bench")
+    print(f"[parity] bench: {len(cells)} cells, {args.examples} examples each, task cache off; work in {work_dir}")
+    result = run_bench(cells, examples=args.examples, work_dir=work_dir)
+    print(format_bench(result))
+    return 0
+
+
 def command_list(args: argparse.Namespace) -> int:
     for spec in select_models(None):
         print(f"model  {spec.name:24s} {spec.family:12s} {spec.description}")
@@ -519,6 +533,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("cell", help="the cell folder, .parity/runs/<model>/<route>")
     replay.add_argument("--example", help="an input .npz in the route's layout (default: minimal_example.npz)")
     replay.set_defaults(handler=command_replay)
+    bench = commands.add_parser("bench", help="time the harness on some cells next to a bare script making the "
+                                "same converter calls and runs (task cache off)")
+    bench.add_argument("--models", nargs="*", metavar="GLOB", help="zoo models (default: all)")
+    bench.add_argument("--routes", nargs="*", metavar="GLOB",
+                       help="route ids (default: torch>onnx>tf>onnx>torch and keras>onnx>torch>onnx>tf)")
+    bench.add_argument("--examples", type=int, default=10, help="hypothesis examples per cell (default: 10)")
+    bench.add_argument("--work-dir", help="artifacts, logs and bench.json (default: .parity/bench in the checkout)")
+    bench.set_defaults(handler=command_bench)
     listing = commands.add_parser("list", help="list zoo models and routes")
     listing.set_defaults(handler=command_list)
     stacks = commands.add_parser("stacks", help="provision the converter stacks that are missing; print versions")

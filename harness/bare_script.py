@@ -1,0 +1,216 @@
+"""The baseline `parity bench` measures the harness against: what a careful user writes by hand.
+
+One long-lived process per stack and framework (torch and TensorFlow segfault together), making the
+converter calls and running the artifacts, and nothing else: no twin, no float64 truth, no comparison,
+no artifact format of its own (a converted torch or Keras model stays in memory, as in a user's script).
+It imports nothing from the harness, only the user's model code (model_zoo) and the converters.
+
+Run as `STACK_PYTHON harness/bare_script.py`; it reads one JSON command a line on stdin and answers one
+JSON line on stdout: {"ok": bool, "seconds": float (inside this process), "error": str, "failed": int}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+OPSET = 17  # what tf2onnx and the TorchScript exporter are called with in the harness too
+SIGNATURE = "serving_default"
+ORT_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
+              "tensor(int32)": np.int32, "tensor(bool)": np.bool_}
+
+models: dict[str, Any] = {}  # what the user holds in memory: source models, converted torch modules, loaded artifacts
+
+
+def load_inputs(path: str) -> list[np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return [data[key] for key in data.files]
+
+
+def load_torch_source(command: dict[str, Any]) -> None:
+    import torch
+
+    from model_zoo import all_models
+
+    module = all_models()[command["model"]].build_torch()
+    module.load_state_dict(torch.load(command["state_dict"], weights_only=True))
+    models[command["key"]] = module.eval()
+
+
+def load_keras_source(command: dict[str, Any]) -> None:
+    import keras
+
+    models[command["key"]] = keras.saving.load_model(command["path"])
+
+
+def torch_to_onnx(command: dict[str, Any]) -> None:
+    import inspect
+
+    import torch
+
+    module = models[command["key"]]
+    args = tuple(torch.from_numpy(array) for array in load_inputs(command["example"]))
+    inputs = command["inputs"]  # [{"name", "shape"}], symbolic dims as strings
+    options: dict[str, Any]
+    if command["variant"] == "dynamo":
+        per_input = tuple({axis: torch.export.Dim.DYNAMIC for axis, dim in enumerate(spec["shape"])
+                           if isinstance(dim, str)} or None for spec in inputs)
+        parameters = list(inspect.signature(module.forward).parameters.values())
+        varargs = parameters and parameters[0].kind is inspect.Parameter.VAR_POSITIONAL
+        options = {"dynamo": True, "dynamic_shapes": (per_input,) if varargs else per_input}
+    else:
+        axes = {name: {int(axis): dim for axis, dim in dims.items()} for name, dims in command["dynamic_axes"].items()}
+        options = {"dynamo": False, "opset_version": OPSET, "dynamic_axes": axes}
+    torch.onnx.export(module, args, command["target"], input_names=[spec["name"] for spec in inputs],
+                      output_names=command["outputs"], **options)
+    check_onnx(command["target"])
+
+
+def check_onnx(path: str) -> None:
+    """A careful user checks the ONNX file a converter wrote: some log an unsupported op and write one anyway."""
+    import onnx
+
+    onnx.checker.check_model(path)
+
+
+def onnx_to_torch(command: dict[str, Any]) -> None:
+    import onnx
+    from onnx2pytorch import ConvertModel
+
+    models[command["key"]] = ConvertModel(onnx.load(command["source"]))
+
+
+def onnx_to_tf(command: dict[str, Any]) -> None:
+    import onnx
+    from onnx_tf.backend import prepare
+
+    prepare(onnx.load(command["source"])).export_graph(command["target"])
+
+
+def keras_to_onnx(command: dict[str, Any]) -> None:
+    import tensorflow as tf
+    import tf2onnx
+
+    signature = [tf.TensorSpec([None if isinstance(dim, str) else dim for dim in spec["shape"]], spec["dtype"],
+                               name=spec["name"]) for spec in command["inputs"]]
+    tf2onnx.convert.from_keras(models[command["key"]], input_signature=signature, opset=OPSET,
+                               output_path=command["target"])
+    check_onnx(command["target"])
+
+
+def saved_model_to_onnx(command: dict[str, Any]) -> None:
+    import tensorflow as tf
+    from tf2onnx import convert, tf_loader
+
+    # The two calls tf2onnx's CLI main() makes, with its defaults: what the harness calls too.
+    graph_def, inputs, outputs, tables, renames = tf_loader.from_saved_model(
+        command["source"], None, None, tag=None, signatures=[SIGNATURE], concrete_function=None, large_model=False,
+        return_initialized_tables=True, return_tensors_to_rename=True, use_graph_names=False)
+    with tf.device("/cpu:0"):
+        convert._convert_common(
+            graph_def, name=command["source"], continue_on_error=False, target=[], opset=OPSET,
+            custom_op_handlers={}, extra_opset=[], shape_override=None, input_names=inputs, output_names=outputs,
+            inputs_as_nchw=None, outputs_as_nchw=None, large_model=False, tensors_to_rename=renames,
+            ignore_default=None, use_default=None, tflite_path=None, dequantize=False, tfjs_path=None,
+            initialized_tables=tables, output_frozen_graph=None, output_path=command["target"])
+    check_onnx(command["target"])
+
+
+def runnable(kind: str, command: dict[str, Any]) -> Any:
+    """The model to run: held in memory, or loaded from its file once."""
+    key = command.get("key") or f"{kind}:{command['path']}"
+    if key not in models:
+        if kind == "onnx":
+            import onnxruntime
+
+            models[key] = onnxruntime.InferenceSession(command["path"], providers=["CPUExecutionProvider"])
+        elif kind == "tf":
+            import tensorflow as tf
+
+            loaded = tf.saved_model.load(command["path"])
+            models[key] = (loaded, loaded.signatures[SIGNATURE])  # the object keeps the variables alive
+    return models[key]
+
+
+def run_once(kind: str, model: Any, names: list[str], inputs: list[np.ndarray]) -> list[Any]:
+    if kind == "torch":
+        import torch
+
+        with torch.no_grad():
+            outputs = model(*(torch.from_numpy(array) for array in inputs))
+        return [out.numpy() for out in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+    if kind == "keras":
+        outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+        return [np.asarray(out) for out in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+    if kind == "onnx":
+        feed = {graph_input.name: array.astype(ORT_DTYPES.get(graph_input.type, array.dtype), copy=False)
+                for graph_input, array in zip(model.get_inputs(), inputs)}
+        return list(model.run(None, feed))
+    import tensorflow as tf
+
+    signature = model[1]
+    specs = signature.structured_input_signature[1]
+    order = [name for name in names if name in specs] if set(names) <= set(specs) else sorted(specs)
+    results = signature(**{name: tf.constant(array.astype(specs[name].dtype.as_numpy_dtype, copy=False))
+                           for name, array in zip(order, inputs)})
+    return [results[name].numpy() for name in sorted(results)]
+
+
+def run(command: dict[str, Any]) -> int:
+    """Run one model on every input file and save its outputs; the number of inputs it failed on."""
+    kind = command["kind"]
+    model = runnable(kind, command)
+    failed = 0
+    for input_path, output_path in zip(command["inputs"], command["outputs"]):
+        try:
+            outputs = run_once(kind, model, command["input_names"], load_inputs(input_path))
+        except Exception as exc:  # a user's loop notes the failing input and goes on
+            print(f"run failed on {input_path}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        np.savez(output_path, *outputs)
+    return failed
+
+
+def warm(command: dict[str, Any]) -> None:
+    """Import what this process will use: its start-up, timed apart from the work. `parity bench` has the
+    harness's workers call this too, so start-up means the same on both sides."""
+    import importlib
+
+    for module in command["modules"]:
+        importlib.import_module(module)
+
+
+OPERATIONS = {
+    "load_torch_source": load_torch_source, "load_keras_source": load_keras_source, "torch_to_onnx": torch_to_onnx,
+    "onnx_to_torch": onnx_to_torch, "onnx_to_tf": onnx_to_tf, "keras_to_onnx": keras_to_onnx,
+    "saved_model_to_onnx": saved_model_to_onnx, "run": run, "warm": warm,
+}
+
+
+def main() -> int:
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # converters print; only replies go to the real stdout
+    for line in sys.stdin:
+        command = json.loads(line)
+        started = time.perf_counter()
+        reply: dict[str, Any] = {"ok": True, "error": "", "failed": 0}
+        try:
+            result = OPERATIONS[command["op"]](command)
+            reply["failed"] = result if isinstance(result, int) else 0
+        except Exception as exc:
+            # The last line of TensorFlow's "in user code:" messages is the telling one.
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [""]
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {lines[-1][:300]}", "failed": 0}
+        reply["seconds"] = time.perf_counter() - started
+        replies.write(json.dumps(reply) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
