@@ -34,7 +34,8 @@ DEFAULT_EXAMPLES = 20
 # ONNX opsets an exporter may be asked for: 7 is torch.onnx.export's oldest, 23 the newest the current stack's
 # onnx and torch know.
 MIN_OPSET, MAX_OPSET = 7, 23
-PUBLISH_OPSETS = "default,12,13"  # the committed matrix: the exporters' defaults, and either side of onnx-tf's opset-13 cliff
+# The committed matrix: the exporters' defaults, and either side of onnx-tf's opset-13 cliff.
+PUBLISH_OPSETS = "default,12,13"
 MUTANT_EXAMPLES = 10  # a mutant is one hop on one model: fewer examples keep a whole-zoo self-test short
 
 

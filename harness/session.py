@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from harness.atomic import write_atomic
@@ -183,20 +184,72 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
                 record(index, spec, route, cell_rows, ", ".join(sorted({row["status"] for row in cell_rows})))
 
         lanes = lanes_for(todo, jobs)
-        engines = [engine] + [engine.sibling(lane) for lane in range(1, len(lanes))]
-        try:
-            if len(lanes) <= 1:
-                for lane in lanes:
-                    run_lane(engine, lane)
-            else:
-                with ThreadPoolExecutor(len(lanes)) as executor:
-                    for future in [executor.submit(run_lane, lane_engine, lane)
-                                   for lane_engine, lane in zip(engines, lanes)]:
-                        future.result()
-        finally:
-            for extra in engines[1:]:
-                extra.pool.close()
+        conversions, workers = engine.conversions, engine.pool.started
+        if len(lanes) <= 1:
+            for lane in lanes:
+                run_lane(engine, lane)
+            conversions, workers = engine.conversions, engine.pool.started
+        else:
+            for index, cell_rows, outcome in run_lanes_in_processes(engine, lanes, known_failures):
+                if index < 0:  # a lane's closing tally
+                    conversions += cell_rows[0]["conversions"]
+                    workers += cell_rows[0]["workers"]
+                    continue
+                _, spec, route = next(cell for lane in lanes for cell in lane if cell[0] == index)
+                record(index, spec, route, cell_rows, outcome)
     rows = [row for key in sorted(done) for row in done[key]]
     stale = apply_known_failures(rows, known_failures)
-    return RunResult(rows, stale, sum(e.conversions for e in engines), sum(e.pool.started for e in engines),
-                     time.perf_counter() - started, len(finished))
+    return RunResult(rows, stale, conversions, workers, time.perf_counter() - started, len(finished))
+
+
+LaneMessage = tuple[int, list[dict[str, Any]], str]
+
+
+def run_lanes_in_processes(engine: Engine, lanes: list[list[tuple[int, ModelSpec, Route]]],
+                           known_failures: list[Any]) -> Iterator[LaneMessage]:
+    """Each lane in a forked process with its own worker processes, its finished cells streamed back.
+
+    Processes, not threads: numpy's npz reader and hypothesis keep state that is not safe to share between
+    threads (CPython 3.11's AST validator, which np.load's header parsing goes through, fails with
+    "recursion depth mismatch" when two threads parse at once). Fork keeps the models and the user's
+    registered sources without pickling them; a lane never touches the parent's worker processes.
+    """
+    context = multiprocessing.get_context("fork")
+    queue: Any = context.Queue()
+
+    def lane_main(lane_number: int, lane: list[tuple[int, ModelSpec, Route]]) -> None:
+        lane_engine = engine.sibling(lane_number)
+        try:
+            for index, spec, route in lane:
+                cell_rows = lane_engine.run_route(spec, route)
+                apply_known_failures(cell_rows, known_failures)
+                queue.put((index, cell_rows, ", ".join(sorted({row["status"] for row in cell_rows}))))
+            queue.put((-1, [{"conversions": lane_engine.conversions, "workers": lane_engine.pool.started}], ""))
+        finally:
+            lane_engine.pool.close()
+
+    processes = [context.Process(target=lane_main, args=(number, lane), daemon=True)
+                 for number, lane in enumerate(lanes, 1)]
+    for process in processes:
+        process.start()
+    expected = sum(len(lane) for lane in lanes) + len(lanes)
+    try:
+        received = 0
+        while received < expected:
+            try:
+                message = queue.get(timeout=5)
+            except Empty:
+                dead = [number for number, process in enumerate(processes, 1)
+                        if not process.is_alive() and process.exitcode != 0]
+                if dead:
+                    raise RuntimeError(f"lane {dead[0]} of the parallel run died (exit code "
+                                       f"{processes[dead[0] - 1].exitcode}); finished cells are kept, "
+                                       "run again with --resume") from None
+                continue
+            received += 1
+            yield message
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
