@@ -23,6 +23,7 @@ from harness.session import (
     run_cells,
     select_models,
     select_routes,
+    zoo_cells,
 )
 from harness.shards import EVERYTHING, Shard
 from harness.spec import ModelSpec
@@ -257,10 +258,11 @@ def command_zoo(args: argparse.Namespace) -> int:
         from harness.formats import FORMATS
 
         source = FORMATS[args.mutant_source]
-        return run_mutants(args, work_dir_for(args, "mutants"), lambda engine: [(spec, source) for spec in specs])
-    routes = select_routes(args.routes, chosen_converters(args))
+        return run_mutants(args, work_dir_for(args, "mutants"),
+                           lambda engine: [(spec, source) for spec in specs if source.name in spec.source_formats])
+    cells = zoo_cells(specs, select_routes(args.routes, chosen_converters(args)))
     probes = args.node_probes != "none" or args.source_probes
-    run_and_report(args, work_dir_for(args, "runs"), lambda engine: [(s, r) for s in specs for r in routes],
+    run_and_report(args, work_dir_for(args, "runs"), lambda engine: cells,
                    probes=probes, compatibility=args.publish)
     return 0
 

@@ -213,7 +213,8 @@ class Engine:
 
     # -- sources -----------------------------------------------------------------------------------
     def prepare(self, spec: ModelSpec) -> ModelContext:
-        """Build both twins once per model and check that they agree before any conversion."""
+        """Build both twins once per model and check that they agree before any conversion. A model defined
+        in one framework only builds that one: the other side is not applicable, so it is not an error."""
         if spec.name in self.contexts:
             return self.contexts[spec.name]
         folder = self.run_dir / spec.name
@@ -223,7 +224,7 @@ class Engine:
         context = ModelContext(spec, folder, {}, {}, [])
         references: dict[str, list[list[np.ndarray]]] = {}
         state = source_dir / "torch_state.npz"
-        for source in (TORCH, KERAS):
+        for source in (fmt for fmt in (TORCH, KERAS) if fmt.name in spec.source_formats):
             artifact = source_dir / source.filename
             task = {"task": "build_source", "model": spec.name, "format": source.name,
                     "target": str(artifact), "state": str(state)}
@@ -242,7 +243,7 @@ class Engine:
                     references[source.name] = run.outputs[:-1]
             if step.status != "ok":
                 context.source_errors[source.name] = step
-                if source is TORCH:  # the Keras twin needs the torch weights
+                if source is TORCH and spec.has_twins:  # the Keras twin needs the torch weights
                     context.source_errors[KERAS.name] = Step("skipped", "the torch twin failed to build")
                     break
         context.twin = self.twin_agreement(context, references)
@@ -388,6 +389,8 @@ class Engine:
 
     def convert_route(self, context: ModelContext, route: Route) -> Cell:
         spec, source = context.spec, route.source
+        if source.name not in spec.source_formats:  # callers choose cells with session.applicable
+            raise ValueError(f"route {route.id} starts from {source.name}, which model {spec.name!r} is not built in")
         io = io_for(spec, source)
         route_dir = context.folder / route.dirname
         cell = Cell(spec, route, route_dir, io, context.artifacts.get(source.name), [])

@@ -150,7 +150,7 @@ class ZooItem(pytest.Item):
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.getoption(ZOO):
         return
-    from harness.session import select_models, select_routes
+    from harness.session import select_models, select_routes, zoo_cells
     from harness.shards import Shard
 
     try:
@@ -158,12 +158,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[zoo_state_key] = ZooState(config)
-    for spec in select_models(config.getoption(ZOO_MODELS)):
-        for route in select_routes(config.getoption(ZOO_ROUTES)):
-            if not shard.owns(f"cell:{spec.name}:{route.id}"):
-                continue
-            name = f"zoo[{spec.name}-{route.id}]"
-            items.append(ZooItem.from_parent(session, name=name, nodeid=name, spec=spec, route=route))
+    specs, routes = select_models(config.getoption(ZOO_MODELS)), select_routes(config.getoption(ZOO_ROUTES))
+    for spec, route in zoo_cells(specs, routes):
+        if not shard.owns(f"cell:{spec.name}:{route.id}"):
+            continue
+        name = f"zoo[{spec.name}-{route.id}]"
+        items.append(ZooItem.from_parent(session, name=name, nodeid=name, spec=spec, route=route))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -68,6 +68,12 @@ def select_routes(patterns: Sequence[str] | None, converters: Sequence[Converter
     return filter_routes(all_routes(converters), patterns)
 
 
+def zoo_cells(specs: Sequence[ModelSpec], routes: Sequence[Route]) -> list[tuple[ModelSpec, Route]]:
+    """Every (model, route) cell that applies: a model defined in one framework gets only the routes that
+    start from that framework (the others are not applicable, so they are not cells at all)."""
+    return [(spec, route) for spec in specs for route in routes if route.source.name in spec.source_formats]
+
+
 @dataclass
 class RunResult:
     rows: list[dict[str, Any]]

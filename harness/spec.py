@@ -77,13 +77,18 @@ class ModelSpec:
     harness calls torch.manual_seed(seed) first). build_keras() returns an uninitialised-weights Keras
     model of the same function. transfer_weights(state, keras_model) copies the torch state_dict,
     given as numpy arrays, into the Keras model.
+
+    An architecture that exists in one framework only leaves the other builder None: build_keras=None
+    (torch only) or build_torch=None (Keras only: build_keras() then returns the model with its final
+    weights, after the harness calls keras.utils.set_random_seed(seed)). Such an entry has no twin and
+    no transfer_weights, and only the routes that start from its framework apply to it.
     """
 
     name: str
     family: str
-    build_torch: Callable[[], Any]
-    build_keras: Callable[[], Any]
-    transfer_weights: Callable[[Mapping[str, Any], Any], None]
+    build_torch: Callable[[], Any] | None
+    build_keras: Callable[[], Any] | None
+    transfer_weights: Callable[[Mapping[str, Any], Any], None] | None
     inputs: tuple[InputSpec, ...]
     outputs: tuple[OutputSpec, ...]
     tolerances: Mapping[str, Tolerance] = field(default_factory=dict)  # per output name, with a reason
@@ -95,6 +100,20 @@ class ModelSpec:
         for output_name, tolerance in self.tolerances.items():
             if not tolerance.reason:
                 raise ValueError(f"model {self.name!r}: tolerance override for {output_name!r} needs a reason")
+        if self.build_torch is None and self.build_keras is None:
+            raise ValueError(f"model {self.name!r}: needs a torch builder, a Keras builder, or both")
+        if self.has_twins and self.transfer_weights is None:
+            raise ValueError(f"model {self.name!r}: twins need transfer_weights to hold the same numbers")
+
+    @property
+    def has_twins(self) -> bool:
+        return self.build_torch is not None and self.build_keras is not None
+
+    @property
+    def source_formats(self) -> tuple[str, ...]:
+        """The source formats ("torch", "keras") this entry builds: the routes that may start from it."""
+        return tuple(name for name, builder in (("torch", self.build_torch), ("keras", self.build_keras))
+                     if builder is not None)
 
 
 def channels_last(layout: str) -> str:

@@ -115,4 +115,7 @@ def load_torch_module(directory: Path) -> Any:
 def rebuild_zoo_model(directory: Path, model: str) -> Any:
     from model_zoo import all_models
 
-    return all_models()[model].build_torch()
+    build = all_models()[model].build_torch
+    if build is None:
+        raise ValueError(f"zoo model {model!r} has no torch builder")
+    return build()

@@ -119,6 +119,8 @@ class Worker:
 
             from harness.torch_artifact import save_torch_module
 
+            if spec.build_torch is None:
+                raise ValueError(f"model {spec.name!r} has no torch builder")
             torch.manual_seed(spec.seed)
             module = spec.build_torch().eval()
             save_torch_module(target, module, "harness.torch_artifact:rebuild_zoo_model", model=spec.name)
@@ -127,9 +129,17 @@ class Worker:
                 np.savez(handle, **state)
             return {"parameters": int(sum(p.numel() for p in module.parameters()))}
         self.check_framework("tf")
-        keras_model = spec.build_keras()
-        with np.load(task["state"], allow_pickle=False) as state:
-            spec.transfer_weights({key: state[key] for key in state.files}, keras_model)
+        if spec.build_keras is None:
+            raise ValueError(f"model {spec.name!r} has no Keras builder")
+        if spec.transfer_weights is None:  # Keras only: its own weights, drawn from the spec's seed
+            import keras
+
+            keras.utils.set_random_seed(spec.seed)
+            keras_model = spec.build_keras()
+        else:
+            keras_model = spec.build_keras()
+            with np.load(task["state"], allow_pickle=False) as state:
+                spec.transfer_weights({key: state[key] for key in state.files}, keras_model)
         keras_model.save(target)
         return {"parameters": int(keras_model.count_params())}
 

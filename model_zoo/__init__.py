@@ -1,4 +1,5 @@
-"""The zoo: reference models, each a PyTorch model and its Keras twin holding the same weights.
+"""The zoo: reference models, each a PyTorch model and its Keras twin holding the same weights, or, for an
+architecture that exists in one framework only, that framework's model alone.
 
 A family is one module exposing MODELS, a tuple of ModelSpec. Registration is explicit: to add a
 family, write its module and name it in FAMILY_MODULES; to add a model, add a ModelSpec to MODELS.
@@ -19,6 +20,9 @@ FAMILY_MODULES = (
     "model_zoo.transformer",
     "model_zoo.encoder_decoder",
     "model_zoo.text_cnn",
+    "model_zoo.torchvision_nets",
+    "model_zoo.keras_applications",
+    "model_zoo.bert",
 )
 
 
