@@ -37,7 +37,10 @@ def load_torch_source(command: dict[str, Any]) -> None:
 
     from model_zoo import all_models
 
-    module = all_models()[command["model"]].build_torch()
+    build = all_models()[command["model"]].build_torch
+    if build is None:
+        raise ValueError(f"zoo model {command['model']!r} has no torch builder")
+    module = build()
     module.load_state_dict(torch.load(command["state_dict"], weights_only=True))
     models[command["key"]] = module.eval()
 

@@ -435,7 +435,7 @@ def command_bench(args: argparse.Namespace) -> int:
     if args.examples < 1:
         raise UsageError("--examples must be at least 1")
     routes = select_routes(args.routes or list(DEFAULT_ROUTES))
-    cells = [(spec, route) for spec in select_models(args.models) for route in routes]
+    cells = zoo_cells(select_models(args.models), routes)
     work_dir = work_dir_for(args, "bench")
     print(f"[parity] bench: {len(cells)} cells, {args.examples} examples each, task cache off; work in {work_dir}")
     result = run_bench(cells, examples=args.examples, work_dir=work_dir)
