@@ -69,12 +69,13 @@ def module_digest(module: str) -> str:
 
 @cache
 def stack_fingerprint(stack: str) -> str:
-    """Every distribution installed in a stack, name and version: any upgrade changes the key."""
+    """Every distribution installed in a stack, name and version: any upgrade changes the key; so do the bytes
+    of a local wheel or checkout it was built from (an edited checkout keeps its version)."""
     probe = ("import importlib.metadata as m\n"
              "print('\\n'.join(sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions())))")
     listing = subprocess.run([str(get_stack(stack).python), "-c", probe], capture_output=True, text=True,
                              check=True).stdout
-    return digest_bytes(listing.encode())
+    return digest_bytes((listing + get_stack(stack).definition.fingerprint).encode())
 
 
 @dataclass(frozen=True)
