@@ -188,3 +188,12 @@ def test_an_installed_harness_checks_a_model_from_an_empty_directory(tmp_path: P
     # The workers imported the installed copy, through a folder of links, not the checkout.
     links = list((stacks.cache_root() / "import-root").glob("*/harness"))
     assert any(link.resolve() == (site / "harness").resolve() for link in links)
+
+
+def test_reports_name_a_stack_interpreter_from_home_not_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.report import to_frame
+
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(Path.home() / ".cache" / "parity"))
+    replay = f"{get_stack('legacy').python} -m harness.worker --replay task.json"
+    written = to_frame([{"model": "mlp", "replay": replay}])["replay"].iloc[0]
+    assert written.startswith("~/.cache/parity/stacks/legacy-") and str(Path.home()) not in written
