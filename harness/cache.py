@@ -88,12 +88,18 @@ class Plan:
     options: dict[str, Any]
 
 
+def converted(target: Path) -> tuple[Path, ...]:
+    """What a conversion into `target` writes: an ONNX file may keep its weights beside it, in the
+    `<name>.data` file the dynamo exporter writes; a cached model.onnx without it does not load."""
+    return (target, target.with_name(target.name + ".data")) if target.suffix == ".onnx" else (target,)
+
+
 def plan_for(task: dict[str, Any]) -> Plan | None:
     """None for a task the cache does not understand (it then always runs)."""
     kind = task.get("task")
     if kind == "convert":
         module = task["converter"]["class"].partition(":")[0]
-        return Plan((Path(task["source"]), Path(task["example"])), (Path(task["target"]),), (module,),
+        return Plan((Path(task["source"]), Path(task["example"])), converted(Path(task["target"])), (module,),
                     {"converter": task["converter"], "io": task["io"]})
     if kind == "run":
         module = task["runner"]["class"].partition(":")[0]
@@ -106,7 +112,7 @@ def plan_for(task: dict[str, Any]) -> Plan | None:
         modules = ["harness.probes.node_cases", task["runner"]["class"].partition(":")[0]]
         if task.get("converter"):
             modules.append(task["converter"]["class"].partition(":")[0])
-        writes = ([Path(task["target"])] if task.get("target") else []) + [Path(task["outputs"]),
+        writes = ([*converted(Path(task["target"]))] if task.get("target") else []) + [Path(task["outputs"]),
                                                                           Path(task["result"])]
         return Plan((Path(task["source"]), Path(task["inputs"])), tuple(writes), tuple(modules),
                     {"converter": task.get("converter"), "runner": task["runner"], "io": task["io"]})
