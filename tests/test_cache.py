@@ -136,3 +136,18 @@ def test_an_onnx_file_comes_back_with_its_external_data(tmp_path: Path, monkeypa
     assert cache.restore("current", {**task, "target": str(other_cell)}) == {"ok": True, "result": {}}
     assert other_cell.read_bytes() == b"graph"
     assert other_cell.with_name("model.onnx.data").read_bytes() == b"weights"
+
+
+def test_a_run_of_an_onnx_file_is_keyed_by_its_external_data_too(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that failed because model.onnx.data was missing must not answer for the file with its weights."""
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    model, inputs, outputs = tmp_path / "model.onnx", tmp_path / "in.npz", tmp_path / "out.npz"
+    model.write_bytes(b"graph")
+    inputs.write_bytes(b"inputs")
+    task = {"task": "run", "runner": {"class": "harness.runners.onnxruntime_runner:OnnxRuntimeRunner"}, "io": {},
+            "artifact": str(model), "inputs": [str(inputs)], "outputs": [str(outputs)]}
+    cache = TaskCache(tmp_path / "cache")
+    cache.store("current", task, {"ok": False, "error": "External data path does not exist"})
+    model.with_name("model.onnx.data").write_bytes(b"weights")
+    assert cache.restore("current", task) is None
