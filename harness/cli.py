@@ -569,7 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the release to try: PKG==VERSION, a .whl file, a source checkout folder or NAME@PATH")
     upgrade.add_argument("--models", nargs="*", metavar="GLOB", help="zoo models to run (default: all)")
     add_run_options(upgrade)
-    upgrade.set_defaults(handler=command_upgrade, out=None, node_probes="none", source_probes=False)
+    # Derandomized by default: both sides of the diff are judged on the same drawn examples where they agree.
+    upgrade.set_defaults(handler=command_upgrade, out=None, profile="ci", node_probes="none", source_probes=False)
     cache = commands.add_parser("cache", help="show or trim the task cache (conversions, runs, twin builds)")
     cache.add_argument("action", choices=("info", "prune"))
     cache.add_argument("--cache-dir", help="the task cache (default: .parity/cache in the checkout)")
