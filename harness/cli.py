@@ -393,7 +393,7 @@ def write_diff(baseline: Any, current: Any, labels: list[str], out_dir: Path, na
 def command_upgrade(args: argparse.Namespace) -> int:
     """Zoo cells under the base stack and a stack with PKG==NEW side by side, then their diff; 1 on a regression."""
     from harness.diff import load_results
-    from harness.stacks import derive, safe_label
+    from harness.stacks import derive, provision_stacks, safe_label
 
     derivation = derive(args.package)  # a bad spec or an unknown package is one line and exit 2
     mark = derivation.stack.name
@@ -410,6 +410,8 @@ def command_upgrade(args: argparse.Namespace) -> int:
     routes = [route for route in routes if route.id in upgraded | before]
     print(f"[parity] {derivation.package} {derivation.old_version} (stack {derivation.base}) against "
           f"{derivation.new_version} (stack {mark}): {len(upgraded)} routes each way", flush=True)
+    # On a fresh machine: every stack the routes need at once, side by side, not one per worker as it starts.
+    provision_stacks(sorted({hop.converter.stack for route in routes for hop in route.hops}))
     run_and_report(args, work_dir_for(args, "upgrades"), lambda engine: [(s, r) for s in specs for r in routes])
     frame = load_results(Path(args.out) / "results.json")
     labels = [f"{derivation.package} {derivation.old_version} (stack {derivation.base})",
