@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
+import json
 import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -197,3 +201,42 @@ def test_reports_name_a_stack_interpreter_from_home_not_this_machine(monkeypatch
     replay = f"{get_stack('legacy').python} -m harness.worker --replay task.json"
     written = to_frame([{"model": "mlp", "replay": replay}])["replay"].iloc[0]
     assert written.startswith("~/.cache/parity/stacks/legacy-") and str(Path.home()) not in written
+
+
+@pytest.mark.parametrize(("derived_fails", "exit_status"), [(True, 1), (False, 0)])
+def test_upgrade_runs_both_sides_and_diffs_them_into_the_upgrade_folder(
+        derived_fails: bool, exit_status: int, isolated_cache: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run itself is replaced by rows in which the derived stack's hops fail or pass: what is checked is
+    which cells run, where the report goes, what the diff compares and the exit status."""
+    from harness import cli
+
+    provisioned: list[str] = []
+    monkeypatch.setattr(stacks, "provision_stacks", provisioned.extend)
+    ran: list[str] = []
+
+    def run_rows(args: argparse.Namespace, work_dir: Path, cells_for: Callable[[None], list[tuple[Any, Any]]],
+                 **options: object) -> list[dict[str, object]]:
+        rows = []
+        for spec, route in cells_for(None):
+            ran.append(route.id)
+            for hop in route.hops:
+                broken = derived_fails and hop.converter.stack == "onnx2pytorch-0.5.1"
+                rows.append({"model": spec.name, "route": route.id, "hop_index": hop.index, "hop": hop.name,
+                             "output": "logits", "status": "run_error" if broken else "pass"})
+        out = Path(args.out)
+        out.mkdir(parents=True)
+        (out / "results.json").write_text(json.dumps(rows))
+        return rows
+
+    monkeypatch.setattr(cli, "run_and_report", run_rows)
+    monkeypatch.chdir(tmp_path)
+    assert main(["upgrade", "onnx2pytorch==0.5.1", "--models", "mlp"]) == exit_status
+    marked = {route.replace("@onnx2pytorch-0.5.1", "") for route in ran if "@onnx2pytorch-0.5.1" in route}
+    assert marked and marked == {route for route in ran if "@" not in route.replace("@dynamo", "")}
+    assert {"current", "legacy", "onnx2pytorch-0.5.1"} == set(provisioned)
+    diff = pd.read_csv(tmp_path / "reports" / "upgrades" / "onnx2pytorch-0.6.0-to-0.5.1" / "diff.csv")
+    regressed = diff[diff["class"] == "regressed"]
+    assert set(regressed["hop"]) == ({"onnx->torch"} if derived_fails else set())
+    assert "onnx2pytorch 0.6.0 (stack current) -> onnx2pytorch 0.5.1" in (
+        tmp_path / "reports" / "upgrades" / "onnx2pytorch-0.6.0-to-0.5.1" / "diff.md").read_text()
