@@ -413,10 +413,21 @@ def command_upgrade(args: argparse.Namespace) -> int:
     # On a fresh machine: every stack the routes need at once, side by side, not one per worker as it starts.
     provision_stacks(sorted({hop.converter.stack for route in routes for hop in route.hops}))
     run_and_report(args, work_dir_for(args, "upgrades"), lambda engine: [(s, r) for s in specs for r in routes])
-    frame = load_results(Path(args.out) / "results.json")
+    frame = from_the_upgraded_hop(load_results(Path(args.out) / "results.json"), mark)
     labels = [f"{derivation.package} {derivation.old_version} (stack {derivation.base})",
-              f"{derivation.package} {derivation.new_version} (stack {mark})"]
+              f"{derivation.package} {derivation.new_version} (stack {mark}; hops from its first on)"]
     return write_diff(frame, frame.copy(), labels, Path(args.out), "diff.md", current_mark=mark)
+
+
+def from_the_upgraded_hop(frame: Any, mark: str) -> Any:
+    """The rows of each marked route, and of its unmarked twin, from the first hop the marked stack runs on.
+    The hops before it are the same converters on both sides; they differ only where the input search, steered
+    by the later hops, drew other examples, which is not the upgrade's doing (results.csv keeps them)."""
+    marked = frame[frame["stack"].astype(str) == mark]
+    first = {route: index for route, index in marked.groupby("route")["hop_index"].min().items()}
+    first |= {re.sub(mark_pattern(mark), "", str(route)): index for route, index in first.items()}
+    keep = [index >= first.get(str(route), 0) for route, index in zip(frame["route"], frame["hop_index"])]
+    return frame[keep]
 
 
 def check_torch_recipes(cell_dir: Path) -> None:
