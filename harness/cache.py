@@ -69,12 +69,13 @@ def module_digest(module: str) -> str:
 
 @cache
 def stack_fingerprint(stack: str) -> str:
-    """Every distribution installed in a stack, name and version: any upgrade changes the key."""
+    """Every distribution installed in a stack, name and version: any upgrade changes the key; so do the bytes
+    of a local wheel or checkout it was built from (an edited checkout keeps its version)."""
     probe = ("import importlib.metadata as m\n"
              "print('\\n'.join(sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions())))")
     listing = subprocess.run([str(get_stack(stack).python), "-c", probe], capture_output=True, text=True,
                              check=True).stdout
-    return digest_bytes(listing.encode())
+    return digest_bytes((listing + get_stack(stack).definition.fingerprint).encode())
 
 
 @dataclass(frozen=True)
@@ -87,17 +88,31 @@ class Plan:
     options: dict[str, Any]
 
 
+def converted(target: Path) -> tuple[Path, ...]:
+    """What a conversion into `target` writes: an ONNX file may keep its weights beside it, in the
+    `<name>.data` file the dynamo exporter writes; a cached model.onnx without it does not load."""
+    return (target, target.with_name(target.name + ".data")) if target.suffix == ".onnx" else (target,)
+
+
+def with_external_data(artifact: Path) -> tuple[Path, ...]:
+    """An artifact a task reads, with its external data file when it has one: the same model.onnx whose
+    weights file was missing (or other) must not hit the entry of one whose weights were there."""
+    sidecar = artifact.with_name(artifact.name + ".data")
+    return (artifact, sidecar) if artifact.suffix == ".onnx" and sidecar.is_file() else (artifact,)
+
+
 def plan_for(task: dict[str, Any]) -> Plan | None:
     """None for a task the cache does not understand (it then always runs)."""
     kind = task.get("task")
     if kind == "convert":
         module = task["converter"]["class"].partition(":")[0]
-        return Plan((Path(task["source"]), Path(task["example"])), (Path(task["target"]),), (module,),
+        return Plan((*with_external_data(Path(task["source"])), Path(task["example"])), converted(Path(task["target"])),
+                    (module,),
                     {"converter": task["converter"], "io": task["io"]})
     if kind == "run":
         module = task["runner"]["class"].partition(":")[0]
         truths = tuple(Path(path) for path in task.get("truth_outputs") or [])
-        return Plan((Path(task["artifact"]), *map(Path, task["inputs"])),
+        return Plan((*with_external_data(Path(task["artifact"])), *map(Path, task["inputs"])),
                     (*map(Path, task["outputs"]), *truths), (module,),
                     {"runner": task["runner"], "io": task["io"], "truth": bool(truths)})
     if kind == "node_job":
@@ -105,9 +120,9 @@ def plan_for(task: dict[str, Any]) -> Plan | None:
         modules = ["harness.probes.node_cases", task["runner"]["class"].partition(":")[0]]
         if task.get("converter"):
             modules.append(task["converter"]["class"].partition(":")[0])
-        writes = ([Path(task["target"])] if task.get("target") else []) + [Path(task["outputs"]),
+        writes = ([*converted(Path(task["target"]))] if task.get("target") else []) + [Path(task["outputs"]),
                                                                           Path(task["result"])]
-        return Plan((Path(task["source"]), Path(task["inputs"])), tuple(writes), tuple(modules),
+        return Plan((*with_external_data(Path(task["source"])), Path(task["inputs"])), tuple(writes), tuple(modules),
                     {"converter": task.get("converter"), "runner": task["runner"], "io": task["io"]})
     if kind == "build_source":
         # The zoo entry's code is the input: every model_zoo module, since entries share helpers.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from harness.session import (
 )
 from harness.shards import EVERYTHING, Shard
 from harness.spec import ModelSpec
-from harness.stacks import BASE_STACKS, KNOWN_STACKS, StackError, get_stack, project_root
+from harness.stacks import BASE_STACKS, KNOWN_STACKS, StackError, get_stack, project_root, stacks_with
 from harness.torch_artifact import UntrustedArtifactError
 from harness.user_model import ModelInputError, recognise
 
@@ -81,6 +82,15 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stacks", default=",".join(BASE_STACKS),
                         help="comma-separated stacks; extra ones add a second version of the converters they host, "
                              f"side by side (default {','.join(BASE_STACKS)}; known: {', '.join(KNOWN_STACKS)})")
+    add_with_option(parser)
+
+
+def add_with_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--with", dest="with_packages", action="append", default=[], metavar="PKG==VER",
+                        help="also run a second version of the converters of PKG, side by side, in a stack derived "
+                             "from the base stack that pins PKG (provisioned once into the per-user cache, keyed "
+                             "by its pins): PKG==VER, a .whl file, a source checkout folder or NAME@PATH; "
+                             "STACK:SPEC when several stacks pin PKG. Repeatable; routes carry the stack's mark")
 
 
 def parse_opsets(text: str) -> list[int | None]:
@@ -113,6 +123,7 @@ def chosen_converters(args: argparse.Namespace) -> list[Any]:
     if missing:
         raise UsageError(f"--stacks must include the base stacks {', '.join(BASE_STACKS)} "
                          f"(missing {', '.join(missing)})")
+    stacks += [name for name in stacks_with(getattr(args, "with_packages", [])) if name not in stacks]
     return default_converters(stacks, opsets=args.opsets)
 
 
@@ -349,35 +360,47 @@ def command_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def mark_pattern(mark: str) -> str:
+    # A whole mark only: @onnx2pytorch-0.5.1 is not part of @onnx2pytorch-0.5.1-wheel.
+    return f"@{re.escape(mark)}(?=[>@]|$)"
+
+
 def by_mark(frame: Any, mark: str, *, keep: bool) -> Any:
     """Rows whose route carries @mark, with the mark removed (keep), or the rows without it."""
-    has = frame["route"].astype(str).str.contains(f"@{mark}", regex=False)
+    has = frame["route"].astype(str).str.contains(mark_pattern(mark), regex=True)
     if not keep:
         return frame[~has]
     chosen = frame[has].copy()
-    chosen["route"] = chosen["route"].astype(str).str.replace(f"@{mark}", "", regex=False)
+    chosen["route"] = chosen["route"].astype(str).str.replace(mark_pattern(mark), "", regex=True)
     return chosen
 
 
 def command_diff(args: argparse.Namespace) -> int:
-    from harness.diff import diff_markdown, diff_results, diff_summary_text, load_results, regressions
-    from harness.report import write_atomic
+    from harness.diff import load_results
 
     try:
         baseline, current = load_results(args.baseline), load_results(args.current)
     except ValueError as exc:  # the message names the file and what is wrong with it
         raise UsageError(str(exc)) from None
-    labels = [args.baseline, args.current]
+    return write_diff(baseline, current, [args.baseline, args.current], Path(args.out), args.name,
+                      baseline_mark=args.baseline_mark, current_mark=args.current_mark)
+
+
+def write_diff(baseline: Any, current: Any, labels: list[str], out_dir: Path, name: str, *,
+               baseline_mark: str | None = None, current_mark: str | None = None) -> int:
+    """Diff two result frames (or the marked and unmarked routes of them), write diff.md and its CSV;
+    1 when anything regressed."""
+    from harness.diff import diff_markdown, diff_results, diff_summary_text, regressions
+    from harness.report import write_atomic
+
     # Two versions side by side in one run: the routes of one carry a mark (@dynamo, @tf2onnx116).
-    if args.baseline_mark:
-        baseline, current = by_mark(baseline, args.baseline_mark, keep=True), by_mark(current, args.baseline_mark,
-                                                                                       keep=False)
-        labels[0] += f" (routes @{args.baseline_mark})"
-    if args.current_mark:
-        current, baseline = by_mark(current, args.current_mark, keep=True), by_mark(baseline, args.current_mark,
-                                                                                    keep=False)
-        labels[1] += f" (routes @{args.current_mark})"
-    if args.baseline_mark or args.current_mark:
+    if baseline_mark:
+        baseline, current = by_mark(baseline, baseline_mark, keep=True), by_mark(current, baseline_mark, keep=False)
+        labels[0] += f" (routes @{baseline_mark})"
+    if current_mark:
+        current, baseline = by_mark(current, current_mark, keep=True), by_mark(baseline, current_mark, keep=False)
+        labels[1] += f" (routes @{current_mark})"
+    if baseline_mark or current_mark:
         # Compare only the routes that ran in both versions; the others have no counterpart by design.
         both = set(zip(baseline["model"], baseline["route"])) & set(zip(current["model"], current["route"]))
         baseline = baseline[[key in both for key in zip(baseline["model"], baseline["route"])]]
@@ -385,12 +408,51 @@ def command_diff(args: argparse.Namespace) -> int:
     if baseline.empty or current.empty:
         raise UsageError("nothing to compare: a side has no rows (check --baseline-mark / --current-mark)")
     diff = diff_results(baseline, current)
-    out_dir = Path(args.out)
-    write_atomic(out_dir / args.name, diff_markdown(diff, *labels))
-    write_atomic(out_dir / Path(args.name).with_suffix(".csv").name, diff.to_csv(index=False))
+    write_atomic(out_dir / name, diff_markdown(diff, *labels))
+    write_atomic(out_dir / Path(name).with_suffix(".csv").name, diff.to_csv(index=False))
     print(diff_summary_text(diff))
-    print(f"[parity] diff written to {out_dir / args.name}")
+    print(f"[parity] diff written to {out_dir / name}")
     return 1 if len(regressions(diff)) else 0
+
+
+def command_upgrade(args: argparse.Namespace) -> int:
+    """Zoo cells under the base stack and a stack with PKG==NEW side by side, then their diff; 1 on a regression."""
+    from harness.diff import load_results
+    from harness.stacks import derive, provision_stacks, safe_label
+
+    derivation = derive(args.package)  # a bad spec or an unknown package is one line and exit 2
+    mark = derivation.stack.name
+    folder = f"{derivation.package}-{derivation.old_version}-to-{safe_label(derivation.new_version)}"
+    args.out = args.out or str(Path("reports") / "upgrades" / folder)
+    args.with_packages = [args.package, *args.with_packages]
+    specs = select_models(args.models)
+    routes = select_routes(args.routes, chosen_converters(args))
+    upgraded = {route.id for route in routes if re.search(mark_pattern(mark), route.id)}
+    if not upgraded:
+        raise UsageError(f"no chosen route runs a converter of stack {mark}; routes: "
+                         f"{', '.join(route.id for route in routes)}")
+    before = {re.sub(mark_pattern(mark), "", route_id) for route_id in upgraded}
+    routes = [route for route in routes if route.id in upgraded | before]
+    print(f"[parity] {derivation.package} {derivation.old_version} (stack {derivation.base}) against "
+          f"{derivation.new_version} (stack {mark}): {len(upgraded)} routes each way", flush=True)
+    # On a fresh machine: every stack the routes need at once, side by side, not one per worker as it starts.
+    provision_stacks(sorted({hop.converter.stack for route in routes for hop in route.hops}))
+    run_and_report(args, work_dir_for(args, "upgrades"), lambda engine: [(s, r) for s in specs for r in routes])
+    frame = from_the_upgraded_hop(load_results(Path(args.out) / "results.json"), mark)
+    labels = [f"{derivation.package} {derivation.old_version} (stack {derivation.base})",
+              f"{derivation.package} {derivation.new_version} (stack {mark}; hops from its first on)"]
+    return write_diff(frame, frame.copy(), labels, Path(args.out), "diff.md", current_mark=mark)
+
+
+def from_the_upgraded_hop(frame: Any, mark: str) -> Any:
+    """The rows of each marked route, and of its unmarked twin, from the first hop the marked stack runs on.
+    The hops before it are the same converters on both sides; they differ only where the input search, steered
+    by the later hops, drew other examples, which is not the upgrade's doing (results.csv keeps them)."""
+    marked = frame[frame["stack"].astype(str) == mark]
+    first = {route: index for route, index in marked.groupby("route")["hop_index"].min().items()}
+    first |= {re.sub(mark_pattern(mark), "", str(route)): index for route, index in first.items()}
+    keep = [index >= first.get(str(route), 0) for route, index in zip(frame["route"], frame["hop_index"])]
+    return frame[keep]
 
 
 def check_torch_recipes(cell_dir: Path) -> None:
@@ -444,9 +506,12 @@ def command_bench(args: argparse.Namespace) -> int:
 
 
 def command_list(args: argparse.Namespace) -> int:
+    from harness.converters import default_converters
+
+    converters = default_converters([*BASE_STACKS, *stacks_with(args.with_packages)])
     for spec in select_models(None):
         print(f"model  {spec.name:24s} {spec.family:12s} {spec.description}")
-    for route in select_routes(None):
+    for route in select_routes(None, converters):
         hops = ", ".join(f"{hop.converter.name} ({hop.converter.stack})" for hop in route.hops)
         print(f"route  {route.id:34s} {hops}")
     return 0
@@ -455,9 +520,14 @@ def command_list(args: argparse.Namespace) -> int:
 def command_stacks(args: argparse.Namespace) -> int:
     from harness.stacks import get_stack, provision_stacks, stack_versions
 
-    names = args.names or list(KNOWN_STACKS)
+    derived = stacks_with(args.with_packages)
+    names = [*(args.names or ([] if derived else list(KNOWN_STACKS))), *derived]
     for name in names:
         get_stack(name)  # an unknown name is a usage error before anything is provisioned
+    if args.python:
+        for name in names:
+            print(get_stack(name).python)
+        return 0
     provision_stacks(names)
     for name in names:
         versions = stack_versions(name)
@@ -545,10 +615,23 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--work-dir", help="artifacts, logs and bench.json (default: .parity/bench in the checkout)")
     bench.set_defaults(handler=command_bench)
     listing = commands.add_parser("list", help="list zoo models and routes")
+    add_with_option(listing)
     listing.set_defaults(handler=command_list)
     stacks = commands.add_parser("stacks", help="provision the converter stacks that are missing; print versions")
     stacks.add_argument("names", nargs="*", metavar="STACK", help=f"stacks (default: {', '.join(KNOWN_STACKS)})")
+    add_with_option(stacks)
+    stacks.add_argument("--python", action="store_true",
+                        help="print each stack's interpreter (where it is or would be) instead of provisioning")
     stacks.set_defaults(handler=command_stacks)
+    upgrade = commands.add_parser("upgrade", help="try a converter release: the zoo under the base stack and a "
+                                  "stack with PKG==NEW side by side; writes reports/upgrades/<pkg>-<old>-to-<new>/ "
+                                  "(results, diff.md) and exits 1 on a regression")
+    upgrade.add_argument("package", metavar="PKG==NEW",
+                         help="the release to try: PKG==VERSION, a .whl file, a source checkout folder or NAME@PATH")
+    upgrade.add_argument("--models", nargs="*", metavar="GLOB", help="zoo models to run (default: all)")
+    add_run_options(upgrade)
+    # Derandomized by default: both sides of the diff are judged on the same drawn examples where they agree.
+    upgrade.set_defaults(handler=command_upgrade, out=None, profile="ci", node_probes="none", source_probes=False)
     cache = commands.add_parser("cache", help="show or trim the task cache (conversions, runs, twin builds)")
     cache.add_argument("action", choices=("info", "prune"))
     cache.add_argument("--cache-dir", help="the task cache (default: .parity/cache in the checkout)")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from harness.stacks import get_stack, project_root
+from harness.stacks import get_stack, harness_import_root
 from harness.torch_artifact import TRUSTED_REBUILDS_ENV
 from harness.worker import CALLER_DIR_ENV
 
@@ -49,9 +49,10 @@ def worker_environment(trusted_rebuilds: Sequence[str] = ()) -> dict[str, str]:
     env = dict(os.environ)
     if trusted_rebuilds:
         env[TRUSTED_REBUILDS_ENV] = ",".join(filter(None, [env.get(TRUSTED_REBUILDS_ENV), *trusted_rebuilds]))
-    # The checkout for the harness and zoo. The caller's directory (for `parity check pkg.module:factory`)
-    # goes last on the worker's sys.path, after site-packages, so a stray numpy.py there shadows nothing.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project_root()), env.get("PYTHONPATH")]))
+    # The harness and zoo (the checkout, or links to the installed packages). The caller's directory (for
+    # `parity check pkg.module:factory`) goes last on the worker's sys.path, after site-packages, so a stray
+    # numpy.py there shadows nothing.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(harness_import_root()), env.get("PYTHONPATH")]))
     env[CALLER_DIR_ENV] = os.getcwd()
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU only: no device probing, the same kernels every run
@@ -89,7 +90,7 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [str(python), "-m", "harness.worker", "--framework", framework],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-            env=worker_environment(trusted_rebuilds), cwd=project_root(),
+            env=worker_environment(trusted_rebuilds), cwd=harness_import_root(),
             start_new_session=True,  # its own process group, so a timeout kills converter children too
         )
 

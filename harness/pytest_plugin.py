@@ -44,7 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "zoo: one (model, route) cell of the parity zoo")
-    config.addinivalue_line("markers", "stacks: needs the converter stacks (provisioned through tox on first use)")
+    config.addinivalue_line("markers", "stacks: needs the converter stacks (provisioned on first use)")
     baseline = config.getoption(ZOO_BASELINE, None)
     if baseline:
         from harness.diff import load_results

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from harness import __version__, atomic
-from harness.stacks import StackError, project_root
+from harness.stacks import cache_root, project_root
 from harness.statuses import STATUS_ORDER
 
 COLUMNS = (
@@ -34,14 +34,20 @@ def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
             frame[column] = None
     extra = [column for column in frame.columns if column not in COLUMNS]
     frame = frame[list(COLUMNS) + extra]
-    try:
-        root = f"{project_root()}/"
-    except StackError:  # outside a checkout nothing is relative to it
-        return frame
+    # The stacks' interpreters (replay commands) live in the per-user cache: named from ~, which the shell expands.
+    prefixes = {f"{cache}/": f"~/{cache.relative_to(Path.home())}/"
+                for cache in [cache_root()] if cache.is_relative_to(Path.home())}
+    prefixes[f"{project_root()}/"] = ""
+
+    def portable(value: Any) -> Any:
+        if isinstance(value, str):
+            for prefix, replacement in prefixes.items():
+                value = value.replace(prefix, replacement)
+        return value
+
     for column in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[column]):
-            frame[column] = frame[column].map(lambda value: value.replace(root, "") if isinstance(value, str)
-                                              else value)
+            frame[column] = frame[column].map(portable)
     return frame
 
 

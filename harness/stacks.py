@@ -1,14 +1,27 @@
-"""Stacks: tox environments that pin converter versions; find, provision and describe their interpreters."""
+"""Stacks: Python environments that pin converter versions; defined in stacks.toml, derived by `--with`,
+provisioned into a per-user cache keyed by their pins, and described by the versions they hold."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import time
+import tomllib
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 # Packages whose versions are recorded with every result row of a stack.
 TRACKED_PACKAGES = (
@@ -16,99 +29,446 @@ TRACKED_PACKAGES = (
     "onnxscript", "tf2onnx", "onnx-tf", "onnx2pytorch", "onnx2torch", "tensorflow-addons",
     "tensorflow-probability", "numpy", "protobuf",
 )
-KNOWN_STACKS = ("current", "legacy", "tf2onnx116")
-# The stacks every run uses; the others host a second version of some converters, for side-by-side
-# upgrade checks (`parity zoo --stacks current,legacy,tf2onnx116`).
-BASE_STACKS = ("current", "legacy")
-SECOND_VERSIONS = {"tf2onnx116": ("OnnxFromSavedModel",)}  # stack -> converter classes it can host
+DEFINITIONS = Path(__file__).with_name("stacks.toml")
+MARKER = "stack.json"  # written beside a stack's environment once it installed and its checks imported
+# Folders of a source checkout that are not its source: they change on every build and never enter its key.
+NOT_SOURCE = {".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build", "dist",
+              ".mypy_cache", ".pytest_cache", ".ruff_cache", ".parity"}
 
 
 class StackError(RuntimeError):
-    """A stack is missing or broken; the message says which command fixes it."""
+    """A stack is missing, broken or cannot be derived; the message says what to do."""
 
 
-def project_root() -> Path:
-    """The checkout holding tox.ini: PARITY_PROJECT_DIR, else upward from cwd, else beside this package."""
+@dataclass(frozen=True)
+class StackDefinition:
+    name: str
+    requirements: tuple[str, ...]  # pip requirement lines, the worker's own included
+    description: str = ""
+    base: bool = False  # every run uses it
+    hosts: tuple[str, ...] = ()  # a defined extra stack: the converter classes it runs a second version of
+    checks: tuple[str, ...] = ()  # Python lines imported once after installation, each in its own process
+    derived_from: str = ""  # a derived stack: the base whose pins it copies, with `package` replaced
+    package: str = ""  # a derived stack: the canonical name of the package it replaces
+    fingerprint: str = ""  # the bytes of local wheels and checkouts among the requirements
+    origin: str = ""  # a derived stack: the --with text that made it
+
+    @property
+    def key(self) -> str:
+        """What the environment depends on: the interpreter's version, the pins, local files' contents."""
+        identity = {"python": f"{sys.version_info.major}.{sys.version_info.minor}",
+                    "requirements": sorted(self.requirements), "fingerprint": self.fingerprint}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+    def pins(self) -> dict[str, Requirement]:
+        """Each requirement by its canonical package name."""
+        return {canonicalize_name(requirement.name): requirement
+                for requirement in map(Requirement, self.requirements)}
+
+    def pinned_version(self, package: str) -> str:
+        """The version this stack pins for `package` (the specifier when it is not one == version)."""
+        specifier = self.pins()[canonicalize_name(package)].specifier
+        exact = [spec.version for spec in specifier if spec.operator == "=="]
+        return exact[0] if len(exact) == 1 else safe_label(str(specifier) or "any")
+
+
+# ------------------------------------------------------------------------------------------- definitions
+
+
+@cache
+def defined_stacks() -> dict[str, StackDefinition]:
+    """The stacks stacks.toml defines, in its order (the package ships the file: no checkout needed)."""
+    data = tomllib.loads(DEFINITIONS.read_text())
+    worker = tuple(data.get("worker_requirements", ()))
+    return {name: StackDefinition(name=name, requirements=(*worker, *entry["requirements"]),
+                                  description=entry.get("description", ""), base=bool(entry.get("base")),
+                                  hosts=tuple(entry.get("hosts", ())), checks=tuple(entry.get("checks", ())))
+            for name, entry in data["stack"].items()}
+
+
+KNOWN_STACKS = tuple(defined_stacks())
+# The stacks every run uses; the others host a second version of some converters, for side-by-side
+# upgrade checks (`parity zoo --stacks current,legacy,tf2onnx116`, `--with PKG==VER`).
+BASE_STACKS = tuple(name for name, definition in defined_stacks().items() if definition.base)
+SECOND_VERSIONS = {name: definition.hosts for name, definition in defined_stacks().items() if not definition.base}
+_derived: dict[str, StackDefinition] = {}  # registered by --with for this process
+
+
+def register(definition: StackDefinition) -> None:
+    """Make a derived stack known by its name (its routes' mark) to get_stack in this process."""
+    known = defined_stacks().get(definition.name) or _derived.get(definition.name)
+    if known is not None and known != definition:
+        raise StackError(f"two different stacks would be named {definition.name!r}: {known.origin or 'stacks.toml'} "
+                         f"and {definition.origin}")
+    if definition.name not in defined_stacks():
+        _derived[definition.name] = definition
+
+
+def get_stack(name: str) -> Stack:
+    definition = defined_stacks().get(name) or _derived.get(name)
+    if definition is None:
+        raise StackError(f"unknown stack {name!r}; known stacks: {', '.join(KNOWN_STACKS)} (harness/stacks.toml), "
+                         "or derive one with --with PKG==VERSION")
+    return Stack(definition)
+
+
+# ------------------------------------------------------------------------------------------- locations
+
+
+def checkout_root() -> Path | None:
+    """The project checkout (tox.ini beside harness/): PARITY_PROJECT_DIR, else upward from cwd, else beside
+    this package; None for an installed harness."""
     if env_dir := os.environ.get("PARITY_PROJECT_DIR"):
         return Path(env_dir).resolve()
     for start in (Path.cwd(), Path(__file__).resolve().parent):
         for folder in (start, *start.parents):
             if (folder / "tox.ini").is_file() and (folder / "harness").is_dir():
                 return folder
-    raise StackError("cannot find the project checkout (tox.ini beside harness/); set PARITY_PROJECT_DIR")
+    return None
+
+
+def project_root() -> Path:
+    """Where runs keep .parity/ and look for known_failures.toml: the checkout, else the current directory
+    (an installed harness works from any directory)."""
+    return checkout_root() or Path.cwd().resolve()
+
+
+def cache_root() -> Path:
+    """The per-user cache: PARITY_CACHE_DIR, else $XDG_CACHE_HOME/parity, else ~/.cache/parity."""
+    if env_dir := os.environ.get("PARITY_CACHE_DIR"):
+        return Path(env_dir).expanduser().resolve()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "parity"
+
+
+def harness_import_root() -> Path:
+    """A folder holding only the harness and model_zoo packages, for the workers' PYTHONPATH and working directory.
+
+    In a checkout that is the checkout. An installed harness lives in a site-packages whose numpy and pandas
+    must not shadow a stack's own, so the workers get a cache folder of links to the two packages instead.
+    """
+    package = Path(__file__).resolve().parent
+    checkout = checkout_root()
+    if checkout is not None and (checkout / "harness").resolve() == package:
+        return checkout
+    folder = cache_root() / "import-root" / hashlib.sha256(str(package).encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("harness", "model_zoo"):
+        link, target = folder / name, package.parent / name
+        if target.is_dir() and not link.exists():
+            try:
+                link.symlink_to(target, target_is_directory=True)
+            except FileExistsError:  # another process made it first
+                pass
+    return folder
+
+
+# ------------------------------------------------------------------------------------------- provisioning
 
 
 @dataclass(frozen=True)
 class Stack:
-    name: str
+    definition: StackDefinition
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def folder(self) -> Path:
+        return cache_root() / "stacks" / f"{self.name}-{self.definition.key}"
 
     @property
     def python(self) -> Path:
-        return project_root() / ".tox" / self.name / "bin" / "python"
+        return self.folder / "env" / "bin" / "python"
 
     @property
-    def provision_command(self) -> list[str]:
-        return [sys.executable, "-m", "tox", "-c", str(project_root() / "tox.ini"), "-e", self.name]
+    def provision_command(self) -> str:
+        if self.definition.origin:
+            return f"parity stacks --with {self.definition.origin}"
+        return f"parity stacks {self.name}"
 
     def is_provisioned(self) -> bool:
-        return self.python.exists()
+        return (self.folder / MARKER).is_file() and self.python.exists()
 
     def ensure(self, *, provision: bool = True) -> Path:
-        """The stack's interpreter, provisioning it through tox when it is missing and allowed to."""
+        """The stack's interpreter, provisioning it when it is missing and allowed to."""
         if self.is_provisioned():
             return self.python
-        command = " ".join(self.provision_command)
         if not provision:
-            raise StackError(f"stack {self.name!r} is not provisioned; run: {command}")
-        print(f"[parity] provisioning stack {self.name!r} (several minutes on first use): {command}", flush=True)
-        try:
-            subprocess.run(self.provision_command, check=True, cwd=project_root())
-        except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-            raise StackError(f"provisioning stack {self.name!r} failed ({exc}); run it by hand: {command}") from exc
-        if not self.is_provisioned():
-            raise StackError(f"tox ran but {self.python} does not exist; run: {command}")
+            raise StackError(f"stack {self.name!r} is not provisioned; run: {self.provision_command}")
+        self.provision()
         return self.python
+
+    def provision(self) -> None:
+        """Create the environment (python -m venv, pip install of the pins, the import checks), once: a lock
+        keeps two runs from building it together, and the marker is written only when everything worked."""
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive(self.folder.parent / f"{self.folder.name}.lock"):
+            if self.is_provisioned():
+                return  # another process finished it while this one waited
+            if self.folder.exists():
+                shutil.rmtree(self.folder)  # a build that was interrupted
+            self.folder.mkdir()
+            started = time.perf_counter()
+            adopted = self.adopt_checkout_env()
+            if adopted is None:
+                print(f"[parity] provisioning stack {self.name!r} into {self.folder} (several minutes on first "
+                      f"use; log: {self.folder / 'provision.log'})", flush=True)
+                self.install()
+            self.check_imports()
+            record = {"name": self.name, "requirements": list(self.definition.requirements),
+                      "python": sys.version.split()[0], "derived_from": self.definition.derived_from,
+                      "origin": self.definition.origin, "adopted": str(adopted or ""),
+                      "seconds": round(time.perf_counter() - started, 1)}
+            (self.folder / MARKER).write_text(json.dumps(record, indent=1) + "\n")
+
+    def install(self) -> None:
+        log = self.folder / "provision.log"
+        commands = [[sys.executable, "-m", "venv", str(self.folder / "env")],
+                    [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+                     *self.definition.requirements]]
+        with log.open("ab") as sink:
+            for command in commands:
+                completed = subprocess.run(command, stdout=sink, stderr=subprocess.STDOUT, cwd=self.folder)
+                if completed.returncode != 0:
+                    raise StackError(f"provisioning stack {self.name!r} failed: `{' '.join(command[:4])} ...` "
+                                     f"exited {completed.returncode}: {last_error_line(log)} (full log: {log})")
+
+    def check_imports(self) -> None:
+        for line in self.definition.checks:
+            completed = subprocess.run([str(self.python), "-c", line], capture_output=True, text=True,
+                                       cwd=self.folder)
+            if completed.returncode != 0:
+                last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+                raise StackError(f"stack {self.name!r} installed but `{line}` fails: {last[:200]}")
+
+    def adopt_checkout_env(self) -> Path | None:
+        """A checkout's `.tox/<name>`, from when tox.ini defined the stacks, if it holds exactly these pins:
+        linked instead of downloaded again. Only defined stacks, whose pins say what the folder must hold."""
+        checkout = checkout_root()
+        if self.definition.origin or checkout is None:
+            return None
+        old = checkout / ".tox" / self.name
+        if not (old / "bin" / "python").exists():
+            return None
+        installed = installed_versions(old / "bin" / "python", list(self.definition.pins()))
+        for package, requirement in self.definition.pins().items():
+            version = installed.get(package)
+            if version is None or not requirement.specifier.contains(version, prereleases=True):
+                return None
+        (self.folder / "env").symlink_to(old.resolve(), target_is_directory=True)
+        print(f"[parity] stack {self.name!r}: using {old}, which holds its pins", flush=True)
+        return old
+
+
+@contextmanager
+def exclusive(lock_path: Path) -> Iterator[None]:
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def last_error_line(log: Path) -> str:
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR")]
+    return ((errors or lines or ["no output"])[0 if errors else -1])[:300]
+
+
+def installed_versions(python: Path, packages: Iterable[str]) -> dict[str, str]:
+    """Versions of `packages` in the environment of `python`, read without importing any of them."""
+    probe = (
+        "import json, importlib.metadata as m, sys\n"
+        "out = {'python': sys.version.split()[0]}\n"
+        f"for p in {list(packages)!r}:\n"
+        "    try: out[p] = m.version(p)\n"
+        "    except m.PackageNotFoundError: pass\n"
+        "print(json.dumps(out))\n"
+    )
+    # From the environment's own folder: `-c` puts the working directory first on sys.path, where a json.py
+    # could shadow json.
+    completed = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True,
+                               cwd=python.parent)
+    versions: dict[str, str] = json.loads(completed.stdout)
+    return versions
 
 
 def provision_stacks(names: list[str]) -> None:
-    """Provision every missing stack among `names` in one parallel tox call (they download independently)."""
-    missing = [name for name in names if not get_stack(name).is_provisioned()]
+    """Provision every missing stack among `names`, side by side (they download independently)."""
+    missing = [get_stack(name) for name in names if not get_stack(name).is_provisioned()]
     if not missing:
         return
-    command = [sys.executable, "-m", "tox", "-c", str(project_root() / "tox.ini"), "-e", ",".join(missing)]
-    if len(missing) > 1:
-        command += ["--parallel", "all", "--parallel-no-spinner"]
-    print(f"[parity] provisioning stacks {', '.join(missing)} (several minutes): {' '.join(command)}", flush=True)
-    completed = subprocess.run(command, cwd=project_root())
-    still_missing = [name for name in missing if not get_stack(name).is_provisioned()]
-    if completed.returncode != 0 or still_missing:
-        raise StackError(f"provisioning {', '.join(missing)} failed (tox exit {completed.returncode}); "
-                         f"run it by hand to see why: {' '.join(command)}")
+    with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+        failures = [str(exc) for exc in pool.map(provision_or_error, missing) if exc is not None]
+    if failures:
+        raise StackError("; ".join(failures))
 
 
-def get_stack(name: str) -> Stack:
-    if name not in KNOWN_STACKS:
-        raise StackError(f"unknown stack {name!r}; known stacks: {', '.join(KNOWN_STACKS)} (tox.ini [testenv:NAME])")
-    return Stack(name)
+def provision_or_error(stack: Stack) -> StackError | None:
+    try:
+        stack.provision()
+    except StackError as exc:
+        return exc
+    return None
 
 
 @cache
 def stack_versions(name: str) -> dict[str, str]:
     """Versions of the tracked packages installed in a stack, read without importing any of them."""
-    python = get_stack(name).ensure()
-    probe = (
-        "import json, importlib.metadata as m, sys\n"
-        "out = {'python': sys.version.split()[0]}\n"
-        f"for p in {TRACKED_PACKAGES!r}:\n"
-        "    try: out[p] = m.version(p)\n"
-        "    except m.PackageNotFoundError: pass\n"
-        "print(json.dumps(out))\n"
-    )
-    # From the checkout: `-c` puts the working directory first on sys.path, where a json.py could shadow json.
-    completed = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True,
-                               cwd=project_root())
-    versions: dict[str, str] = json.loads(completed.stdout)
+    versions = installed_versions(get_stack(name).ensure(), TRACKED_PACKAGES)
     # tensorflow-cpu installs the module "tensorflow"; one name in the reports is enough.
     if "tensorflow-cpu" in versions:
         versions.setdefault("tensorflow", versions.pop("tensorflow-cpu"))
     return versions
+
+
+# ------------------------------------------------------------------------------------------- derived stacks
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """What `--with SPEC` asks for: the stack that runs it, and the versions an upgrade report compares."""
+
+    stack: StackDefinition
+    package: str  # canonical name
+    base: str  # the base stack that pins the package today
+    old_version: str
+    new_version: str
+
+
+def safe_label(text: str) -> str:
+    """Text fit for a route mark and a folder name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+
+
+def tree_digest(root: Path) -> str:
+    """SHA-256 over a source checkout's files (relative path and bytes), build and VCS folders left out."""
+    digest = hashlib.sha256()
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders
+                               if name not in NOT_SOURCE and not name.endswith(".egg-info"))
+        for name in sorted(files):
+            path = Path(folder, name)
+            relative = path.relative_to(root).as_posix().encode()
+            if path.is_symlink():
+                digest.update(b"link\0" + relative + b"\0" + os.readlink(path).encode() + b"\0")
+            elif path.is_file():
+                digest.update(b"file\0" + relative + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def checkout_metadata(root: Path) -> tuple[str, str]:
+    """(name, version) a source checkout declares statically: pyproject.toml [project], else setup.cfg.
+    Read as text, never executed: the checkout is the user's, and it is built only inside the stack."""
+    import configparser
+
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            project = tomllib.loads(pyproject.read_text()).get("project", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise StackError(f"{pyproject}: not valid TOML ({exc})") from None
+        if isinstance(project.get("name"), str):
+            return project["name"], str(project.get("version") or "checkout")
+    setup_cfg = root / "setup.cfg"
+    if setup_cfg.is_file():
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(setup_cfg)
+        except configparser.Error as exc:
+            raise StackError(f"{setup_cfg}: not readable ({str(exc).splitlines()[0]})") from None
+        if parser.has_option("metadata", "name"):
+            version = parser.get("metadata", "version", fallback="checkout")
+            return parser.get("metadata", "name"), version if re.fullmatch(r"[\w.+!-]+", version) else "checkout"
+    raise StackError(f"{root}: no static package name (pyproject.toml [project] name or setup.cfg [metadata] name); "
+                     "name it: --with NAME@PATH")
+
+
+@dataclass(frozen=True)
+class WithRequest:
+    package: str  # canonical name
+    requirement: str  # the pip requirement line that replaces the base stack's pin
+    label: str  # the stack's name after the package: a version, `<version>-wheel` or `checkout`
+    version: str
+    fingerprint: str = ""
+
+
+def parse_with(text: str) -> WithRequest:
+    """`PKG==VER`, a wheel file, a source checkout, or `NAME@PATH`; a StackError saying which forms exist."""
+    named = re.fullmatch(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*@\s*(\S.*)", text)
+    path_text = named.group(2) if named else text
+    path = Path(path_text).expanduser()
+    looks_like_path = path_text.endswith(".whl") or "/" in path_text or path_text.startswith(".")
+    if looks_like_path or (named and path.exists()):
+        if not path.exists():
+            raise StackError(f"--with {text}: no such file or folder {path}")
+        path = path.resolve()
+        if path.is_file():
+            try:
+                wheel_name, version, _, _ = parse_wheel_filename(path.name)
+            except InvalidWheelFilename as exc:
+                raise StackError(f"--with {text}: not a wheel file ({exc})") from None
+            name, version_text = str(wheel_name), str(version)
+            fingerprint, label = hashlib.sha256(path.read_bytes()).hexdigest(), f"{safe_label(version_text)}-wheel"
+        else:
+            name, version_text = checkout_metadata(path) if not named else (named.group(1), "checkout")
+            fingerprint, label = tree_digest(path), "checkout"
+        package = canonicalize_name(named.group(1) if named else name)
+        return WithRequest(package, f"{package} @ {path.as_uri()}", label, version_text, fingerprint)
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        requirement = None
+    exact = [spec.version for spec in requirement.specifier if spec.operator == "=="] if requirement else []
+    if requirement is None or len(exact) != 1 or len(requirement.specifier) != 1 or requirement.url \
+            or requirement.marker or requirement.extras:
+        raise StackError(f"--with {text}: expected PKG==VERSION, a .whl file, a source checkout folder, "
+                         "or NAME@PATH")
+    package = canonicalize_name(requirement.name)
+    return WithRequest(package, f"{package}=={exact[0]}", safe_label(exact[0]), exact[0])
+
+
+def derive(text: str) -> Derivation:
+    """The stack `--with text` asks for: a defined stack pinning exactly that version (stacks.toml says why
+    one exists: derivation would not resolve), else the base stack that pins the package, with its pin replaced.
+    `STACK:SPEC` chooses the base when several pin the package."""
+    chosen, colon, rest = text.partition(":")
+    if not colon or chosen not in BASE_STACKS:
+        chosen, rest = "", text
+    request = parse_with(rest)
+    bases = [definition for definition in defined_stacks().values()
+             if definition.base and request.package in definition.pins() and chosen in ("", definition.name)]
+    if not bases:
+        pinned = sorted({package for definition in defined_stacks().values() if definition.base
+                         for package in definition.pins()})
+        raise StackError(f"--with {text}: no base stack pins {request.package!r}; the stacks pin: {', '.join(pinned)}")
+    if len(bases) > 1:
+        raise StackError(f"--with {text}: {request.package} is pinned by stacks "
+                         f"{' and '.join(b.name for b in bases)}; say which: --with {bases[0].name}:{rest}")
+    base = bases[0]
+    old = base.pinned_version(request.package)
+    for definition in defined_stacks().values():
+        pin = definition.pins().get(request.package)
+        if not definition.base and pin is not None and not request.fingerprint \
+                and str(pin.specifier) == f"=={request.version}":
+            return Derivation(definition, request.package, base.name, old, request.version)
+    requirements = tuple(request.requirement if canonicalize_name(Requirement(line).name) == request.package
+                         else line for line in base.requirements)
+    definition = StackDefinition(
+        name=f"{request.package}-{request.label}", requirements=requirements,
+        description=f"{base.name} with {request.requirement}", checks=base.checks, derived_from=base.name,
+        package=request.package, fingerprint=request.fingerprint, origin=text)
+    return Derivation(definition, request.package, base.name, old, request.version)
+
+
+def stacks_with(specs: Iterable[str]) -> list[str]:
+    """Derive and register the stack of each `--with` spec; their names, in order, once each."""
+    names: list[str] = []
+    for spec in specs:
+        derivation = derive(spec)
+        register(derivation.stack)
+        if derivation.stack.name not in names:
+            names.append(derivation.stack.name)
+    return names

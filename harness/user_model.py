@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.spec import INT_DTYPES, InputSpec
-from harness.stacks import project_root
+from harness.stacks import harness_import_root
 from harness.worker import add_caller_dir, first_line, import_object
 
 DEFAULT_DIM_BOUNDS = (1, 4)
@@ -168,9 +168,9 @@ def check_against_declaration(given: list[InputSpec], declared: list[dict[str, A
 def detect_factory_framework(factory: str, python: Path, env: dict[str, str]) -> str:
     """Which framework a factory's model belongs to, found in a throwaway process of the stack (never
     in a worker: it may import either framework)."""
-    # Run from the checkout: `-m` puts the working directory first on sys.path, ahead of site-packages.
+    # Run from the harness's own folder: `-m` puts the working directory first on sys.path, ahead of site-packages.
     completed = subprocess.run([str(python), "-m", "harness.user_model", "detect", factory],
-                               capture_output=True, text=True, env=env, cwd=project_root())
+                               capture_output=True, text=True, env=env, cwd=harness_import_root())
     lines = completed.stdout.strip().splitlines()
     if completed.returncode != 0 or not lines:
         last = (completed.stderr.strip().splitlines() or ["no output"])[-1]

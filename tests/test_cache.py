@@ -115,3 +115,39 @@ def test_node_cases_rerun_from_the_cache_with_the_same_verdicts(pool: WorkerPool
     warm, second = probe(tmp_path / "warm")
     assert warm == cold and first.hits == 0
     assert second.misses == 0 and second.hits == first.misses  # every job of the rerun came from the cache
+
+
+def test_an_onnx_file_comes_back_with_its_external_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dynamo exporter keeps weights in model.onnx.data: a second cell sharing the hop got model.onnx
+    alone and failed to load it ("External data path validation failed")."""
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    source, example = tmp_path / "torch_module", tmp_path / "x.npz"
+    source.write_bytes(b"module")
+    example.write_bytes(b"example")
+    task = {"task": "convert", "converter": {"class": "harness.converters.onnx_from_torch:OnnxFromTorch",
+                                             "variant": "dynamo"},
+            "source": str(source), "target": str(tmp_path / "a" / "model.onnx"), "io": {}, "example": str(example)}
+    cache = TaskCache(tmp_path / "cache")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "model.onnx").write_bytes(b"graph")
+    (tmp_path / "a" / "model.onnx.data").write_bytes(b"weights")
+    cache.store("current", task, {"ok": True, "result": {}})
+    other_cell = tmp_path / "b" / "model.onnx"
+    assert cache.restore("current", {**task, "target": str(other_cell)}) == {"ok": True, "result": {}}
+    assert other_cell.read_bytes() == b"graph"
+    assert other_cell.with_name("model.onnx.data").read_bytes() == b"weights"
+
+
+def test_a_run_of_an_onnx_file_is_keyed_by_its_external_data_too(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that failed because model.onnx.data was missing must not answer for the file with its weights."""
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    model, inputs, outputs = tmp_path / "model.onnx", tmp_path / "in.npz", tmp_path / "out.npz"
+    model.write_bytes(b"graph")
+    inputs.write_bytes(b"inputs")
+    task = {"task": "run", "runner": {"class": "harness.runners.onnxruntime_runner:OnnxRuntimeRunner"}, "io": {},
+            "artifact": str(model), "inputs": [str(inputs)], "outputs": [str(outputs)]}
+    cache = TaskCache(tmp_path / "cache")
+    cache.store("current", task, {"ok": False, "error": "External data path does not exist"})
+    model.with_name("model.onnx.data").write_bytes(b"weights")
+    assert cache.restore("current", task) is None

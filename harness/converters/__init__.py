@@ -19,7 +19,6 @@ def default_converters(stacks: Sequence[str] = (), opsets: Sequence[int | None] 
     and, for each extra stack named in `stacks`, a second version of the converters it hosts; every exporter
     once per opset in `opsets` (None: at its default opset). Route enumeration keeps each route at one opset."""
     from harness.plugins import plugin_converters
-    from harness.stacks import SECOND_VERSIONS
 
     base = [
         OnnxFromTorch("torchscript"),
@@ -30,14 +29,32 @@ def default_converters(stacks: Sequence[str] = (), opsets: Sequence[int | None] 
         TorchFromOnnx(),
         *plugin_converters(),
     ]
-    second = [type(converter)(converter.variant, stack=stack) for stack in stacks if stack in SECOND_VERSIONS
-              for converter in base if type(converter).__name__ in SECOND_VERSIONS[stack]]
+    second = [type(converter)(converter.variant, stack=stack) for stack in stacks
+              for converter in hosted_by(stack, base)]
     chosen: dict[str, Converter] = {}
     for converter in base + second:
         for opset in opsets if converter.takes_opset else (None,):
             instance = converter.with_opset(opset)
             chosen.setdefault(f"{instance.name} {instance.stack} {instance.opset}", instance)
     return list(chosen.values())
+
+
+def hosted_by(stack: str, base: Sequence[Converter]) -> list[Converter]:
+    """The converters of `base` of which `stack` runs a second version: those stacks.toml names for a defined
+    extra stack; for one derived by --with, those whose package it replaced, else (a shared dependency such as
+    onnx or numpy) every converter of the stack it derives from. None for a base stack."""
+    from packaging.utils import canonicalize_name
+
+    from harness.stacks import get_stack
+
+    definition = get_stack(stack).definition
+    if definition.base:
+        return []
+    if not definition.derived_from:
+        return [converter for converter in base if type(converter).__name__ in definition.hosts]
+    from_base = [converter for converter in base if converter.stack == definition.derived_from]
+    own = [converter for converter in from_base if canonicalize_name(converter.package) == definition.package]
+    return own or from_base
 
 
 __all__ = ["Converter", "default_converters"]

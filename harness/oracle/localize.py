@@ -552,12 +552,11 @@ def write_repro(localization: Localization, out_dir: Path, converter: Converter)
         domain=localization.domain, opset=localization.opset, status=localization.status,
         atol=tolerance.atol if tolerance else None, rtol=tolerance.rtol if tolerance else None)
     (out_dir / "repro.py").write_text(header + repro_snippet(converter) + REPRO_MAIN)
-    # Relative to the checkout: the folder is meant to travel (to an upstream bug report) as it is.
-    python = Path(".tox") / converter.stack / "bin" / "python"
+    # A command rather than a path: the folder is meant to travel (to an upstream bug report) as it is.
     (out_dir / "README.txt").write_text(
         f"{localization.summary()}\n\n"
         f"Reproduce (exit 1 = diverges), in this folder: python repro.py\n"
-        f"(in the harness's checkout the stack's interpreter is {python})\n"
+        f"(the harness's interpreter of stack {converter.stack}: `parity stacks {converter.stack} --python`)\n"
         f"Any Python with {converter.package} {versions.get(converter.package, '?')}, onnx "
         f"{versions.get('onnx', '?')} and numpy should do; versions.json lists the stack it was found in.\n")
     return out_dir / "repro.py"

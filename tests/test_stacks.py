@@ -1,0 +1,245 @@
+"""Stacks from pins: definitions in the package, derived stacks (--with), their keys, and an installed harness."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from harness import stacks
+from harness.cli import by_mark, main
+from harness.converters import default_converters, hosted_by
+from harness.stacks import StackDefinition, StackError, derive, get_stack, installed_versions, parse_with
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def fake_wheel(folder: Path, name: str, version: str, body: str) -> Path:
+    """A pure-Python wheel of one module, built by hand (a wheel is a zip with its metadata and RECORD)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": body,
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+@pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(stacks, "_derived", {})  # stacks a test registers stay in the test
+    return tmp_path / "cache"
+
+
+def test_the_package_ships_its_stack_definitions() -> None:
+    assert stacks.BASE_STACKS == ("current", "legacy")
+    assert stacks.SECOND_VERSIONS == {"tf2onnx116": ("OnnxFromSavedModel",)}
+    current = stacks.defined_stacks()["current"]
+    assert str(current.pins()["onnx2pytorch"]) == "onnx2pytorch==0.6.0"
+    assert "hypothesis>=6.100" in current.requirements  # the worker's own requirement, in every stack
+
+
+def test_a_derived_stack_replaces_one_pin_of_the_base_that_hosts_it(isolated_cache: Path) -> None:
+    derivation = derive("onnx2pytorch==0.5.1")
+    current = stacks.defined_stacks()["current"]
+    assert (derivation.base, derivation.old_version, derivation.new_version) == ("current", "0.6.0", "0.5.1")
+    derived = derivation.stack
+    assert derived.name == "onnx2pytorch-0.5.1" and derived.derived_from == "current"
+    assert [line for line in derived.requirements if line not in current.requirements] == ["onnx2pytorch==0.5.1"]
+    assert [line for line in current.requirements if line not in derived.requirements] == ["onnx2pytorch==0.6.0"]
+    assert str(derived.pins()["torch"]) == "torch==2.14.1"  # the torch of its base, never another
+    # Keyed by its pins: another pin is another environment, the same pins the same one.
+    assert derived.key != current.key and derived.key == derive("onnx2pytorch == 0.5.1").stack.key
+    assert get_stack("current").folder.parent == get_stack("legacy").folder.parent == isolated_cache / "stacks"
+
+
+def test_a_version_no_derivation_can_host_picks_the_stack_defined_for_it() -> None:
+    # tf2onnx 1.16.1 pins protobuf ~= 3.20, which TensorFlow 2.21 refuses: stacks.toml defines its stack.
+    derivation = derive("tf2onnx==1.16.1")
+    assert derivation.stack.name == "tf2onnx116"
+    assert (derivation.base, derivation.old_version, derivation.new_version) == ("current", "1.17.0", "1.16.1")
+
+
+def test_a_package_several_bases_pin_needs_the_base_named() -> None:
+    with pytest.raises(StackError, match="pinned by stacks current and legacy; say which: --with current:onnx"):
+        derive("onnx==1.16.0")
+    derivation = derive("legacy:onnx==1.14.1")
+    assert derivation.base == "legacy" and str(derivation.stack.pins()["onnx"]) == "onnx==1.14.1"
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("tf2onnxx==1.0", "no base stack pins 'tf2onnxx'; the stacks pin: "),
+    ("onnx2pytorch>=0.5", "expected PKG==VERSION"),
+    ("onnx2pytorch", "expected PKG==VERSION"),
+    ("./no/such/checkout", "no such file or folder"),
+])
+def test_a_bad_with_says_what_is_wrong(spec: str, message: str) -> None:
+    with pytest.raises(StackError, match=message):
+        derive(spec)
+
+
+def test_with_an_unknown_package_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["zoo", "--models", "mlp", "--with", "nosuchconverter==1.0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no base stack pins 'nosuchconverter'" in err[0] and "onnx2pytorch" in err[0]
+    assert main(["upgrade", "nosuchconverter==1.0", "--models", "mlp"]) == 2
+
+
+def test_converters_of_the_replaced_package_run_in_the_derived_stack(isolated_cache: Path) -> None:
+    names = stacks.stacks_with(["onnx2pytorch==0.5.1"])
+    second = [c for c in default_converters(["current", "legacy", *names]) if c.stack == "onnx2pytorch-0.5.1"]
+    assert [(type(c).__name__, c.marks) for c in second] == [("TorchFromOnnx", ["onnx2pytorch-0.5.1"])]
+    # A shared dependency (no converter is named after it): every converter of its base gets a second version.
+    shared = derive("current:onnx==1.22.0").stack
+    stacks.register(shared)
+    base = default_converters(["current", "legacy"])
+    assert {c.name for c in hosted_by(shared.name, base)} == {c.name for c in base if c.stack == "current"}
+    assert [type(c).__name__ for c in hosted_by("tf2onnx116", base)] == ["OnnxFromSavedModel"]
+
+
+def test_a_mark_is_matched_whole_when_the_sides_are_split() -> None:
+    frame = pd.DataFrame({"route": ["torch>onnx>torch", "torch>onnx>torch@p-1.0", "torch>onnx>torch@p-1.0-wheel"]})
+    assert by_mark(frame, "p-1.0", keep=True)["route"].tolist() == ["torch>onnx>torch"]
+    assert by_mark(frame, "p-1.0", keep=False)["route"].tolist() == ["torch>onnx>torch",
+                                                                     "torch>onnx>torch@p-1.0-wheel"]
+
+
+def test_a_checkout_is_keyed_by_its_source_not_its_build_folders(tmp_path: Path) -> None:
+    checkout = tmp_path / "onnx2pytorch-src"
+    (checkout / "onnx2pytorch").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text('[project]\nname = "onnx2pytorch"\nversion = "0.6.1.dev0"\n')
+    (checkout / "onnx2pytorch" / "__init__.py").write_text("FIX = 1\n")
+    first = derive(str(checkout))
+    assert first.stack.name == "onnx2pytorch-checkout" and first.new_version == "0.6.1.dev0"
+    assert f"onnx2pytorch @ {checkout.as_uri()}" in first.stack.requirements
+    (checkout / "build" / "lib").mkdir(parents=True)  # what pip leaves behind when it builds the checkout
+    (checkout / "build" / "lib" / "stale.py").write_text("x = 1\n")
+    assert derive(str(checkout)).stack.key == first.stack.key
+    (checkout / "onnx2pytorch" / "__init__.py").write_text("FIX = 2\n")  # an edit is another environment
+    assert derive(str(checkout)).stack.key != first.stack.key
+    named = parse_with(f"onnx2pytorch@{checkout}")  # a checkout without static metadata is named by the user
+    assert named.package == "onnx2pytorch" and named.label == "checkout"
+
+
+def test_a_stack_derived_from_a_local_wheel_installs_it_and_runs_it(isolated_cache: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole provisioning (venv, pip, import check) on a one-package base stack, so it takes seconds."""
+    tiny = StackDefinition(name="tiny", requirements=("fakeconv==1.0",), base=True, checks=("import fakeconv",))
+    monkeypatch.setattr(stacks, "defined_stacks", lambda: {"tiny": tiny})
+    wheel = fake_wheel(tmp_path / "v2", "fakeconv", "2.0", "ANSWER = 'from the wheel'\n")
+    derivation = derive(str(wheel))
+    assert (derivation.base, derivation.old_version, derivation.new_version) == ("tiny", "1.0", "2.0")
+    assert derivation.stack.name == "fakeconv-2.0-wheel"
+    stacks.register(derivation.stack)
+    stack = get_stack("fakeconv-2.0-wheel")
+    python = stack.ensure()
+    assert python.is_relative_to(isolated_cache / "stacks")
+    assert installed_versions(python, ["fakeconv"])["fakeconv"] == "2.0"
+    ran = subprocess.run([str(python), "-c", "import fakeconv; print(fakeconv.ANSWER)"], capture_output=True,
+                         text=True, check=True, cwd=tmp_path)
+    assert ran.stdout.strip() == "from the wheel"
+    marker = stack.folder / stacks.MARKER
+    assert marker.is_file() and stack.ensure() == python  # reused: the second call provisions nothing
+    # Other bytes under the same file name are another stack; the first stays where it was.
+    rebuilt = fake_wheel(tmp_path / "v2b", "fakeconv", "2.0", "ANSWER = 'rebuilt'\n")
+    assert derive(str(rebuilt)).stack.key != derivation.stack.key
+
+
+@pytest.mark.stacks
+def test_an_installed_harness_checks_a_model_from_an_empty_directory(tmp_path: Path) -> None:
+    """`pip install <checkout>` (into a target folder, without dependencies: the controller's are already
+    here), then `parity check model.onnx` from an empty directory: no checkout in sight, stacks from the
+    per-user cache, .parity/ and the reports in that directory."""
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
+                    "--target", str(site), str(CHECKOUT)], check=True, timeout=600)
+    assert (site / "harness" / "stacks.toml").is_file()
+    empty = tmp_path / "somewhere"
+    empty.mkdir()
+    (empty / "model.onnx").write_bytes((CHECKOUT / "tests" / "data" / "tiny.onnx").read_bytes())
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PARITY_PROJECT_DIR")}
+    env["PYTHONPATH"] = str(site)
+    ran = subprocess.run(
+        [sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())", "check", "model.onnx",
+         "--routes", "onnx>torch>onnx", "--examples", "1", "--profile", "ci", "--no-localize", "-j", "1"],
+        cwd=empty, env=env, capture_output=True, text=True, timeout=900)
+    assert ran.returncode in (0, 1), ran.stderr[-2000:]
+    rows = pd.read_csv(empty / "reports" / "results.csv")
+    assert set(rows["route"]) == {"onnx>torch>onnx"} and "pass" in set(rows["status"])
+    assert (empty / ".parity" / "check").is_dir() and not (CHECKOUT / "reports" / "model").exists()
+    # The workers imported the installed copy, through a folder of links, not the checkout.
+    links = list((stacks.cache_root() / "import-root").glob("*/harness"))
+    assert any(link.resolve() == (site / "harness").resolve() for link in links)
+
+
+def test_reports_name_a_stack_interpreter_from_home_not_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.report import to_frame
+
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(Path.home() / ".cache" / "parity"))
+    replay = f"{get_stack('legacy').python} -m harness.worker --replay task.json"
+    written = to_frame([{"model": "mlp", "replay": replay}])["replay"].iloc[0]
+    assert written.startswith("~/.cache/parity/stacks/legacy-") and str(Path.home()) not in written
+
+
+@pytest.mark.parametrize(("derived_fails", "exit_status"), [(True, 1), (False, 0)])
+def test_upgrade_runs_both_sides_and_diffs_them_into_the_upgrade_folder(
+        derived_fails: bool, exit_status: int, isolated_cache: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run itself is replaced by rows in which the derived stack's hops fail or pass: what is checked is
+    which cells run, where the report goes, what the diff compares and the exit status."""
+    from harness import cli
+
+    provisioned: list[str] = []
+    monkeypatch.setattr(stacks, "provision_stacks", provisioned.extend)
+    ran: list[str] = []
+
+    def run_rows(args: argparse.Namespace, work_dir: Path, cells_for: Callable[[None], list[tuple[Any, Any]]],
+                 **options: object) -> list[dict[str, object]]:
+        rows = []
+        for spec, route in cells_for(None):
+            ran.append(route.id)
+            for hop in route.hops:
+                broken = derived_fails and hop.converter.stack == "onnx2pytorch-0.5.1"
+                # A hop before the upgraded one, judged on other drawn examples: not the upgrade's doing.
+                drifted = "@onnx2pytorch" in route.id and hop.index == 1
+                rows.append({"model": spec.name, "route": route.id, "hop_index": hop.index, "hop": hop.name,
+                             "output": "logits", "status": "run_error" if broken else "mismatch" if drifted else "pass",
+                             "stack": hop.converter.stack})
+        out = Path(args.out)
+        out.mkdir(parents=True)
+        (out / "results.json").write_text(json.dumps(rows))
+        return rows
+
+    monkeypatch.setattr(cli, "run_and_report", run_rows)
+    monkeypatch.chdir(tmp_path)
+    assert main(["upgrade", "onnx2pytorch==0.5.1", "--models", "mlp"]) == exit_status
+    marked = {route.replace("@onnx2pytorch-0.5.1", "") for route in ran if "@onnx2pytorch-0.5.1" in route}
+    assert marked and marked == {route for route in ran if "@" not in route.replace("@dynamo", "")}
+    assert {"current", "legacy", "onnx2pytorch-0.5.1"} == set(provisioned)
+    diff = pd.read_csv(tmp_path / "reports" / "upgrades" / "onnx2pytorch-0.6.0-to-0.5.1" / "diff.csv")
+    regressed = diff[diff["class"] == "regressed"]
+    assert set(regressed["hop"]) == ({"onnx->torch"} if derived_fails else set())
+    assert "onnx2pytorch 0.6.0 (stack current) -> onnx2pytorch 0.5.1" in (
+        tmp_path / "reports" / "upgrades" / "onnx2pytorch-0.6.0-to-0.5.1" / "diff.md").read_text()
