@@ -117,6 +117,7 @@ class MutantConverter(Converter):
             raise ValueError(f"unknown mutant kind {self.plan.kind!r}")
         self.variant = variant
         self.stack = stack or type(self).stack
+        self.opset = None  # an ONNX -> ONNX mutant keeps the graph's opset
 
     @property
     def name(self) -> str:
