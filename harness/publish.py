@@ -273,12 +273,19 @@ def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], comma
                                                         errors="coerce").dropna()}, key=int)
     out += ["</select> Show export opset: <select id='opset'><option value=''>all</option>"]
     out += [f"<option>{opset}</option>" for opset in opsets]
+    stacks = sorted(set(frame["stack"].dropna().astype(str))) if "stack" in frame else []
+    out += ["</select> Show stack: <select id='stack'><option value=''>all</option>"]
+    out += [f"<option>{html.escape(name)}</option>" for name in stacks]
     out += ["</select> Hover a cell for its error.</p>"]
     if not zoo.empty:
         out.append("<h2>Zoo: model x route x hop</h2><table id='zoo'><tr><th>model</th>")
         columns = zoo.drop_duplicates(["route", "hop_index"]).sort_values(["route", "hop_index"])
         export_opsets = {str(route): cell_opset(group)[0] for route, group in zoo.groupby("route")}
+        # A column shows under a stack when any hop of its route ran there (a second version's routes too).
+        route_stacks = {str(route): " ".join(sorted(set(group["stack"].dropna().astype(str))))
+                        for route, group in zoo.groupby("route")} if "stack" in zoo else {}
         out += [f"<th data-converter='{html.escape(str(c.converter))}' "
+                f"data-stacks='{html.escape(route_stacks.get(str(c.route), ''))}' "
                 f"data-opset='{export_opsets.get(str(c.route)) or ''}'>{html.escape(str(c.route))}<br>"
                 f"{c.hop_index}. {html.escape(str(c.hop))}</th>" for c in columns.itertuples()]
         out.append("</tr>")
@@ -320,11 +327,14 @@ def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], comma
 function filterColumns() {
   var wanted = document.getElementById('converter').value;
   var opset = document.getElementById('opset').value;
+  var stack = document.getElementById('stack').value;
   document.querySelectorAll('table').forEach(function (table) {
     var heads = table.rows[0].cells;
     for (var i = 1; i < heads.length; i++) {
       var show = (!wanted || heads[i].dataset.converter === wanted) &&
-                 (!opset || heads[i].dataset.opset === undefined || heads[i].dataset.opset === opset);
+                 (!opset || heads[i].dataset.opset === undefined || heads[i].dataset.opset === opset) &&
+                 (!stack || heads[i].dataset.stacks === undefined ||
+                  heads[i].dataset.stacks.split(' ').indexOf(stack) >= 0);
       for (var r = 0; r < table.rows.length; r++) {
         var cell = table.rows[r].cells[i];
         if (cell) { cell.classList.toggle('hidden', !show); }
@@ -334,6 +344,7 @@ function filterColumns() {
 }
 document.getElementById('converter').addEventListener('change', filterColumns);
 document.getElementById('opset').addEventListener('change', filterColumns);
+document.getElementById('stack').addEventListener('change', filterColumns);
 </script></body></html>""")
     return "\n".join(out)
 

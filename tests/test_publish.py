@@ -151,3 +151,14 @@ def test_coverage_compares_a_declared_op_at_the_opset_it_was_judged_at(rows: lis
     # A table that claimed opset 13 too would disagree there, and only there.
     found = disagreements(table, {"onnx>tf": {**declared, "Unsqueeze@13": True}})
     assert list(zip(found["op"], found["opset"], found["declared"])) == [("Unsqueeze", 13, "supported")]
+
+
+def test_matrix_html_filters_zoo_columns_by_stack(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    second = {**zoo_row("cnn", "torch>onnx>tf@tf2onnx116", 2, "onnx->tf", "pass", 1e-7), "stack": "tf2onnx116"}
+    write_reports([*rows, zoo_row("cnn", "torch>onnx>tf@tf2onnx116", 1, "torch->onnx", "pass", 1e-7), second],
+                  tmp_path, command="parity zoo", stale=[], publish=True)
+    page = (tmp_path / "matrix.html").read_text()
+    assert "<select id='stack'><option value=''>all</option><option>current</option><option>legacy</option>" \
+           "<option>tf2onnx116</option>" in page.replace("\n", "")
+    assert "data-stacks='current tf2onnx116'" in page  # the route that runs a hop in the second stack
+    assert "data-stacks='current'" in page
