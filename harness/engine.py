@@ -389,7 +389,8 @@ class Engine:
 
     def convert_route(self, context: ModelContext, route: Route) -> Cell:
         spec, source = context.spec, route.source
-        if source.name not in spec.source_formats:  # callers choose cells with session.applicable
+        # A zoo model is built in its source_formats; a user's model (parity check) was registered as an artifact.
+        if source.name not in spec.source_formats and source.name not in context.artifacts:
             raise ValueError(f"route {route.id} starts from {source.name}, which model {spec.name!r} is not built in")
         io = io_for(spec, source)
         route_dir = context.folder / route.dirname
