@@ -221,3 +221,9 @@ def test_an_error_within_k_times_the_reference_noise_passes_and_beyond_both_boun
     plain_bound = FP32.atol + FP32.rtol * np.abs(truth[1, 5])
     beyond[1, 5] += 1.1 * max(NOISE_FACTOR * row_noise[1, 0], plain_bound) + 1e-6 * abs(truth[1, 5])
     assert not compare(reference, beyond.astype(np.float32), FP32, truth=truth).passed
+
+
+def test_an_empty_output_compares_without_error() -> None:
+    empty = np.zeros((3, 0), dtype=np.float32)
+    assert compare(empty, empty.copy(), FP32).passed
+    assert compare(empty, empty.copy(), FP32, truth=empty.astype(np.float64)).passed

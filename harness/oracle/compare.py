@@ -100,7 +100,7 @@ def compare(reference: np.ndarray, candidate: np.ndarray, tolerance: Tolerance, 
 
 def row_max(values: np.ndarray) -> np.ndarray:
     """Each element replaced by the largest value of its row (the leading axis: one example of a batch)."""
-    if values.ndim < 2:
+    if values.ndim < 2 or values.size == 0:  # an empty output has no rows to take a maximum over
         return np.full_like(values, values.max() if values.size else 0.0)
     rows = values.reshape(values.shape[0], -1).max(axis=1)
     return np.broadcast_to(rows.reshape((-1,) + (1,) * (values.ndim - 1)), values.shape)
