@@ -6,7 +6,6 @@ import fnmatch
 import json
 import multiprocessing
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -157,7 +156,6 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
     known_failures = load_known_failures(known_failures_path())
     done: dict[int, list[dict[str, Any]]] = {}
     progress.total = len(cells)
-    lock = threading.Lock()
     todo = []
     for index, (spec, route) in enumerate(cells):
         if (spec.name, route.id) in finished:
@@ -168,15 +166,15 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
 
         def record(index: int, spec: ModelSpec, route: Route, cell_rows: list[dict[str, Any]], outcome: str, *,
                    fresh: bool = True) -> None:
-            with lock:
-                if fresh:
-                    journal.write(json.dumps(cell_rows, default=str) + "\n")
-                    journal.flush()
-                done[index] = cell_rows
-                progress.done += 1
-                progress.note(f"[{progress.done}/{len(cells)}] {spec.name} {route.id}: {outcome}")
-                if on_cell:
-                    on_cell([row for key in sorted(done) for row in done[key]])
+            # Only the parent records: lanes stream their cells back to it, so nothing here is shared.
+            if fresh:
+                journal.write(json.dumps(cell_rows, default=str) + "\n")
+                journal.flush()
+            done[index] = cell_rows
+            progress.done += 1
+            progress.note(f"[{progress.done}/{len(cells)}] {spec.name} {route.id}: {outcome}")
+            if on_cell:
+                on_cell([row for key in sorted(done) for row in done[key]])
 
         for index, (spec, route) in enumerate(cells):
             if index in done:
