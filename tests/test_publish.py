@@ -162,3 +162,14 @@ def test_matrix_html_filters_zoo_columns_by_stack(rows: list[dict[str, Any]], tm
            "<option>tf2onnx116</option>" in page.replace("\n", "")
     assert "data-stacks='current tf2onnx116'" in page  # the route that runs a hop in the second stack
     assert "data-stacks='current'" in page
+
+
+def test_publish_sweeps_the_opsets_users_choose_between_and_is_derandomized() -> None:
+    from harness.cli import build_parser
+
+    args = build_parser().parse_args(["publish"])
+    # Each exporter's default (None) plus the opsets a deployment target commonly pins.
+    assert {None, 11, 13, 15} <= set(args.opsets)
+    # A derandomized run gives the same examples again, so a rerun with nothing changed reuses every task.
+    assert args.profile == "ci"
+    assert build_parser().parse_args(["zoo"]).profile == "dev"
