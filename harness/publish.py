@@ -362,8 +362,9 @@ def matrix_png(frame: pd.DataFrame, path: Path) -> None:
     codes = {status: index for index, status in enumerate(statuses)}
     panels = []
     if not zoo.empty:
-        grid = zoo.pivot_table(index="model", columns=["route", "hop_index"], values="status", aggfunc=worst)
-        panels.append(("zoo: model x (route, hop)", grid, [f"{column[0]} #{column[1]}" for column in grid.columns]))
+        grid = opset_grid(zoo)
+        panels.append(("zoo: model x route at each export opset (the cell's worst hop)", grid,
+                       [f"{route} @{label}" for route, _, label in grid.columns]))
     table = op_table(final_hop(node))
     if not table.empty:
         ops = table.map(lambda cell: cell["status"] if isinstance(cell, dict) else None)
@@ -387,6 +388,21 @@ def matrix_png(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def opset_grid(zoo: pd.DataFrame) -> pd.DataFrame:
+    """Model x (route, opset) of each cell's worst status: a route's opset range reads left to right."""
+    from harness.routes import strip_opset
+
+    cells = []
+    for (model, route), group in zoo.groupby(["model", "route"], sort=False):
+        opset, label = cell_opset(group)
+        cells.append({"model": model, "route": strip_opset(str(route)), "order": 10_000 if opset is None else opset,
+                      "label": label, "status": worst(group["status"])})
+    frame = pd.DataFrame(cells)
+    grid = frame.pivot_table(index="model", columns=["route", "order", "label"], values="status", aggfunc=worst)
+    models = list(dict.fromkeys(zoo["model"]))  # zoo order: the potato-leaf classifier first
+    return grid.reindex([model for model in models if model in grid.index])
 
 
 def cell_opset(group: pd.DataFrame) -> tuple[int | None, str]:
@@ -417,8 +433,11 @@ def opset_advice(zoo: pd.DataFrame) -> pd.DataFrame:
         failing = ordered[~ordered["judged"].isin(["pass", "skipped"])]
         first = failing.iloc[0] if len(failing) else None
         reached = ordered[ordered["hop_index"] < first["hop_index"]]["hop"].tolist() if first is not None else []
+        crossing = deployment_hops(str(route))
         cells.append({"model": model, "route": strip_opset(str(route)), "opset": opset, "label": label,
                       "passed": first is None, "reached": reached,
+                      "deployed": first is None or int(first["hop_index"]) > crossing,
+                      "deployment": ">".join(strip_opset(str(route)).split(">")[:crossing + 1]),
                       "failure": "" if first is None else
                       f"{first['hop']}: {str(first['error'] or first['judged']).splitlines()[0][:90]}"})
     rows = []
@@ -427,13 +446,39 @@ def opset_advice(zoo: pd.DataFrame) -> pd.DataFrame:
             continue
         passing = group[group["passed"]]
         failing = group[~group["passed"]]
+        deployment = str(group["deployment"].iloc[0])
+        deployed = group[group["deployed"]]
+        to_do = advice(passing["opset"].dropna().astype(int).tolist(), failing["opset"].dropna().astype(int).tolist(),
+                       failing)
+        if deployment != route and len(deployed) > len(passing):
+            # The way back fails more often than the way there: a deployment needs only the way there.
+            way_back = sorted({str(failure).split(":", 1)[0] for failure in group[group["deployed"]
+                                                                                    & ~group["passed"]]["failure"]})
+            undeployed = group[~group["deployed"]]
+            to_do = (f"to deploy ({deployment}): "
+                     + advice(deployed["opset"].dropna().astype(int).tolist(),
+                              undeployed["opset"].dropna().astype(int).tolist(), undeployed)
+                     + f"; the way back fails at {', '.join(way_back)}")
         rows.append({"model": model, "route": route,
                      "passes end to end at": ", ".join(passing.sort_values("opset")["label"]) or "none",
+                     "deploys at": (", ".join(deployed.sort_values("opset")["label"]) or "none")
+                     + ("" if deployment == route else f" ({deployment})"),
                      "fails at": "; ".join(f"{', '.join(labels)}: {failure}" for failure, labels in
                                            grouped(failing.sort_values("opset"))) or "none",
-                     "what to do": advice(passing["opset"].dropna().astype(int).tolist(),
-                                          failing["opset"].dropna().astype(int).tolist(), failing)})
-    return pd.DataFrame(rows, columns=["model", "route", "passes end to end at", "fails at", "what to do"])
+                     "what to do": to_do})
+    return pd.DataFrame(rows, columns=["model", "route", "passes end to end at", "deploys at", "fails at",
+                                       "what to do"])
+
+
+def deployment_hops(route_id: str) -> int:
+    """How many hops of a route take its model into the other framework (torch>onnx>tf: 2), which is all a
+    deployment needs; the rest is the way back."""
+    families = {"torch": "torch", "keras": "tf", "tf": "tf", "saved_model": "tf", "onnx": "onnx"}
+    formats = [families.get(step.split("@")[0], step.split("@")[0]) for step in route_id.split(">")]
+    for index, family in enumerate(formats[1:], start=1):
+        if family not in (formats[0], "onnx"):
+            return index
+    return len(formats) - 1
 
 
 def grouped(failing: pd.DataFrame) -> list[tuple[str, list[str]]]:

@@ -119,6 +119,17 @@ def opset_rows(opset: int, onnx_tf: str, error: str = "") -> list[dict[str, Any]
              "opset": opset}]
 
 
+def advice_cells(section: str, model: str) -> dict[str, str]:
+    """One model's row of the "Which opset" table, by column name."""
+    def cells(line: str) -> list[str]:
+        return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+    lines = section.splitlines()
+    header = cells(next(line for line in lines if line.startswith("| model")))
+    (row,) = [line for line in lines if line.startswith(f"| {model} ")]
+    return dict(zip(header, cells(row)))
+
+
 def test_compatibility_leads_with_the_opsets_that_pass_and_what_to_do(tmp_path: Path) -> None:
     unsqueeze = "BackendIsNotSupposedToImplementIt: Unsqueeze version 13 is not implemented."
     rows = [*opset_rows(11, "pass"), *opset_rows(12, "pass"), *opset_rows(13, "convert_error", unsqueeze),
@@ -127,11 +138,10 @@ def test_compatibility_leads_with_the_opsets_that_pass_and_what_to_do(tmp_path: 
     text = (tmp_path / "COMPATIBILITY.md").read_text()
     assert text.index("## Which opset to export with") < text.index("## Zoo round trips")
     advice = text[text.index("## Which opset"):text.index("## Zoo round trips")]
-    (line,) = [line for line in advice.splitlines() if line.startswith("| lstm ")]
-    cells = [cell.strip() for cell in line.strip("|").split("|")]
-    assert cells[:3] == ["lstm", "torch>onnx>tf", "11, 12"]
-    assert cells[3] == f"13, 17: onnx->tf: {unsqueeze}"
-    assert cells[4] == "export with opset <= 12 (fails from 13)"
+    cells = advice_cells(advice, "lstm")
+    assert [cells["model"], cells["route"], cells["passes end to end at"]] == ["lstm", "torch>onnx>tf", "11, 12"]
+    assert cells["fails at"] == f"13, 17: onnx->tf: {unsqueeze}"
+    assert cells["what to do"] == "export with opset <= 12 (fails from 13)"
     # matrix.html filters the zoo columns by export opset.
     html_text = (tmp_path / "matrix.html").read_text()
     assert "<select id='opset'>" in html_text and "data-opset='12'" in html_text
@@ -173,3 +183,42 @@ def test_publish_sweeps_the_opsets_users_choose_between_and_is_derandomized() ->
     # A derandomized run gives the same examples again, so a rerun with nothing changed reuses every task.
     assert args.profile == "ci"
     assert build_parser().parse_args(["zoo"]).profile == "dev"
+
+
+def round_trip_rows(opset: int, onnx_tf: str, error: str = "") -> list[dict[str, Any]]:
+    route = f"torch>onnx@op{opset}>tf>onnx@op{opset}>torch"
+    saved_model_error = "InvalidArgumentError: input resource[0] expected type resource != float"
+    rows = [zoo_row("lstm", route, 1, "torch->onnx", "pass", 1e-8),
+            zoo_row("lstm", route, 2, "onnx->tf", onnx_tf, 3e-8 if onnx_tf == "pass" else None, error)]
+    if onnx_tf == "pass":
+        rows.append(zoo_row("lstm", route, 3, "tf->onnx", "convert_error", None, saved_model_error))
+    return [{**row, "opset": opset} for row in rows]
+
+
+def test_a_round_trip_that_fails_on_the_way_back_still_says_where_the_model_deploys(tmp_path: Path) -> None:
+    unsqueeze = "BackendIsNotSupposedToImplementIt: Unsqueeze version 13 is not implemented."
+    rows = [*round_trip_rows(11, "pass"), *round_trip_rows(12, "pass"),
+            *round_trip_rows(13, "convert_error", unsqueeze), *round_trip_rows(15, "convert_error", unsqueeze)]
+    write_reports(rows, tmp_path, command="parity publish", stale=[], publish=True, compatibility=True)
+    text = (tmp_path / "COMPATIBILITY.md").read_text()
+    advice = text[text.index("## Which opset"):text.index("## Zoo round trips")]
+    cells = advice_cells(advice, "lstm")
+    assert cells["passes end to end at"] == "none"
+    # The first crossing into the other framework (torch>onnx>tf) is what a deployment needs.
+    assert cells["deploys at"] == "11, 12 (torch>onnx>tf)"
+    assert cells["what to do"].startswith("to deploy (torch>onnx>tf): export with opset <= 12 (fails from 13)")
+    assert "the way back fails at tf->onnx" in cells["what to do"]
+
+
+def test_matrix_png_lays_out_each_route_by_export_opset(tmp_path: Path) -> None:
+    from harness.publish import opset_grid
+
+    unsqueeze = "BackendIsNotSupposedToImplementIt: Unsqueeze version 13 is not implemented."
+    rows = [*round_trip_rows(13, "convert_error", unsqueeze), *round_trip_rows(11, "pass"),
+            *round_trip_rows(12, "pass")]
+    zoo, _, _ = split(to_frame(rows))
+    grid = opset_grid(zoo)
+    assert [label for _, _, label in grid.columns] == ["11", "12", "13"]
+    assert grid.loc["lstm"].tolist() == ["convert_error", "convert_error", "convert_error"]
+    write_reports(rows, tmp_path, command="parity publish", stale=[], publish=True, compatibility=True)
+    assert (tmp_path / "matrix.png").stat().st_size > 10_000
