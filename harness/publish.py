@@ -364,7 +364,7 @@ def matrix_png(frame: pd.DataFrame, path: Path) -> None:
     if not zoo.empty:
         grid = opset_grid(zoo)
         panels.append(("zoo: model x route at each export opset (the cell's worst hop)", grid,
-                       [f"{route} @{label}" for route, _, label in grid.columns]))
+                       [f"{column[0]} @{column[2]}" for column in grid.columns]))
     table = op_table(final_hop(node))
     if not table.empty:
         ops = table.map(lambda cell: cell["status"] if isinstance(cell, dict) else None)
