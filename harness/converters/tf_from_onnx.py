@@ -20,6 +20,22 @@ class TfFromOnnx(Converter):
         import onnx
         from onnx_tf.backend import prepare
 
+        forget_cached_rnn_cells()
         # BackendIsNotSupposedToImplementIt (an op version onnx-tf lacks) propagates as a
         # conversion error: the ONNX backend test runner would call it a skip, the harness does not.
         prepare(onnx.load(str(source))).export_graph(str(target))
+
+
+def forget_cached_rnn_cells() -> None:
+    """onnx-tf keeps the first RNN cell it builds on the handler class (RNNMixin.rnn_cell) and reuses it for
+    every later LSTM, GRU or RNN node in the process (onnx/onnx-tensorflow#950). In a long-lived worker that
+    would make every model after the first recurrent one fail on an untracked resource, so each conversion
+    starts from onnx-tf's pristine state, as it would in a fresh process."""
+    from onnx_tf.handlers.backend.rnn_mixin import RNNMixin
+
+    pending = list(RNNMixin.__subclasses__())
+    while pending:
+        handler = pending.pop()
+        pending.extend(handler.__subclasses__())
+        if "rnn_cell" in vars(handler):
+            handler.rnn_cell = None
