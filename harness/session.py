@@ -195,7 +195,10 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
             conversions, workers = engine.conversions, engine.pool.started
         else:
             for index, cell_rows, outcome in run_lanes_in_processes(engine, lanes, known_failures):
-                if index < 0:  # a lane's closing tally
+                if index == LANE_STATUS:
+                    progress(outcome)
+                    continue
+                if index == LANE_TALLY:
                     conversions += cell_rows[0]["conversions"]
                     workers += cell_rows[0]["workers"]
                     continue
@@ -206,7 +209,9 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
     return RunResult(rows, stale, conversions, workers, time.perf_counter() - started, len(finished))
 
 
-LaneMessage = tuple[int, list[dict[str, Any]], str]
+LaneMessage = tuple[int, list[dict[str, Any]], str]  # (cell index, its rows, outcome), or one of:
+LANE_TALLY = -1  # a lane's closing tally of conversions and workers
+LANE_STATUS = -2  # a lane's transient news (the hop being converted), shown by the parent's progress line
 
 
 def run_lanes_in_processes(engine: Engine, lanes: list[list[tuple[int, ModelSpec, Route]]],
@@ -223,12 +228,15 @@ def run_lanes_in_processes(engine: Engine, lanes: list[list[tuple[int, ModelSpec
 
     def lane_main(lane_number: int, lane: list[tuple[int, ModelSpec, Route]]) -> None:
         lane_engine = engine.sibling(lane_number)
+        # The parent owns the progress line (it alone knows how many cells are done).
+        lane_engine.progress = lambda text: queue.put((LANE_STATUS, [], text))
         try:
             for index, spec, route in lane:
+                lane_engine.progress(f"{spec.name} {route.id}")
                 cell_rows = lane_engine.run_route(spec, route)
                 apply_known_failures(cell_rows, known_failures)
                 queue.put((index, cell_rows, ", ".join(sorted({row["status"] for row in cell_rows}))))
-            queue.put((-1, [{"conversions": lane_engine.conversions, "workers": lane_engine.pool.started}], ""))
+            queue.put((LANE_TALLY, [{"conversions": lane_engine.conversions, "workers": lane_engine.pool.started}], ""))
         finally:
             lane_engine.pool.close()
 
@@ -250,7 +258,8 @@ def run_lanes_in_processes(engine: Engine, lanes: list[list[tuple[int, ModelSpec
                                        f"{processes[dead[0] - 1].exitcode}); finished cells are kept, "
                                        "run again with --resume") from None
                 continue
-            received += 1
+            if message[0] != LANE_STATUS:
+                received += 1
             yield message
     finally:
         for process in processes:

@@ -26,12 +26,18 @@ def test_lanes_keep_a_models_cells_together_and_balance_the_rest() -> None:
 
 
 @pytest.mark.stacks
-def test_two_lanes_give_the_rows_of_one(tmp_path: Path) -> None:
+def test_two_lanes_give_the_rows_of_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     common = ["--models", "mlp", "potato_leaf_cnn", "--routes", "torch>onnx>tf>onnx>torch", "--profile", "ci",
               "--examples", "3", "--no-cache"]
     for jobs in (1, 2):
+        capsys.readouterr()
         assert main(["zoo", *common, "-j", str(jobs), "--work-dir", str(tmp_path / f"w{jobs}"),
                      "--out", str(tmp_path / f"j{jobs}")]) == 0
+    # The lanes' news reaches the parent's progress line, which counts the finished cells.
+    shown = capsys.readouterr().out
+    for model in ("mlp", "potato_leaf_cnn"):
+        assert f"] {model} torch>onnx>tf>onnx>torch hop 1 torch->onnx" in shown
+    assert "[2/2]" in shown
 
     def table(folder: Path) -> list[tuple[str, str, str, str]]:
         return [(row["model"], row["route"], row["hop"], row["status"])
