@@ -1,0 +1,1606 @@
+"""Random valid networks for `parity fuzz`: a grammar of layers with consistent shapes, as data.
+
+A ModelDescription is plain JSON-able data (an input shape, a list of layers with attributes, a weight
+seed). Walking it layer by layer tracks the tensor's torch shape, so every description drawn, read or
+simplified is known to build. From it come: the torch module (weights drawn from the seed so they look
+trained), its Keras twin when every layer has an exact Keras counterpart (the same weights, transferred),
+a ModelSpec for the engine, and standalone source code for repro scripts.
+
+Keras keeps images and signals channels-last. Each tracked tensor carries `perm`, where the Keras tensor's
+axis i holds the torch tensor's axis perm[i]; a layer that needs another arrangement gets a Permute in the
+Keras twin, and a transpose in torch may be a mere relabelling in Keras.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from harness.fuzz.codegen import Apply, Branch, Call, Index, Op, Statement, keras_script, torch_script
+from harness.spec import InputSpec, ModelSpec, OutputSpec
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import DrawFn, SearchStrategy
+
+FORMAT = "parity-fuzz-model"
+FORMAT_VERSION = 1
+MAX_LAYERS = 12  # in a description read from disk (the strategy draws far fewer)
+MAX_DIM = 64  # any non-batch axis
+MAX_BATCH = 4
+MAX_ELEMENTS = 4096  # per example, in every tensor along the way
+MAX_VOCAB = 1000
+MAX_SEED = 2**32 - 1
+EPS = 1e-5  # the norm layers' epsilon, torch's default, given to Keras explicitly
+INPUT_NAME, OUTPUT_NAME = "x", "y"
+LAYOUTS = {3: "NCL", 4: "NCHW"}
+
+
+# -- the data ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layer:
+    kind: str
+    attrs: Mapping[str, Any] = field(default_factory=dict)  # JSON-able; a container's "body" is a tuple of Layer
+
+    @property
+    def body(self) -> tuple[Layer, ...]:
+        return tuple(self.attrs.get("body", ()))
+
+    def count(self) -> int:
+        return 1 + sum(layer.count() for layer in self.body)
+
+    def to_json(self) -> dict[str, Any]:
+        attrs = {key: [layer.to_json() for layer in value] if key == "body" else value
+                 for key, value in self.attrs.items()}
+        return {"kind": self.kind, "attrs": attrs}
+
+    def label(self) -> str:
+        return KINDS[self.kind].label(self.attrs)
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    input_shape: tuple[int, ...]  # torch layout, batch first, e.g. (2, 3, 12, 12), or (2, 7) for ids
+    input_dtype: str  # "float32", or "int64" for ids (then `vocab` is set)
+    layers: tuple[Layer, ...]
+    seed: int  # weights are drawn from it, deterministically
+    vocab: int | None = None
+
+    def __post_init__(self) -> None:
+        trace(self)  # raises ValueError naming what is inconsistent
+
+    # -- JSON ----------------------------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, "version": FORMAT_VERSION, "input_shape": list(self.input_shape),
+                "input_dtype": self.input_dtype, "vocab": self.vocab, "seed": self.seed,
+                "layers": [layer.to_json() for layer in self.layers]}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ModelDescription:
+        """Validate untrusted data (a description read from a findings folder); ValueError says what is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a model description must be a JSON object, got {type(data).__name__}")
+        expected = {"format", "version", "input_shape", "input_dtype", "vocab", "seed", "layers"}
+        if set(data) != expected:
+            raise ValueError(f"a model description has exactly the keys {sorted(expected)}; "
+                             f"unknown: {sorted(set(data) - expected)}, missing: {sorted(expected - set(data))}")
+        if data["format"] != FORMAT or data["version"] != FORMAT_VERSION:
+            raise ValueError(f"not a {FORMAT} description of version {FORMAT_VERSION}: "
+                             f"{data['format']!r} version {data['version']!r}")
+        shape = data["input_shape"]
+        if not isinstance(shape, list) or not 2 <= len(shape) <= 4 or not all(is_int(dim) for dim in shape):
+            raise ValueError(f"input_shape must be a list of 2 to 4 integers, got {shape!r}")
+        if data["input_dtype"] not in ("float32", "int64"):
+            raise ValueError(f"input_dtype must be 'float32' or 'int64', got {data['input_dtype']!r}")
+        vocab = data["vocab"]
+        if vocab is not None and not (is_int(vocab) and 2 <= vocab <= MAX_VOCAB):
+            raise ValueError(f"vocab must be null or an integer in [2, {MAX_VOCAB}], got {vocab!r}")
+        seed = data["seed"]
+        if not (is_int(seed) and 0 <= seed <= MAX_SEED):
+            raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {seed!r}")
+        layers = data["layers"]
+        if not isinstance(layers, list) or not layers:
+            raise ValueError("layers must be a non-empty list")
+        parsed = tuple(parse_layer(layer, f"layers[{index}]") for index, layer in enumerate(layers))
+        return cls(tuple(shape), data["input_dtype"], parsed, seed, vocab)
+
+    # -- measures ------------------------------------------------------------------------------------------------
+    def layer_count(self) -> int:
+        """Layers, nested ones included (a residual with a two-layer body counts 3)."""
+        return sum(layer.count() for layer in self.layers)
+
+    def has_keras_twin(self) -> bool:
+        return keras_program(self) is not None
+
+    def complexity(self) -> tuple[int, int, int]:
+        """What the shrinker minimises, compared in order: layers, input elements, attribute weight."""
+        return self.layer_count(), math.prod(self.input_shape), sum(attr_weight(layer) for layer in self.layers)
+
+    def summary(self) -> str:
+        """One line, e.g. "conv2d(g=2,d=2) > gelu > flatten > linear(4)"."""
+        return " > ".join(layer.label() for layer in self.layers)
+
+    def kinds(self) -> set[str]:
+        return {layer.kind for layer in walk(self.layers)}
+
+    def input_layout(self) -> str | None:
+        """The torch layout letters of the input when Keras takes it channels-last, else None."""
+        perm = input_tensor(self).perm
+        return LAYOUTS[len(perm)] if len(perm) in LAYOUTS and perm == channels_last(len(perm)) else None
+
+    # -- shrinking -----------------------------------------------------------------------------------------------
+    def simplifications(self) -> Iterator[ModelDescription]:
+        """Valid, strictly simpler descriptions, simplest first: fewer layers, then a smaller input, then plainer
+        attributes."""
+        seen = {canonical(self)}
+        candidates: list[ModelDescription] = []
+        for layers, shape, vocab in self.variants():
+            try:
+                candidate = ModelDescription(shape, self.input_dtype, layers, self.seed, vocab)
+            except ValueError:
+                continue
+            key = canonical(candidate)
+            if key not in seen and candidate.complexity() < self.complexity():
+                seen.add(key)
+                candidates.append(candidate)
+        candidates.sort(key=lambda candidate: candidate.complexity())
+        yield from candidates
+
+    def variants(self) -> Iterator[tuple[tuple[Layer, ...], tuple[int, ...], int | None]]:
+        shape, vocab, layers = self.input_shape, self.vocab, self.layers
+        for end in range(1, len(layers)):
+            yield layers[:end], shape, vocab
+        for edited in layer_variants(layers):
+            yield edited, shape, vocab
+        for axis, dim in enumerate(shape):
+            if dim > 1:
+                for smaller in sorted({1 if axis == 0 else max(1, dim // 2), dim - 1}):
+                    yield layers, (*shape[:axis], smaller, *shape[axis + 1:]), vocab
+        if vocab is not None and vocab > 2:
+            yield layers, shape, max(2, vocab // 2)
+
+
+def layer_variants(layers: tuple[Layer, ...]) -> Iterator[tuple[Layer, ...]]:
+    """Each one-step edit of a layer list: drop a layer, unwrap a container, edit a body, plainer attributes."""
+    for index, layer in enumerate(layers):
+        before, after = layers[:index], layers[index + 1:]
+        if len(layers) > 1:
+            yield before + after
+        if layer.body:
+            yield before + layer.body + after
+            for body in layer_variants(layer.body):
+                if body:
+                    yield (*before, Layer(layer.kind, {**layer.attrs, "body": body}), *after)
+        for attrs in KINDS[layer.kind].plainer(layer.attrs):
+            yield (*before, Layer(layer.kind, attrs), *after)
+
+
+def attr_weight(layer: Layer) -> int:
+    kind = KINDS[layer.kind]
+    weight = 0
+    for name, spec in kind.schema.items():
+        value = layer.attrs.get(name)
+        if name == "body":
+            weight += sum(attr_weight(inner) for inner in layer.body)
+        elif value != spec.default:
+            weight += 1 + (abs(value) if isinstance(value, int) else 0)
+    return weight
+
+
+def canonical(description: ModelDescription) -> str:
+    return json.dumps(description.to_json(), sort_keys=True)
+
+
+def walk(layers: Sequence[Layer]) -> Iterator[Layer]:
+    for layer in layers:
+        yield layer
+        yield from walk(layer.body)
+
+
+def fields(**attrs: Attr) -> Mapping[str, Attr]:
+    """A kind's attribute schema, read-only."""
+    return MappingProxyType(attrs)
+
+
+def is_int(value: Any) -> bool:
+    return type(value) is int  # bool is an int to isinstance, not here
+
+
+# -- attribute schemas -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Attr:
+    """One attribute: its type, its allowed values, and the plain value the shrinker resets it to."""
+
+    type: str  # "int", "bool", "choice", "float", "ints", "body", "padding" (an int or "same")
+    default: Any = None
+    low: int = 0
+    high: int = 0
+    choices: tuple[Any, ...] = ()
+
+    def check(self, value: Any, where: str) -> Any:
+        if self.type == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"{where} must be true or false, got {value!r}")
+        elif self.type in ("int", "padding"):
+            if self.type == "padding" and value == "same":
+                return value
+            if not is_int(value) or not self.low <= value <= self.high:
+                extra = " or 'same'" if self.type == "padding" else ""
+                raise ValueError(f"{where} must be an integer in [{self.low}, {self.high}]{extra}, got {value!r}")
+        elif self.type in ("choice", "float"):
+            if value not in self.choices or type(value) is not type(self.choices[0]):
+                raise ValueError(f"{where} must be one of {list(self.choices)}, got {value!r}")
+        elif self.type == "ints" and (not isinstance(value, list) or not 1 <= len(value) <= 3
+                                      or not all(is_int(v) and 1 <= v <= MAX_ELEMENTS for v in value)):
+            raise ValueError(f"{where} must be a list of 1 to 3 positive integers, got {value!r}")
+        return value
+
+
+def parse_layer(data: Any, where: str, depth: int = 0) -> Layer:
+    if not isinstance(data, dict) or set(data) != {"kind", "attrs"}:
+        raise ValueError(f"{where} must be an object with exactly the keys 'kind' and 'attrs'")
+    if data["kind"] not in KINDS:
+        raise ValueError(f"{where}: unknown layer kind {data['kind']!r}")
+    kind = KINDS[data["kind"]]
+    attrs = data["attrs"]
+    if not isinstance(attrs, dict) or set(attrs) != set(kind.schema):
+        raise ValueError(f"{where} ({kind.name}) needs exactly the attributes {sorted(kind.schema)}, got "
+                         f"{sorted(attrs) if isinstance(attrs, dict) else type(attrs).__name__}")
+    parsed: dict[str, Any] = {}
+    for name, spec in kind.schema.items():
+        if spec.type == "body":
+            body = attrs[name]
+            if depth > 0 or not isinstance(body, list) or not 1 <= len(body) <= 3:
+                raise ValueError(f"{where}.body must be a list of 1 to 3 layers, and bodies do not nest")
+            parsed[name] = tuple(parse_layer(inner, f"{where}.body[{i}]", depth + 1) for i, inner in enumerate(body))
+        else:
+            parsed[name] = spec.check(attrs[name], f"{where}.{name} ({kind.name})")
+    return Layer(kind.name, parsed)
+
+
+# -- tensors along the way ---------------------------------------------------------------------------------------
+class Tensor(NamedTuple):
+    shape: tuple[int, ...]  # torch layout, batch first
+    perm: tuple[int, ...]  # the Keras tensor's axis i is the torch tensor's axis perm[i]
+    dtype: str = "float32"
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    def keras_axis(self, torch_axis: int) -> int:
+        return self.perm.index(torch_axis)
+
+    def keras_shape(self) -> tuple[int, ...]:
+        return tuple(self.shape[axis] for axis in self.perm)
+
+
+def identity(rank: int) -> tuple[int, ...]:
+    return tuple(range(rank))
+
+
+def channels_last(rank: int) -> tuple[int, ...]:
+    return (0, *range(2, rank), 1) if rank >= 3 else identity(rank)
+
+
+def arrange(tensor: Tensor, perm: tuple[int, ...]) -> tuple[list[Statement], Tensor]:
+    """The Keras Permute that rearranges `tensor` to `perm` (none if it already is)."""
+    if tensor.perm == perm:
+        return [], tensor
+    dims = tuple(tensor.perm.index(axis) for axis in perm[1:])
+    return [Apply(Call("layers.Permute", (dims,)))], tensor._replace(perm=perm)
+
+
+def input_tensor(description: ModelDescription) -> Tensor:
+    shape, rank = description.input_shape, len(description.input_shape)
+    if description.input_dtype == "int64":
+        return Tensor(shape, identity(rank), "int64")
+    first = KINDS[description.layers[0].kind] if description.layers else None
+    # Images are channels-last in Keras; a rank-3 input too when its first layer treats axis 1 as channels.
+    wants_channels = rank == 4 or (rank == 3 and first is not None and first.channels_first)
+    return Tensor(shape, channels_last(rank) if wants_channels else identity(rank))
+
+
+def check_tensor(tensor: Tensor, where: str) -> None:
+    if not 1 <= tensor.shape[0] <= MAX_BATCH:
+        raise ValueError(f"{where}: batch {tensor.shape[0]} is outside [1, {MAX_BATCH}]")
+    if any(not 1 <= dim <= MAX_DIM and tensor.rank > 2 for dim in tensor.shape[1:]):
+        raise ValueError(f"{where}: shape {list(tensor.shape)} has an axis outside [1, {MAX_DIM}]")
+    if math.prod(tensor.shape[1:]) > MAX_ELEMENTS:
+        raise ValueError(f"{where}: shape {list(tensor.shape)} holds more than {MAX_ELEMENTS} values per example")
+
+
+def trace(description: ModelDescription) -> list[Tensor]:
+    """The tensor after the input and after each top-level layer; ValueError names the first inconsistency."""
+    if description.input_dtype == "int64":
+        if description.vocab is None or len(description.input_shape) != 2:
+            raise ValueError("int64 ids come as (batch, steps) with a vocab")
+        if not description.layers or description.layers[0].kind != "embedding":
+            raise ValueError("int64 ids must go through an embedding first")
+    elif description.vocab is not None:
+        raise ValueError("vocab is only for int64 ids")
+    if not description.layers:
+        raise ValueError("a model needs at least one layer")
+    if description.layer_count() > MAX_LAYERS:
+        raise ValueError(f"{description.layer_count()} layers, more than {MAX_LAYERS}")
+    tensor = input_tensor(description)
+    check_tensor(tensor, "input")
+    tensors = [tensor]
+    for index, layer in enumerate(description.layers):
+        tensor = layer_output(layer, tensor, f"layers[{index}] ({layer.kind})", description.vocab)
+        tensors.append(tensor)
+    if tensor.dtype != "float32":
+        raise ValueError("the model's output must be float32")
+    return tensors
+
+
+def layer_output(layer: Layer, tensor: Tensor, where: str, vocab: int | None = None) -> Tensor:
+    kind = KINDS[layer.kind]
+    if not kind.accepts(tensor):
+        raise ValueError(f"{where} does not take a {tensor.dtype} tensor of shape {list(tensor.shape)}")
+    if kind.name == "embedding":
+        if vocab is None:
+            raise ValueError(f"{where} needs int64 ids with a vocab")
+        out = Tensor((*tensor.shape, layer.attrs["dim"]), identity(tensor.rank + 1))
+    else:
+        kind.check(layer.attrs, tensor, where)
+        out = kind.output(layer.attrs, tensor)
+    check_tensor(out, where)
+    return out
+
+
+def body_output(body: Sequence[Layer], tensor: Tensor, where: str) -> Tensor:
+    for index, layer in enumerate(body):
+        tensor = layer_output(layer, tensor, f"{where}.body[{index}] ({layer.kind})")
+    return tensor
+
+
+# -- layer kinds -------------------------------------------------------------------------------------------------
+Draw = Callable[..., Any]
+
+
+class Kind:
+    """One kind of layer: its attributes, its shape rule, how to draw it, and its torch and Keras forms."""
+
+    name = ""
+    schema: Mapping[str, Attr] = {}
+    keras_layout = "any"  # "channels_last": Keras needs the channel axis last; "identity": torch's order
+    channels_first = False  # treats torch axis 1 as channels: a rank-3 input then goes channels-last to Keras
+    preserves = False  # can be drawn so that the output shape equals the input shape (a residual body)
+    has_weights = False
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32"
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        """Raise ValueError when the attributes do not fit the tensor."""
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        return tensor
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        return {}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        raise NotImplementedError
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        """The Keras statements for this layer, given the tensor already arranged per `keras_layout`
+        (None: no exact Keras counterpart)."""
+        raise NotImplementedError
+
+    def keras_perm(self, attrs: Mapping[str, Any], tensor: Tensor, out: Tensor) -> tuple[int, ...]:
+        """The arrangement of the Keras output (by default: torch's order, or channels-last if the input was)."""
+        if self.keras_layout == "channels_last":
+            return channels_last(out.rank)
+        if self.keras_layout == "identity" or out.rank != tensor.rank:
+            return identity(out.rank)
+        return tensor.perm
+
+    def weights(self, attrs: Mapping[str, Any], tensor: Tensor, take: Callable[[str], np.ndarray],
+                prefix: str) -> list[np.ndarray]:
+        """The Keras layer's weights from the torch module named `prefix`."""
+        return []
+
+    def plainer(self, attrs: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Each attribute reset to its default, and integers halved toward it."""
+        for name, spec in self.schema.items():
+            value = attrs[name]
+            if spec.type == "body" or value == spec.default:
+                continue
+            yield {**attrs, name: spec.default}
+            if is_int(value) and is_int(spec.default) and abs(value - spec.default) > 1:
+                yield {**attrs, name: spec.default + (value - spec.default) // 2}
+
+    def label(self, attrs: Mapping[str, Any]) -> str:
+        shown = [f"{short(name)}={value}" for name, value in attrs.items()
+                 if name != "body" and value != self.schema[name].default]
+        body = " > ".join(layer.label() for layer in attrs.get("body", ()))
+        inner = ",".join(shown) + (f"[{body}]" if body else "")
+        return f"{self.name}({inner})" if inner else self.name
+
+
+SHORT = {"groups": "g", "dilation": "d", "stride": "s", "padding": "p", "kernel": "k", "out": "out",
+         "bidirectional": "bi", "last_step": "last", "ceil_mode": "ceil", "count_include_pad": "pad_count"}
+
+
+def short(name: str) -> str:
+    return SHORT.get(name, name)
+
+
+def kwargs_without_defaults(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if defaults.get(key, object()) != value}
+
+
+def pick(draw: DrawFn, values: Sequence[Any]) -> Any:
+    from hypothesis import strategies as st
+
+    return draw(st.sampled_from(list(values)))
+
+
+def pick_int(draw: DrawFn, low: int, high: int) -> int:
+    from hypothesis import strategies as st
+
+    return int(draw(st.integers(low, max(low, high))))
+
+
+def conv_length(size: int, kernel: int, stride: int, padding: int | str, dilation: int) -> int:
+    if padding == "same":
+        return size
+    assert isinstance(padding, int)
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+class Conv(Kind):
+    """conv1d / conv2d: grouped, dilated, strided, padded (an integer or "same")."""
+
+    keras_layout = "channels_last"
+    channels_first = True
+    preserves = True
+    has_weights = True
+    schema = fields(out=Attr("int", 1, 1, 16), kernel=Attr("int", 1, 1, 5), stride=Attr("int", 1, 1, 3),
+              padding=Attr("padding", 0, 0, 3), dilation=Attr("int", 1, 1, 3),
+              groups=Attr("int", 1, 1, 16), bias=Attr("bool", True))
+
+    def __init__(self, spatial: int) -> None:
+        self.spatial = spatial
+        self.name = f"conv{spatial}d"
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank == self.spatial + 2
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        channels = tensor.shape[1]
+        if channels % attrs["groups"] or attrs["out"] % attrs["groups"]:
+            raise ValueError(f"{where}: groups {attrs['groups']} must divide the {channels} input and "
+                             f"{attrs['out']} output channels")
+        if attrs["padding"] == "same" and attrs["stride"] != 1:
+            raise ValueError(f"{where}: padding 'same' needs stride 1")
+        for size in tensor.shape[2:]:
+            if conv_length(size, attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]) < 1:
+                raise ValueError(f"{where}: the dilated kernel does not fit the padded input {list(tensor.shape)}")
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        sizes = [conv_length(size, attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"])
+                 for size in tensor.shape[2:]]
+        return Tensor((tensor.shape[0], attrs["out"], *sizes), channels_last(tensor.rank))
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        channels, smallest = tensor.shape[1], min(tensor.shape[2:])
+        groups = pick(draw, [g for g in (1, 2, 3, 4, channels) if channels % g == 0 and g <= 8])
+        out = channels if preserve else groups * pick_int(draw, 1, max(1, 8 // groups))
+        kernel = pick(draw, [k for k in (1, 2, 3, 5) if k <= smallest])
+        dilation = 1 if kernel == 1 else pick(draw, [d for d in (1, 2, 3) if d * (kernel - 1) + 1 <= smallest])
+        if preserve:
+            stride, padding = 1, "same"
+        else:
+            stride = pick_int(draw, 1, 2 if smallest >= 4 else 1)
+            padding = pick(draw, [0, 1, 2] + (["same"] if stride == 1 else []))
+        attrs = {"out": out, "kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation,
+                 "groups": groups, "bias": draw_bool(draw, 0.8)}
+        return attrs
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        kwargs = kwargs_without_defaults(
+            {"stride": attrs["stride"], "padding": attrs["padding"], "dilation": attrs["dilation"],
+             "groups": attrs["groups"], "bias": attrs["bias"]},
+            {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True})
+        return Call(f"nn.Conv{self.spatial}d", (tensor.shape[1], attrs["out"], attrs["kernel"]), kwargs)
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        if attrs["stride"] > 1 and attrs["dilation"] > 1:
+            return None  # Keras refuses strides and dilation together
+        statements: list[Statement] = []
+        padding = attrs["padding"]
+        if is_int(padding) and padding > 0:
+            statements.append(Apply(Call(f"layers.ZeroPadding{self.spatial}D", (padding,), {"name": f"{name}_pad"})))
+        kwargs = kwargs_without_defaults(
+            {"strides": attrs["stride"], "padding": "same" if padding == "same" else "valid",
+             "dilation_rate": attrs["dilation"], "groups": attrs["groups"], "use_bias": attrs["bias"]},
+            {"strides": 1, "padding": "valid", "dilation_rate": 1, "groups": 1, "use_bias": True})
+        statements.append(Apply(Call(f"layers.Conv{self.spatial}D", (attrs["out"], attrs["kernel"]),
+                                     {**kwargs, "name": name})))
+        return statements
+
+    def weights(self, attrs: Mapping[str, Any], tensor: Tensor, take: Callable[[str], np.ndarray],
+                prefix: str) -> list[np.ndarray]:
+        kernel = take(f"{prefix}.weight")  # (out, in / groups, *k) -> (*k, in / groups, out)
+        arrays = [kernel.transpose(*range(2, kernel.ndim), 1, 0)]
+        return arrays + ([take(f"{prefix}.bias")] if attrs["bias"] else [])
+
+
+class ConvTranspose(Kind):
+    """conv_transpose1d / conv_transpose2d, with padding and output padding."""
+
+    keras_layout = "channels_last"
+    channels_first = True
+    has_weights = True
+    schema = fields(out=Attr("int", 1, 1, 16), kernel=Attr("int", 1, 1, 4), stride=Attr("int", 1, 1, 3),
+              padding=Attr("int", 0, 0, 2), output_padding=Attr("int", 0, 0, 2), bias=Attr("bool", True))
+
+    def __init__(self, spatial: int) -> None:
+        self.spatial = spatial
+        self.name = f"conv_transpose{spatial}d"
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank == self.spatial + 2
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if attrs["output_padding"] >= attrs["stride"]:
+            raise ValueError(f"{where}: output_padding must be smaller than the stride")
+        if min(self.output(attrs, tensor).shape[2:]) < 1:
+            raise ValueError(f"{where}: padding {attrs['padding']} leaves no output")
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        sizes = [(size - 1) * attrs["stride"] - 2 * attrs["padding"] + attrs["kernel"] + attrs["output_padding"]
+                 for size in tensor.shape[2:]]
+        return Tensor((tensor.shape[0], attrs["out"], *sizes), channels_last(tensor.rank))
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        if max(tensor.shape[2:]) > 8:
+            return None
+        stride = pick_int(draw, 1, 2)
+        kernel = pick_int(draw, 1, 4)
+        return {"out": pick_int(draw, 1, 8), "kernel": kernel, "stride": stride,
+                "padding": pick_int(draw, 0, min(2, (kernel - 1) // 2)),
+                "output_padding": pick_int(draw, 0, stride - 1), "bias": draw_bool(draw, 0.8)}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        kwargs = kwargs_without_defaults(
+            {"stride": attrs["stride"], "padding": attrs["padding"], "output_padding": attrs["output_padding"],
+             "bias": attrs["bias"]}, {"stride": 1, "padding": 0, "output_padding": 0, "bias": True})
+        return Call(f"nn.ConvTranspose{self.spatial}d", (tensor.shape[1], attrs["out"], attrs["kernel"]), kwargs)
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        kwargs = kwargs_without_defaults(
+            {"strides": attrs["stride"], "output_padding": attrs["output_padding"] or None,
+             "use_bias": attrs["bias"]}, {"strides": 1, "output_padding": None, "use_bias": True})
+        statements: list[Statement] = [Apply(Call(f"layers.Conv{self.spatial}DTranspose",
+                                                  (attrs["out"], attrs["kernel"]), {**kwargs, "name": name}))]
+        if attrs["padding"]:
+            # torch's padding removes that many rows and columns from each side of the full output
+            statements.append(Apply(Call(f"layers.Cropping{self.spatial}D", (attrs["padding"],),
+                                         {"name": f"{name}_crop"})))
+        return statements
+
+    def weights(self, attrs: Mapping[str, Any], tensor: Tensor, take: Callable[[str], np.ndarray],
+                prefix: str) -> list[np.ndarray]:
+        kernel = take(f"{prefix}.weight")  # (in, out, *k) -> (*k, out, in)
+        arrays = [kernel.transpose(*range(2, kernel.ndim), 1, 0)]
+        return arrays + ([take(f"{prefix}.bias")] if attrs["bias"] else [])
+
+
+class Linear(Kind):
+    name = "linear"
+    keras_layout = "last"  # Dense acts on the last axis, whatever the order of the others
+    has_weights = True
+    preserves = True
+    schema = fields(out=Attr("int", 1, 1, 64), bias=Attr("bool", True))
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        return Tensor((*tensor.shape[:-1], attrs["out"]), tensor.perm)
+
+    def keras_perm(self, attrs: Mapping[str, Any], tensor: Tensor, out: Tensor) -> tuple[int, ...]:
+        return tensor.perm
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        return {"out": tensor.shape[-1] if preserve else pick_int(draw, 1, 16), "bias": draw_bool(draw, 0.85)}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        kwargs = {} if attrs["bias"] else {"bias": False}
+        return Call("nn.Linear", (tensor.shape[-1], attrs["out"]), kwargs)
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        kwargs = {} if attrs["bias"] else {"use_bias": False}
+        return [Apply(Call("layers.Dense", (attrs["out"],), {**kwargs, "name": name}))]
+
+    def weights(self, attrs: Mapping[str, Any], tensor: Tensor, take: Callable[[str], np.ndarray],
+                prefix: str) -> list[np.ndarray]:
+        return [take(f"{prefix}.weight").T] + ([take(f"{prefix}.bias")] if attrs["bias"] else [])
+
+
+class BatchNorm(Kind):
+    """Batch norm over torch axis 1 (BatchNorm1d on rank 2 and 3, BatchNorm2d on rank 4)."""
+
+    name = "batchnorm"
+    preserves = True
+    has_weights = True
+    channels_first = True
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and 2 <= tensor.rank <= 4
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("nn.BatchNorm2d" if tensor.rank == 4 else "nn.BatchNorm1d", (tensor.shape[1],))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        return [Apply(Call("layers.BatchNormalization", (), {"axis": tensor.keras_axis(1), "epsilon": EPS,
+                                                              "name": name}))]
+
+    def weights(self, attrs: Mapping[str, Any], tensor: Tensor, take: Callable[[str], np.ndarray],
+                prefix: str) -> list[np.ndarray]:
+        take(f"{prefix}.num_batches_tracked")  # a training counter with no Keras twin
+        return [take(f"{prefix}.{stat}") for stat in ("weight", "bias", "running_mean", "running_var")]
+
+
+class LayerNorm(Kind):
+    """Layer norm over the last torch axis."""
+
+    name = "layernorm"
+    preserves = True
+    has_weights = True
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank >= 2 and tensor.shape[-1] > 1
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("nn.LayerNorm", (tensor.shape[-1],))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        return [Apply(Call("layers.LayerNormalization", (), {"axis": tensor.keras_axis(tensor.rank - 1),
+                                                              "epsilon": EPS, "name": name}))]
+
+    def weights(self, attrs: Mapping[str, Any], tensor: Tensor, take: Callable[[str], np.ndarray],
+                prefix: str) -> list[np.ndarray]:
+        return [take(f"{prefix}.weight"), take(f"{prefix}.bias")]
+
+
+class GroupNorm(Kind):
+    name = "groupnorm"
+    channels_first = True
+    preserves = True
+    has_weights = True
+    schema = fields(groups=Attr("int", 1, 1, 16))
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank in (3, 4)
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if tensor.shape[1] % attrs["groups"]:
+            raise ValueError(f"{where}: groups {attrs['groups']} must divide the {tensor.shape[1]} channels")
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        return {"groups": pick(draw, [g for g in range(1, tensor.shape[1] + 1) if tensor.shape[1] % g == 0])}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("nn.GroupNorm", (attrs["groups"], tensor.shape[1]))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        return [Apply(Call("layers.GroupNormalization", (), {"groups": attrs["groups"], "axis": tensor.keras_axis(1),
+                                                              "epsilon": EPS, "name": name}))]
+
+    def weights(self, attrs: Mapping[str, Any], tensor: Tensor, take: Callable[[str], np.ndarray],
+                prefix: str) -> list[np.ndarray]:
+        return [take(f"{prefix}.weight"), take(f"{prefix}.bias")]
+
+
+class Activation(Kind):
+    """An elementwise activation; `parameter` is leaky_relu's slope or elu's alpha."""
+
+    preserves = True
+
+    def __init__(self, name: str, torch_class: str, keras_call: Callable[[Mapping[str, Any]], Call],
+                 schema: Mapping[str, Attr] | None = None) -> None:
+        self.name = name
+        self.torch_class = torch_class
+        self.keras_call = keras_call
+        self.schema = schema or {}
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        return {name: pick(draw, spec.choices) for name, spec in self.schema.items()}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call(self.torch_class, tuple(attrs.values()))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        call = self.keras_call(attrs)
+        return [Apply(Call(call.target, call.args, {**call.kwargs, "name": name}))]
+
+
+def keras_activation(function: str) -> Callable[[Mapping[str, Any]], Call]:
+    return lambda attrs: Call("layers.Activation", (function,))
+
+
+class Softmax(Kind):
+    name = "softmax"
+    preserves = True
+    schema = fields(axis=Attr("int", -1, -1, 3))  # a torch axis; -1 is the last
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if attrs["axis"] == 0 or attrs["axis"] >= tensor.rank:
+            raise ValueError(f"{where}: axis {attrs['axis']} is not a non-batch axis of rank {tensor.rank}")
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        return {"axis": pick(draw, [-1, *range(1, tensor.rank - 1)])}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("nn.Softmax", (), {"dim": attrs["axis"]})
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        axis = attrs["axis"] % tensor.rank
+        return [Apply(Call("layers.Softmax", (), {"axis": tensor.keras_axis(axis), "name": name}))]
+
+
+class Pool(Kind):
+    """max or average pooling, 1d or 2d: kernel, stride, padding, ceil_mode (and count_include_pad)."""
+
+    keras_layout = "channels_last"
+    channels_first = True
+
+    def __init__(self, op: str, spatial: int) -> None:
+        self.op, self.spatial = op, spatial
+        self.name = f"{op}pool{spatial}d"
+        self.schema = {"kernel": Attr("int", 2, 1, 4), "stride": Attr("int", 2, 1, 4),
+                       "padding": Attr("int", 0, 0, 2), "ceil_mode": Attr("bool", False)}
+        if op == "avg":
+            self.schema["count_include_pad"] = Attr("bool", True)
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank == self.spatial + 2
+
+    def sizes(self, attrs: Mapping[str, Any], tensor: Tensor) -> list[int]:
+        kernel, stride, padding = attrs["kernel"], attrs["stride"], attrs["padding"]
+        sizes = []
+        for size in tensor.shape[2:]:
+            span = size + 2 * padding - kernel
+            out = (-(-span // stride) if attrs["ceil_mode"] else span // stride) + 1
+            if attrs["ceil_mode"] and (out - 1) * stride >= size + padding:
+                out -= 1  # torch drops a last window that would start in the right padding
+            sizes.append(out)
+        return sizes
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if attrs["padding"] * 2 > attrs["kernel"]:
+            raise ValueError(f"{where}: padding {attrs['padding']} exceeds half the kernel {attrs['kernel']}")
+        if any(size + 2 * attrs["padding"] < attrs["kernel"] for size in tensor.shape[2:]):
+            raise ValueError(f"{where}: kernel {attrs['kernel']} is larger than the padded input")
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        return Tensor((*tensor.shape[:2], *self.sizes(attrs, tensor)), channels_last(tensor.rank))
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        smallest = min(tensor.shape[2:])
+        if smallest < 2:
+            return None
+        kernel = pick_int(draw, 2, min(3, smallest))
+        attrs = {"kernel": kernel, "stride": pick_int(draw, 1, kernel), "padding": pick_int(draw, 0, kernel // 2),
+                 "ceil_mode": draw_bool(draw, 0.3)}
+        if self.op == "avg":
+            attrs["count_include_pad"] = draw_bool(draw, 0.5)
+        return attrs
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        defaults = {"stride": attrs["kernel"], "padding": 0, "ceil_mode": False, "count_include_pad": True}
+        kwargs = kwargs_without_defaults({key: value for key, value in attrs.items() if key != "kernel"}, defaults)
+        return Call(f"nn.{self.op.capitalize()}Pool{self.spatial}d", (attrs["kernel"],), kwargs)
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        kernel, stride = attrs["kernel"], attrs["stride"]
+        if attrs["padding"]:
+            return None  # Keras pads with "same" only, asymmetrically
+        exact = all((size - kernel) % stride == 0 for size in tensor.shape[2:])
+        # ceil_mode's clipped last window is Keras's "same" when stride == kernel and "same" pads one value, at
+        # the end (TensorFlow puts the larger half of the padding last); padding never counts in its averages.
+        one_at_end = all((-size) % kernel == 1 for size in tensor.shape[2:])
+        if attrs["ceil_mode"] and not exact and not (stride == kernel and one_at_end):
+            return None
+        padding = "same" if attrs["ceil_mode"] and not exact else "valid"
+        layer = f"layers.{'MaxPooling' if self.op == 'max' else 'AveragePooling'}{self.spatial}D"
+        return [Apply(Call(layer, (kernel,), {"strides": stride, "padding": padding, "name": name}))]
+
+
+class GlobalAvgPool(Kind):
+    """The mean over every spatial axis: (N, C, ...) -> (N, C)."""
+
+    name = "global_avgpool"
+    keras_layout = "channels_last"
+    channels_first = True
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank in (3, 4)
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        return Tensor(tensor.shape[:2], identity(2))
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("nn.Sequential", (Call(f"nn.AdaptiveAvgPool{tensor.rank - 2}d", (1,)), Call("nn.Flatten")))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        return [Apply(Call(f"layers.GlobalAveragePooling{tensor.rank - 2}D", (), {"name": name}))]
+
+
+class Upsample(Kind):
+    name = "upsample"
+    keras_layout = "channels_last"
+    channels_first = True
+    schema = fields(mode=Attr("choice", "nearest", choices=("nearest", "linear")))  # linear: bilinear on images
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank in (3, 4) and max(tensor.shape[2:]) <= 12
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        return Tensor((*tensor.shape[:2], *(2 * size for size in tensor.shape[2:])), channels_last(tensor.rank))
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        return {"mode": pick(draw, ["nearest", "linear"])}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        if attrs["mode"] == "nearest":
+            return Call("nn.Upsample", (), {"scale_factor": 2, "mode": "nearest"})
+        mode = "bilinear" if tensor.rank == 4 else "linear"
+        return Call("nn.Upsample", (), {"scale_factor": 2, "mode": mode, "align_corners": False})
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        if tensor.rank == 3:
+            return [Apply(Call("layers.UpSampling1D", (2,), {"name": name}))] if attrs["mode"] == "nearest" else None
+        interpolation = "nearest" if attrs["mode"] == "nearest" else "bilinear"
+        return [Apply(Call("layers.UpSampling2D", (2,), {"interpolation": interpolation, "name": name}))]
+
+
+class Flatten(Kind):
+    name = "flatten"
+    keras_layout = "identity"
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank >= 3
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        return Tensor((tensor.shape[0], math.prod(tensor.shape[1:])), identity(2))
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("nn.Flatten")
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        return [Apply(Call("layers.Flatten", (), {"name": name}))]
+
+
+class Reshape(Kind):
+    name = "reshape"
+    keras_layout = "identity"
+    schema = fields(shape=Attr("ints", [1]))
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if math.prod(attrs["shape"]) != math.prod(tensor.shape[1:]):
+            raise ValueError(f"{where}: cannot reshape {list(tensor.shape[1:])} to {attrs['shape']}")
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        return Tensor((tensor.shape[0], *attrs["shape"]), identity(len(attrs["shape"]) + 1))
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        total = math.prod(tensor.shape[1:])
+        divisors = [d for d in range(1, min(total, MAX_DIM) + 1) if total % d == 0 and total // d <= MAX_DIM]
+        if not divisors:
+            return None
+        first = pick(draw, divisors)
+        rest = total // first
+        if draw_bool(draw, 0.4):
+            second = pick(draw, [d for d in range(1, rest + 1) if rest % d == 0])
+            return {"shape": [first, second, rest // second]}
+        return {"shape": [first, rest]}
+
+    def plainer(self, attrs: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        if len(attrs["shape"]) > 1:
+            yield {"shape": [math.prod(attrs["shape"])]}
+
+    def label(self, attrs: Mapping[str, Any]) -> str:
+        return f"reshape({'x'.join(map(str, attrs['shape']))})"
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("Reshape", (list(attrs["shape"]),))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        return [Apply(Call("layers.Reshape", (tuple(attrs["shape"]),), {"name": name}))]
+
+
+class Transpose(Kind):
+    """Swap two non-batch axes. In Keras this only relabels which axis is which: no op."""
+
+    name = "transpose"
+    schema = fields(axes=Attr("ints", [1, 2]))
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.rank >= 3 and tensor.dtype == "float32"
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        axes = attrs["axes"]
+        if len(axes) != 2 or axes[0] >= axes[1] or axes[1] >= tensor.rank:
+            raise ValueError(f"{where}: axes must be two increasing non-batch axes of rank {tensor.rank}, got {axes}")
+
+    def swap(self, attrs: Mapping[str, Any], axis: int) -> int:
+        first, second = attrs["axes"]
+        return second if axis == first else first if axis == second else axis
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        order = [self.swap(attrs, axis) for axis in range(tensor.rank)]
+        return Tensor(tuple(tensor.shape[axis] for axis in order), tuple(self.swap(attrs, p) for p in tensor.perm))
+
+    def keras_perm(self, attrs: Mapping[str, Any], tensor: Tensor, out: Tensor) -> tuple[int, ...]:
+        return out.perm
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        first = pick_int(draw, 1, tensor.rank - 2)
+        return {"axes": [first, pick_int(draw, first + 1, tensor.rank - 1)]}
+
+    def plainer(self, attrs: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        if attrs["axes"] != [1, 2]:
+            yield {"axes": [1, 2]}
+
+    def label(self, attrs: Mapping[str, Any]) -> str:
+        return f"transpose({attrs['axes'][0]},{attrs['axes'][1]})"
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("Permute", ([self.swap(attrs, axis) for axis in range(tensor.rank)],))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        return []
+
+
+class Container(Kind):
+    """residual (x + body(x)) or concat (x and body(x) along an axis); the body keeps the shape."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.schema = {"body": Attr("body")}
+        if name == "concat":
+            self.schema["axis"] = Attr("int", 1, 1, 3)
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if self.name == "concat" and attrs["axis"] >= tensor.rank:
+            raise ValueError(f"{where}: axis {attrs['axis']} is not an axis of rank {tensor.rank}")
+        out = body_output(attrs["body"], tensor, where)
+        if out.shape != tensor.shape:
+            raise ValueError(f"{where}: the body turns {list(tensor.shape)} into {list(out.shape)}; "
+                             "it must keep the shape")
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        if self.name == "residual":
+            return tensor
+        axis = attrs["axis"]
+        return tensor._replace(shape=tuple(2 * size if i == axis else size for i, size in enumerate(tensor.shape)))
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        if preserve and self.name == "concat":
+            return None
+        body: list[Layer] = []
+        for _ in range(pick_int(draw, 1, 2)):
+            options = [kind for kind in KINDS.values() if kind.preserves and kind.accepts(tensor)]
+            kind = pick(draw, options)
+            attrs = kind.draw(draw, tensor, True)
+            if attrs is not None:
+                body.append(Layer(kind.name, attrs))
+        if not body:
+            return None
+        drawn: dict[str, Any] = {"body": tuple(body)}
+        if self.name == "concat":
+            drawn["axis"] = pick_int(draw, 1, tensor.rank - 1)
+        return drawn
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        body = Call("nn.Sequential", tuple(torch_calls(attrs["body"], tensor, f"{prefix}.body")))
+        if self.name == "residual":
+            return Call("Residual", (body,))
+        return Call("Concat", (body, attrs["axis"]))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        body = keras_statements(attrs["body"], tensor, f"{name}_body")
+        if body is None:
+            return None
+        statements, out = body
+        statements += arrange(out, tensor.perm)[0]  # both branches in one arrangement before they meet
+        axis = tensor.keras_axis(attrs["axis"]) if self.name == "concat" else -1
+        return [Branch("add" if self.name == "residual" else "concat", tuple(statements), axis, name)]
+
+
+class Attention(Kind):
+    """Multi-head self-attention on (batch, seq, dim)."""
+
+    name = "attention"
+    keras_layout = "identity"
+    preserves = True
+    has_weights = True
+    schema = fields(heads=Attr("int", 1, 1, 8))
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank == 3 and tensor.shape[2] <= 32
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if tensor.shape[2] % attrs["heads"]:
+            raise ValueError(f"{where}: {attrs['heads']} heads do not divide the embedding {tensor.shape[2]}")
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        return {"heads": pick(draw, [h for h in (1, 2, 4) if tensor.shape[2] % h == 0])}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("SelfAttention", (tensor.shape[2], attrs["heads"]))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        return [Apply(Call("layers.MultiHeadAttention", (), {"num_heads": attrs["heads"],
+                                                              "key_dim": tensor.shape[2] // attrs["heads"],
+                                                              "name": name}))]
+
+    def weights(self, attrs: Mapping[str, Any], tensor: Tensor, take: Callable[[str], np.ndarray],
+                prefix: str) -> list[np.ndarray]:
+        dim, heads = tensor.shape[2], attrs["heads"]
+        in_weight = take(f"{prefix}.attention.in_proj_weight")  # (3 dim, dim): query, key, value rows
+        in_bias = take(f"{prefix}.attention.in_proj_bias")
+        arrays: list[np.ndarray] = []
+        for part in range(3):
+            rows = slice(part * dim, (part + 1) * dim)
+            arrays += [in_weight[rows].T.reshape(dim, heads, dim // heads), in_bias[rows].reshape(heads, dim // heads)]
+        out_weight = take(f"{prefix}.attention.out_proj.weight")
+        arrays += [out_weight.T.reshape(heads, dim // heads, dim), take(f"{prefix}.attention.out_proj.bias")]
+        return arrays
+
+
+class Recurrent(Kind):
+    """A batch-first LSTM or GRU: every step's output or the last step's, optionally bidirectional."""
+
+    keras_layout = "identity"
+    has_weights = True
+    schema = fields(hidden=Attr("int", 1, 1, 16), bidirectional=Attr("bool", False),
+              last_step=Attr("bool", False))
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank == 3 and tensor.shape[1] <= 12
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        width = attrs["hidden"] * (2 if attrs["bidirectional"] else 1)
+        if attrs["last_step"]:
+            return Tensor((tensor.shape[0], width), identity(2))
+        return Tensor((*tensor.shape[:2], width), identity(3))
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        return {"hidden": pick_int(draw, 1, 8), "bidirectional": draw_bool(draw, 0.4),
+                "last_step": draw_bool(draw, 0.5)}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        kwargs = {"batch_first": True, **({"bidirectional": True} if attrs["bidirectional"] else {})}
+        rnn = Call(f"nn.{self.name.upper()}", (tensor.shape[2], attrs["hidden"]), kwargs)
+        return Call("Recurrent", (rnn, attrs["last_step"]))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        # The last step of a bidirectional output holds the backward pass after one step, which
+        # return_sequences=False does not give: take every step and slice.
+        sequences = not attrs["last_step"] or attrs["bidirectional"]
+        # Gates spelled out as torch's; GRU with reset_after=True is torch's formula.
+        kwargs: dict[str, Any] = {"activation": "tanh", "recurrent_activation": "sigmoid",
+                                  "return_sequences": sequences}
+        if self.name == "gru":
+            kwargs["reset_after"] = True
+        if attrs["bidirectional"]:
+            rnn = Call(f"layers.{self.name.upper()}", (attrs["hidden"],), kwargs)
+            statements: list[Statement] = [Apply(Call("layers.Bidirectional", (rnn,), {"name": name}))]
+        else:
+            statements = [Apply(Call(f"layers.{self.name.upper()}", (attrs["hidden"],), {**kwargs, "name": name}))]
+        if attrs["last_step"] and sequences:
+            statements.append(Index(((None, None, None), -1)))
+        return statements
+
+    def weights(self, attrs: Mapping[str, Any], tensor: Tensor, take: Callable[[str], np.ndarray],
+                prefix: str) -> list[np.ndarray]:
+        arrays: list[np.ndarray] = []
+        for suffix in ("", "_reverse") if attrs["bidirectional"] else ("",):
+            w_ih, w_hh = take(f"{prefix}.rnn.weight_ih_l0{suffix}"), take(f"{prefix}.rnn.weight_hh_l0{suffix}")
+            b_ih, b_hh = take(f"{prefix}.rnn.bias_ih_l0{suffix}"), take(f"{prefix}.rnn.bias_hh_l0{suffix}")
+            if self.name == "lstm":  # both stack the gates i, f, g, o; Keras has one bias for torch's two
+                arrays += [w_ih.T, w_hh.T, b_ih + b_hh]
+            else:
+                arrays += [gru_gates(w_ih).T, gru_gates(w_hh).T, np.stack([gru_gates(b_ih), gru_gates(b_hh)])]
+        return arrays
+
+
+def gru_gates(array: np.ndarray) -> np.ndarray:
+    """Reorder stacked gate blocks along axis 0 from torch's (r, z, n) to Keras's (z, r, h)."""
+    r, z, n = np.split(array, 3, axis=0)
+    return np.concatenate([z, r, n], axis=0)
+
+
+class Embedding(Kind):
+    name = "embedding"
+    keras_layout = "identity"
+    has_weights = True
+    schema = fields(dim=Attr("int", 1, 1, 16))
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "int64" and tensor.rank == 2
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        return {"dim": pick_int(draw, 2, 8)}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        raise AssertionError("built by torch_calls, which knows the vocab")
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        raise AssertionError("built by keras_statements, which knows the vocab")
+
+    def weights(self, attrs: Mapping[str, Any], tensor: Tensor, take: Callable[[str], np.ndarray],
+                prefix: str) -> list[np.ndarray]:
+        return [take(f"{prefix}.weight")]
+
+
+class Slice(Kind):
+    """x[..., start:stop:step, ...] along one non-batch axis."""
+
+    name = "slice"
+    schema = fields(axis=Attr("int", 1, 1, 3), start=Attr("int", 0, 0, MAX_DIM),
+              stop=Attr("int", 1, 1, MAX_DIM), step=Attr("int", 1, 1, 4))
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank >= 2 and max(tensor.shape[1:]) > 1
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if attrs["axis"] >= tensor.rank:
+            raise ValueError(f"{where}: axis {attrs['axis']} is not an axis of rank {tensor.rank}")
+        if not attrs["start"] < attrs["stop"] <= tensor.shape[attrs["axis"]]:
+            raise ValueError(f"{where}: {attrs['start']}:{attrs['stop']} is not a non-empty range of an axis of "
+                             f"size {tensor.shape[attrs['axis']]}")
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        size = len(range(attrs["start"], attrs["stop"], attrs["step"]))
+        return tensor._replace(shape=tuple(size if i == attrs["axis"] else s for i, s in enumerate(tensor.shape)))
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        axis = pick(draw, [i for i in range(1, tensor.rank) if tensor.shape[i] > 1])
+        size = tensor.shape[axis]
+        start = pick_int(draw, 0, size - 1)
+        return {"axis": axis, "start": start, "stop": pick_int(draw, start + 1, size), "step": pick_int(draw, 1, 3)}
+
+    def plainer(self, attrs: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        if attrs["step"] != 1:
+            yield {**attrs, "step": 1}
+        if attrs["start"] != 0:
+            yield {**attrs, "start": 0}
+
+    def label(self, attrs: Mapping[str, Any]) -> str:
+        step = f":{attrs['step']}" if attrs["step"] != 1 else ""
+        return f"slice(axis={attrs['axis']},{attrs['start']}:{attrs['stop']}{step})"
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("Slice", (attrs["axis"], attrs["start"], attrs["stop"], attrs["step"]))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        items: list[tuple[int | None, int | None, int | None] | int] = [(None, None, None)] * tensor.rank
+        items[tensor.keras_axis(attrs["axis"])] = (attrs["start"], attrs["stop"],
+                                                   attrs["step"] if attrs["step"] != 1 else None)
+        while items and items[-1] == (None, None, None):
+            items.pop()
+        return [Index(tuple(items))]
+
+
+class Reduce(Kind):
+    """mean, sum or max over one non-batch axis, keeping it (size 1) or not."""
+
+    name = "reduce"
+    schema = fields(op=Attr("choice", "mean", choices=("mean", "sum", "max")), axis=Attr("int", 1, 1, 3),
+              keepdims=Attr("bool", True))
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank >= 2
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if attrs["axis"] >= tensor.rank:
+            raise ValueError(f"{where}: axis {attrs['axis']} is not an axis of rank {tensor.rank}")
+        if not attrs["keepdims"] and tensor.rank == 2:
+            raise ValueError(f"{where}: dropping the only non-batch axis leaves no features")
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        axis = attrs["axis"]
+        if attrs["keepdims"]:
+            return tensor._replace(shape=tuple(1 if i == axis else s for i, s in enumerate(tensor.shape)))
+        shape = tuple(s for i, s in enumerate(tensor.shape) if i != axis)
+        return Tensor(shape, tuple(p - (p > axis) for p in tensor.perm if p != axis))
+
+    def keras_perm(self, attrs: Mapping[str, Any], tensor: Tensor, out: Tensor) -> tuple[int, ...]:
+        return out.perm
+
+    def draw(self, draw: DrawFn, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        return {"op": pick(draw, ["mean", "sum", "max"]), "axis": pick_int(draw, 1, tensor.rank - 1),
+                "keepdims": tensor.rank == 2 or draw_bool(draw, 0.5)}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("Reduce", (attrs["op"], attrs["axis"], attrs["keepdims"]))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        return [Op(attrs["op"], (), {"axis": tensor.keras_axis(attrs["axis"]), "keepdims": attrs["keepdims"]})]
+
+
+def draw_bool(draw: DrawFn, probability_true: float) -> bool:
+    from hypothesis import strategies as st
+
+    # an integer draw shrinks toward the first branch: the plainer value
+    return bool(draw(st.integers(0, 99)) < probability_true * 100)
+
+
+SLOPES = Attr("float", 0.01, choices=(0.01, 0.1, 0.2))
+ALPHAS = Attr("float", 1.0, choices=(1.0, 0.5))
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (
+    Conv(1), Conv(2), ConvTranspose(1), ConvTranspose(2), Linear(), BatchNorm(), LayerNorm(), GroupNorm(),
+    Activation("relu", "nn.ReLU", lambda attrs: Call("layers.ReLU")),
+    Activation("gelu", "nn.GELU", keras_activation("gelu")),
+    Activation("sigmoid", "nn.Sigmoid", keras_activation("sigmoid")),
+    Activation("tanh", "nn.Tanh", keras_activation("tanh")),
+    Activation("hardswish", "nn.Hardswish", keras_activation("hard_swish")),
+    Activation("leaky_relu", "nn.LeakyReLU",
+               lambda attrs: Call("layers.LeakyReLU", (), {"negative_slope": attrs["slope"]}), {"slope": SLOPES}),
+    Activation("elu", "nn.ELU", lambda attrs: Call("layers.ELU", (), {"alpha": attrs["alpha"]}), {"alpha": ALPHAS}),
+    Softmax(), Pool("max", 1), Pool("max", 2), Pool("avg", 1), Pool("avg", 2), GlobalAvgPool(), Upsample(),
+    Flatten(), Reshape(), Transpose(), Container("residual"), Container("concat"), Attention(), Recurrent("lstm"),
+    Recurrent("gru"), Embedding(), Slice(), Reduce(),
+)}
+
+
+# -- torch and Keras forms ----------------------------------------------------------------------------------------
+def torch_calls(layers: Sequence[Layer], tensor: Tensor, prefix: str = "", vocab: int | None = None) -> list[Call]:
+    calls = []
+    for index, layer in enumerate(layers):
+        name = f"{prefix}.{index}" if prefix else str(index)
+        kind = KINDS[layer.kind]
+        if kind.name == "embedding":
+            assert vocab is not None
+            calls.append(Call("nn.Embedding", (vocab, layer.attrs["dim"])))
+        else:
+            calls.append(kind.torch(layer.attrs, tensor, name))
+        tensor = layer_output(layer, tensor, name, vocab)
+    return calls
+
+
+def torch_model(description: ModelDescription) -> Call:
+    return Call("nn.Sequential", tuple(torch_calls(description.layers, input_tensor(description),
+                                                   vocab=description.vocab)))
+
+
+def keras_name(torch_prefix: str) -> str:
+    return "l" + torch_prefix.replace(".", "_")
+
+
+def keras_statements(layers: Sequence[Layer], tensor: Tensor, name_prefix: str = "l",
+                     vocab: int | None = None) -> tuple[list[Statement], Tensor] | None:
+    """The Keras program for a layer list and the tensor it leaves (with its arrangement); None without a twin."""
+    statements: list[Statement] = []
+    for index, layer in enumerate(layers):
+        kind = KINDS[layer.kind]
+        name = f"{name_prefix}{index}" if name_prefix == "l" else f"{name_prefix}_{index}"
+        out = layer_output(layer, tensor, name, vocab)
+        if kind.keras_layout == "channels_last":
+            permute, tensor = arrange(tensor, channels_last(tensor.rank))
+        elif kind.keras_layout == "identity" or (kind.keras_layout == "last" and tensor.perm[-1] != tensor.rank - 1):
+            permute, tensor = arrange(tensor, identity(tensor.rank))
+        else:
+            permute = []
+        if kind.name == "embedding":
+            assert vocab is not None
+            own: list[Statement] | None = [Apply(Call("layers.Embedding", (vocab, layer.attrs["dim"]),
+                                                      {"name": name}))]
+        else:
+            own = kind.keras(layer.attrs, tensor, name)
+        if own is None:
+            return None
+        statements += permute + own
+        tensor = out._replace(perm=kind.keras_perm(layer.attrs, tensor, out))
+    return statements, tensor
+
+
+@dataclass(frozen=True)
+class KerasProgram:
+    input_shape: tuple[int, ...]  # Keras layout, batch first
+    statements: tuple[Statement, ...]
+    output_layout: str | None  # torch letters when the Keras output is channels-last
+
+
+def keras_program(description: ModelDescription) -> KerasProgram | None:
+    start = input_tensor(description)
+    program = keras_statements(description.layers, start, vocab=description.vocab)
+    if program is None:
+        return None
+    statements, out = program
+    layout = LAYOUTS.get(out.rank) if out.perm == channels_last(out.rank) and out.rank >= 3 else None
+    if layout is None:
+        statements += arrange(out, identity(out.rank))[0]  # any other arrangement: back to torch's order
+    return KerasProgram(start.keras_shape(), tuple(statements), layout)
+
+
+def keras_weight_arrays(description: ModelDescription, state: Mapping[str, Any]) -> dict[str, list[np.ndarray]]:
+    """The Keras twin's weights by layer name, from a torch state_dict given as numpy arrays; every torch
+    tensor must find its place (KeyError otherwise)."""
+    unused = set(state)
+
+    def take(key: str) -> np.ndarray:
+        if key not in state:
+            raise KeyError(f"the torch state_dict has no {key!r}")
+        unused.discard(key)
+        return np.asarray(state[key], dtype=np.float32)
+
+    weights: dict[str, list[np.ndarray]] = {}
+
+    def visit(layers: Sequence[Layer], tensor: Tensor, prefix: str, name_prefix: str) -> None:
+        for index, layer in enumerate(layers):
+            torch_prefix = f"{prefix}.{index}" if prefix else str(index)
+            name = f"{name_prefix}{index}" if name_prefix == "l" else f"{name_prefix}_{index}"
+            kind = KINDS[layer.kind]
+            if kind.has_weights:
+                weights[name] = kind.weights(layer.attrs, tensor, take, torch_prefix)
+            if layer.body:
+                visit(layer.body, tensor, f"{torch_prefix}.body", f"{name}_body")
+            tensor = layer_output(layer, tensor, name, description.vocab)
+
+    visit(description.layers, input_tensor(description), "", "l")
+    if unused:
+        raise KeyError(f"torch state keys with no Keras place: {sorted(unused)}")
+    return weights
+
+
+# -- building (inside a worker) ------------------------------------------------------------------------------------
+def build_torch(description: ModelDescription) -> Any:
+    """The torch module, in eval mode, with weights drawn from the description's seed (trained-looking)."""
+    import torch
+
+    from harness.fuzz.codegen import instantiate
+    from model_zoo.trained_look import look_trained_torch
+
+    torch.manual_seed(description.seed)
+    return look_trained_torch(instantiate(torch_model(description)))
+
+
+def build_keras(description: ModelDescription) -> Any:
+    """The Keras twin with untrained weights (transfer_weights fills them)."""
+    import keras
+
+    from harness.fuzz.codegen import run_statements
+
+    program = keras_program(description)
+    if program is None:
+        raise ValueError(f"{description.summary()} has no Keras twin")
+    inputs = keras.Input(shape=program.input_shape[1:], dtype=description.input_dtype, name=INPUT_NAME)
+    return keras.Model(inputs, run_statements(program.statements, inputs), name="fuzzed")
+
+
+def transfer_weights(description: ModelDescription, state: Mapping[str, Any], keras_model: Any) -> None:
+    for name, arrays in keras_weight_arrays(description, state).items():
+        keras_model.get_layer(name).set_weights(arrays)
+
+
+def model_spec(description: ModelDescription, name: str) -> ModelSpec:
+    """The engine's view of a description: torch builder, and the Keras twin with its weight transfer when
+    every layer has one."""
+    twin = description.has_keras_twin()
+    program = keras_program(description)
+    ids = description.input_dtype == "int64"
+    return ModelSpec(
+        name=name,
+        family="fuzz",
+        build_torch=partial(build_torch, description),
+        build_keras=partial(build_keras, description) if twin else None,
+        transfer_weights=partial(transfer_weights, description) if twin else None,
+        inputs=(InputSpec(INPUT_NAME, description.input_shape, description.input_dtype,
+                          layout=description.input_layout(), domain="index" if ids else "real",
+                          high=description.vocab if ids else None),),
+        outputs=(OutputSpec(OUTPUT_NAME, layout=program.output_layout if program else None),),
+        tags=frozenset({"fuzz", *description.kinds()}),
+        seed=description.seed,
+        description=description.summary(),
+    )
+
+
+def rebuild_torch(directory: Path, description: dict[str, Any]) -> Any:
+    """The torch-artifact rebuild: the module from its JSON description (the loader then loads the saved
+    state dict into it)."""
+    return build_torch(ModelDescription.from_json(description))
+
+
+def torch_source(description: ModelDescription, *, weights_file: str = "weights.npz") -> str:
+    """A standalone script (torch and numpy only) defining build_model(), which returns the module with the
+    weights saved beside it in `weights_file` (torch state_dict keys)."""
+    return torch_script(torch_model(description), description.summary(), weights_file)
+
+
+def keras_source(description: ModelDescription, *, weights_file: str = "keras_weights.npz") -> str:
+    """The same for the Keras twin (keras and numpy only); `weights_file` holds keras_weight_arrays() as
+    "<layer>/<index>" keys (see keras_weights_npz)."""
+    program = keras_program(description)
+    if program is None:
+        raise ValueError(f"{description.summary()} has no Keras twin")
+    return keras_script(program.statements, program.input_shape[1:], description.input_dtype,
+                        description.summary(), weights_file)
+
+
+def keras_weights_npz(description: ModelDescription, state: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """keras_weight_arrays flattened to the npz keys keras_source reads."""
+    return {f"{name}/{index}": array for name, arrays in keras_weight_arrays(description, state).items()
+            for index, array in enumerate(arrays)}
+
+
+# -- the strategy -------------------------------------------------------------------------------------------------
+def descriptions(max_layers: int = 5) -> SearchStrategy[ModelDescription]:
+    """Random valid model descriptions with at most `max_layers` layers (nested ones counted), small shapes."""
+    from hypothesis import strategies as st
+
+    if not is_int(max_layers) or not 1 <= max_layers <= MAX_LAYERS:
+        raise ValueError(f"max_layers must be an integer in [1, {MAX_LAYERS}], got {max_layers!r}")
+
+    @st.composite
+    def strategy(draw: DrawFn) -> ModelDescription:
+        shape, dtype, vocab = draw_input(draw)
+        seed = int(draw(st.integers(0, 2**16)))
+        budget = pick_int(draw, 1, max_layers)
+        layers: list[Layer] = []
+        # The input's Keras arrangement depends on the first layer; torch shapes do not.
+        tensor = Tensor(shape, identity(len(shape)), dtype)
+        for _ in range(3 * max_layers):  # a draw that does not fit costs an attempt, so drawing ends
+            if budget <= 0:
+                break
+            options = [kind for kind in KINDS.values() if kind.accepts(tensor) and not (
+                kind.schema.get("body") and budget < 2)]
+            if not options:
+                break
+            kind = pick(draw, options)
+            attrs = kind.draw(draw, tensor, False)
+            if attrs is None:
+                continue
+            layer = Layer(kind.name, attrs)
+            if layer.count() > budget:
+                continue
+            try:
+                tensor = layer_output(layer, tensor, kind.name, vocab)
+            except ValueError:
+                continue  # e.g. a drawn shape past the size limits: draw another layer
+            layers.append(layer)
+            budget -= layer.count()
+        if not layers:  # every attempt missed: the plainest layer that fits
+            layers.append(Layer("embedding", {"dim": 4}) if dtype == "int64" else Layer("relu"))
+        return ModelDescription(shape, dtype, tuple(layers), seed, vocab)
+
+    return strategy()
+
+
+def draw_input(draw: DrawFn) -> tuple[tuple[int, ...], str, int | None]:
+    batch = pick_int(draw, 1, 2)
+    family = pick(draw, ["image", "signal", "sequence", "flat", "ids"])
+    if family == "image":
+        return (batch, pick_int(draw, 1, 8), pick_int(draw, 3, 12), pick_int(draw, 3, 12)), "float32", None
+    if family == "signal":
+        return (batch, pick_int(draw, 1, 8), pick_int(draw, 3, 12)), "float32", None
+    if family == "sequence":
+        return (batch, pick_int(draw, 1, 6), pick_int(draw, 1, 8)), "float32", None
+    if family == "flat":
+        return (batch, pick_int(draw, 1, 16)), "float32", None
+    return (batch, pick_int(draw, 1, 6)), "int64", pick_int(draw, 2, 20)
+
+
+# -- self-checks, run inside a worker (the grammar's tests call them through Engine.call_function) ---------------
+def sample_input(description: ModelDescription, seed: int) -> np.ndarray:
+    """One input in torch layout: standard normal floats, or ids below the vocab."""
+    rng = np.random.default_rng(seed)
+    if description.vocab is not None:
+        return rng.integers(0, description.vocab, size=description.input_shape, dtype=np.int64)
+    return rng.standard_normal(description.input_shape).astype(np.float32)
+
+
+def load_script(path: Path) -> Any:
+    """Import a generated script as a module (the scripts this module wrote, in a folder of its own)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"generated_{path.parent.name}_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_torch_side(descriptions: list[dict[str, Any]], directory: str) -> list[dict[str, Any]]:
+    """Build each description's torch module twice, run it on a sample input, and run the module torch_source
+    generates with the saved weights. Leaves input, output and weights in `directory`/<index>/ for
+    check_keras_side. Returns per model: whether the builds agree, how far the generated module's output is from
+    the built one's, and how many of its weight tensors are distinct and not constant."""
+    import torch
+
+    from model_zoo.trained_look import is_constant
+
+    results = []
+    for index, data in enumerate(descriptions):
+        description = ModelDescription.from_json(data)
+        folder = Path(directory) / str(index)
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(12345)  # a seed the builder must not depend on
+        module = build_torch(description)
+        torch.manual_seed(54321)
+        again = build_torch(description)
+        x = sample_input(description, index)
+        with torch.no_grad():
+            y = module(torch.from_numpy(x)).numpy()
+        state = {key: value.detach().numpy() for key, value in module.state_dict().items()}
+        np.savez(folder / "weights.npz", **state)
+        np.savez(folder / "io.npz", x=x, y=y)
+        (folder / "model.py").write_text(torch_source(description))
+        with torch.no_grad():
+            generated = load_script(folder / "model.py").build_model()(torch.from_numpy(x)).numpy()
+        floats = [array for array in state.values() if np.issubdtype(array.dtype, np.floating)]
+        results.append({
+            "deterministic": all(torch.equal(a, b) for a, b in zip(module.state_dict().values(),
+                                                                     again.state_dict().values())),
+            "eval": not module.training,
+            "output_shape": list(y.shape),
+            "finite": bool(np.isfinite(y).all()),
+            "generated_max_abs_err": float(np.max(np.abs(generated - y), initial=0.0)),
+            "weights": len(floats),
+            "distinct_weights": len({(a.shape, a.tobytes()) for a in floats}),
+            "constant_weights": sum(is_constant(a) for a in floats),
+        })
+    return results
+
+
+def check_keras_side(descriptions: list[dict[str, Any]], directory: str) -> list[dict[str, Any] | None]:
+    """For each description with a Keras twin (None otherwise): build the twin, transfer the torch weights left by
+    check_torch_side, and compare its output on the same input with torch's; also the twin saved and loaded
+    (as the harness does) and the model keras_source generates."""
+    import keras
+
+    from harness.spec import channels_last as keras_letters
+    from harness.spec import to_layout
+
+    results: list[dict[str, Any] | None] = []
+    for index, data in enumerate(descriptions):
+        description = ModelDescription.from_json(data)
+        if not description.has_keras_twin():
+            results.append(None)
+            continue
+        folder = Path(directory) / str(index)
+        with np.load(folder / "weights.npz") as loaded:
+            state = {key: loaded[key] for key in loaded.files}
+        with np.load(folder / "io.npz") as io:
+            x, y = io["x"], io["y"]
+        spec = model_spec(description, "check")
+        input_layout, output_layout = spec.inputs[0].layout, spec.outputs[0].layout
+        keras_x = to_layout(x, input_layout, keras_letters(input_layout) if input_layout else None)
+        model = build_keras(description)
+        transfer_weights(description, state, model)
+
+        def torch_order(output: Any, layout: str | None = output_layout) -> np.ndarray:
+            array = np.asarray(output)
+            return to_layout(array, keras_letters(layout), layout) if layout else array
+
+        twin = torch_order(model(keras_x))
+        model.save(folder / "twin.keras")
+        reloaded = torch_order(keras.saving.load_model(folder / "twin.keras")(keras_x))
+        keras_arrays: dict[str, Any] = keras_weights_npz(description, state)
+        np.savez(folder / "keras_weights.npz", **keras_arrays)
+        (folder / "model_keras.py").write_text(keras_source(description))
+        generated = torch_order(load_script(folder / "model_keras.py").build_model()(keras_x))
+        same_shape = twin.shape == y.shape
+        results.append({
+            "shape_matches": same_shape,
+            "max_abs_err": float(np.max(np.abs(twin - y), initial=0.0)) if same_shape else None,
+            "scale": float(np.max(np.abs(y), initial=0.0)),
+            "reloaded_max_abs_err": float(np.max(np.abs(reloaded - twin), initial=0.0)),
+            "generated_max_abs_err": float(np.max(np.abs(generated - twin), initial=0.0)),
+        })
+    return results
