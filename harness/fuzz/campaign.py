@@ -124,6 +124,12 @@ def drawn_models(seed: int, max_layers: int) -> Iterator[ModelDescription]:
                 yield description
 
 
+def step_text(description: ModelDescription) -> str:
+    """A shrink step as the model it left: layers, input and the layer chain."""
+    shape = "x".join(str(dim) for dim in description.input_shape)
+    return f"{description.layer_count()} layers, input {shape} {description.input_dtype}: {description.summary()}"
+
+
 def truncated(route: Route, hop_index: int) -> Route:
     """The route up to and including hop `hop_index`: what a shrink step or a replay needs to run."""
     return Route(route.source, route.hops[:hop_index])
@@ -279,7 +285,7 @@ class Campaign:
             self.forget(name)
             return False
 
-        shrunk = shrink(evaluation.description, still_fails, budget_seconds=budget)
+        shrunk = shrink(evaluation.description, still_fails, budget_seconds=budget, describe=step_text)
         final = last[0] if last else self.evaluate(f"{evaluation.name}_min", evaluation.description, route)
         if final is None or final.signature != signature:
             raise RuntimeError("the failure did not reproduce on its own route prefix")

@@ -205,10 +205,11 @@ def run_repro(folder: Path, stack: str, *, timeout: float = REPRO_TIMEOUT) -> di
         done = subprocess.run([str(python), "repro.py"], cwd=folder, capture_output=True, text=True, timeout=timeout,
                               env=repro_environment())
         code: int | None = done.returncode
-        output = (done.stdout + done.stderr).strip()
+        output, errors = done.stdout.strip(), done.stderr.strip()
     except subprocess.TimeoutExpired:
-        code, output = None, f"no exit within {timeout:.0f} s"
-    tail = "\n".join(output.splitlines()[-6:])
+        code, output, errors = None, "", f"no exit within {timeout:.0f} s"
+    # What the repro printed, and the end of its stderr (the frameworks' import chatter comes first there).
+    tail = "\n".join(output.splitlines()[-6:] + [f"stderr: {line}" for line in errors.splitlines()[-2:]])
     failed_line = next((line for line in reversed(output.splitlines()) if line.startswith("FAILED")), "")
     error = str(record.get("error") or "")
     wanted = error.split(":")[0].strip() if record.get("status") in ("convert_error", "run_error") else ""

@@ -87,7 +87,9 @@ def main():
         if telling.endswith(":") and len(lines) > 1:
             named = [line for line in lines[1:] if "Error" in line.split(":")[0] or "Exception" in line]
             telling = named[-1] if named else lines[-1]
-        print(f"FAILED: {type(exc).__name__}: {telling[:500]}")
+        if not telling.startswith(type(exc).__name__):
+            telling = f"{type(exc).__name__}: {telling}"
+        print(f"FAILED: {telling[:500]}")
         return 1
     produced = [np.asarray(output) for output in produced]
     if len(produced) < len(expected):

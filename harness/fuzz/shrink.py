@@ -29,8 +29,13 @@ class ShrinkResult(Generic[D]):
     finished: bool = False  # no simplification keeps the failure (else the time ran out)
 
 
+def layers_and_summary(description: Shrinkable) -> str:
+    return f"{description.layer_count()} layers: {description.summary()}"
+
+
 def shrink(description: D, still_fails: Callable[[D], bool], *, budget_seconds: float,
-           clock: Callable[[], float] = time.monotonic) -> ShrinkResult[D]:
+           clock: Callable[[], float] = time.monotonic,
+           describe: Callable[[D], str] = layers_and_summary) -> ShrinkResult[D]:
     """Greedy descent over `description.simplifications()` (most aggressive first): the first candidate for which
     `still_fails` holds replaces the current description and the search starts again from it. A candidate is
     only ever simpler, so the descent ends; `budget_seconds` bounds it (a candidate under way is finished)."""
@@ -45,7 +50,7 @@ def shrink(description: D, still_fails: Callable[[D], bool], *, budget_seconds: 
             result.tried += 1
             if still_fails(candidate):
                 result.description = candidate
-                result.steps.append(f"{candidate.layer_count()} layers: {candidate.summary()}")
+                result.steps.append(describe(candidate))
                 accepted = True
                 break
         if not accepted:
