@@ -568,8 +568,8 @@ def command_fuzz(args: argparse.Namespace) -> int:
         raise UsageError("parity fuzz needs --budget MINUTES (or --description FILE for one model)")
     if args.budget is not None and args.budget <= 0:
         raise UsageError("--budget must be a positive number of minutes")
-    if args.examples < 1 or args.max_layers < 1 or args.shrink_minutes < 0:
-        raise UsageError("--examples and --max-layers must be at least 1, --shrink-minutes not negative")
+    if args.examples < 1 or args.max_layers < 1 or args.jobs < 1 or args.shrink_minutes < 0:
+        raise UsageError("--examples, --max-layers and --jobs must be at least 1, --shrink-minutes not negative")
     routes = select_routes(args.routes, default_converters(opsets=args.opsets))
     provision_stacks(sorted({hop.converter.stack for route in routes for hop in route.hops} | {"current"}))
     options = EngineOptions(examples=args.examples, profile="ci", seed=args.seed, convert_timeout=args.convert_timeout,
@@ -586,7 +586,8 @@ def command_fuzz(args: argparse.Namespace) -> int:
           f"findings in {out}/; artifacts in {work_dir}", flush=True)
     with open_engine(work_dir, options, lambda line: None) as engine:
         campaign = Campaign(engine, routes, campaign_options, progress=lambda line: print(line, flush=True))
-        summary = campaign.run(iter([given]) if given is not None else drawn_models(args.seed, args.max_layers))
+        models = iter([given]) if given is not None else drawn_models(args.seed, args.max_layers)
+        summary = campaign.run(models, jobs=1 if given is not None else args.jobs)
     print(f"[parity] fuzz: {summary['models']} models in {time.monotonic() - started:.0f} s, {summary['failures']} "
           f"failing routes, {len(summary['signatures'])} signatures: {len(summary['new'])} new findings, "
           f"{len(summary['known'])} known failure records met; {out / 'README.md'}")
@@ -687,6 +688,9 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--work-dir", help="artifacts and worker logs (default: .parity/fuzz in the checkout)")
     fuzz.add_argument("--description", metavar="FILE",
                       help="run this one model description (JSON, e.g. a finding's description.json) instead")
+    fuzz.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                      help="models evaluated side by side, each lane with its own worker processes (default 1); "
+                           "new signatures are shrunk in the main process as they come in")
     fuzz.add_argument("--examples", type=int, default=3, help="hypothesis input examples per route (default 3)")
     fuzz.add_argument("--max-layers", type=int, default=5, help="layers per generated model at most (default 5)")
     fuzz.add_argument("--shrink-minutes", type=float, default=4.0, help="time to shrink each finding (default 4)")

@@ -8,12 +8,14 @@ model, so an interrupted campaign loses at most the model under way."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import TYPE_CHECKING, Any
 
 from harness.atomic import write_atomic
@@ -65,6 +67,17 @@ class Evaluation:
     route: Route
     rows: list[dict[str, Any]]
     signature: Signature | None
+    seconds: float
+
+
+@dataclass
+class ModelRun:
+    """A generated model through every route that applies to it: what a lane hands back to be judged."""
+
+    index: int
+    description: ModelDescription
+    evaluations: list[Evaluation]
+    error: str  # a harness or grammar error that cut the model short
     seconds: float
 
 
@@ -201,23 +214,35 @@ class Campaign:
         self.engine.descriptions.pop(name, None)
         shutil.rmtree(self.engine.run_dir / name, ignore_errors=True)
 
-    def try_model(self, index: int, description: ModelDescription) -> dict[str, Any]:
+    def run_model(self, index: int, description: ModelDescription) -> ModelRun:
+        """One model through every route that applies to it (in a lane, when the campaign runs several)."""
         name = f"fuzz{index:05d}"
         started = time.monotonic()
-        outcome: dict[str, Any] = {"index": index, "name": name, "summary": description.summary(),
-                                   "layers": description.layer_count(), "description": description.to_json(),
-                                   "routes": {}}
+        evaluations: list[Evaluation] = []
+        error = ""
         try:
             for route in self.routes:
                 evaluation = self.evaluate(name, description, route)
                 if evaluation is not None:
-                    outcome["routes"][route.id] = self.judge(evaluation)
+                    evaluations.append(evaluation)
         except Exception as exc:  # a harness or grammar error on one model must not end the campaign
-            self.state.harness_errors += 1
-            outcome["harness_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            error = f"{type(exc).__name__}: {str(exc)[:300]}"
         finally:
             self.forget(name)
-        outcome["seconds"] = round(time.monotonic() - started, 1)
+        return ModelRun(index, description, evaluations, error, round(time.monotonic() - started, 1))
+
+    def record(self, run: ModelRun) -> dict[str, Any]:
+        """Judge a model's routes (writing up new signatures) and count it; its line for models.jsonl."""
+        description = run.description
+        outcome: dict[str, Any] = {"index": run.index, "summary": description.summary(),
+                                   "layers": description.layer_count(), "description": description.to_json(),
+                                   "routes": {evaluation.route.id: self.judge(evaluation)
+                                              for evaluation in run.evaluations},
+                                   "seconds": run.seconds}
+        if run.error:
+            self.state.harness_errors += 1
+            outcome["harness_error"] = run.error
+        self.state.models += 1
         return outcome
 
     def judge(self, evaluation: Evaluation) -> dict[str, Any]:
@@ -362,29 +387,82 @@ class Campaign:
         write_atomic(self.options.out_dir / CAMPAIGN, json.dumps(self.summary(), indent=1) + "\n")
         write_readme(self.options.out_dir, self.summary())
 
-    def run(self, models: Iterator[ModelDescription]) -> dict[str, Any]:
+    def run(self, models: Iterator[ModelDescription], jobs: int = 1) -> dict[str, Any]:
+        """Draw models until the budget is spent; `jobs` lanes evaluate models side by side, and this process
+        judges them, shrinks and writes up each new signature (with its own workers) as they come in."""
         out = self.options.out_dir
         out.mkdir(parents=True, exist_ok=True)
-        with (out / JOURNAL).open("a") as journal:
+        try:
+            with (out / JOURNAL).open("a") as journal:
+                for run in self.model_runs(models, jobs):
+                    outcome = self.record(run)
+                    journal.write(json.dumps(outcome, default=str) + "\n")
+                    journal.flush()
+                    self.save()
+                    self.report(outcome)
+        finally:
+            self.save()  # also after Ctrl-C: the totals of every model that finished
+        return self.summary()
+
+    def report(self, outcome: dict[str, Any]) -> None:
+        failing = [route for route, entry in outcome["routes"].items() if entry["status"] != "pass"]
+        elapsed = int(self.elapsed())
+        error = f"; harness error: {outcome['harness_error']}" if "harness_error" in outcome else ""
+        self.progress(
+            f"[fuzz {elapsed // 60}:{elapsed % 60:02d}] model {outcome['index']} ({outcome['layers']} layers, "
+            f"{outcome['seconds']:.0f} s): {outcome['summary']}: {len(failing)} of {len(outcome['routes'])} "
+            f"routes fail{error} | {self.state.models} models, {self.state.failures} failures, "
+            f"{len(self.state.signatures)} signatures ({len(self.state.new)} new findings, "
+            f"{len(self.state.known)} known records)")
+
+    def model_runs(self, models: Iterator[ModelDescription], jobs: int) -> Iterator[ModelRun]:
+        if jobs <= 1:
             for index, description in enumerate(models, 1):
                 if self.elapsed() >= self.options.budget_seconds:
-                    break
-                outcome = self.try_model(index, description)
-                self.state.models += 1
-                journal.write(json.dumps(outcome, default=str) + "\n")
-                journal.flush()
-                self.save()
-                failing = [route for route, entry in outcome["routes"].items() if entry["status"] != "pass"]
-                elapsed = int(self.elapsed())
-                self.progress(
-                    f"[fuzz {elapsed // 60}:{elapsed % 60:02d}] model {index} ({outcome['layers']} layers, "
-                    f"{outcome['seconds']:.0f} s): {outcome['summary']}: {len(failing)} of {len(outcome['routes'])} "
-                    f"routes fail{'; ' + outcome['harness_error'] if 'harness_error' in outcome else ''} | "
-                    f"{self.state.models} models, {self.state.failures} failures, "
-                    f"{len(self.state.signatures)} signatures ({len(self.state.new)} new findings, "
-                    f"{len(self.state.known)} known records)")
-        self.save()
-        return self.summary()
+                    return
+                yield self.run_model(index, description)
+            return
+        yield from self.lanes(models, jobs)
+
+    def lanes(self, models: Iterator[ModelDescription], jobs: int) -> Iterator[ModelRun]:
+        """Model k runs in lane k mod jobs, a forked process with its own worker processes, which streams each
+        finished model back. Processes, not threads, for the reason harness.session gives."""
+        context = multiprocessing.get_context("fork")
+        queue: Any = context.Queue()
+
+        def lane_main(lane: int) -> None:
+            self.engine = self.engine.sibling(lane)  # this process's own copy of the campaign
+            try:
+                for index, description in enumerate(models, 1):
+                    if self.elapsed() >= self.options.budget_seconds:
+                        break
+                    if index % jobs == lane % jobs:
+                        queue.put(self.run_model(index, description))
+            finally:
+                queue.put(lane)
+                self.engine.pool.close()
+
+        processes = [context.Process(target=lane_main, args=(lane,), daemon=True) for lane in range(1, jobs + 1)]
+        for process in processes:
+            process.start()
+        finished = 0
+        try:
+            while finished < jobs:
+                try:
+                    message = queue.get(timeout=5)
+                except Empty:
+                    if not any(process.is_alive() for process in processes):
+                        raise RuntimeError("every lane of the campaign died; see the worker logs") from None
+                    continue
+                if isinstance(message, int):
+                    finished += 1
+                else:
+                    yield message
+        finally:
+            for process in processes:
+                process.join(timeout=30)
+                if process.is_alive():
+                    process.kill()
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ import numpy as np
 from harness.atomic import open_atomic, write_atomic
 from harness.converters.base import Converter
 from harness.fuzz.repro_templates import keras_signature, plan_for, render
-from harness.fuzz.signature import Signature, strip_harness_wording
+from harness.fuzz.signature import Signature, error_class, normalise_message, strip_harness_wording
 from harness.stacks import get_stack, stack_versions
 from harness.worker import load_npz
 
@@ -211,14 +212,23 @@ def run_repro(folder: Path, stack: str, *, timeout: float = REPRO_TIMEOUT) -> di
     # What the repro printed, and the end of its stderr (the frameworks' import chatter comes first there).
     tail = "\n".join(output.splitlines()[-6:] + [f"stderr: {line}" for line in errors.splitlines()[-2:]])
     failed_line = next((line for line in reversed(output.splitlines()) if line.startswith("FAILED")), "")
-    error = str(record.get("error") or "")
-    wanted = error.split(":")[0].strip() if record.get("status") in ("convert_error", "run_error") else ""
-    same_error = not wanted or wanted in failed_line or " " in wanted  # a sentence, not a class: not checked
+    same_error = True
+    if record.get("status") in ("convert_error", "run_error", "crash"):
+        # The converter's own words must come back (the harness's wording around them may not).
+        error = str(record.get("error") or "")
+        same_error = (error_class(error) in failed_line.split(":")[1] if error_class(error) and ":" in failed_line
+                      else False) or core_message(error) in normalise_message(failed_line)
     reproduces = code == 1 and bool(failed_line) and same_error
     record["repro"] = {"exit_code": code, "reproduces": reproduces, "output": tail[-1500:],
                        "python": f"parity stacks {stack} --python"}
     write_atomic(folder / FINDING, json.dumps(record, indent=1, default=str) + "\n")
     return dict(record["repro"])
+
+
+def core_message(error: str) -> str:
+    """A harness error line reduced to the converter's or checker's own words, normalised, without the class."""
+    text = re.sub(r"^InvalidOnnxModel: the converter wrote an invalid model: ", "", strip_harness_wording(error))
+    return normalise_message(re.sub(r"^[\w.]+: ", "", text))[:60]
 
 
 def read_finding(folder: Path) -> FindingRecord:
