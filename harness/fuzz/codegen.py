@@ -121,7 +121,9 @@ def render(value: Any, indent: int = 0) -> str:
         if value.target == "nn.Sequential" and value.args:
             pad = "    " * (indent + 1)
             return "nn.Sequential(\n" + "".join(f"{pad}{part},\n" for part in parts) + "    " * indent + ")"
-        return f"{value.target}({', '.join(parts)})"
+        # Keras targets are written "layers.X" in recipes and "keras.layers.X" in scripts
+        target = f"keras.{value.target}" if value.target.startswith("layers.") else value.target
+        return f"{target}({', '.join(parts)})"
     if isinstance(value, tuple):
         return "(" + ", ".join(render(item, indent) for item in value) + ("," if len(value) == 1 else "") + ")"
     if isinstance(value, list):
@@ -209,7 +211,7 @@ def render_statements(statements: Sequence[Statement], x: str = "x", depth: int 
     lines: list[str] = []
     for statement in statements:
         if isinstance(statement, Apply):
-            layer = render(statement.layer).replace("layers.", "keras.layers.", 1)
+            layer = render(statement.layer)
             call = f"{x}, {x}" if statement.layer.target == "layers.MultiHeadAttention" else x
             lines.append(f"{x} = {layer}({call})")
         elif isinstance(statement, Op):

@@ -409,6 +409,10 @@ class Kind:
         """The Keras layer's weights from the torch module named `prefix`."""
         return []
 
+    def plain(self) -> dict[str, Any]:
+        """Every attribute at its default (a container's body aside)."""
+        return {name: spec.default for name, spec in self.schema.items() if spec.type != "body"}
+
     def plainer(self, attrs: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """Each attribute reset to its default, and integers halved toward it."""
         for name, spec in self.schema.items():
@@ -1523,6 +1527,7 @@ def check_torch_side(descriptions: list[dict[str, Any]], directory: str) -> list
     the built one's, and how many of its weight tensors are distinct and not constant."""
     import torch
 
+    from harness.torch_artifact import load_torch_module, save_torch_module
     from model_zoo.trained_look import is_constant
 
     results = []
@@ -1541,8 +1546,11 @@ def check_torch_side(descriptions: list[dict[str, Any]], directory: str) -> list
         np.savez(folder / "weights.npz", **state)
         np.savez(folder / "io.npz", x=x, y=y)
         (folder / "model.py").write_text(torch_source(description))
+        save_torch_module(folder / "artifact", module, "harness.fuzz.grammar:rebuild_torch",
+                          description=description.to_json())
         with torch.no_grad():
             generated = load_script(folder / "model.py").build_model()(torch.from_numpy(x)).numpy()
+            rebuilt = load_torch_module(folder / "artifact")(torch.from_numpy(x)).numpy()
         floats = [array for array in state.values() if np.issubdtype(array.dtype, np.floating)]
         results.append({
             "deterministic": all(torch.equal(a, b) for a, b in zip(module.state_dict().values(),
@@ -1551,6 +1559,7 @@ def check_torch_side(descriptions: list[dict[str, Any]], directory: str) -> list
             "output_shape": list(y.shape),
             "finite": bool(np.isfinite(y).all()),
             "generated_max_abs_err": float(np.max(np.abs(generated - y), initial=0.0)),
+            "rebuilt_max_abs_err": float(np.max(np.abs(rebuilt - y), initial=0.0)),
             "weights": len(floats),
             "distinct_weights": len({(a.shape, a.tobytes()) for a in floats}),
             "constant_weights": sum(is_constant(a) for a in floats),
