@@ -84,6 +84,12 @@ def test_a_mismatch_is_signed_by_its_first_divergent_op(route: Route) -> None:
                                    "(ai.onnx opset 17)"), route)
     assert conv == conv_elsewhere != resize
     assert conv is not None and conv.detail == "values diverge at Conv" and conv.package == "onnx2pytorch"
+    rounding = signature_of(hop_rows(4, "mismatch", "max abs err 2e-5", first_divergent_node="#3 Conv 'c' (x)",
+                                     precision="float32 rounding only: in float64 ..."), route)
+    changed = signature_of(hop_rows(4, "mismatch", "max abs err 2e-5", first_divergent_node="#3 Conv 'c' (x)",
+                                    precision="the function changed: in float64 ..."), route)
+    assert rounding is not None and rounding.detail == "values diverge at Conv (float32 rounding only)"
+    assert changed is not None and changed.detail == "values diverge at Conv (function changed)"
 
 
 def test_a_passing_route_has_no_signature(route: Route) -> None:

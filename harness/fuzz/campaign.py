@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 JOURNAL = "models.jsonl"
 DRAW_BATCH = 200  # descriptions drawn per hypothesis run; a campaign draws another batch when it runs out
+SAME_CHAIN = 2  # models tried per layer chain (the summary, attributes included), at different shapes or weights
 LOCALIZE = ("mismatch",)  # a mismatch's signature is its first divergent op; an error's is its message
 
 
@@ -127,14 +128,19 @@ def draw_descriptions(seed: int, count: int, max_layers: int) -> list[ModelDescr
 
 
 def drawn_models(seed: int, max_layers: int) -> Iterator[ModelDescription]:
-    """Descriptions without end, batch after batch, each batch seeded from the campaign's seed."""
-    seen: set[str] = set()
+    """Descriptions without end, batch after batch, each batch seeded from the campaign's seed. Hypothesis explores
+    around what it drew before, so many draws differ only in weights or by one dimension: a layer chain is tried
+    at most SAME_CHAIN times, and a chain at one input shape once."""
+    tried: set[tuple[str, tuple[int, ...]]] = set()
+    chains: Counter[str] = Counter()
     for batch in range(10**6):
         for description in draw_descriptions(seed * 100_003 + batch, DRAW_BATCH, max_layers):
-            text = json.dumps(description.to_json(), sort_keys=True)
-            if text not in seen:
-                seen.add(text)
-                yield description
+            shape = (description.summary(), tuple(description.input_shape))
+            if shape in tried or chains[shape[0]] >= SAME_CHAIN:
+                continue
+            tried.add(shape)
+            chains[shape[0]] += 1
+            yield description
 
 
 def step_text(description: ModelDescription) -> str:

@@ -127,7 +127,15 @@ def mismatch_detail(row: dict[str, Any]) -> str:
     kind = ("shape" if "shape" in error else "nonfinite" if re.search(r"NaN|Inf|non-finite", error)
             else "dtype" if "dtype" in error else "values")
     found = DIVERGENT_OP.match(str(row.get("first_divergent_node") or ""))
-    return f"{kind} diverge at {found.group(1)}" if found else f"{kind} diverge (not localized)"
+    detail = f"{kind} diverge at {found.group(1)}" if found else f"{kind} diverge (not localized)"
+    # Whether the converted graph, run in float64, still computes the source's function (engine.explain_precision):
+    # worse float32 rounding and a changed function are different bugs.
+    precision = str(row.get("precision") or "")
+    if precision.startswith("float32 rounding"):
+        detail += " (float32 rounding only)"
+    elif precision.startswith("the function changed"):
+        detail += " (function changed)"
+    return detail
 
 
 def failing_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
