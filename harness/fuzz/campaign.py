@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 JOURNAL = "models.jsonl"
 DRAW_BATCH = 200  # descriptions drawn per hypothesis run; a campaign draws another batch when it runs out
 SAME_CHAIN = 2  # models tried per layer chain (the summary, attributes included), at different shapes or weights
+WRITE_UP_FAILED = "new, not written up"
 LOCALIZE = ("mismatch",)  # a mismatch's signature is its first divergent op; an error's is its message
 
 
@@ -240,6 +241,10 @@ class Campaign:
     def record(self, run: ModelRun) -> dict[str, Any]:
         """Judge a model's routes (writing up new signatures) and count it; its line for models.jsonl."""
         description = run.description
+        # A lane's routes come back pickled: judge with this process's own (formats are compared by identity).
+        own = {route.id: route for route in self.routes}
+        for evaluation in run.evaluations:
+            evaluation.route = own.get(evaluation.route.id, evaluation.route)
         outcome: dict[str, Any] = {"index": run.index, "summary": description.summary(),
                                    "layers": description.layer_count(), "description": description.to_json(),
                                    "routes": {evaluation.route.id: self.judge(evaluation)
@@ -271,6 +276,9 @@ class Campaign:
             entry["verdict"] = f"known: {record.id}"
             return entry
         self.state.hits[signature.key] += 1
+        if self.state.signatures.get(signature.key) == WRITE_UP_FAILED:
+            entry["verdict"] = WRITE_UP_FAILED  # counted; not shrunk again
+            return entry
         if signature.key in self.findings:
             finding = self.findings[signature.key]
             update_hits(finding, finding.hits + 1)
@@ -281,6 +289,7 @@ class Campaign:
         try:
             entry["finding"] = str(self.write_up(evaluation, signature).folder)
         except Exception as exc:  # the failure still counts; its write-up is what failed
+            self.state.signatures[signature.key] = WRITE_UP_FAILED
             entry["write_up_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
             self.progress(f"[fuzz] could not write up {signature.key}: {entry['write_up_error']}")
         return entry
@@ -354,7 +363,7 @@ class Campaign:
         consumed = source_artifact if hop_index == 1 else artifacts[hop_index - 1]
         converter = route.hops[hop_index - 1].converter
         if hop_index == 1:
-            consumed_format = "generated" if route.source is TORCH else route.source.name
+            consumed_format = "generated" if route.source.name == TORCH.name else route.source.name
         else:
             consumed_format = converter.source.name
         route_dir = context.folder / route.dirname

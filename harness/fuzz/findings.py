@@ -228,7 +228,8 @@ def run_repro(folder: Path, stack: str, *, timeout: float = REPRO_TIMEOUT) -> di
 def core_message(error: str) -> str:
     """A harness error line reduced to the converter's or checker's own words, normalised, without the class."""
     text = re.sub(r"^InvalidOnnxModel: the converter wrote an invalid model: ", "", strip_harness_wording(error))
-    return normalise_message(re.sub(r"^[\w.]+: ", "", text))[:60]
+    # Up to the next ": ", where the harness may quote a cause the converter only logged.
+    return normalise_message(re.sub(r"^[\w.]+: ", "", text)).split(": ")[0][:60]
 
 
 def read_finding(folder: Path) -> FindingRecord:

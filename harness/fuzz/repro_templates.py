@@ -41,13 +41,16 @@ def load_arrays(name):
         return [data[key] for key in data.files]
 
 
-def run_onnx(path, inputs):
-    """Check the written model and run it with onnx's own reference evaluator."""
+def run_onnx(path, inputs, opset=None):
+    """Check the written model (at the opset asked for, when one was) and run it with onnx's reference evaluator."""
     import onnx
     from onnx.reference import ReferenceEvaluator
 
     onnx.checker.check_model(str(path))
     model = onnx.load(str(path))
+    written = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
+    if opset is not None and written != opset:
+        raise RuntimeError(f"{path.name}: the converter wrote opset {written}, not {opset} as asked")
     initializers = {tensor.name for tensor in model.graph.initializer}
     names = [value.name for value in model.graph.input if value.name not in initializers]
     return ReferenceEvaluator(model).run(None, dict(zip(names, inputs)))
@@ -154,7 +157,7 @@ def convert_and_run(inputs):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "converted.onnx"
         tf2onnx.convert.from_keras(model, input_signature=specs, opset=OPSET, output_path=str(path))
-        return run_onnx(path, inputs)
+        return run_onnx(path, inputs, OPSET)
 '''
 
 TF2ONNX_SAVED_MODEL = '''
@@ -171,7 +174,7 @@ def convert_and_run(inputs):
                                "--output", str(path), "--opset", str(OPSET)], capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError((done.stderr.strip().splitlines() or ["tf2onnx.convert failed"])[-1])
-        return run_onnx(path, inputs)
+        return run_onnx(path, inputs, OPSET)
 '''
 
 TORCH_EXPORT = '''
@@ -200,7 +203,7 @@ def convert_and_run(inputs):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "exported.onnx"
         torch.onnx.export(module, example, str(path), input_names=INPUT_NAMES, output_names=OUTPUT_NAMES, **options)
-        return run_onnx(path, inputs)
+        return run_onnx(path, inputs, OPSET)
 '''
 
 # The module a torch export starts from: the generated model (model.py defines build_model from weights.npz), or
