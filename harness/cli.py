@@ -587,7 +587,12 @@ def command_fuzz(args: argparse.Namespace) -> int:
     with open_engine(work_dir, options, lambda line: None) as engine:
         campaign = Campaign(engine, routes, campaign_options, progress=lambda line: print(line, flush=True))
         models = iter([given]) if given is not None else drawn_models(args.seed, args.max_layers)
-        summary = campaign.run(models, jobs=1 if given is not None else args.jobs)
+        try:
+            summary = campaign.run(models, jobs=1 if given is not None else args.jobs)
+        except KeyboardInterrupt:
+            print(f"parity: interrupted; the models that finished are in {out / 'models.jsonl'}, their findings "
+                  f"and totals in {out}/", file=sys.stderr)
+            return 130
     print(f"[parity] fuzz: {summary['models']} models in {time.monotonic() - started:.0f} s, {summary['failures']} "
           f"failing routes, {len(summary['signatures'])} signatures: {len(summary['new'])} new findings, "
           f"{len(summary['known'])} known failure records met; {out / 'README.md'}")

@@ -461,6 +461,7 @@ class Campaign:
         for process in processes:
             process.start()
         finished = 0
+        completed = False
         try:
             while finished < jobs:
                 try:
@@ -473,10 +474,12 @@ class Campaign:
                     finished += 1
                 else:
                     yield message
+            completed = True
         finally:
             for process in processes:
-                process.join(timeout=30)
-                if process.is_alive():
+                if completed:
+                    process.join(timeout=30)
+                if process.is_alive():  # interrupted: the lanes' unfinished models are not waited for
                     process.kill()
 
 
