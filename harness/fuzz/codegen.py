@@ -19,7 +19,9 @@ TORCH_NN = frozenset({
     "Sequential", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Linear", "BatchNorm1d", "BatchNorm2d",
     "LayerNorm", "GroupNorm", "ReLU", "GELU", "Sigmoid", "Tanh", "Softmax", "LeakyReLU", "Hardswish", "ELU",
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Upsample",
-    "Flatten", "LSTM", "GRU", "Embedding",
+    "Flatten", "LSTM", "GRU", "Embedding", "ReLU6", "Hardsigmoid", "SiLU", "Softplus", "Mish", "PReLU",
+    "InstanceNorm1d", "InstanceNorm2d", "LogSoftmax", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
+    "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d",
 })
 TORCH_HELPERS = ("Residual", "Concat", "Permute", "Reshape", "Slice", "Reduce", "Recurrent", "SelfAttention")
 KERAS_LAYERS = frozenset({
@@ -27,9 +29,9 @@ KERAS_LAYERS = frozenset({
     "GroupNormalization", "ReLU", "Activation", "Softmax", "LeakyReLU", "ELU", "MaxPooling1D", "MaxPooling2D",
     "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "UpSampling1D",
     "UpSampling2D", "Flatten", "Reshape", "Permute", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D",
-    "LSTM", "GRU", "Bidirectional", "MultiHeadAttention", "Embedding", "Add", "Concatenate",
+    "LSTM", "GRU", "Bidirectional", "MultiHeadAttention", "Embedding", "Add", "Concatenate", "PReLU",
 })
-KERAS_OPS = frozenset({"mean", "sum", "max", "reshape", "transpose"})
+KERAS_OPS = frozenset({"mean", "sum", "max", "log_softmax"})
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,10 @@ class Call:
 # -- Keras statements: each turns the running tensor `x` into the next one ------------------------------------
 @dataclass(frozen=True)
 class Apply:
-    """x = layer(x)"""
+    """x = layer(x, **call_kwargs)"""
 
     layer: Call
+    call_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,8 @@ def run_statements(statements: Sequence[Statement], x: Any) -> Any:
         if isinstance(statement, Apply):
             layer = keras_layer(statement.layer)
             # MultiHeadAttention is self-attention here: query and value are both x.
-            x = layer(x, x) if statement.layer.target == "layers.MultiHeadAttention" else layer(x)
+            inputs = (x, x) if statement.layer.target == "layers.MultiHeadAttention" else (x,)
+            x = layer(*inputs, **statement.call_kwargs)
         elif isinstance(statement, Op):
             if statement.function not in KERAS_OPS:
                 raise ValueError(f"not a Keras op a fuzzed model may use: {statement.function!r}")
@@ -212,8 +216,9 @@ def render_statements(statements: Sequence[Statement], x: str = "x", depth: int 
     for statement in statements:
         if isinstance(statement, Apply):
             layer = render(statement.layer)
-            call = f"{x}, {x}" if statement.layer.target == "layers.MultiHeadAttention" else x
-            lines.append(f"{x} = {layer}({call})")
+            call = [x, x] if statement.layer.target == "layers.MultiHeadAttention" else [x]
+            call += [f"{key}={render(value)}" for key, value in statement.call_kwargs.items()]
+            lines.append(f"{x} = {layer}({', '.join(call)})")
         elif isinstance(statement, Op):
             arguments = [x, *(render(arg) for arg in statement.args),
                          *(f"{key}={render(arg)}" for key, arg in statement.kwargs.items())]

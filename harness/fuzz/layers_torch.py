@@ -97,12 +97,18 @@ class Recurrent(nn.Module):
 
 
 class SelfAttention(nn.Module):
-    """Multi-head self-attention on (batch, seq, dim): query, key and value are all x."""
+    """Multi-head self-attention on (batch, seq, dim): query, key and value are all x; causal: each step
+    attends to itself and the steps before it only."""
 
-    def __init__(self, embed_dim: int, num_heads: int) -> None:
+    def __init__(self, embed_dim: int, num_heads: int, causal: bool = False) -> None:
         super().__init__()
         self.attention = nn.MultiheadAttention(embed_dim, num_heads, batch_first=True)
+        self.causal = causal
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        output, _ = self.attention(x, x, x, need_weights=False)
+        mask = None
+        if self.causal:  # True above the diagonal: a later step, masked out
+            steps = x.shape[1]
+            mask = torch.triu(torch.ones(steps, steps, dtype=torch.bool, device=x.device), diagonal=1)
+        output, _ = self.attention(x, x, x, attn_mask=mask, need_weights=False)
         return output
