@@ -292,3 +292,34 @@ def test_a_real_failure_is_shrunk_written_up_and_its_repro_fails_in_the_real_sta
     (stale / "finding.json").write_text(json.dumps(changed))
     replay = replay_finding(stack_engine, stale)
     assert not replay.reproduces and "LayerNormalization" in replay.now
+
+
+# -- lanes -----------------------------------------------------------------------------------------------
+class StubPool:
+    def close(self) -> None:
+        pass
+
+
+class StubEngine:
+    """What a campaign's lanes touch of an engine: a sibling with its own pool."""
+
+    pool = StubPool()
+
+    def sibling(self, lane: int) -> StubEngine:
+        return StubEngine()
+
+
+def test_lanes_run_every_drawn_model_once_and_the_main_process_records_them(tmp_path: Path) -> None:
+    from harness.fuzz.campaign import Campaign, CampaignOptions, ModelRun
+
+    class Recorded(Campaign):
+        def run_model(self, index: int, description: Any) -> ModelRun:
+            return ModelRun(index, description, [], "", 0.0)  # no routes: only the lanes' bookkeeping is tested
+
+    models = [WrittenDescription() for _ in range(7)]
+    campaign = Recorded(StubEngine(), [], CampaignOptions(out_dir=tmp_path, budget_seconds=600))
+    summary = campaign.run(iter(models), jobs=3)
+    assert summary["models"] == 7
+    lines = [json.loads(line) for line in (tmp_path / "models.jsonl").read_text().splitlines()]
+    assert sorted(line["index"] for line in lines) == list(range(1, 8))
+    assert json.loads((tmp_path / "campaign.json").read_text())["models"] == 7
