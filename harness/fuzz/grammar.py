@@ -716,9 +716,16 @@ class GroupNorm(Kind):
     def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
         if tensor.shape[1] % attrs["groups"]:
             raise ValueError(f"{where}: groups {attrs['groups']} must divide the {tensor.shape[1]} channels")
+        if self.group_size(attrs["groups"], tensor) == 1:
+            raise ValueError(f"{where}: torch refuses groups of one value")
+
+    def group_size(self, groups: int, tensor: Tensor) -> int:
+        return tensor.shape[1] // groups * math.prod(tensor.shape[2:])
 
     def draw(self, rng: Random, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
-        return {"groups": pick(rng, [g for g in range(1, tensor.shape[1] + 1) if tensor.shape[1] % g == 0])}
+        options = [g for g in range(1, tensor.shape[1] + 1)
+                   if tensor.shape[1] % g == 0 and self.group_size(g, tensor) > 1]
+        return {"groups": pick(rng, options)} if options else None
 
     def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
         return Call("nn.GroupNorm", (attrs["groups"], tensor.shape[1]))
