@@ -75,6 +75,14 @@ def test_the_harness_wording_around_a_run_error_is_not_part_of_the_signature() -
     assert normalise_message(one) == normalise_message(two) == "RuntimeError: Reshape failed for N values"
 
 
+def test_tensorflow_node_names_and_uids_are_particulars() -> None:
+    one = ("InvalidArgumentError: [[{{node StatefulPartitionedCall/LSTM_18b49c84/bidirectional_rnn/fw/while}}]] "
+           "Incompatible shapes: [2,5] vs. [1,5]")
+    two = ("InvalidArgumentError: [[{{node StatefulPartitionedCall/LSTM_0a7e3f11/rnn/while/body/_1}}]] "
+           "Incompatible shapes: [4,3] vs. [1,3]")
+    assert normalise_message(one) == normalise_message(two)
+
+
 def test_a_mismatch_is_signed_by_its_first_divergent_op(route: Route) -> None:
     conv = signature_of(hop_rows(4, "mismatch", "max abs err 0.3", first_divergent_node="#3 Conv '/c/Conv' "
                                  "(ai.onnx opset 17)"), route)
