@@ -46,6 +46,7 @@ JOURNAL = "models.jsonl"
 DRAW_BATCH = 200  # descriptions drawn per hypothesis run; a campaign draws another batch when it runs out
 SAME_CHAIN = 2  # models tried per layer chain (the summary, attributes included), at different shapes or weights
 WRITE_UP_FAILED = "new, not written up"
+LANE_LEAD = 2  # models a lane may finish before the main process has judged them
 LOCALIZE = ("mismatch",)  # a mismatch's signature is its first divergent op; an error's is its message
 
 
@@ -444,15 +445,20 @@ class Campaign:
         finished model back. Processes, not threads, for the reason harness.session gives."""
         context = multiprocessing.get_context("fork")
         queue: Any = context.Queue()
+        # Lanes run at most LANE_LEAD models each ahead of what this process has judged: while it shrinks a new
+        # signature they wait, rather than pile up models to be judged after the budget is spent.
+        ahead = context.Semaphore(LANE_LEAD * jobs)
 
         def lane_main(lane: int) -> None:
             self.engine = self.engine.sibling(lane)  # this process's own copy of the campaign
             try:
                 for index, description in enumerate(models, 1):
+                    if index % jobs != lane % jobs:
+                        continue
+                    ahead.acquire()
                     if self.elapsed() >= self.options.budget_seconds:
                         break
-                    if index % jobs == lane % jobs:
-                        queue.put(self.run_model(index, description))
+                    queue.put(self.run_model(index, description))
             finally:
                 queue.put(lane)
                 self.engine.pool.close()
@@ -474,6 +480,7 @@ class Campaign:
                     finished += 1
                 else:
                     yield message
+                    ahead.release()
             completed = True
         finally:
             for process in processes:
