@@ -219,12 +219,43 @@ def covering(pool: list[ModelDescription]) -> list[ModelDescription]:
     return chosen
 
 
+def layer(kind: str, **attrs: Any) -> dict[str, Any]:
+    return {"kind": kind, "attrs": attrs}
+
+
+# Attribute combinations whose Keras twin takes care (padding, cropping, layouts, gate orders), written out so that
+# every run builds them, whatever the draws.
+CAREFUL_TWINS = [
+    description([layer("conv_transpose2d", out=4, kernel=3, stride=1, padding=1, output_padding=0, bias=True,
+                       groups=1, dilation=2)], [2, 3, 5, 6]),
+    description([layer("conv_transpose1d", out=2, kernel=4, stride=3, padding=2, output_padding=2, bias=True,
+                       groups=1, dilation=1)], [2, 3, 7]),
+    description([layer("upsample", mode="linear", scale=3.0, align_corners=False)], [1, 2, 4, 5]),
+    description([layer("maxpool2d", kernel=3, stride=3, padding=0, ceil_mode=True, dilation=1)], [1, 2, 5, 8]),
+    description([layer("avgpool2d", kernel=2, stride=2, padding=0, ceil_mode=True, count_include_pad=False)],
+                [1, 2, 5, 8]),
+    description([layer("prelu", channelwise=True), layer("transpose", axes=[1, 3]), layer("prelu", channelwise=True)],
+                [2, 3, 4, 5]),
+    description([layer("pad", mode="constant", pads=[0, 2, 1, 0], value=0.0), layer("log_softmax", axis=1)],
+                [2, 3, 4, 5]),
+    description([layer("reduce", op="sum", axis=1, keepdims=False), layer("slice", axis=2, start=1, stop=5, step=2)],
+                [2, 3, 4, 5]),
+    description([layer("lstm", hidden=3, num_layers=2, bidirectional=True, last_step=True)], [2, 6, 4]),
+    description([layer("gru", hidden=3, num_layers=2, bidirectional=False, last_step=False),
+                 layer("attention", heads=3, causal=True)], [2, 6, 4]),
+    description([layer("concat", axis=2, body=[layer("conv1d", out=4, kernel=3, stride=1, padding="same", dilation=2,
+                                                     groups=4, bias=True, padding_mode="zeros")])], [2, 4, 6]),
+]
+
+
 def catalogue() -> list[ModelDescription]:
-    """Drawn descriptions that hold every kind, with a Keras twin and (where a kind can lack one) without, then a
-    small random sample: each kind is built on both sides every run, in few models."""
+    """Drawn descriptions that hold every kind, with a Keras twin and (where a kind can lack one) without, the
+    careful twins, then a small random sample: each kind is built on both sides every run, in few models."""
     pool = draw(1000, seed=1)
     chosen = covering([d for d in pool if d.has_keras_twin()]) + covering([d for d in pool if not d.has_keras_twin()])
-    return chosen + draw(10, seed=5, max_layers=6)
+    careful = [ModelDescription.from_json(data) for data in CAREFUL_TWINS]
+    assert all(d.has_keras_twin() for d in careful)
+    return chosen + careful + draw(10, seed=5, max_layers=6)
 
 
 @pytest.mark.stacks

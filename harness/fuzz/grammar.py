@@ -40,6 +40,9 @@ MAX_ELEMENTS = 4096  # per example, in every tensor along the way
 MAX_VOCAB = 1000
 MAX_SEED = 2**32 - 1
 EPS = 1e-5  # the norm layers' epsilon, torch's default, given to Keras explicitly
+# Layer, group and instance norms normalise at least this many values: over two or three nearly equal values
+# the output is ill-conditioned (a gain up to 1/sqrt(EPS)), and float32 noise would pass for a converter's bug.
+NORM_MIN_VALUES = 4
 INPUT_NAME, OUTPUT_NAME = "x", "y"
 LAYOUTS = {3: "NCL", 4: "NCHW"}
 
@@ -568,13 +571,14 @@ class Conv(Kind):
 
 
 class ConvTranspose(Kind):
-    """conv_transpose1d / conv_transpose2d, with padding and output padding."""
+    """conv_transpose1d / conv_transpose2d: strided, padded, with output padding, grouped, dilated."""
 
     keras_layout = "channels_last"
     channels_first = True
     has_weights = True
     schema = fields(out=Attr("int", 1, 1, 16), kernel=Attr("int", 1, 1, 4), stride=Attr("int", 1, 1, 3),
-              padding=Attr("int", 0, 0, 2), output_padding=Attr("int", 0, 0, 2), bias=Attr("bool", True))
+                    padding=Attr("int", 0, 0, 2), output_padding=Attr("int", 0, 0, 2), bias=Attr("bool", True),
+                    groups=Attr("int", 1, 1, 8), dilation=Attr("int", 1, 1, 2))
 
     def __init__(self, spatial: int) -> None:
         self.spatial = spatial
@@ -584,35 +588,45 @@ class ConvTranspose(Kind):
         return tensor.dtype == "float32" and tensor.rank == self.spatial + 2
 
     def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
-        if attrs["output_padding"] >= attrs["stride"]:
-            raise ValueError(f"{where}: output_padding must be smaller than the stride")
+        if attrs["output_padding"] >= max(attrs["stride"], attrs["dilation"]):
+            raise ValueError(f"{where}: output_padding must be smaller than the stride or the dilation")
+        if tensor.shape[1] % attrs["groups"] or attrs["out"] % attrs["groups"]:
+            raise ValueError(f"{where}: groups {attrs['groups']} must divide the {tensor.shape[1]} input and "
+                             f"{attrs['out']} output channels")
         if min(self.output(attrs, tensor).shape[2:]) < 1:
             raise ValueError(f"{where}: padding {attrs['padding']} leaves no output")
 
     def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
-        sizes = [(size - 1) * attrs["stride"] - 2 * attrs["padding"] + attrs["kernel"] + attrs["output_padding"]
+        extent = attrs["dilation"] * (attrs["kernel"] - 1) + 1
+        sizes = [(size - 1) * attrs["stride"] - 2 * attrs["padding"] + extent + attrs["output_padding"]
                  for size in tensor.shape[2:]]
         return Tensor((tensor.shape[0], attrs["out"], *sizes), channels_last(tensor.rank))
 
     def draw(self, rng: Random, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
         if max(tensor.shape[2:]) > 8:
             return None
-        stride = pick_int(rng, 1, 2)
-        kernel = pick_int(rng, 1, 4)
-        return {"out": pick_int(rng, 1, 8), "kernel": kernel, "stride": stride,
+        channels = tensor.shape[1]
+        groups = pick(rng, [g for g in (1, 1, 1, 2, channels) if channels % g == 0 and g <= 8])
+        stride, kernel = pick_int(rng, 1, 2), pick_int(rng, 1, 4)
+        dilation = 2 if kernel > 1 and draw_bool(rng, 0.2) else 1
+        return {"out": groups * pick_int(rng, 1, max(1, 8 // groups)), "kernel": kernel, "stride": stride,
                 "padding": pick_int(rng, 0, min(2, (kernel - 1) // 2)),
-                "output_padding": pick_int(rng, 0, stride - 1), "bias": draw_bool(rng, 0.8)}
+                "output_padding": pick_int(rng, 0, max(stride, dilation) - 1), "bias": draw_bool(rng, 0.8),
+                "groups": groups, "dilation": dilation}
 
     def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
         kwargs = kwargs_without_defaults(
-            {"stride": attrs["stride"], "padding": attrs["padding"], "output_padding": attrs["output_padding"],
-             "bias": attrs["bias"]}, {"stride": 1, "padding": 0, "output_padding": 0, "bias": True})
+            {key: attrs[key] for key in ("stride", "padding", "output_padding", "groups", "bias", "dilation")},
+            {"stride": 1, "padding": 0, "output_padding": 0, "groups": 1, "bias": True, "dilation": 1})
         return Call(f"nn.ConvTranspose{self.spatial}d", (tensor.shape[1], attrs["out"], attrs["kernel"]), kwargs)
 
     def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        if attrs["groups"] > 1 or (attrs["dilation"] > 1 and (attrs["stride"] > 1 or attrs["output_padding"])):
+            return None  # Keras transposed convolutions have no groups, and dilate at stride 1 only
         kwargs = kwargs_without_defaults(
             {"strides": attrs["stride"], "output_padding": attrs["output_padding"] or None,
-             "use_bias": attrs["bias"]}, {"strides": 1, "output_padding": None, "use_bias": True})
+             "dilation_rate": attrs["dilation"], "use_bias": attrs["bias"]},
+            {"strides": 1, "output_padding": None, "dilation_rate": 1, "use_bias": True})
         statements: list[Statement] = [Apply(Call(f"layers.Conv{self.spatial}DTranspose",
                                                   (attrs["out"], attrs["kernel"]), {**kwargs, "name": name}))]
         if attrs["padding"]:
@@ -689,7 +703,7 @@ class LayerNorm(Kind):
     has_weights = True
 
     def accepts(self, tensor: Tensor) -> bool:
-        return tensor.dtype == "float32" and tensor.rank >= 2 and tensor.shape[-1] > 1
+        return tensor.dtype == "float32" and tensor.rank >= 2 and tensor.shape[-1] >= NORM_MIN_VALUES
 
     def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
         return Call("nn.LayerNorm", (tensor.shape[-1],))
@@ -716,15 +730,15 @@ class GroupNorm(Kind):
     def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
         if tensor.shape[1] % attrs["groups"]:
             raise ValueError(f"{where}: groups {attrs['groups']} must divide the {tensor.shape[1]} channels")
-        if self.group_size(attrs["groups"], tensor) == 1:
-            raise ValueError(f"{where}: torch refuses groups of one value")
+        if self.group_size(attrs["groups"], tensor) < NORM_MIN_VALUES:
+            raise ValueError(f"{where}: groups of fewer than {NORM_MIN_VALUES} values")
 
     def group_size(self, groups: int, tensor: Tensor) -> int:
         return tensor.shape[1] // groups * math.prod(tensor.shape[2:])
 
     def draw(self, rng: Random, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
         options = [g for g in range(1, tensor.shape[1] + 1)
-                   if tensor.shape[1] % g == 0 and self.group_size(g, tensor) > 1]
+                   if tensor.shape[1] % g == 0 and self.group_size(g, tensor) >= NORM_MIN_VALUES]
         return {"groups": pick(rng, options)} if options else None
 
     def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
@@ -860,8 +874,8 @@ class Pool(Kind):
         exact = all((size - kernel) % stride == 0 for size in tensor.shape[2:])
         # ceil_mode's clipped last window is Keras's "same" when stride == kernel and "same" pads one value, at
         # the end (TensorFlow puts the larger half of the padding last); padding never counts in its averages.
-        one_at_end = all((-size) % kernel == 1 for size in tensor.shape[2:])
-        if attrs["ceil_mode"] and not exact and not (stride == kernel and one_at_end):
+        at_most_one = all((-size) % kernel in (0, 1) for size in tensor.shape[2:])
+        if attrs["ceil_mode"] and not exact and not (stride == kernel and at_most_one):
             return None
         padding = "same" if attrs["ceil_mode"] and not exact else "valid"
         layer = f"layers.{'MaxPooling' if self.op == 'max' else 'AveragePooling'}{self.spatial}D"
@@ -1365,7 +1379,7 @@ class InstanceNorm(Kind):
     has_weights = True
 
     def accepts(self, tensor: Tensor) -> bool:
-        return tensor.dtype == "float32" and tensor.rank in (3, 4) and math.prod(tensor.shape[2:]) > 1
+        return tensor.dtype == "float32" and tensor.rank in (3, 4) and math.prod(tensor.shape[2:]) >= NORM_MIN_VALUES
 
     def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
         return Call(f"nn.InstanceNorm{tensor.rank - 2}d", (tensor.shape[1],), {"affine": True})
