@@ -572,7 +572,10 @@ def command_fuzz(args: argparse.Namespace) -> int:
         raise UsageError("--examples, --max-layers and --jobs must be at least 1, --shrink-minutes not negative")
     routes = select_routes(args.routes, default_converters(opsets=args.opsets))
     provision_stacks(sorted({hop.converter.stack for route in routes for hop in route.hops} | {"current"}))
-    options = EngineOptions(examples=args.examples, profile="ci", seed=args.seed, convert_timeout=args.convert_timeout,
+    # Derandomized and without shrinking the inputs: the model is what gets shrunk, and an input search that
+    # shrinks a failing example runs a hundred examples through every hop of a failing route.
+    options = EngineOptions(examples=args.examples, profile="mutation", seed=args.seed,
+                            convert_timeout=args.convert_timeout,
                             run_timeout=args.run_timeout, memory_limit_mb=args.memory_limit_mb, localize=False,
                             cache_dir=None if args.no_cache else cache_dir_for(args))
     out = Path(args.out)

@@ -216,9 +216,10 @@ def run_repro(folder: Path, stack: str, *, timeout: float = REPRO_TIMEOUT) -> di
     if record.get("status") in ("convert_error", "run_error", "crash"):
         # The converter's own words must come back (the harness's wording around them may not).
         error = str(record.get("error") or "")
-        same_error = (error_class(error) in failed_line.split(":")[1] if error_class(error) and ":" in failed_line
-                      else False) or core_message(error) in normalise_message(failed_line)
-        if error_class(error) == "OpsetNotWritten":  # the harness's own check, which repro.py makes in its words
+        raised = error_class(strip_harness_wording(error))
+        same_error = (raised in failed_line.split(":")[1] if raised and ":" in failed_line else False) or \
+            core_message(error) in normalise_message(failed_line)
+        if raised == "OpsetNotWritten":  # the harness's own check, which repro.py makes in its words
             same_error = "wrote opset" in failed_line
     reproduces = code == 1 and bool(failed_line) and same_error
     record["repro"] = {"exit_code": code, "reproduces": reproduces, "output": tail[-1500:],
