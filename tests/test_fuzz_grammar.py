@@ -68,8 +68,10 @@ def test_a_drawn_description_survives_json_and_stays_within_its_budget(drawn: Mo
     assert drawn.summary() == " > ".join(layer.label() for layer in drawn.layers)
 
 
-def test_the_strategy_reaches_every_layer_kind() -> None:
-    drawn = draw(600, seed=1)
+def test_the_strategy_reaches_every_layer_kind_and_reads_back_what_it_draws() -> None:
+    drawn = draw(1000, seed=1)
+    for d in drawn:
+        assert ModelDescription.from_json(json.loads(json.dumps(d.to_json()))) == d
     reached = set().union(*(d.kinds() for d in drawn))
     assert reached == set(KINDS), f"never drawn: {sorted(set(KINDS) - reached)}"
     assert sum(d.has_keras_twin() for d in drawn) > len(drawn) // 2  # most models take both routes' sources

@@ -21,9 +21,10 @@ TORCH_NN = frozenset({
     "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Upsample",
     "Flatten", "LSTM", "GRU", "Embedding", "ReLU6", "Hardsigmoid", "SiLU", "Softplus", "Mish", "PReLU",
     "InstanceNorm1d", "InstanceNorm2d", "LogSoftmax", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
-    "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d",
+    "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d", "Hardtanh",
 })
-TORCH_HELPERS = ("Residual", "Concat", "Permute", "Reshape", "Slice", "Reduce", "Recurrent", "SelfAttention")
+TORCH_HELPERS = ("Residual", "Concat", "Permute", "Reshape", "Slice", "Reduce", "Recurrent", "SelfAttention", "Flip",
+                 "Cumsum", "SwapHalves", "Gather", "Tile", "Unsqueeze", "Pow")
 KERAS_LAYERS = frozenset({
     "Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "Dense", "BatchNormalization", "LayerNormalization",
     "GroupNormalization", "ReLU", "Activation", "Softmax", "LeakyReLU", "ELU", "MaxPooling1D", "MaxPooling2D",
@@ -31,7 +32,8 @@ KERAS_LAYERS = frozenset({
     "UpSampling2D", "Flatten", "Reshape", "Permute", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D",
     "LSTM", "GRU", "Bidirectional", "MultiHeadAttention", "Embedding", "Add", "Concatenate", "PReLU",
 })
-KERAS_OPS = frozenset({"mean", "sum", "max", "log_softmax"})
+KERAS_OPS = frozenset({"mean", "sum", "max", "log_softmax", "gelu", "clip", "power", "flip", "cumsum", "roll", "take",
+                       "tile", "expand_dims"})
 
 
 @dataclass(frozen=True)

@@ -343,7 +343,15 @@ def trace(description: ModelDescription) -> list[Tensor]:
 
 
 def layer_output(layer: Layer, tensor: Tensor, where: str, vocab: int | None = None) -> Tensor:
+    if layer.kind not in KINDS:
+        raise ValueError(f"{where}: unknown layer kind {layer.kind!r}")
     kind = KINDS[layer.kind]
+    # the schema holds for layers made in code too, so what is drawn can always be read back from disk
+    if set(layer.attrs) != set(kind.schema):
+        raise ValueError(f"{where}: attributes {sorted(layer.attrs)}, expected {sorted(kind.schema)}")
+    for name, spec in kind.schema.items():
+        if spec.type != "body":
+            spec.check(layer.attrs[name], f"{where}.{name}")
     if not kind.accepts(tensor):
         raise ValueError(f"{where} does not take a {tensor.dtype} tensor of shape {list(tensor.shape)}")
     if kind.name == "embedding":
@@ -656,6 +664,8 @@ class Linear(Kind):
         return tensor.perm
 
     def draw(self, rng: Random, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        if preserve and tensor.shape[-1] > 64:
+            return None  # a square weight that large would slow every conversion down
         return {"out": tensor.shape[-1] if preserve else pick_int(rng, 1, 16), "bias": draw_bool(rng, 0.85)}
 
     def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
@@ -754,26 +764,161 @@ class GroupNorm(Kind):
 
 
 class Activation(Kind):
-    """An elementwise activation; `parameter` is leaky_relu's slope or elu's alpha."""
+    """An elementwise function; its attributes (a slope, an alpha, bounds) are positional arguments in torch.
+    `keras_call` gives a Keras layer (named after the torch module) or a keras.ops function."""
 
     preserves = True
 
-    def __init__(self, name: str, torch_class: str, keras_call: Callable[[Mapping[str, Any]], Call],
-                 schema: Mapping[str, Attr] | None = None) -> None:
+    def __init__(self, name: str, torch_class: str, keras_call: Callable[[Mapping[str, Any]], Call | Op],
+                 schema: Mapping[str, Attr] | None = None, torch_kwargs: Mapping[str, Any] | None = None) -> None:
         self.name = name
         self.torch_class = torch_class
         self.keras_call = keras_call
-        self.schema = schema or {}
+        self.schema = fields(**(schema or {}))
+        self.torch_kwargs = torch_kwargs or {}
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if "min" in attrs and attrs["min"] >= attrs["max"]:
+            raise ValueError(f"{where}: min {attrs['min']} is not below max {attrs['max']}")
 
     def draw(self, rng: Random, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
         return {name: pick(rng, spec.choices) for name, spec in self.schema.items()}
 
     def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
-        return Call(self.torch_class, tuple(attrs.values()))
+        return Call(self.torch_class, tuple(attrs.values()), self.torch_kwargs)
 
     def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
         call = self.keras_call(attrs)
+        if isinstance(call, Op):
+            return [call]
         return [Apply(Call(call.target, call.args, {**call.kwargs, "name": name}))]
+
+
+class AxisOp(Kind):
+    """A shape-keeping function along one non-batch axis: flip, cumsum, or swapping the two halves (torch chunks
+    and concatenates, which exports ONNX Split; Keras rolls by half)."""
+
+    preserves = True
+    schema = fields(axis=Attr("int", 1, 1, 3))
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if attrs["axis"] >= tensor.rank:
+            raise ValueError(f"{where}: axis {attrs['axis']} is not an axis of rank {tensor.rank}")
+        if self.name == "swap_halves" and tensor.shape[attrs["axis"]] % 2:
+            raise ValueError(f"{where}: axis {attrs['axis']} of size {tensor.shape[attrs['axis']]} has no halves")
+
+    def draw(self, rng: Random, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        axes = [axis for axis in range(1, tensor.rank) if self.name != "swap_halves" or tensor.shape[axis] % 2 == 0]
+        return {"axis": pick(rng, axes)} if axes else None
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        helper = {"flip": "Flip", "cumsum": "Cumsum", "swap_halves": "SwapHalves"}[self.name]
+        return Call(helper, (attrs["axis"],))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        axis = tensor.keras_axis(attrs["axis"])
+        if self.name == "swap_halves":
+            return [Op("roll", (tensor.shape[attrs["axis"]] // 2,), {"axis": axis})]
+        return [Op(self.name, (), {"axis": axis})]
+
+
+class Gather(Kind):
+    """x.index_select(axis, indices) with constant indices (repeats allowed): ONNX Gather."""
+
+    name = "gather"
+    schema = fields(axis=Attr("int", 1, 1, 3), indices=Attr("ints", None, 0, MAX_DIM))
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if attrs["axis"] >= tensor.rank:
+            raise ValueError(f"{where}: axis {attrs['axis']} is not an axis of rank {tensor.rank}")
+        if max(attrs["indices"]) >= tensor.shape[attrs["axis"]]:
+            raise ValueError(f"{where}: an index is past the axis of size {tensor.shape[attrs['axis']]}")
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        size = len(attrs["indices"])
+        return tensor._replace(shape=tuple(size if i == attrs["axis"] else s for i, s in enumerate(tensor.shape)))
+
+    def draw(self, rng: Random, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        axis = pick_int(rng, 1, tensor.rank - 1)
+        size = tensor.shape[axis]
+        if size > MAX_DIM:
+            return None
+        return {"axis": axis, "indices": [rng.randrange(size) for _ in range(pick_int(rng, 1, min(4, size + 1)))]}
+
+    def plainer(self, attrs: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        if len(attrs["indices"]) > 1:
+            yield {**attrs, "indices": attrs["indices"][:1]}
+        if attrs["indices"] != [0]:
+            yield {**attrs, "indices": [0]}
+
+    def attr_weight(self, attrs: Mapping[str, Any]) -> int:
+        return len(attrs["indices"]) + sum(int(index) for index in attrs["indices"])
+
+    def label(self, attrs: Mapping[str, Any]) -> str:
+        return f"gather(axis={attrs['axis']},[{','.join(map(str, attrs['indices']))}])"
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("Gather", (attrs["axis"], list(attrs["indices"])))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        return [Op("take", (list(attrs["indices"]),), {"axis": tensor.keras_axis(attrs["axis"])})]
+
+
+class Tile(Kind):
+    """x repeated `reps` times along one axis: ONNX Tile."""
+
+    name = "tile"
+    schema = fields(axis=Attr("int", 1, 1, 3), reps=Attr("int", 2, 2, 3))
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if attrs["axis"] >= tensor.rank:
+            raise ValueError(f"{where}: axis {attrs['axis']} is not an axis of rank {tensor.rank}")
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        axis, reps = attrs["axis"], attrs["reps"]
+        return tensor._replace(shape=tuple(s * reps if i == axis else s for i, s in enumerate(tensor.shape)))
+
+    def draw(self, rng: Random, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        return {"axis": pick_int(rng, 1, tensor.rank - 1), "reps": pick_int(rng, 2, 3)}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("Tile", ([attrs["reps"] if axis == attrs["axis"] else 1 for axis in range(tensor.rank)],))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        keras_axis = tensor.keras_axis(attrs["axis"])
+        return [Op("tile", ([attrs["reps"] if axis == keras_axis else 1 for axis in range(tensor.rank)],))]
+
+
+class Unsqueeze(Kind):
+    """A new axis of size 1 (ONNX Unsqueeze, whose form changed at opset 13)."""
+
+    name = "unsqueeze"
+    keras_layout = "identity"
+    schema = fields(axis=Attr("int", 1, 1, 3))
+
+    def accepts(self, tensor: Tensor) -> bool:
+        return tensor.dtype == "float32" and tensor.rank <= 3
+
+    def check(self, attrs: Mapping[str, Any], tensor: Tensor, where: str) -> None:
+        if attrs["axis"] > tensor.rank:
+            raise ValueError(f"{where}: axis {attrs['axis']} is past rank {tensor.rank} + 1")
+
+    def output(self, attrs: Mapping[str, Any], tensor: Tensor) -> Tensor:
+        shape = list(tensor.shape)
+        shape.insert(attrs["axis"], 1)
+        return Tensor(tuple(shape), identity(len(shape)))
+
+    def draw(self, rng: Random, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
+        return {"axis": pick_int(rng, 1, tensor.rank)}
+
+    def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
+        return Call("Unsqueeze", (attrs["axis"],))
+
+    def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
+        return [Op("expand_dims", (attrs["axis"],))]
 
 
 def keras_activation(function: str) -> Callable[[Mapping[str, Any]], Call]:
@@ -1523,6 +1668,14 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Activation("silu", "nn.SiLU", keras_activation("silu")),
     Activation("softplus", "nn.Softplus", keras_activation("softplus")),
     Activation("mish", "nn.Mish", keras_activation("mish")),
+    Activation("gelu_tanh", "nn.GELU", lambda attrs: Op("gelu", (), {"approximate": True}),
+               torch_kwargs={"approximate": "tanh"}),
+    Activation("clamp", "nn.Hardtanh", lambda attrs: Op("clip", (attrs["min"], attrs["max"])),
+               {"min": Attr("float", -1.0, choices=(-1.0, 0.0, -0.5)),
+                "max": Attr("float", 1.0, choices=(1.0, 6.0, 0.5))}),
+    Activation("pow", "Pow", lambda attrs: Op("power", (attrs["exponent"],)),
+               {"exponent": Attr("float", 2.0, choices=(2.0, 3.0))}),
+    AxisOp("flip"), AxisOp("cumsum"), AxisOp("swap_halves"), Gather(), Tile(), Unsqueeze(),
     PReLU(), InstanceNorm(), Softmax("softmax"), Softmax("log_softmax"),
     Pool("max", 1), Pool("max", 2), Pool("avg", 1), Pool("avg", 2), AdaptiveAvgPool(1), AdaptiveAvgPool(2),
     GlobalAvgPool(), Upsample(), Pad(), Flatten(), Reshape(), Transpose(), Container("residual"),

@@ -112,3 +112,72 @@ class SelfAttention(nn.Module):
             mask = torch.triu(torch.ones(steps, steps, dtype=torch.bool, device=x.device), diagonal=1)
         output, _ = self.attention(x, x, x, attn_mask=mask, need_weights=False)
         return output
+
+
+class Flip(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flip(x, dims=[self.dim])
+
+
+class Cumsum(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cumsum(x, dim=self.dim)
+
+
+class SwapHalves(nn.Module):
+    """The two halves of one axis, in swapped order."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first, second = torch.chunk(x, 2, dim=self.dim)
+        return torch.cat([second, first], dim=self.dim)
+
+
+class Gather(nn.Module):
+    """The given positions of one axis, in the given order (repeats allowed)."""
+
+    def __init__(self, dim: int, indices: list[int]) -> None:
+        super().__init__()
+        self.dim = dim
+        self.indices = indices
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.index_select(x, self.dim, torch.tensor(self.indices, dtype=torch.long, device=x.device))
+
+
+class Tile(nn.Module):
+    def __init__(self, reps: list[int]) -> None:
+        super().__init__()
+        self.reps = reps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.repeat(*self.reps)
+
+
+class Unsqueeze(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(self.dim)
+
+
+class Pow(nn.Module):
+    def __init__(self, exponent: float) -> None:
+        super().__init__()
+        self.exponent = exponent
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.pow(x, self.exponent)
