@@ -76,11 +76,13 @@ def test_the_harness_wording_around_a_run_error_is_not_part_of_the_signature() -
 
 
 def test_tensorflow_node_names_and_uids_are_particulars() -> None:
-    one = ("InvalidArgumentError: [[{{node StatefulPartitionedCall/LSTM_18b49c84/bidirectional_rnn/fw/while}}]] "
+    one = ("InvalidArgumentError: [[{{node StatefulPartitionedCall/LSTM_18b49c84/bidirectional_rnn/fw/BiasAdd}}]] "
            "Incompatible shapes: [2,5] vs. [1,5]")
-    two = ("InvalidArgumentError: [[{{node StatefulPartitionedCall/LSTM_0a7e3f11/rnn/while/body/_1}}]] "
+    two = ("InvalidArgumentError: [[{{node StatefulPartitionedCall/LSTM_0a7e3f11/rnn/while/body/_1/BiasAdd}}]] "
            "Incompatible shapes: [4,3] vs. [1,3]")
-    assert normalise_message(one) == normalise_message(two)
+    other_op = "InvalidArgumentError: [[{{node StatefulPartitionedCall/LSTM_0a7e3f11/MatMul}}]] Incompatible shapes"
+    assert normalise_message(one) == normalise_message(two) != normalise_message(other_op)
+    assert "{{node .../BiasAdd}}" in normalise_message(one)
 
 
 def test_a_mismatch_is_signed_by_its_first_divergent_op(route: Route) -> None:

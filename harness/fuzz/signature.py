@@ -30,7 +30,8 @@ HARNESS_PREFIXES = (
 PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?(?:/[\w.@+\-]+){2,}/?")
 ADDRESS = re.compile(r"\b0x[0-9a-fA-F]+\b")
 QUOTED = re.compile(r"'([^'\n]{0,200})'|\"([^\"\n]{0,200})\"|`([^`\n]{0,200})`")
-TF_NODE = re.compile(r"\{\{node [^}]*\}\}")  # TensorFlow names the node an error happened in: {{node a/b/c}}
+# TensorFlow names the node an error happened in, {{node scope/of/one/model/BiasAdd}}: its last part tells the op.
+TF_NODE = re.compile(r"\{\{node (?:[^}]*/)?([^}/]*)\}\}")
 HEX_ID = re.compile(r"(?<=[_\-])[0-9a-fA-F]{6,}\b")  # a uid a framework appends to a name: LSTM_18b49c84
 DIMS = re.compile(r"\b\d+(?:x\d+)+\b")  # 1x3x8x8
 # A generated name's counter (Conv_12, unk__6, x:0); digits inside a word (float32, Conv2d) are kept.
@@ -64,7 +65,7 @@ def normalise_message(error: str) -> str:
     text = text.split(" [Flaky")[0]  # the search's note on a failure that did not replay
     text = PATH.sub("<path>", text)
     text = ADDRESS.sub("<addr>", text)
-    text = TF_NODE.sub("{{node <name>}}", text)
+    text = TF_NODE.sub(lambda found: "{{node .../" + re.sub(r"_\d+$", "", found.group(1)) + "}}", text)
     text = HEX_ID.sub("N", text)
 
     def quoted(match: re.Match[str]) -> str:
