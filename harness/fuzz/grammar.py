@@ -1626,7 +1626,11 @@ class AdaptiveAvgPool(Kind):
         return Tensor((*tensor.shape[:2], *[attrs["size"]] * self.spatial), channels_last(tensor.rank))
 
     def draw(self, rng: Random, tensor: Tensor, preserve: bool) -> dict[str, Any] | None:
-        return {"size": pick_int(rng, 1, min(3, *tensor.shape[2:]))}
+        sizes = range(1, min(3, *tensor.shape[2:]) + 1)
+        dividing = [size for size in sizes if all(axis % size == 0 for axis in tensor.shape[2:])]
+        # Mostly sizes that divide: the TorchScript exporter refuses the others outright, which would end most
+        # routes of such a model at their first hop.
+        return {"size": pick(rng, dividing if draw_bool(rng, 0.85) else list(sizes))}
 
     def torch(self, attrs: Mapping[str, Any], tensor: Tensor, prefix: str) -> Call:
         return Call(f"nn.AdaptiveAvgPool{self.spatial}d", (attrs["size"],))
