@@ -1876,7 +1876,7 @@ DRAW_WEIGHTS = {
     "maxpool2d": 3, "avgpool2d": 3, "conv_transpose2d": 3,
 }
 
-def descriptions(max_layers: int = 5) -> SearchStrategy[ModelDescription]:
+def descriptions(*, max_layers: int = 5) -> SearchStrategy[ModelDescription]:
     """Random valid model descriptions with at most `max_layers` layers (nested ones counted), small shapes."""
     from hypothesis import strategies as st
 
@@ -1888,7 +1888,7 @@ def descriptions(max_layers: int = 5) -> SearchStrategy[ModelDescription]:
     return st.randoms(use_true_random=True).map(partial(random_description, max_layers=max_layers))
 
 
-def random_description(rng: Random, max_layers: int = 5) -> ModelDescription:
+def random_description(rng: Random, *, max_layers: int = 5) -> ModelDescription:
     """One random valid description, a function of the generator's state alone."""
     shape, dtype, vocab = draw_input(rng)
     seed = rng.randrange(2**16)
