@@ -377,7 +377,9 @@ class Kind:
 
     name = ""
     schema: Mapping[str, Attr] = {}
-    keras_layout = "any"  # "channels_last": Keras needs the channel axis last; "identity": torch's order
+    # the Keras arrangement the layer needs: "any" (its axes are mapped), "channels_last", "identity" (torch's
+    # order) or "last" (torch's last axis last, the others in any order)
+    keras_layout = "any"
     channels_first = False  # treats torch axis 1 as channels: a rank-3 input then goes channels-last to Keras
     preserves = False  # can be drawn so that the output shape equals the input shape (a residual body)
     has_weights = False
@@ -1509,7 +1511,7 @@ class PReLU(Kind):
     def named_weights(self, attrs: Mapping[str, Any], tensor: Tensor, take: Callable[[str], np.ndarray],
                       prefix: str, name: str) -> dict[str, list[np.ndarray]]:
         # Keras's alpha spans the non-batch axes, 1 along each shared one; the tensor here is in its Keras order.
-        keras_tensor = keras_arranged(self, tensor)
+        keras_tensor = arrange_for(self, tensor)[1]
         shared = self.shared_axes(attrs, keras_tensor)
         shape = [1 if axis in shared else size for axis, size in enumerate(keras_tensor.keras_shape()) if axis]
         return {name: [take(f"{prefix}.weight").reshape(shape)]}
@@ -1642,13 +1644,13 @@ class AdaptiveAvgPool(Kind):
         return [Apply(Call(f"layers.AveragePooling{self.spatial}D", (window,), {"name": name}))]
 
 
-def keras_arranged(kind: Kind, tensor: Tensor) -> Tensor:
-    """The tensor as keras_statements arranges it before `kind`."""
+def arrange_for(kind: Kind, tensor: Tensor) -> tuple[list[Statement], Tensor]:
+    """The Permute (if any) that gives `kind` the Keras arrangement it needs, and the tensor after it."""
     if kind.keras_layout == "channels_last":
-        return arrange(tensor, channels_last(tensor.rank))[1]
+        return arrange(tensor, channels_last(tensor.rank))
     if kind.keras_layout == "identity" or (kind.keras_layout == "last" and tensor.perm[-1] != tensor.rank - 1):
-        return arrange(tensor, identity(tensor.rank))[1]
-    return tensor
+        return arrange(tensor, identity(tensor.rank))
+    return [], tensor
 
 
 def draw_bool(rng: Random, probability_true: float) -> bool:
@@ -1707,10 +1709,6 @@ def torch_model(description: ModelDescription) -> Call:
                                                    vocab=description.vocab)))
 
 
-def keras_name(torch_prefix: str) -> str:
-    return "l" + torch_prefix.replace(".", "_")
-
-
 def keras_statements(layers: Sequence[Layer], tensor: Tensor, name_prefix: str = "l",
                      vocab: int | None = None) -> tuple[list[Statement], Tensor] | None:
     """The Keras program for a layer list and the tensor it leaves (with its arrangement); None without a twin."""
@@ -1719,12 +1717,7 @@ def keras_statements(layers: Sequence[Layer], tensor: Tensor, name_prefix: str =
         kind = KINDS[layer.kind]
         name = f"{name_prefix}{index}" if name_prefix == "l" else f"{name_prefix}_{index}"
         out = layer_output(layer, tensor, name, vocab)
-        if kind.keras_layout == "channels_last":
-            permute, tensor = arrange(tensor, channels_last(tensor.rank))
-        elif kind.keras_layout == "identity" or (kind.keras_layout == "last" and tensor.perm[-1] != tensor.rank - 1):
-            permute, tensor = arrange(tensor, identity(tensor.rank))
-        else:
-            permute = []
+        permute, tensor = arrange_for(kind, tensor)
         if kind.name == "embedding":
             assert vocab is not None
             own: list[Statement] | None = [Apply(Call("layers.Embedding", (vocab, layer.attrs["dim"]),
