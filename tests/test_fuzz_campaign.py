@@ -217,7 +217,8 @@ def test_a_finding_folder_holds_everything_an_upstream_issue_needs(tmp_path: Pat
     compile(repro, "repro.py", "exec")
     assert "from onnx_tf.backend import prepare" in repro and "harness" not in repro
     issue = (folder / "issue.md").read_text()
-    assert issue.startswith("# onnx-tf 1.10.0: ") and "## Expected" in issue and "## Actual" in issue
+    assert issue.startswith("# onnx-tf 1.10.0 fails to convert: BackendIsNotSupposedToImplementIt: LayerNormalization")
+    assert "## Expected" in issue and "## Actual" in issue
     assert "pip install numpy==" in issue and "onnx-tf==1.10.0" in issue
     record = read_finding(folder)
     assert record.signature == signature and record.hits == 3 and record.data["repro"]["exit_code"] is None

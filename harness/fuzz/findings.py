@@ -102,7 +102,9 @@ def issue_text(failed: FailedHop, description: Any, versions: dict[str, str], pa
     hop_words = {"convert_error": "fails to convert", "run_error": "converts a model that fails to run",
                  "mismatch": "converts a model that computes different outputs", "crash": "crashes the process",
                  "timeout": "hangs"}.get(sig.status, sig.status)
-    title = f"{package} {version}: {sig.converter.split('[')[0]} {hop_words} ({description.summary()})"
+    variants = {"dynamo": " (dynamo exporter)", "torchscript": " (TorchScript exporter)"}
+    exporter = variants.get(failed.converter.variant, "")
+    title = f"{package} {version}{exporter} {hop_words}: {cause[:100]} (`{description.summary()}`)"
     if sig.status == "mismatch":
         expected = ("The converted model's outputs equal the source model's (expected.npz) within float32 tolerance "
                     "(atol 1e-5 in units of the output's scale, rtol 1.3e-6).")
@@ -193,7 +195,9 @@ def repro_environment() -> dict[str, str]:
     """A plain environment: no PYTHONPATH, so the repro cannot lean on the harness or the zoo."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
     env = {name: os.environ[name] for name in keep if name in os.environ}
-    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "PYTHONHASHSEED": "0"})
+    # No __pycache__ left in the finding (repro.py imports the model.py beside it).
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "PYTHONHASHSEED": "0",
+                "PYTHONDONTWRITEBYTECODE": "1"})
     return env
 
 
