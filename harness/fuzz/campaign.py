@@ -88,7 +88,7 @@ class ModelRun:
 class CampaignState:
     models: int = 0
     failures: int = 0  # failing (model, route) cells
-    hits: Counter[str] = field(default_factory=Counter)  # signature key -> failing cells (new findings and old)
+    hits: Counter[str] = field(default_factory=Counter)  # signature key -> models that failed with it
     known: Counter[str] = field(default_factory=Counter)  # known-failure record id -> failing cells
     not_converter: Counter[str] = field(default_factory=Counter)  # generated models that failed on their own
     signatures: dict[str, str] = field(default_factory=dict)  # key -> "new", "finding" (from before), "known:<id>"
@@ -242,13 +242,14 @@ class Campaign:
     def record(self, run: ModelRun) -> dict[str, Any]:
         """Judge a model's routes (writing up new signatures) and count it; its line for models.jsonl."""
         description = run.description
+        seen: set[str] = set()  # signatures this model already hit on another route: a finding counts models
         # A lane's routes come back pickled: judge with this process's own (formats are compared by identity).
         own = {route.id: route for route in self.routes}
         for evaluation in run.evaluations:
             evaluation.route = own.get(evaluation.route.id, evaluation.route)
         outcome: dict[str, Any] = {"index": run.index, "summary": description.summary(),
                                    "layers": description.layer_count(), "description": description.to_json(),
-                                   "routes": {evaluation.route.id: self.judge(evaluation)
+                                   "routes": {evaluation.route.id: self.judge(evaluation, seen)
                                               for evaluation in run.evaluations},
                                    "seconds": run.seconds}
         if run.error:
@@ -257,8 +258,9 @@ class Campaign:
         self.state.models += 1
         return outcome
 
-    def judge(self, evaluation: Evaluation) -> dict[str, Any]:
-        """Count a route's outcome; a new signature is shrunk and written up at once."""
+    def judge(self, evaluation: Evaluation, seen: set[str]) -> dict[str, Any]:
+        """Count a route's outcome; a new signature is shrunk and written up at once. `seen`: the signatures the
+        same model met on its other routes, which do not count it again."""
         signature, rows = evaluation.signature, evaluation.rows
         if signature is None:
             return {"status": "pass"}
@@ -276,13 +278,16 @@ class Campaign:
             self.state.signatures.setdefault(signature.key, f"known:{record.id}")
             entry["verdict"] = f"known: {record.id}"
             return entry
-        self.state.hits[signature.key] += 1
+        again = signature.key in seen
+        seen.add(signature.key)
+        self.state.hits[signature.key] += 0 if again else 1
         if self.state.signatures.get(signature.key) == WRITE_UP_FAILED:
             entry["verdict"] = WRITE_UP_FAILED  # counted; not shrunk again
             return entry
         if signature.key in self.findings:
             finding = self.findings[signature.key]
-            update_hits(finding, finding.hits + 1)
+            if not again:
+                update_hits(finding, finding.hits + 1)
             entry["verdict"] = f"finding {finding.folder.name}"
             return entry
         self.state.signatures[signature.key] = "new"

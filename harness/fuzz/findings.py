@@ -303,7 +303,7 @@ def write_readme(out_dir: Path, campaign: dict[str, Any]) -> Path:
                   f"({len(campaign.get('new', []))} new, {len(campaign.get('known', {}))} known).", ""]
     converters = sorted({record.signature.package for record in records})
     lines += [f"{len(records)} findings across {len(converters)} converters ({', '.join(converters)}).", "",
-              "| finding | converter | hop | status | layers | cause | hits | repro |",
+              "| finding | converter | hop | status | layers | cause | models hit | repro |",
               "|---|---|---|---|---|---|---|---|"]
     for record in records:
         data = record.data
