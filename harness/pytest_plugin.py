@@ -178,12 +178,14 @@ class FindingItem(pytest.Item):
         return self.folder, 0, self.name
 
 
-def collect_findings(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+def collect_findings(session: pytest.Session, config: pytest.Config, items: list[pytest.Item], shard: Any) -> None:
     option = config.getoption(ZOO_FINDINGS)
     folder = Path(option) if option else Path(config.rootpath) / "reports" / "findings"
     if not folder.is_dir():
         return
     for finding in sorted(path for path in folder.iterdir() if (path / "finding.json").is_file()):
+        if not shard.owns(f"finding:{finding.name}"):
+            continue
         name = f"finding[{finding.name}]"
         items.append(FindingItem.from_parent(session, name=name, nodeid=name, folder=finding))
 
@@ -206,7 +208,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             continue
         name = f"zoo[{spec.name}-{route.id}]"
         items.append(ZooItem.from_parent(session, name=name, nodeid=name, spec=spec, route=route))
-    collect_findings(session, config, items)
+    collect_findings(session, config, items, shard)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
