@@ -81,6 +81,7 @@ def test_the_strategy_reaches_every_layer_kind_and_reads_back_what_it_draws() ->
 def test_layer_count_counts_a_containers_body() -> None:
     parsed = ModelDescription.from_json(GOOD)
     assert parsed.layer_count() == 7  # conv, relu, residual + its 2, flatten, linear
+    assert parsed.layers[0].attrs["padding_mode"] == "zeros"  # written without it: the attribute's default
     assert parsed.summary() == "conv2d(out=4,k=3,s=2,p=1,g=2) > relu > residual([batchnorm > gelu]) > flatten > " \
                                "linear(out=3,bias=False)"
 
@@ -257,7 +258,7 @@ def catalogue() -> list[ModelDescription]:
     chosen = covering([d for d in pool if d.has_keras_twin()]) + covering([d for d in pool if not d.has_keras_twin()])
     careful = [ModelDescription.from_json(data) for data in CAREFUL_TWINS]
     assert all(d.has_keras_twin() for d in careful)
-    return chosen + careful + draw(10, seed=5, max_layers=6)
+    return chosen + careful + draw(6, seed=5, max_layers=6)
 
 
 @pytest.mark.stacks
@@ -280,7 +281,7 @@ def test_drawn_models_build_and_their_twins_and_generated_scripts_agree(stack_en
         if twin is not None:
             twins += 1
             assert twin["shape_matches"], where
-            assert twin["max_abs_err"] <= 1e-4 * max(1.0, twin["scale"]), (where, twin)  # float32 noise only
+            assert twin["max_abs_err"] <= 1e-5 * max(1.0, twin["scale"]), (where, twin)  # float32 noise only
             assert twin["reloaded_max_abs_err"] == 0.0 and twin["generated_max_abs_err"] == 0.0, where
     twin_kinds = set().union(*(m.kinds() for m in models if m.has_keras_twin()))
     assert twin_kinds == set(KINDS), sorted(set(KINDS) - twin_kinds)
