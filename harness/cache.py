@@ -127,8 +127,11 @@ def plan_for(task: dict[str, Any]) -> Plan | None:
     if kind == "build_source":
         # The zoo entry's code is the input: every model_zoo module, since entries share helpers.
         zoo = sorted(Path(importlib.util.find_spec("model_zoo").origin or "").parent.glob("*.py"))  # type: ignore[union-attr]
-        return Plan(tuple(zoo), (Path(task["target"]), Path(task["state"])), (),
-                    {"model": task["model"], "format": task["format"]})
+        options = {"model": task["model"], "format": task["format"]}
+        if task.get("description") is not None:  # a generated model: its description and the grammar's code
+            options["description"] = task["description"]
+            zoo += sorted((Path(__file__).parent / "fuzz").glob("*.py"))
+        return Plan(tuple(zoo), (Path(task["target"]), Path(task["state"])), (), options)
     return None
 
 

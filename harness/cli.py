@@ -551,6 +551,58 @@ def command_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_fuzz(args: argparse.Namespace) -> int:
+    """Generated models through every route; new failure signatures shrunk and written up as findings."""
+    import time
+
+    from harness.converters import default_converters
+    from harness.fuzz.campaign import Campaign, CampaignOptions, drawn_models, load_description
+    from harness.stacks import provision_stacks
+
+    given = None
+    if args.description:
+        try:
+            given = load_description(Path(args.description))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    elif args.budget is None:
+        raise UsageError("parity fuzz needs --budget MINUTES (or --description FILE for one model)")
+    if args.budget is not None and args.budget <= 0:
+        raise UsageError("--budget must be a positive number of minutes")
+    if args.examples < 1 or args.max_layers < 1 or args.jobs < 1 or args.shrink_minutes < 0:
+        raise UsageError("--examples, --max-layers and --jobs must be at least 1, --shrink-minutes not negative")
+    routes = select_routes(args.routes, default_converters(opsets=args.opsets))
+    provision_stacks(sorted({hop.converter.stack for route in routes for hop in route.hops} | {"current"}))
+    # Derandomized and without shrinking the inputs: the model is what gets shrunk, and an input search that
+    # shrinks a failing example runs a hundred examples through every hop of a failing route.
+    options = EngineOptions(examples=args.examples, profile="mutation", seed=args.seed,
+                            convert_timeout=args.convert_timeout,
+                            run_timeout=args.run_timeout, memory_limit_mb=args.memory_limit_mb, localize=False,
+                            cache_dir=None if args.no_cache else cache_dir_for(args))
+    out = Path(args.out)
+    command = reproduce_command(sys.argv[1:]) if sys.argv[1:2] == ["fuzz"] else "parity fuzz"
+    budget = (args.budget if args.budget is not None else 10**6) * 60
+    campaign_options = CampaignOptions(out_dir=out, budget_seconds=budget, seed=args.seed, max_layers=args.max_layers,
+                                       shrink_seconds=args.shrink_minutes * 60, command=command)
+    work_dir = work_dir_for(args, "fuzz")
+    started = time.monotonic()
+    print(f"[parity] fuzz: {len(routes)} routes ({', '.join(route.id for route in routes)}); seed {args.seed}; "
+          f"findings in {out}/; artifacts in {work_dir}", flush=True)
+    with open_engine(work_dir, options, lambda line: None) as engine:
+        campaign = Campaign(engine, routes, campaign_options, progress=lambda line: print(line, flush=True))
+        models = iter([given]) if given is not None else drawn_models(args.seed, args.max_layers)
+        try:
+            summary = campaign.run(models, jobs=1 if given is not None else args.jobs)
+        except KeyboardInterrupt:
+            print(f"parity: interrupted; the models that finished are in {out / 'models.jsonl'}, their findings "
+                  f"and totals in {out}/", file=sys.stderr)
+            return 130
+    print(f"[parity] fuzz: {summary['models']} models in {time.monotonic() - started:.0f} s, {summary['failures']} "
+          f"failing routes, {len(summary['signatures'])} signatures: {len(summary['new'])} new findings, "
+          f"{len(summary['known'])} known failure records met; {out / 'README.md'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parity", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -634,6 +686,31 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(upgrade)
     # Derandomized by default: both sides of the diff are judged on the same drawn examples where they agree.
     upgrade.set_defaults(handler=command_upgrade, out=None, profile="ci", node_probes="none", source_probes=False)
+    fuzz = commands.add_parser("fuzz", help="generate random valid models, run them through every route, shrink each "
+                               "new failure to its smallest model and write it up under reports/findings/")
+    fuzz.add_argument("--budget", type=float, metavar="MINUTES", help="stop drawing models after this many minutes")
+    fuzz.add_argument("--seed", type=int, default=0, help="the models drawn depend only on it (default 0)")
+    fuzz.add_argument("--routes", nargs="*", metavar="GLOB", help="route ids to run, e.g. 'torch>*' (default: all)")
+    fuzz.add_argument("--opsets", type=parse_opsets, default=[None], metavar="LIST",
+                      help="export at these ONNX opsets, as in `parity zoo` (default: default)")
+    fuzz.add_argument("--out", default=str(Path("reports") / "findings"),
+                      help="findings folder (default: reports/findings)")
+    fuzz.add_argument("--work-dir", help="artifacts and worker logs (default: .parity/fuzz in the checkout)")
+    fuzz.add_argument("--description", metavar="FILE",
+                      help="run this one model description (JSON, e.g. a finding's description.json) instead")
+    fuzz.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                      help="models evaluated side by side, each lane with its own worker processes (default 1); "
+                           "new signatures are shrunk in the main process as they come in")
+    fuzz.add_argument("--examples", type=int, default=3, help="hypothesis input examples per route (default 3)")
+    fuzz.add_argument("--max-layers", type=int, default=5, help="layers per generated model at most (default 5)")
+    fuzz.add_argument("--shrink-minutes", type=float, default=4.0, help="time to shrink each finding (default 4)")
+    fuzz.add_argument("--convert-timeout", type=float, default=300.0, help="seconds per conversion (default 300)")
+    fuzz.add_argument("--run-timeout", type=float, default=120.0, help="seconds per artifact run (default 120)")
+    fuzz.add_argument("--memory-limit-mb", type=float, default=8192.0,
+                      help="kill a worker whose resident memory exceeds this (default 8192)")
+    fuzz.add_argument("--no-cache", action="store_true", help="convert and run everything again")
+    fuzz.add_argument("--cache-dir", help="the task cache (default: .parity/cache in the checkout)")
+    fuzz.set_defaults(handler=command_fuzz)
     cache = commands.add_parser("cache", help="show or trim the task cache (conversions, runs, twin builds)")
     cache.add_argument("action", choices=("info", "prune"))
     cache.add_argument("--cache-dir", help="the task cache (default: .parity/cache in the checkout)")

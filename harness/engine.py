@@ -148,6 +148,7 @@ class Engine:
         self.progress = progress
         self.run_id = new_run_id()
         self.contexts: dict[str, ModelContext] = {}
+        self.descriptions: dict[str, dict[str, Any]] = {}  # generated models: name -> description JSON
         self.conversions = 0
         self.cache = TaskCache(self.options.cache_dir) if self.options.cache_dir else None
 
@@ -157,7 +158,7 @@ class Engine:
         pool = WorkerPool(self.pool.log_dir / f"lane{lane}", memory_limit_mb=self.pool.memory_limit_mb,
                           trusted_rebuilds=self.pool.trusted_rebuilds)
         other = Engine(self.run_dir, pool, self.options, progress=self.progress)
-        other.run_id, other.contexts = self.run_id, self.contexts
+        other.run_id, other.contexts, other.descriptions = self.run_id, self.contexts, self.descriptions
         return other
 
     # -- tasks -------------------------------------------------------------------------------------
@@ -211,6 +212,10 @@ class Engine:
         self.contexts[spec.name] = ModelContext(spec, self.run_dir / spec.name, {source.name: artifact}, {},
                                                 [None] * len(spec.outputs))
 
+    def register_description(self, name: str, description: dict[str, Any]) -> None:
+        """A generated model (harness.fuzz): its workers build it from this description JSON, not from the zoo."""
+        self.descriptions[name] = description
+
     # -- sources -----------------------------------------------------------------------------------
     def prepare(self, spec: ModelSpec) -> ModelContext:
         """Build both twins once per model and check that they agree before any conversion. A model defined
@@ -226,8 +231,10 @@ class Engine:
         state = source_dir / "torch_state.npz"
         for source in (fmt for fmt in (TORCH, KERAS) if fmt.name in spec.source_formats):
             artifact = source_dir / source.filename
-            task = {"task": "build_source", "model": spec.name, "format": source.name,
-                    "target": str(artifact), "state": str(state)}
+            task: dict[str, Any] = {"task": "build_source", "model": spec.name, "format": source.name,
+                                    "target": str(artifact), "state": str(state)}
+            if spec.name in self.descriptions:
+                task["description"] = self.descriptions[spec.name]
             step = self.call("current", "torch" if source is TORCH else "tf", task, self.options.convert_timeout)
             if step.status == "ok":
                 inputs = [save_inputs(source_dir / "twin_inputs" / source.name / f"example_{i}.npz", spec, source,
@@ -267,8 +274,10 @@ class Engine:
         return agreement
 
     # -- a cell: convert every hop once, then search examples ----------------------------------------
-    def run_route(self, spec: ModelSpec, route: Route) -> list[dict[str, Any]]:
-        """The stages of a cell in order: convert every hop once, explore examples, judge, explain failures."""
+    def run_route(self, spec: ModelSpec, route: Route, *,
+                  localize_statuses: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """The stages of a cell in order: convert every hop once, explore examples, judge, explain failures.
+        localize_statuses: localize the failing hops of these statuses only (even with options.localize off)."""
         context = self.prepare(spec)
         cell = self.convert_route(context, route)
         if context.stochastic:
@@ -279,7 +288,9 @@ class Engine:
             self.explore(cell)
         rows = self.rows(context, cell)
         self.explain_precision(cell, rows)
-        if self.options.localize:
+        if localize_statuses:  # only the rows of these statuses are localized (and get the localization columns)
+            self.localize_failures(cell, [row for row in rows if row["status"] in localize_statuses])
+        elif self.options.localize:
             self.localize_failures(cell, rows)
         return rows
 

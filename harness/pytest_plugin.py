@@ -22,6 +22,7 @@ ZOO_PROFILE = "--zoo-profile"
 ZOO_BASELINE = "--zoo-baseline"
 ZOO_SHARD = "--zoo-shard"
 ZOO_NO_CACHE = "--zoo-no-cache"
+ZOO_FINDINGS = "--zoo-findings"
 PASSING_STATUSES = ("pass", "xfail", "xpass", "skipped")
 
 
@@ -38,6 +39,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(ZOO_SHARD, metavar="K/N", default="1/1",
                     help="collect only this shard's cells (a deterministic split over N machines), e.g. 2/3")
     group.addoption(ZOO_NO_CACHE, action="store_true", help="convert and run every cell again (no task cache)")
+    group.addoption(ZOO_FINDINGS, metavar="DIR",
+                    help="replay every finding folder here as a test (default: reports/findings under the rootdir)")
     group.addoption(ZOO_BASELINE, metavar="FILE",
                     help="a results.csv/.json of an earlier run: fail a cell only on regressions against it")
 
@@ -146,6 +149,47 @@ class ZooItem(pytest.Item):
         return Path(self.config.rootpath), 0, self.name
 
 
+class FindingItem(pytest.Item):
+    """A committed `parity fuzz` finding: passes while its minimal model still fails with the same signature."""
+
+    def __init__(self, *, folder: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.folder = folder
+        self.add_marker("zoo")
+
+    def runtest(self) -> None:
+        from harness.fuzz.campaign import replay_finding
+
+        state = self.config.stash[zoo_state_key]
+        try:
+            replay = replay_finding(state.engine, self.folder)
+        except ValueError as exc:  # the folder's files are data, and these are not valid
+            raise ZooCellFailure(f"invalid finding {self.folder}: {exc}") from None
+        if not replay.reproduces:
+            raise ZooCellFailure(f"stale finding: {self.folder} no longer fails the way it records; now: {replay.now}. "
+                                 "The bug may be fixed: check its repro.py, then remove the folder")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ZooCellFailure):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.folder, 0, self.name
+
+
+def collect_findings(session: pytest.Session, config: pytest.Config, items: list[pytest.Item], shard: Any) -> None:
+    option = config.getoption(ZOO_FINDINGS)
+    folder = Path(option) if option else Path(config.rootpath) / "reports" / "findings"
+    if not folder.is_dir():
+        return
+    for finding in sorted(path for path in folder.iterdir() if (path / "finding.json").is_file()):
+        if not shard.owns(f"finding:{finding.name}"):
+            continue
+        name = f"finding[{finding.name}]"
+        items.append(FindingItem.from_parent(session, name=name, nodeid=name, folder=finding))
+
+
 @pytest.hookimpl(tryfirst=True)  # before -k/-m deselection, which also runs in this hook
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.getoption(ZOO):
@@ -164,6 +208,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             continue
         name = f"zoo[{spec.name}-{route.id}]"
         items.append(ZooItem.from_parent(session, name=name, nodeid=name, spec=spec, route=route))
+    collect_findings(session, config, items, shard)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -26,6 +26,7 @@ HARNESS_REBUILDS = frozenset({
     "harness.converters.torch_from_onnx:rebuild",
     "harness.probes.source_ops:rebuild_torch_probe",
     "harness.user_model:rebuild_factory",
+    "harness.fuzz.grammar:rebuild_torch",  # a generated model, rebuilt from its validated description
 })
 # Rebuilds whose argument names a further function to import: that one must be trusted too.
 IMPORTING_ARGUMENTS = {"harness.user_model:rebuild_factory": "factory"}

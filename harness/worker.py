@@ -109,9 +109,7 @@ class Worker:
         raise ValueError(f"unknown task {kind!r}")
 
     def build_source(self, task: dict[str, Any]) -> dict[str, Any]:
-        from model_zoo import all_models
-
-        spec = all_models()[task["model"]]
+        spec, rebuild, rebuild_args = source_spec(task)
         target = Path(task["target"])
         if task["format"] == "torch":
             self.check_framework("torch")
@@ -123,7 +121,7 @@ class Worker:
                 raise ValueError(f"model {spec.name!r} has no torch builder")
             torch.manual_seed(spec.seed)
             module = spec.build_torch().eval()
-            save_torch_module(target, module, "harness.torch_artifact:rebuild_zoo_model", model=spec.name)
+            save_torch_module(target, module, rebuild, **rebuild_args)
             state = {key: value.detach().cpu().numpy() for key, value in module.state_dict().items()}
             with open_atomic(Path(task["state"])) as handle:
                 np.savez(handle, **state)
@@ -176,6 +174,23 @@ class Worker:
                     truth_error = describe_error(exc)
         self.check_framework(runner.framework)
         return {"errors": errors, "notes": sorted(notes), "truth": truth, "truth_error": truth_error}
+
+
+GENERATED_REBUILD = "harness.fuzz.grammar:rebuild_torch"
+
+
+def source_spec(task: dict[str, Any]) -> tuple[Any, str, dict[str, Any]]:
+    """The spec a build_source task names, with the torch artifact's rebuild recipe: a zoo entry by name, or a
+    generated model carried as its description (parsed and validated; nothing it names is imported)."""
+    if task.get("description") is not None:
+        from harness.fuzz.grammar import ModelDescription, model_spec
+
+        description = ModelDescription.from_json(task["description"])
+        return model_spec(description, task["model"]), GENERATED_REBUILD, {"description": description.to_json()}
+    from model_zoo import all_models
+
+    spec = all_models()[task["model"]]
+    return spec, "harness.torch_artifact:rebuild_zoo_model", {"model": spec.name}
 
 
 def output_names(names: list[str], count: int) -> list[str]:

@@ -1,0 +1,1 @@
+"""`parity fuzz`: hypothesis draws random valid networks, runs them through every route, shrinks each failure."""

@@ -1,0 +1,276 @@
+"""The standalone repro.py of a finding: the one converter call that fails, on the minimal model, needing only
+that converter's own packages (and numpy). Exit 1 while the bug is there, 0 once it is fixed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Which packages each repro imports, as a user would install them to run it.
+REPRO_PACKAGES = {
+    "onnx-tf": ("numpy", "onnx", "tensorflow", "onnx-tf"),
+    "onnx2pytorch": ("numpy", "onnx", "torch", "onnx2pytorch"),
+    "tf2onnx": ("numpy", "tensorflow", "tf2onnx", "onnx"),
+    "torch": ("numpy", "torch", "onnx"),
+}
+
+HEADER = '''"""{title}
+
+{what}
+Needs only {packages}. Run it in this folder: python repro.py
+Exit 1: the bug reproduces (an exception, or outputs beyond tolerance of expected.npz); exit 0: it is fixed.
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+INPUT_NAMES = {input_names!r}
+OUTPUT_NAMES = {output_names!r}
+# torch.testing.assert_close's float32 defaults, with atol in units of each output's scale.
+ATOL, RTOL = 1e-5, 1.3e-6
+'''
+
+COMMON = '''
+
+def load_arrays(name):
+    with np.load(HERE / name, allow_pickle=False) as data:
+        return [data[key] for key in data.files]
+
+
+def run_onnx(path, inputs, opset=None):
+    """Check the written model (at the opset asked for, when one was) and run it with onnx's reference evaluator."""
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    onnx.checker.check_model(str(path))
+    model = onnx.load(str(path))
+    written = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
+    if opset is not None and written != opset:
+        raise RuntimeError(f"{path.name}: the converter wrote opset {written}, not {opset} as asked")
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    names = [value.name for value in model.graph.input if value.name not in initializers]
+    return ReferenceEvaluator(model).run(None, dict(zip(names, inputs)))
+
+
+def within_tolerance(name, expected, produced):
+    if expected.shape != produced.shape:
+        print(f"{name}: shape {produced.shape}, expected {expected.shape}")
+        return False
+    if expected.dtype != produced.dtype and not (expected.dtype.kind == produced.dtype.kind == "f"):
+        print(f"{name}: dtype {produced.dtype}, expected {expected.dtype}")
+        return False
+    ref, out = expected.astype(np.float64), produced.astype(np.float64)
+    infinite = np.isinf(ref)
+    if not np.array_equal(np.isnan(ref), np.isnan(out)) or not np.array_equal(ref[infinite], out[infinite]):
+        print(f"{name}: NaN or Inf where expected.npz has other values")
+        return False
+    finite = np.isfinite(ref)
+    if not finite.any():
+        return True
+    error = np.abs(out[finite] - ref[finite])
+    allowed = ATOL * max(1.0, float(np.abs(ref[finite]).max())) + RTOL * np.abs(ref[finite])
+    worst = float(np.nan_to_num(error, nan=np.inf).max())
+    print(f"{name}: max abs err {worst:.6g}")
+    return bool((error <= allowed).all())
+
+
+def main():
+    inputs = load_arrays("input.npz")
+    expected = load_arrays("expected.npz")
+    try:
+        produced = convert_and_run(inputs)
+    except Exception as exc:
+        # TensorFlow and torch.export put the cause on the last line that names an error.
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [""]
+        telling = lines[0]
+        if telling.endswith(":") and len(lines) > 1:
+            named = [line for line in lines[1:] if "Error" in line.split(":")[0] or "Exception" in line]
+            telling = named[-1] if named else lines[-1]
+        if not telling.startswith(type(exc).__name__):
+            telling = f"{type(exc).__name__}: {telling}"
+        print(f"FAILED: {telling[:500]}")
+        return 1
+    produced = [np.asarray(output) for output in produced]
+    if len(produced) < len(expected):
+        print(f"FAILED: {len(produced)} outputs, expected {len(expected)}")
+        return 1
+    ok = all([within_tolerance(name, want, got) for name, want, got in zip(OUTPUT_NAMES, expected, produced)])
+    print("outputs match" if ok else "FAILED: outputs beyond tolerance of expected.npz")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+ONNX_TF = '''
+SOURCE = "model.onnx"  # the ONNX model onnx-tf is given
+
+
+def convert_and_run(inputs):
+    import onnx
+    from onnx_tf.backend import prepare
+
+    model = onnx.load(str(HERE / SOURCE))
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    names = [value.name for value in model.graph.input if value.name not in initializers]
+    rep = prepare(model)
+    with tempfile.TemporaryDirectory() as folder:
+        rep.export_graph(folder)  # the SavedModel a TF Serving user deploys
+    return list(rep.run(dict(zip(names, inputs))))
+'''
+
+ONNX2PYTORCH = '''
+SOURCE = "model.onnx"  # the ONNX model onnx2pytorch is given
+
+
+def convert_and_run(inputs):
+    import onnx
+    import torch
+    from onnx2pytorch import ConvertModel
+
+    module = ConvertModel(onnx.load(str(HERE / SOURCE))).eval()
+    with torch.no_grad():
+        outputs = module(*(torch.from_numpy(array) for array in inputs))
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return [output.numpy() for output in outputs]
+'''
+
+TF2ONNX_KERAS = '''
+OPSET = {opset!r}
+# (name, shape with None for a dynamic axis, dtype) of each input, as the Keras model takes it.
+SIGNATURE = {signature!r}
+
+
+def convert_and_run(inputs):
+    import keras
+    import tensorflow as tf
+    import tf2onnx
+
+    model = keras.saving.load_model(str(HERE / "model.keras"))
+    specs = [tf.TensorSpec(shape, dtype, name=name) for name, shape, dtype in SIGNATURE]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "converted.onnx"
+        tf2onnx.convert.from_keras(model, input_signature=specs, opset=OPSET, output_path=str(path))
+        return run_onnx(path, inputs, OPSET)
+'''
+
+TF2ONNX_SAVED_MODEL = '''
+OPSET = {opset!r}
+
+
+def convert_and_run(inputs):
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "converted.onnx"
+        # tf2onnx's command line, as its README gives it for a SavedModel.
+        done = subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(HERE / "saved_model"),
+                               "--output", str(path), "--opset", str(OPSET)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError((done.stderr.strip().splitlines() or ["tf2onnx.convert failed"])[-1])
+        return run_onnx(path, inputs, OPSET)
+'''
+
+TORCH_EXPORT = '''
+DYNAMO = {dynamo!r}
+OPSET = {opset!r}  # None: the exporter's own default
+DYNAMIC_AXES = {dynamic_axes!r}  # input and output name -> {{axis: symbolic name}}
+
+
+def build_module():
+{build}
+
+
+def convert_and_run(inputs):
+    import torch
+
+    module = build_module().eval()
+    example = tuple(torch.from_numpy(array) for array in load_arrays("export_input.npz"))
+    options = {{"dynamo": DYNAMO}}
+    if OPSET is not None:
+        options["opset_version"] = OPSET
+    if DYNAMO:
+        options["dynamic_shapes"] = tuple({{axis: torch.export.Dim.DYNAMIC for axis in DYNAMIC_AXES.get(name, {{}})}}
+                                          or None for name in INPUT_NAMES)
+    else:
+        options["dynamic_axes"] = DYNAMIC_AXES
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "exported.onnx"
+        torch.onnx.export(module, example, str(path), input_names=INPUT_NAMES, output_names=OUTPUT_NAMES, **options)
+        return run_onnx(path, inputs, OPSET)
+'''
+
+# The module a torch export starts from: the generated model (model.py defines build_model from weights.npz), or
+# onnx2pytorch's module of an ONNX file (a hop later in a route).
+BUILD_GENERATED = '''    sys.path.insert(0, str(HERE))
+    from model import build_model  # model.py beside this file: the generated model, weights from weights.npz
+
+    return build_model()'''
+
+BUILD_ONNX2PYTORCH = '''    import onnx
+    from onnx2pytorch import ConvertModel  # the module this export starts from is onnx2pytorch's
+
+    return ConvertModel(onnx.load(str(HERE / "source.onnx")))'''
+
+
+@dataclass(frozen=True)
+class ReproPlan:
+    """What a finding's repro.py needs: which template, and the files it reads beside it."""
+
+    package: str  # the failing converter's distribution
+    kind: str  # onnx-tf, onnx2pytorch, tf2onnx-keras, tf2onnx-saved-model, torch-generated, torch-onnx2pytorch
+    files: tuple[str, ...]  # what the finding folder must hold besides input.npz and expected.npz
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        extra = ("onnx2pytorch",) if self.kind == "torch-onnx2pytorch" else ()
+        return REPRO_PACKAGES[self.package] + extra
+
+
+def plan_for(converter_class: str, source_format: str) -> ReproPlan:
+    """The repro for a hop: its converter's class name and the format of the artifact it converted."""
+    if converter_class == "TfFromOnnx":
+        return ReproPlan("onnx-tf", "onnx-tf", ("model.onnx",))
+    if converter_class == "TorchFromOnnx":
+        return ReproPlan("onnx2pytorch", "onnx2pytorch", ("model.onnx",))
+    if converter_class == "OnnxFromKeras":
+        return ReproPlan("tf2onnx", "tf2onnx-keras", ("model.keras",))
+    if converter_class == "OnnxFromSavedModel":
+        return ReproPlan("tf2onnx", "tf2onnx-saved-model", ("saved_model",))
+    if converter_class == "OnnxFromTorch":
+        if source_format == "generated":
+            return ReproPlan("torch", "torch-generated", ("model.py", "weights.npz", "export_input.npz"))
+        return ReproPlan("torch", "torch-onnx2pytorch", ("source.onnx", "export_input.npz"))
+    raise ValueError(f"no standalone repro for converter {converter_class}")
+
+
+def render(plan: ReproPlan, *, title: str, what: str, input_names: list[str], output_names: list[str],
+           opset: int | None = None, dynamo: bool = False, dynamic_axes: dict[str, dict[int, str]] | None = None,
+           signature: list[tuple[str, list[int | None], str]] | None = None) -> str:
+    """The text of repro.py. Every value is written with repr(): nothing read from a finding is ever code."""
+    header = HEADER.format(title=title.replace('"""', "'''"), what=what.replace('"""', "'''"),
+                           packages=", ".join(plan.packages), input_names=list(input_names),
+                           output_names=list(output_names))
+    body: dict[str, str] = {
+        "onnx-tf": ONNX_TF,
+        "onnx2pytorch": ONNX2PYTORCH,
+        "tf2onnx-keras": TF2ONNX_KERAS.format(opset=opset, signature=signature or []),
+        "tf2onnx-saved-model": TF2ONNX_SAVED_MODEL.format(opset=opset),
+        "torch-generated": TORCH_EXPORT.format(dynamo=dynamo, opset=opset, dynamic_axes=dynamic_axes or {},
+                                               build=BUILD_GENERATED),
+        "torch-onnx2pytorch": TORCH_EXPORT.format(dynamo=dynamo, opset=opset, dynamic_axes=dynamic_axes or {},
+                                                  build=BUILD_ONNX2PYTORCH),
+    }
+    return header + body[plan.kind] + COMMON
+
+
+def keras_signature(io: dict[str, Any]) -> list[tuple[str, list[int | None], str]]:
+    """tf2onnx's input signature, as the harness gives it: symbolic dims as None."""
+    return [(str(spec["name"]), [None if isinstance(dim, str) else int(dim) for dim in spec["shape"]],
+             str(spec["dtype"])) for spec in io["inputs"]]
