@@ -228,6 +228,27 @@ def test_a_finding_folder_holds_everything_an_upstream_issue_needs(tmp_path: Pat
     assert f"[{folder.name}]({folder.name}/issue.md)" in readme
     assert "BackendIsNotSupposedToImplementIt: LayerNormalization is not implemented." in readme
     assert "| tf2onnx-erfc | 2 |" in readme and "not run" in readme
+    # onnx-tf says LayerNormalization is not implemented: a gap it declares, not counted among the bugs.
+    assert "| unsupported (says so) |" in readme and "1 findings across 1 converters (onnx-tf): 0 bugs" in readme
+
+
+@pytest.mark.parametrize(("status", "error", "kind"), [
+    ("convert_error", "BackendIsNotSupposedToImplementIt: LeakyRelu version 16 is not implemented.",
+     "unsupported (says so)"),
+    ("convert_error", "NotImplementedError: LSTM initial_h not yet implemented.", "unsupported (says so)"),
+    ("convert_error", "UnsupportedOperatorError: Exporting the operator 'aten::_upsample_nearest_exact1d'",
+     "unsupported (says so)"),
+    ("convert_error", "InvalidOnnxModel: the converter wrote an invalid model: No Op registered for PyFunc",
+     "invalid model written"),
+    ("convert_error", "ValueError: Unexpected number of parameters: 0", "crash"),
+    ("run_error", "InvalidArgumentError: [[{{node BiasAdd}}]]", "converted model fails to run"),
+    ("mismatch", "", "wrong numbers"),
+])
+def test_a_finding_is_a_bug_unless_the_converter_says_it_does_not_support_the_construct(
+        status: str, error: str, kind: str) -> None:
+    from harness.fuzz.findings import finding_kind
+
+    assert finding_kind(status, error) == kind
 
 
 def test_a_findings_folder_with_a_malformed_finding_is_read_as_data_and_refused(tmp_path: Path) -> None:

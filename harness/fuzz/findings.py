@@ -66,6 +66,24 @@ class FindingRecord:
         return int(self.data.get("hits", 1))
 
 
+# A converter that raises one of these has declared the construct unsupported: a gap it knows of, reported
+# apart from the bugs (a crash, an invalid model, a converted model that fails to run, wrong numbers).
+UNSUPPORTED_WORDING = ("BackendIsNotSupposedToImplementIt", "NotImplementedError", "UnsupportedOperatorError",
+                       "is not supported", "not yet implemented", "is not implemented")
+
+
+def finding_kind(status: str, error: str) -> str:
+    if status == "mismatch":
+        return "wrong numbers"
+    if status == "run_error":
+        return "converted model fails to run"
+    if any(wording in error for wording in UNSUPPORTED_WORDING):
+        return "unsupported (says so)"
+    if "InvalidOnnxModel" in error:
+        return "invalid model written"
+    return "crash" if status in ("convert_error", "crash") else status
+
+
 def one_line_cause(status: str, row: dict[str, Any]) -> str:
     if status == "mismatch":
         where = str(row.get("first_divergent_node") or "").split(" (")[0] or "an unlocalized node"
@@ -302,14 +320,24 @@ def write_readme(out_dir: Path, campaign: dict[str, Any]) -> Path:
                   f"{len(campaign.get('signatures', {}))} distinct signatures "
                   f"({len(campaign.get('new', []))} new, {len(campaign.get('known', {}))} known).", ""]
     converters = sorted({record.signature.package for record in records})
-    lines += [f"{len(records)} findings across {len(converters)} converters ({', '.join(converters)}).", "",
-              "| finding | converter | hop | status | layers | cause | models hit | repro |",
-              "|---|---|---|---|---|---|---|---|"]
-    for record in records:
+    kinds = {record.folder.name: finding_kind(record.signature.status, str(record.data.get("error") or ""))
+             for record in records}
+    bugs = [record for record in records if kinds[record.folder.name] != "unsupported (says so)"]
+    bug_converters = sorted({record.signature.package for record in bugs})
+    lines += [f"{len(records)} findings across {len(converters)} converters ({', '.join(converters)}): "
+              f"{len(bugs)} bugs across {len(bug_converters)} converters ({', '.join(bug_converters)}), that is a "
+              "crash, an invalid model written, a converted model that fails to run, or wrong numbers, and "
+              f"{len(records) - len(bugs)} constructs the converter reports as unsupported (an explicit "
+              "not-implemented error).", "",
+              "| finding | converter | hop | kind | status | layers | cause | models hit | repro |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for record in sorted(records, key=lambda record: (kinds[record.folder.name] == "unsupported (says so)",
+                                                      record.signature.package, record.folder.name)):
         data = record.data
         lines.append(
             f"| [{cell(record.folder.name)}]({record.folder.name}/issue.md) | {cell(data.get('package'))} "
             f"{cell(data.get('version', ''))} ({cell(record.signature.converter)}) | {cell(record.signature.hop)} | "
+            f"{cell(kinds[record.folder.name])} | "
             f"{cell(record.signature.status)} | {cell(data.get('layers'))}: `{cell(data.get('summary'))}` | "
             f"{cell(data.get('cause', ''))} | {cell(record.hits)} | {cell(repro_status(data))} |")
     known = campaign.get("known", {}) if campaign else {}
