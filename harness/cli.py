@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.engine import EngineOptions
 from harness.plugins import PluginError
-from harness.progress import Progress
+from harness.progress import Progress, Throttled
 from harness.routes import Route
 from harness.search import PROFILES
 from harness.session import (
@@ -38,6 +38,7 @@ DEFAULT_EXAMPLES = 20
 MIN_OPSET, MAX_OPSET = 7, 23
 # The committed matrix: the exporters' defaults, and either side of onnx-tf's opset-13 cliff.
 PUBLISH_OPSETS = "default,11,12,13,15"
+REPORT_INTERVAL = 30.0  # seconds between the reports written while a run goes
 MUTANT_EXAMPLES = 10  # a mutant is one hop on one model: fewer examples keep a whole-zoo self-test short
 
 
@@ -213,8 +214,11 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
         shard = f" (shard {args.shard})" if args.shard.count > 1 else ""
         progress.note(f"[parity] {len(cells)} cells{shard}; artifacts in {work_dir}; reports in {out_dir}/")
 
-        def on_cell(rows: list[dict[str, Any]]) -> None:
-            write_reports(rows, out_dir, command=command, stale=[])  # a report after every cell: nothing lost
+        def write_partial_reports(rows: list[dict[str, Any]]) -> None:
+            write_reports(rows, out_dir, command=command, stale=[])
+
+        # Reports while the run goes, at most every REPORT_INTERVAL seconds; the journal holds every cell.
+        on_cell = Throttled(write_partial_reports, REPORT_INTERVAL)
 
         jobs = args.jobs if args.jobs is not None else default_jobs()
         if jobs < 1:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 
 class Progress:
@@ -56,3 +57,22 @@ class Silent(Progress):
 
     def note(self, text: str) -> None:
         pass
+
+
+class Throttled:
+    """Call `action` at most once per `interval` seconds (the first call always goes through).
+
+    The reports written while a run goes: each write renders every row so far, so writing after every cell
+    of a large run costs time quadratic in its cells. The run journal keeps every finished cell anyway (and
+    `--resume` reads it), and the final reports are written when the run ends."""
+
+    def __init__(self, action: Callable[..., object], interval: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.action, self.interval, self.clock = action, interval, clock
+        self.last: float | None = None
+
+    def __call__(self, *args: Any) -> None:
+        now = self.clock()
+        if self.last is None or now - self.last >= self.interval:
+            self.last = now
+            self.action(*args)
