@@ -68,13 +68,20 @@ class FindingRecord:
 
 # A converter that raises one of these has declared the construct unsupported: a gap it knows of, reported
 # apart from the bugs (a crash, an invalid model, a converted model that fails to run, wrong numbers).
-UNSUPPORTED_WORDING = ("BackendIsNotSupposedToImplementIt", "NotImplementedError", "UnsupportedOperatorError",
-                       "is not supported", "not yet implemented", "is not implemented")
+UNSUPPORTED_WORDING = ("BackendIsNotSupposedToImplementIt", "is not supported in Tensorflow",  # onnx-tf's own
+                       "Cannot set non-1 dilation",  # onnx-tf's ConvTranspose refusal
+                       "NotImplementedError", "not yet implemented",  # onnx2pytorch's
+                       "UnsupportedOperatorError", "Unsupported: ONNX export")  # torch.onnx's
 
 
-def finding_kind(status: str, error: str) -> str:
+NOT_A_BUG = ("unsupported (says so)", "rounds worse")
+
+
+def finding_kind(status: str, error: str, detail: str = "") -> str:
+    """What a finding is worth upstream; `detail` is its signature's (a mismatch's says when the converted graph
+    equals the source in float64, i.e. it computes the same function and only rounds worse)."""
     if status == "mismatch":
-        return "wrong numbers"
+        return "rounds worse" if "float32 rounding only" in detail else "wrong numbers"
     if status == "run_error":
         return "converted model fails to run"
     if any(wording in error for wording in UNSUPPORTED_WORDING):
@@ -319,19 +326,27 @@ def write_readme(out_dir: Path, campaign: dict[str, Any]) -> Path:
                   f"{float(campaign.get('seconds', 0)) / 60:.1f} min, {campaign.get('failures', 0)} failing routes, "
                   f"{len(campaign.get('signatures', {}))} distinct signatures "
                   f"({len(campaign.get('new', []))} new, {len(campaign.get('known', {}))} known).", ""]
+    for revision in campaign.get("revisions", []) if campaign else []:
+        lines += [f"- Since the campaign: {revision}"]
+    if campaign and campaign.get("revisions"):
+        lines += [""]
     converters = sorted({record.signature.package for record in records})
-    kinds = {record.folder.name: finding_kind(record.signature.status, str(record.data.get("error") or ""))
-             for record in records}
-    bugs = [record for record in records if kinds[record.folder.name] != "unsupported (says so)"]
+    kinds = {record.folder.name: finding_kind(record.signature.status, str(record.data.get("error") or ""),
+                                              record.signature.detail) for record in records}
+    reproduced = [record for record in records if repro_status(record.data) == "exit 1"]
+    bugs = [record for record in reproduced if kinds[record.folder.name] not in NOT_A_BUG]
     bug_converters = sorted({record.signature.package for record in bugs})
-    lines += [f"{len(records)} findings across {len(converters)} converters ({', '.join(converters)}): "
+    lines += [f"{len(records)} findings across {len(converters)} converters ({', '.join(converters)}); "
+              f"{len(reproduced)} of them reproduce with the converter's packages alone (repro.py exits 1): "
               f"{len(bugs)} bugs across {len(bug_converters)} converters ({', '.join(bug_converters)}), that is a "
               "crash, an invalid model written, a converted model that fails to run, or wrong numbers, and "
-              f"{len(records) - len(bugs)} constructs the converter reports as unsupported (an explicit "
-              "not-implemented error).", "",
+              f"{len(reproduced) - len(bugs)} that are not bugs as such: constructs the converter reports as "
+              "unsupported (its own not-implemented error), or a converted graph that computes the same function "
+              "and rounds worse in float32. The others failed in the harness only (e.g. onnxruntime refusing a "
+              "model that onnx.reference, which the repro uses, runs).", "",
               "| finding | converter | hop | kind | status | layers | cause | models hit | repro |",
               "|---|---|---|---|---|---|---|---|---|"]
-    for record in sorted(records, key=lambda record: (kinds[record.folder.name] == "unsupported (says so)",
+    for record in sorted(records, key=lambda record: (kinds[record.folder.name] in NOT_A_BUG,
                                                       record.signature.package, record.folder.name)):
         data = record.data
         lines.append(

@@ -42,6 +42,8 @@ SPACES = re.compile(r"\s+")
 # A quoted op type or class name (`LayerNormalization`, 'Erfc') tells the bug apart; a quoted tensor or node
 # name (/conv1/Conv_output_0, onnx::Conv_12, x:0) is a particular of one model.
 PLAIN_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+# onnxruntime names the node it refused in parentheses, "Node (fuzzed_1/l2_1/BiasAdd) Op (ConvTranspose)".
+ORT_NODE = re.compile(r"\bNode \([^)\n]*\)")
 DIVERGENT_OP = re.compile(r"^#\d+ (\S+) ")
 
 
@@ -65,6 +67,7 @@ def normalise_message(error: str) -> str:
     text = text.split(" [Flaky")[0]  # the search's note on a failure that did not replay
     text = PATH.sub("<path>", text)
     text = ADDRESS.sub("<addr>", text)
+    text = ORT_NODE.sub("Node (<name>)", text)
     text = TF_NODE.sub(lambda found: "{{node .../" + re.sub(r"_\d+$", "", found.group(1)) + "}}", text)
     text = HEX_ID.sub("N", text)
 
