@@ -1,0 +1,17 @@
+"""Rebuilds the model groupnorm(g=7) > instancenorm with its weights from weights.npz (torch state_dict keys)."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def build_model() -> nn.Module:
+    model = nn.Sequential(
+        nn.GroupNorm(7, 7),
+        nn.InstanceNorm2d(7, affine=True),
+    )
+    weights = np.load(Path(__file__).with_name('weights.npz'))
+    model.load_state_dict({name: torch.from_numpy(weights[name]) for name in weights.files})
+    return model.eval()
