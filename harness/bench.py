@@ -26,7 +26,7 @@ from harness.converters.onnx_from_torch import dynamic_axes_for
 from harness.engine import Cell, Engine, EngineOptions, ModelContext, RunResult, io_for
 from harness.formats import SAVED_MODEL, TORCH
 from harness.pool import WorkerPool, worker_environment
-from harness.progress import Silent
+from harness.progress import REPORT_INTERVAL, Silent, Throttled
 from harness.routes import Route
 from harness.session import UsageError, run_cells
 from harness.spec import ModelSpec
@@ -47,7 +47,7 @@ SEARCH = "hypothesis search, example arrays, npz files"
 PRECISION = "precision check (float64 rerun of mismatches)"
 LOCALIZATION = "localization"
 ROWS = "result rows (with stack versions)"
-REPORTS = "reports written after every cell"
+REPORTS = f"reports written while the run goes (at most every {REPORT_INTERVAL:.0f} s)"
 OTHER = "other"
 VERIFICATION = (TWINS, TRUTH, COMPARISONS, PRECISION, LOCALIZATION)  # work the bare script does not do
 RECORDING = "recording examples for the bare side"  # the bench's own work, taken out of the harness's time
@@ -414,6 +414,10 @@ def run_bench(cells: Sequence[tuple[ModelSpec, Route]], *, examples: int, work_d
         pool = TimedPool(work_dir / "harness" / "logs", clock, memory_limit_mb=options.memory_limit_mb)
         with pool:
             engine = TimedEngine(work_dir / "harness", pool, options)
+            # As `parity zoo` does: reports while the run goes, at most every REPORT_INTERVAL seconds.
+            write_partial_reports = Throttled(
+                lambda rows: write_reports(rows, work_dir / "harness" / "reports", command="parity bench", stale=[]),
+                REPORT_INTERVAL)
             for spec, route in cells:
                 engine.recorded = []
                 shutil.rmtree(engine.examples_dir, ignore_errors=True)
@@ -422,7 +426,7 @@ def run_bench(cells: Sequence[tuple[ModelSpec, Route]], *, examples: int, work_d
                 rows = run_cells(engine, [(spec, route)], progress=Silent()).rows
                 all_rows += rows
                 with clock.stage(REPORTS):
-                    write_reports(all_rows, work_dir / "harness" / "reports", command="parity bench", stale=[])
+                    write_partial_reports(all_rows)
                 harness_seconds = time.perf_counter() - started
                 stages = clock.take()
                 harness_seconds -= stages.pop(RECORDING, 0.0)

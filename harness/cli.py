@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.engine import EngineOptions
 from harness.plugins import PluginError
-from harness.progress import Progress, Throttled
+from harness.progress import REPORT_INTERVAL, Progress, Throttled
 from harness.routes import Route
 from harness.search import PROFILES
 from harness.session import (
@@ -38,7 +38,6 @@ DEFAULT_EXAMPLES = 20
 MIN_OPSET, MAX_OPSET = 7, 23
 # The committed matrix: the exporters' defaults, and either side of onnx-tf's opset-13 cliff.
 PUBLISH_OPSETS = "default,11,12,13,15"
-REPORT_INTERVAL = 30.0  # seconds between the reports written while a run goes
 MUTANT_EXAMPLES = 10  # a mutant is one hop on one model: fewer examples keep a whole-zoo self-test short
 
 

@@ -59,6 +59,9 @@ class Silent(Progress):
         pass
 
 
+REPORT_INTERVAL = 30.0  # seconds between the reports written while a run goes
+
+
 class Throttled:
     """Call `action` at most once per `interval` seconds (the first call always goes through).
 
