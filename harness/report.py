@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from harness import __version__, atomic
-from harness.stacks import cache_root, project_root
+from harness.stacks import portable
 from harness.statuses import STATUS_ORDER
 
 COLUMNS = (
@@ -34,17 +34,6 @@ def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
             frame[column] = None
     extra = [column for column in frame.columns if column not in COLUMNS]
     frame = frame[list(COLUMNS) + extra]
-    # The stacks' interpreters (replay commands) live in the per-user cache: named from ~, which the shell expands.
-    prefixes = {f"{cache}/": f"~/{cache.relative_to(Path.home())}/"
-                for cache in [cache_root()] if cache.is_relative_to(Path.home())}
-    prefixes[f"{project_root()}/"] = ""
-
-    def portable(value: Any) -> Any:
-        if isinstance(value, str):
-            for prefix, replacement in prefixes.items():
-                value = value.replace(prefix, replacement)
-        return value
-
     for column in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[column]):
             frame[column] = frame[column].map(portable)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -472,3 +473,14 @@ def stacks_with(specs: Iterable[str]) -> list[str]:
         if derivation.stack.name not in names:
             names.append(derivation.stack.name)
     return names
+
+
+def portable(value: Any) -> Any:
+    """A text with this machine's folders taken out: paths inside the checkout relative to it (its commands run
+    from the checkout), the per-user cache (the stacks' interpreters) named from ~, which the shell expands."""
+    if not isinstance(value, str):
+        return value
+    cache = cache_root()
+    if cache.is_relative_to(Path.home()):
+        value = value.replace(f"{cache}/", f"~/{cache.relative_to(Path.home())}/")
+    return value.replace(f"{project_root()}/", "")

@@ -76,9 +76,10 @@ class OnnxFromSavedModel(Tf2onnxExporter):
         graph_def, inputs, outputs, initialized_tables, tensors_to_rename = tf_loader.from_saved_model(
             str(source), None, None, tag=None, signatures=[SIGNATURE], concrete_function=None, large_model=False,
             return_initialized_tables=True, return_tensors_to_rename=True, use_graph_names=False)
+        # The graph is named by the SavedModel's folder, not its path: the ONNX file names no folder of this machine.
         with tf.device("/cpu:0"):
             convert._convert_common(
-                graph_def, name=str(source), continue_on_error=False, target=[], opset=self.target_opset,
+                graph_def, name=source.name, continue_on_error=False, target=[], opset=self.target_opset,
                 custom_op_handlers={}, extra_opset=[], shape_override=None, input_names=inputs,
                 output_names=outputs, inputs_as_nchw=None, outputs_as_nchw=None, large_model=False,
                 tensors_to_rename=tensors_to_rename, ignore_default=None, use_default=None, tflite_path=None,

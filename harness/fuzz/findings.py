@@ -23,7 +23,7 @@ from harness.atomic import open_atomic, write_atomic
 from harness.converters.base import Converter
 from harness.fuzz.repro_templates import keras_signature, plan_for, render
 from harness.fuzz.signature import Signature, error_class, normalise_message, strip_harness_wording
-from harness.stacks import get_stack, stack_versions
+from harness.stacks import get_stack, portable, stack_versions
 from harness.worker import load_npz
 
 FINDING = "finding.json"
@@ -89,6 +89,11 @@ def finding_kind(status: str, error: str, detail: str = "") -> str:
     if "InvalidOnnxModel" in error:
         return "invalid model written"
     return "crash" if status in ("convert_error", "crash") else status
+
+
+def write_portable(path: Path, text: str) -> None:
+    """A finding's files go upstream: the errors and outputs they quote name no folder of this machine."""
+    write_atomic(path, portable(text))
 
 
 def one_line_cause(status: str, row: dict[str, Any]) -> str:
@@ -165,7 +170,7 @@ def write_finding(folder: Path, failed: FailedHop, description: Any, *, torch_so
     folder.mkdir(parents=True)
     plan = plan_for(type(failed.converter).__name__, failed.consumed_format)
     packages = list(plan.packages) + (["onnxscript"] if failed.converter.variant == "dynamo" else [])
-    write_atomic(folder / DESCRIPTION, json.dumps(description.to_json(), indent=1) + "\n")
+    write_portable(folder / DESCRIPTION, json.dumps(description.to_json(), indent=1) + "\n")
     input_names = [str(spec["name"]) for spec in failed.io["inputs"]]
     output_names = [str(name) for name in failed.io["outputs"]]
     save_named(folder / "input.npz", input_names, load_npz(str(failed.failing_input)))
@@ -184,7 +189,7 @@ def write_finding(folder: Path, failed: FailedHop, description: Any, *, torch_so
         if plan.kind == "torch-generated":
             if torch_source is None or failed.source_weights is None:
                 raise ValueError("a torch export repro needs the generated model's source and weights")
-            write_atomic(folder / "model.py", torch_source)
+            write_portable(folder / "model.py", torch_source)
             shutil.copyfile(failed.source_weights, folder / "weights.npz")
         else:
             copy_artifact(failed.consumed / "source.onnx", folder / "source.onnx")
@@ -194,14 +199,14 @@ def write_finding(folder: Path, failed: FailedHop, description: Any, *, torch_so
 
     what = (f"{sig.converter} at hop {failed.hop_index} ({sig.hop}) of {failed.route_id}: {sig.status}; "
             f"signature `{sig.key}`.")
-    write_atomic(folder / "repro.py", render(
+    write_portable(folder / "repro.py", render(
         plan, title=f"{sig.package} {versions.get(sig.package, '?')}: {one_line_cause(sig.status, row)[:120]}",
         what=what, input_names=input_names, output_names=output_names, opset=opset,
         dynamo=failed.converter.variant == "dynamo", dynamic_axes=dynamic_axes_for(failed.io),
         signature=keras_signature(failed.io)))
-    write_atomic(folder / "versions.json", json.dumps(
+    write_portable(folder / "versions.json", json.dumps(
         {"stack": failed.converter.stack, "converter": failed.converter.name, "packages": versions}, indent=1) + "\n")
-    write_atomic(folder / "issue.md", issue_text(failed, description, versions, packages, campaign))
+    write_portable(folder / "issue.md", issue_text(failed, description, versions, packages, campaign))
     record = {
         "signature": sig.to_json(), "key": sig.key, "slug": sig.slug, "converter": sig.converter,
         "package": sig.package, "version": versions.get(sig.package, "?"), "stack": failed.converter.stack,
@@ -212,7 +217,7 @@ def write_finding(folder: Path, failed: FailedHop, description: Any, *, torch_so
         "hits": hits, "first_model": first_model, "shrink": shrink, "packages": packages,
         "repro": {"exit_code": None, "reproduces": False, "output": "not run"},
     }
-    write_atomic(folder / FINDING, json.dumps(record, indent=1, default=str) + "\n")
+    write_portable(folder / FINDING, json.dumps(record, indent=1, default=str) + "\n")
     return folder / FINDING
 
 
@@ -253,7 +258,7 @@ def run_repro(folder: Path, stack: str, *, timeout: float = REPRO_TIMEOUT) -> di
     reproduces = code == 1 and bool(failed_line) and same_error
     record["repro"] = {"exit_code": code, "reproduces": reproduces, "output": tail[-1500:],
                        "python": f"parity stacks {stack} --python"}
-    write_atomic(folder / FINDING, json.dumps(record, indent=1, default=str) + "\n")
+    write_portable(folder / FINDING, json.dumps(record, indent=1, default=str) + "\n")
     return dict(record["repro"])
 
 
@@ -295,7 +300,7 @@ def read_findings(out_dir: Path) -> list[FindingRecord]:
 
 def update_hits(record: FindingRecord, hits: int) -> None:
     record.data["hits"] = hits
-    write_atomic(record.folder / FINDING, json.dumps(record.data, indent=1, default=str) + "\n")
+    write_portable(record.folder / FINDING, json.dumps(record.data, indent=1, default=str) + "\n")
 
 
 def repro_status(data: dict[str, Any]) -> str:
@@ -365,5 +370,5 @@ def write_readme(out_dir: Path, campaign: dict[str, Any]) -> Path:
         lines += ["", "Generated models that did not build or run in their own framework (not converter bugs):", ""]
         lines += [f"- {cell(text)}: {count}" for text, count in sorted(other.items())]
     path = out_dir / README
-    write_atomic(path, "\n".join(lines) + "\n")
+    write_portable(path, "\n".join(lines) + "\n")
     return path
