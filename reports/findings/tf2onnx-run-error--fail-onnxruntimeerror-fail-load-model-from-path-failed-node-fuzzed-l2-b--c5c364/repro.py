@@ -1,4 +1,4 @@
-"""tf2onnx 1.17.0: Fail: [ONNXRuntimeError] : 1 : FAIL : Load model from /work/wt12/.parity/fuzz/fuzz00224_s22/keras_onnx/hop1_onnx/model.o
+"""tf2onnx 1.17.0: Fail: [ONNXRuntimeError] : 1 : FAIL : Load model from .parity/fuzz/fuzz00224_s22/keras_onnx/hop1_onnx/model.o
 
 OnnxFromKeras at hop 1 (keras->onnx) of keras>onnx>torch>onnx>tf: run_error; signature `keras->onnx | OnnxFromKeras | run_error | Fail: [ONNXRuntimeError] : N : FAIL : Load model from <path> failed:Node (fuzzed_N/l2_N/BiasAdd) Op (ConvTranspose) [ShapeInferenceError] Attribute pads must no`.
 Needs only numpy, tensorflow, tf2onnx, onnx. Run it in this folder: python repro.py

@@ -1,4 +1,4 @@
-"""torch 2.14.1: Fail: [ONNXRuntimeError] : 1 : FAIL : Load model from /work/wt12/.parity/fuzz/fuzz00669_s28/torch_onnx/hop1_onnx/model.o
+"""torch 2.14.1: Fail: [ONNXRuntimeError] : 1 : FAIL : Load model from .parity/fuzz/fuzz00669_s28/torch_onnx/hop1_onnx/model.o
 
 OnnxFromTorch[torchscript] at hop 1 (torch->onnx) of torch>onnx>tf>onnx>torch: run_error; signature `torch->onnx | OnnxFromTorch[torchscript] | run_error | Fail: [ONNXRuntimeError] : N : FAIL : Load model from <path> failed:Node (<path>) Op (MatMul) [ShapeInferenceError] Incompatible dimensions for matrix multiplic`.
 Needs only numpy, torch, onnx. Run it in this folder: python repro.py
