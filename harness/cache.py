@@ -14,11 +14,13 @@ corrupt, half-written or tampered entry is deleted and the task runs again.
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import importlib.util
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable
@@ -28,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.stacks import get_stack
+from harness.torch_artifact import IMPORTING_ARGUMENTS, REBUILD_CODE, RECIPE_FILE
 
 ENTRY = "entry.json"
-FORMAT = 1  # bump when the entry layout or the key recipe changes
+FORMAT = 2  # bump when the entry layout or the key recipe changes
 # Harness modules every task goes through in a worker; a change to one of them changes every key.
 WORKER_MODULES = ("harness.worker", "harness.torch_artifact", "harness.onnx_ops", "harness.runners.base")
 
@@ -39,12 +42,22 @@ def digest_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_file_digests: dict[tuple[str, int, int, int], str] = {}
+
+
 def digest_file(path: Path) -> str:
+    # Remembered per (path, inode, mtime, size): a run reads one SavedModel for every example, and the harness
+    # writes files by rename (a new inode), so a rewritten file is hashed again.
+    stat = path.stat()
+    identity = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    if identity in _file_digests:
+        return _file_digests[identity]
     sha = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             sha.update(block)
-    return sha.hexdigest()
+    _file_digests[identity] = sha.hexdigest()
+    return _file_digests[identity]
 
 
 def digest_path(path: Path) -> str:
@@ -65,6 +78,66 @@ def module_digest(module: str) -> str:
     if spec is None or spec.origin is None or not Path(spec.origin).is_file():
         return f"unknown:{module}"
     return digest_file(Path(spec.origin))
+
+
+def locate_module(module: str) -> importlib.machinery.ModuleSpec:
+    """Where a module's source lies, found without importing it or its parents (a user's package runs
+    nothing in the controller): the worker's path, with the caller's directory last as the worker has it."""
+    search: list[str] = [*sys.path, os.getcwd()]
+    spec = None
+    parts = module.split(".")
+    for depth in range(1, len(parts) + 1):
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth]), search)
+        if spec is None:
+            raise LookupError(f"cannot find the source of {module!r}")
+        search = list(spec.submodule_search_locations or [])
+    assert spec is not None
+    return spec
+
+
+def package_files(module: str) -> list[Path]:
+    """Every source file of a package (or the one file of a plain module)."""
+    spec = locate_module(module)
+    if spec.submodule_search_locations:
+        return sorted(file for folder in spec.submodule_search_locations for file in Path(folder).rglob("*.py"))
+    if spec.origin is None or not Path(spec.origin).is_file():
+        raise LookupError(f"cannot find the source of {module!r}")
+    return [Path(spec.origin)]
+
+
+def zoo_code() -> list[Path]:
+    """The code zoo models are built with: model_zoo, and the packages of installed model plugins."""
+    from importlib.metadata import entry_points
+
+    packages = ["model_zoo", *sorted({entry.module.partition(".")[0] for entry in entry_points(group="parity.models")})]
+    return [file for package in packages for file in package_files(package)]
+
+
+def rebuild_code(artifact: Path) -> list[Path]:
+    """The code a torch module artifact is rebuilt with: its files hold the weights, its forward lies in code,
+    so a task reading it must miss when that code changes. A harness rebuild is its module and the packages
+    it declares (REBUILD_CODE); anything else (a user's factory, a plugin's rebuild) is its whole top-level
+    package. LookupError when the code cannot be found: such a task is never cached."""
+    recipe_path = artifact / RECIPE_FILE
+    if not recipe_path.is_file():
+        return []
+    try:
+        recipe = json.loads(recipe_path.read_text())
+        references = [str(recipe["rebuild"])]
+        if references[0] in IMPORTING_ARGUMENTS:
+            references.append(str(recipe["args"][IMPORTING_ARGUMENTS[references[0]]]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # not a recipe the worker would load either: the task fails on its own terms
+    files: list[Path] = []
+    for reference in references:
+        module = reference.partition(":")[0]
+        if module.startswith("harness."):
+            files += package_files(module)
+            for package in REBUILD_CODE.get(reference, ()):
+                files += zoo_code() if package == "model_zoo" else package_files(package)
+        else:
+            files += package_files(module.partition(".")[0])
+    return files
 
 
 @cache
@@ -101,18 +174,59 @@ def with_external_data(artifact: Path) -> tuple[Path, ...]:
     return (artifact, sidecar) if artifact.suffix == ".onnx" and sidecar.is_file() else (artifact,)
 
 
+def artifact_reads(artifact: Path) -> tuple[Path, ...]:
+    """An artifact a task reads, with its external data file and, for a torch module, the code rebuilding it."""
+    return (*with_external_data(artifact), *rebuild_code(artifact))
+
+
+# Worker functions ("call" tasks) whose result depends only on their stack, their other arguments and the files
+# they name: the keyword arguments naming the files each reads and writes. Any other call always runs.
+PURE_CALLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "harness.oracle.localize:list_nodes": (("model_path",), ()),
+    "harness.oracle.localize:extract_prefix": (("model_path",), ("out_path",)),
+    "harness.oracle.localize:reference_outputs": (("model_path", "inputs_npz"), ("out_path",)),
+    "harness.oracle.exporter_localize:torch_intermediates": (("module_dir", "inputs_npz"), ("out_path",)),
+    "harness.oracle.exporter_localize:keras_intermediates": (("model_path", "inputs_npz"), ("out_path",)),
+    "harness.oracle.exporter_localize:onnx_intermediates": (("model_path", "inputs_npz"), ("out_path",)),
+    "harness.probes.declared:onnx_tf_declared": ((), ()),
+    "harness.probes.declared:onnx2pytorch_declared": ((), ()),
+}
+BUILD_PROBES = "harness.probes.source_ops:build_probes"  # a batch: each job reads inputs, writes its artifact
+
+
+def call_files(function: str, kwargs: dict[str, Any]) -> tuple[list[str], list[str]] | None:
+    if function == BUILD_PROBES:
+        jobs = kwargs["jobs"]
+        return ([path for job in jobs for path in job["inputs"]],
+                [path for job in jobs for path in (job["artifact"], *job["outputs"])])
+    if function not in PURE_CALLS:
+        return None
+    reads, writes = PURE_CALLS[function]
+    return [kwargs[name] for name in reads], [kwargs[name] for name in writes]
+
+
+def without_paths(value: Any, paths: set[str]) -> Any:
+    """The arguments with the file paths taken out: the key holds the files' bytes, never where they lie."""
+    if isinstance(value, dict):
+        return {key: without_paths(item, paths) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_paths(item, paths) for item in value]
+    return "<file>" if isinstance(value, str) and value in paths else value
+
+
 def plan_for(task: dict[str, Any]) -> Plan | None:
-    """None for a task the cache does not understand (it then always runs)."""
+    """None for a task the cache does not understand (it then always runs). LookupError when the code a
+    task's torch module is rebuilt with cannot be found (it then always runs too)."""
     kind = task.get("task")
     if kind == "convert":
         module = task["converter"]["class"].partition(":")[0]
-        return Plan((*with_external_data(Path(task["source"])), Path(task["example"])), converted(Path(task["target"])),
+        return Plan((*artifact_reads(Path(task["source"])), Path(task["example"])), converted(Path(task["target"])),
                     (module,),
                     {"converter": task["converter"], "io": task["io"]})
     if kind == "run":
         module = task["runner"]["class"].partition(":")[0]
         truths = tuple(Path(path) for path in task.get("truth_outputs") or [])
-        return Plan((*with_external_data(Path(task["artifact"])), *map(Path, task["inputs"])),
+        return Plan((*artifact_reads(Path(task["artifact"])), *map(Path, task["inputs"])),
                     (*map(Path, task["outputs"]), *truths), (module,),
                     {"runner": task["runner"], "io": task["io"], "truth": bool(truths)})
     if kind == "node_job":
@@ -122,16 +236,25 @@ def plan_for(task: dict[str, Any]) -> Plan | None:
             modules.append(task["converter"]["class"].partition(":")[0])
         writes = ([*converted(Path(task["target"]))] if task.get("target") else []) + [Path(task["outputs"]),
                                                                           Path(task["result"])]
-        return Plan((*with_external_data(Path(task["source"])), Path(task["inputs"])), tuple(writes), tuple(modules),
+        return Plan((*artifact_reads(Path(task["source"])), Path(task["inputs"])), tuple(writes), tuple(modules),
                     {"converter": task.get("converter"), "runner": task["runner"], "io": task["io"]})
     if kind == "build_source":
-        # The zoo entry's code is the input: every model_zoo module, since entries share helpers.
-        zoo = sorted(Path(importlib.util.find_spec("model_zoo").origin or "").parent.glob("*.py"))  # type: ignore[union-attr]
+        # The zoo entry's code is the input: every model_zoo module (entries share helpers) and model plugins'.
+        zoo = zoo_code()
         options = {"model": task["model"], "format": task["format"]}
         if task.get("description") is not None:  # a generated model: its description and the grammar's code
             options["description"] = task["description"]
-            zoo += sorted((Path(__file__).parent / "fuzz").glob("*.py"))
+            zoo += package_files("harness.fuzz")
         return Plan(tuple(zoo), (Path(task["target"]), Path(task["state"])), (), options)
+    if kind == "call":
+        files = call_files(task["function"], task.get("kwargs", {}))
+        if files is None:
+            return None
+        read_files, written_files = files
+        read_paths = tuple(path for file in read_files for path in artifact_reads(Path(file)))
+        return Plan(read_paths, tuple(Path(file) for file in written_files), (task["function"].partition(":")[0],),
+                    {"function": task["function"], "kwargs": without_paths(task.get("kwargs", {}),
+                                                                                  {*read_files, *written_files})})
     return None
 
 
@@ -152,24 +275,32 @@ class TaskCache:
     def folder(self, key: str) -> Path:
         return self.root / key[:2] / key
 
-    def restore(self, stack: str, task: dict[str, Any]) -> dict[str, Any] | None:
+    def entry_for(self, stack: str, task: dict[str, Any]) -> tuple[str, Plan] | None:
+        """The task's key and plan, computed from its inputs as they are before it runs (a converter may write
+        over what it read); None when the task is not cacheable or an input or its code is missing (it then
+        runs, and fails on its own terms)."""
+        try:
+            plan = plan_for(task)
+            return None if plan is None else (self.key(stack, task, plan), plan)
+        except (LookupError, OSError, subprocess.CalledProcessError):
+            return None
+
+    def restore(self, stack: str, task: dict[str, Any],
+                entry: tuple[str, Plan] | None = None) -> dict[str, Any] | None:
         """The cached reply of `task` ({"ok": True, "result": ...} or {"ok": False, "error": ...}), with its
         files copied to where the task would write them; None on a miss."""
-        plan = plan_for(task)
-        if plan is None:
+        entry = entry or self.entry_for(stack, task)
+        if entry is None:
             return None
-        try:
-            key = self.key(stack, task, plan)
-        except (FileNotFoundError, OSError, subprocess.CalledProcessError):
-            return None  # an input is missing: let the task run and fail on its own terms
+        key, plan = entry
         folder = self.folder(key)
         if not (folder / ENTRY).is_file():
             self.misses += 1
             return None
         try:
-            entry = json.loads((folder / ENTRY).read_text())
+            kept = json.loads((folder / ENTRY).read_text())
             stored = [folder / "files" / str(index) for index in range(len(plan.writes))]
-            for path, expected in zip(stored, entry["digests"]):
+            for path, expected in zip(stored, kept["digests"]):
                 if expected is not None and digest_path(path) != expected:
                     raise ValueError(f"{path} does not match its digest")
         except (OSError, ValueError, KeyError, json.JSONDecodeError):
@@ -186,19 +317,17 @@ class TaskCache:
             else:
                 shutil.copyfile(source, target)
         self.hits += 1
-        reply: dict[str, Any] = entry["reply"]
+        reply: dict[str, Any] = kept["reply"]
         return reply
 
-    def store(self, stack: str, task: dict[str, Any], reply: dict[str, Any]) -> None:
+    def store(self, stack: str, task: dict[str, Any], reply: dict[str, Any],
+              entry: tuple[str, Plan] | None = None) -> None:
         """Keep a task's reply: a result, or the converter's own error (deterministic, and slow to get again).
-        A crash or timeout is not a reply and is never stored."""
-        plan = plan_for(task)
-        if plan is None:
+        A crash or timeout is not a reply and is never stored. `entry`: the key taken before the task ran."""
+        entry = entry or self.entry_for(stack, task)
+        if entry is None:
             return
-        try:
-            key = self.key(stack, task, plan)
-        except (FileNotFoundError, OSError, subprocess.CalledProcessError):
-            return
+        key, plan = entry
         folder = self.folder(key)
         if (folder / ENTRY).is_file():
             return

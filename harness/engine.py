@@ -363,7 +363,7 @@ class Engine:
                 try:
                     found = localize(self.pool, state.consumed, converter, example, state.artifact.parent / "localize",
                                      tolerance, convert_timeout=self.options.convert_timeout,
-                                     run_timeout=self.options.run_timeout)
+                                     run_timeout=self.options.run_timeout, cache=self.cache)
                 except Exception as exc:  # a localizer failure is a note on the row, never the end of the run
                     note = f"not localized: the localizer failed ({type(exc).__name__}: {exc})"
                 else:
@@ -393,7 +393,7 @@ class Engine:
             found = localize_export(self.pool, state.hop.converter, state.consumed, state.artifact, example,
                                     state.artifact.parent / "localize",
                                     cell.spec.tolerances.get(output.name),  # the override the hop was judged with
-                                    timeout=self.options.convert_timeout)
+                                    timeout=self.options.convert_timeout, cache=self.cache)
         except Exception as exc:  # a localizer failure is a note on the row, never the end of the run
             return "", f"not localized: the localizer failed ({type(exc).__name__}: {exc})"
         return found.found_text(), found.summary()

@@ -205,15 +205,16 @@ def call_task(pool: WorkerPool, stack: str, framework: str, task: dict[str, Any]
     """Run one task; a dead or hung worker and a raising task all come back as a Step, never an exception.
     With a cache, a task whose inputs, options and stack are unchanged is answered from it."""
     started = time.perf_counter()
-    reply = cache.restore(stack, task) if cache is not None else None
+    entry = cache.entry_for(stack, task) if cache is not None else None
+    reply = cache.restore(stack, task, entry) if cache is not None and entry is not None else None
     cached = reply is not None
     if reply is None:
         try:
             reply = pool.call(stack, framework, task, timeout)
         except WorkerFailure as failure:
             return Step(failure.status, str(failure), seconds=time.perf_counter() - started)
-        if cache is not None:
-            cache.store(stack, task, {key: reply[key] for key in ("ok", "result", "error") if key in reply})
+        if cache is not None and entry is not None:
+            cache.store(stack, task, {key: reply[key] for key in ("ok", "result", "error") if key in reply}, entry)
     seconds = time.perf_counter() - started
     if not reply["ok"]:
         return Step("error", str(reply["error"]), seconds=seconds, cached=cached)

@@ -30,6 +30,12 @@ HARNESS_REBUILDS = frozenset({
 })
 # Rebuilds whose argument names a further function to import: that one must be trusted too.
 IMPORTING_ARGUMENTS = {"harness.user_model:rebuild_factory": "factory"}
+# Packages a harness rebuild runs besides its own module: the architecture (forward) lives there, so the task
+# cache keys a torch artifact by their code too (a torch artifact's files hold only the weights).
+REBUILD_CODE = {
+    "harness.torch_artifact:rebuild_zoo_model": ("model_zoo",),
+    "harness.fuzz.grammar:rebuild_torch": ("harness.fuzz",),
+}
 
 
 class UntrustedArtifactError(ValueError):

@@ -3,6 +3,7 @@ and a corrupt entry is rebuilt, never trusted."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,76 @@ def test_a_run_of_an_onnx_file_is_keyed_by_its_external_data_too(tmp_path: Path,
     cache.store("current", task, {"ok": False, "error": "External data path does not exist"})
     model.with_name("model.onnx.data").write_bytes(b"weights")
     assert cache.restore("current", task) is None
+
+
+def torch_module_run(tmp_path: Path, rebuild: str, **args: Any) -> dict[str, Any]:
+    """A run task on a torch module artifact whose recipe names `rebuild`, with fixed weights and inputs."""
+    module_dir = tmp_path / "torch_module"
+    module_dir.mkdir(exist_ok=True)
+    (module_dir / "module.json").write_text(json.dumps({"rebuild": rebuild, "args": args}))
+    (module_dir / "state_dict.pt").write_bytes(b"the same weights")
+    (tmp_path / "in.npz").write_bytes(b"inputs")
+    return {"task": "run", "runner": {"class": "harness.runners.torch_eager:TorchEagerRunner"}, "io": {},
+            "artifact": str(module_dir), "inputs": [str(tmp_path / "in.npz")], "outputs": [str(tmp_path / "o.npz")]}
+
+
+def test_a_torch_module_is_keyed_by_the_code_that_rebuilds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A torch artifact holds weights and names the function that rebuilds the architecture: a user who edits
+    forward() and keeps the weights must not get the outputs of the old code."""
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    code = tmp_path / "code"
+    (code / "my_models").mkdir(parents=True)
+    (code / "my_models" / "__init__.py").write_text("")
+    (code / "my_models" / "nets.py").write_text("def build():\n    return Net()  # forward adds\n")
+    (code / "my_models" / "layers.py").write_text("SCALE = 1.0\n")
+    monkeypatch.chdir(code)  # where a user's factory module lies (the worker's last sys.path entry)
+    task = torch_module_run(tmp_path, "harness.user_model:rebuild_factory", factory="my_models.nets:build")
+    cache = TaskCache(tmp_path / "cache")
+    cache.store("current", task, {"ok": True, "result": {"errors": [None]}})
+    assert cache.restore("current", task) is not None
+    (code / "my_models" / "layers.py").write_text("SCALE = 2.0\n")  # a helper of the factory's package
+    assert cache.restore("current", task) is None
+    cache.store("current", task, {"ok": True, "result": {"errors": [None]}})
+    assert cache.restore("current", task) is not None
+    (code / "my_models" / "nets.py").write_text("def build():\n    return Net()  # forward multiplies\n")
+    assert cache.restore("current", task) is None
+
+
+def test_a_torch_module_whose_code_cannot_be_found_is_never_cached(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.chdir(tmp_path)
+    task = torch_module_run(tmp_path, "harness.user_model:rebuild_factory", factory="nowhere_to_be_found:build")
+    cache = TaskCache(tmp_path / "cache")
+    cache.store("current", task, {"ok": True, "result": {"errors": [None]}})
+    assert cache.restore("current", task) is None and not list(cache.entries())
+
+
+def test_a_zoo_model_is_keyed_by_the_zoo_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    task = torch_module_run(tmp_path, "harness.torch_artifact:rebuild_zoo_model", model="mlp")
+    plan = harness.cache.plan_for(task)
+    assert plan is not None
+    zoo = Path(harness.cache.__file__).parents[1] / "model_zoo"
+    assert {path.name for path in plan.reads if path.parent == zoo} >= {"__init__.py", "mlp.py", "trained_look.py"}
+
+
+def test_a_pure_worker_call_is_answered_from_the_cache_with_its_files(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"graph")
+    task = {"task": "call", "function": "harness.oracle.localize:extract_prefix", "framework": "none",
+            "kwargs": {"model_path": str(model), "index": 3, "out_path": str(tmp_path / "a" / "prefix.onnx")}}
+    cache = TaskCache(tmp_path / "cache")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "prefix.onnx").write_bytes(b"first four nodes")
+    cache.store("current", task, {"ok": True, "result": {"value": {"outputs": ["relu_out"]}}})
+    elsewhere = {**task, "kwargs": {**task["kwargs"], "out_path": str(tmp_path / "b" / "prefix.onnx")}}
+    assert cache.restore("current", elsewhere) == {"ok": True, "result": {"value": {"outputs": ["relu_out"]}}}
+    assert (tmp_path / "b" / "prefix.onnx").read_bytes() == b"first four nodes"
+    assert cache.restore("current", {**task, "kwargs": {**task["kwargs"], "index": 4}}) is None  # other options
+    model.write_bytes(b"another graph")
+    assert cache.restore("current", task) is None
+    unknown = {"task": "call", "function": "my_models.nets:anything", "kwargs": {}, "framework": "none"}
+    assert harness.cache.plan_for(unknown) is None  # a call the cache cannot vouch for always runs

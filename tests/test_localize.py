@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from harness.cache import TaskCache
 from harness.converters.tf_from_onnx import TfFromOnnx
 from harness.oracle.localize import Localization, localize, prefix_outputs, write_repro
 from harness.pool import WorkerPool
@@ -110,3 +111,18 @@ def test_a_cut_with_untyped_outputs_gets_the_types_onnxruntime_produced(pool: Wo
          out_path=str(tmp_path / "expected.npz"))
     # Typed now: a converter's output checked by the onnx checker is no longer blamed for the cut.
     assert call("tests.fake_localize:checker_accepts", model_path=made["model"]) is True
+
+
+def test_a_rerun_localizes_from_the_task_cache_without_a_worker(pool: WorkerPool, chain: dict[str, Path],
+                                                                tmp_path: Path) -> None:
+    """Localizing is conversions, runs and graph cuts of unchanged files: a warm rerun starts no worker."""
+    cache = TaskCache(tmp_path / "cache")
+    cold = localize(pool, chain["model"], MiscompilingOnnxConverter("leaky"), chain["inputs"], tmp_path / "cold",
+                    cache=cache)
+    with WorkerPool(tmp_path / "warm_logs") as fresh:
+        warm = localize(fresh, chain["model"], MiscompilingOnnxConverter("leaky"), chain["inputs"],
+                        tmp_path / "warm", cache=cache)
+        assert fresh.started == 0
+    assert_names(warm, WRONG_NODE, "mismatch")
+    assert [(check.index, check.status) for check in warm.checks] == [(check.index, check.status)
+                                                                      for check in cold.checks]

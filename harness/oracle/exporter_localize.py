@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.cache import TaskCache
 from harness.converters.base import Converter
 from harness.formats import KERAS, ONNX, TORCH
 from harness.oracle.compare import Comparison, compare, default_tolerance
@@ -271,7 +272,7 @@ class ExporterLocalization:
 
 def localize_export(pool: WorkerPool, converter: Converter, source_artifact: Path, onnx_path: Path,
                     inputs_npz: Path, work_dir: Path, tolerance: Tolerance | None = None,
-                    timeout: float = 600) -> ExporterLocalization:
+                    timeout: float = 600, cache: TaskCache | None = None) -> ExporterLocalization:
     """The first source module or layer whose exported counterpart onnxruntime computes differently.
 
     `inputs_npz` holds one example in the source's layout (the harness's npz); `tolerance` None means
@@ -295,7 +296,7 @@ def localize_export(pool: WorkerPool, converter: Converter, source_artifact: Pat
 
     def call(stack: str, framework: str, name: str, **kwargs: Any) -> Any:
         task = {"task": "call", "function": f"{MODULE}:{name}", "kwargs": kwargs, "framework": framework}
-        step = call_task(pool, stack, framework, task, timeout)
+        step = call_task(pool, stack, framework, task, timeout, cache)
         if step.status != "ok":
             raise RuntimeError(f"{name} ({step.status}): {step.error}")
         return step.result["value"]

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.cache import TaskCache
 from harness.converters.base import Converter
 from harness.formats import ONNX
 from harness.oracle.compare import compare, default_tolerance
@@ -215,22 +216,26 @@ class Localizer:
     """Evaluates prefixes of one model for one converter, each at most once."""
 
     def __init__(self, pool: WorkerPool, onnx_path: Path, converter: Converter, inputs_npz: Path,
-                 work_dir: Path, tolerance: Tolerance | None, convert_timeout: float, run_timeout: float) -> None:
+                 work_dir: Path, tolerance: Tolerance | None, convert_timeout: float, run_timeout: float,
+                 cache: TaskCache | None = None) -> None:
         if converter.source != ONNX:
             raise ValueError(f"{converter.name} converts from {converter.source.name}, not ONNX")
         self.pool, self.onnx_path, self.converter = pool, onnx_path.resolve(), converter
         self.inputs_npz, self.work_dir = inputs_npz.resolve(), work_dir.resolve()
         self.tolerance, self.convert_timeout, self.run_timeout = tolerance, convert_timeout, run_timeout
         self.runner = runner_for(converter.target.name)
+        self.cache = cache
         self.checks: dict[int, PrefixCheck] = {}
         self.order: list[PrefixCheck] = []
 
     def call(self, function: str, **kwargs: Any) -> Any:
         task = {"task": "call", "function": f"{MODULE}:{function}", "kwargs": kwargs, "framework": "none"}
-        reply = self.pool.call(REFERENCE_STACK, "none", task, self.convert_timeout)
-        if not reply["ok"]:
-            raise RuntimeError(reply["error"])
-        return reply["result"]["value"]
+        step = call_task(self.pool, REFERENCE_STACK, "none", task, self.convert_timeout, self.cache)
+        if step.status in ("crash", "timeout"):
+            raise WorkerFailure(step.status, step.error)
+        if step.status != "ok":
+            raise RuntimeError(step.error)
+        return step.result["value"]
 
     def graph(self) -> dict[str, Any]:
         listing: dict[str, Any] = self.call("list_nodes", model_path=str(self.onnx_path))
@@ -305,7 +310,7 @@ class Localizer:
 
     def send(self, stack: str, framework: str, task: dict[str, Any], timeout: float,
              error_status: str) -> tuple[str, str]:
-        step = call_task(self.pool, stack, framework, task, timeout)
+        step = call_task(self.pool, stack, framework, task, timeout, self.cache)
         if step.status != "ok":
             return (error_status if step.status == "error" else step.status), step.error
         errors = [error for error in step.result.get("errors", []) if error]
@@ -314,7 +319,7 @@ class Localizer:
 
 def localize(pool: WorkerPool, onnx_path: Path, converter: Converter, inputs_npz: Path, work_dir: Path,
              tolerance: Tolerance | None = None, *, scan: bool = False, convert_timeout: float = 600,
-             run_timeout: float = 300) -> Localization:
+             run_timeout: float = 300, cache: TaskCache | None = None) -> Localization:
     """The first node whose prefix the converter gets wrong (bisection; `scan` tries every prefix in order).
 
     `inputs_npz` holds one input example in graph input order (the harness's npz layout); `tolerance`
@@ -322,7 +327,7 @@ def localize(pool: WorkerPool, onnx_path: Path, converter: Converter, inputs_npz
     """
     started = time.perf_counter()
     localizer = Localizer(pool, Path(onnx_path), converter, Path(inputs_npz), Path(work_dir), tolerance,
-                          convert_timeout, run_timeout)
+                          convert_timeout, run_timeout, cache)
     try:
         graph = localizer.graph()
     except (RuntimeError, WorkerFailure) as exc:

@@ -499,7 +499,9 @@ class NodeProbeRun:
             result_file = Path(job["result"])
             if result_file.is_file():
                 self.record(stage, job, json.loads(result_file.read_text()), by_case[job["case"]])
-                if self.cache is not None and failure is None and not error:
+                # A job's result file is written whole once it finished, even when a later job of its batch
+                # crashed the worker: keep it, or every rerun converts the whole batch again.
+                if self.cache is not None:
                     self.cache.store(stack, node_task(job), {"ok": True, "result": {}})
             elif len(batch) > 1:
                 # Finished jobs keep their results; the rest rerun alone so the one that crashes is named.

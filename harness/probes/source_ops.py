@@ -35,7 +35,7 @@ from harness.converters.onnx_from_torch import OnnxFromTorch
 from harness.formats import KERAS, TORCH
 from harness.inputs import InputRecipe, build_array
 from harness.oracle.compare import Comparison, compare, default_tolerance, severity
-from harness.pool import WorkerFailure, WorkerPool, call_task
+from harness.pool import WorkerPool, call_task
 from harness.routes import Hop, Route
 from harness.runners import runner_for
 from harness.shards import EVERYTHING, Shard
@@ -288,24 +288,25 @@ def _build_sources(context: RunContext, kind: str, sources: list[ProbeSource]) -
              "outputs": [str(p) for p in s.references]} for s in sources]
     task = {"task": "call", "function": "harness.probes.source_ops:build_probes",
             "kwargs": {"kind": kind, "jobs": jobs}, "framework": FRAMEWORK[kind]}
-    started = time.perf_counter()
-    try:
-        reply = context.pool.call(STACK, FRAMEWORK[kind], task, context.convert_timeout * max(1, len(sources) / 4))
-    except WorkerFailure as failure:
+    # Through the task cache: a rebuilt Keras file differs in its bytes (the archive's times) even when nothing
+    # changed, and would make every conversion of it miss.
+    step = call_task(context.pool, STACK, FRAMEWORK[kind], task, context.convert_timeout * max(1, len(sources) / 4),
+                     context.cache)
+    if step.status in ("crash", "timeout"):
         if len(sources) > 1:
-            context.progress(f"  a {kind} batch failed ({failure.status}); building its probes one by one")
+            context.progress(f"  a {kind} batch failed ({step.status}); building its probes one by one")
             for source in sources:
                 _build_sources(context, kind, [source])
             return
-        sources[0].status, sources[0].error = failure.status, str(failure)
+        sources[0].status, sources[0].error = step.status, step.error
         return
-    seconds = (time.perf_counter() - started) / len(sources)
+    seconds = step.seconds / len(sources)
     for source in sources:
         source.seconds = seconds
-        if not reply["ok"]:
-            source.status, source.error = "error", reply["error"]
+        if step.status != "ok":
+            source.status, source.error = "error", step.error
             continue
-        result = reply["result"]["value"].get(source.probe.name, {"ok": False, "error": "no result"})
+        result = step.result["value"].get(source.probe.name, {"ok": False, "error": "no result"})
         if not result["ok"]:
             source.status, source.error = "error", result["error"]
 
