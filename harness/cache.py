@@ -190,6 +190,7 @@ PURE_CALLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "harness.oracle.exporter_localize:onnx_intermediates": (("model_path", "inputs_npz"), ("out_path",)),
     "harness.probes.declared:onnx_tf_declared": ((), ()),
     "harness.probes.declared:onnx2pytorch_declared": ((), ()),
+    "harness.probes.node_cases:export_node_cases": ((), ("out_dir",)),
 }
 BUILD_PROBES = "harness.probes.source_ops:build_probes"  # a batch: each job reads inputs, writes its artifact
 
@@ -212,6 +213,24 @@ def without_paths(value: Any, paths: set[str]) -> Any:
     if isinstance(value, list):
         return [without_paths(item, paths) for item in value]
     return "<file>" if isinstance(value, str) and value in paths else value
+
+
+def relocated(value: Any, moves: dict[str, str]) -> Any:
+    """`value` with every string that is, or lies under, a path in `moves` moved to its new prefix: a reply
+    naming what its task wrote (a case folder) names it where the entry is restored, not where it was made."""
+    if isinstance(value, dict):
+        return {key: relocated(item, moves) for key, item in value.items()}
+    if isinstance(value, list):
+        return [relocated(item, moves) for item in value]
+    if isinstance(value, str):
+        for old, new in moves.items():
+            if value == old or value.startswith(old + "/"):
+                return new + value[len(old):]
+    return value
+
+
+def written_placeholder(index: int) -> str:
+    return f"<written:{index}>"
 
 
 def plan_for(task: dict[str, Any]) -> Plan | None:
@@ -317,13 +336,15 @@ class TaskCache:
             else:
                 shutil.copyfile(source, target)
         self.hits += 1
-        reply: dict[str, Any] = kept["reply"]
+        reply: dict[str, Any] = relocated(kept["reply"], {written_placeholder(index): str(path)
+                                                          for index, path in enumerate(plan.writes)})
         return reply
 
     def store(self, stack: str, task: dict[str, Any], reply: dict[str, Any],
               entry: tuple[str, Plan] | None = None) -> None:
-        """Keep a task's reply: a result, or the converter's own error (deterministic, and slow to get again).
-        A crash or timeout is not a reply and is never stored. `entry`: the key taken before the task ran."""
+        """Keep a task's reply: a result, the converter's own error, or its crash by a fault signal ({"ok": False,
+        "crash": ...}): all deterministic on the same bytes, and slow to get again. A kill (out of memory) or a
+        timeout is the machine's and is never stored. `entry`: the key taken before the task ran."""
         entry = entry or self.entry_for(stack, task)
         if entry is None:
             return
@@ -346,7 +367,9 @@ class TaskCache:
                     digests.append(None)
                     continue
                 digests.append(digest_path(copy))
-            (staging / ENTRY).write_text(json.dumps({"reply": reply, "digests": digests, "stored": time.time()}))
+            portable = relocated(reply, {str(path): written_placeholder(index)
+                                         for index, path in enumerate(plan.writes)})
+            (staging / ENTRY).write_text(json.dumps({"reply": portable, "digests": digests, "stored": time.time()}))
             os.rename(staging, folder)  # one rename: an entry is either complete or absent
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)  # another process stored it first, or the disk is full

@@ -35,12 +35,18 @@ class Step:
     cached: bool = False  # the reply came from the task cache, nothing ran
 
 
-class WorkerFailure(Exception):
-    """The worker process itself failed: status is "crash" or "timeout"."""
+# Signals a converter's own bug raises (a bad memory access, a division by zero, an abort), which the same
+# bytes raise again; unlike a kill (out of memory, a timeout), which is the machine's doing.
+FAULT_SIGNALS = (signal.SIGSEGV, signal.SIGFPE, signal.SIGBUS, signal.SIGILL, signal.SIGABRT)
 
-    def __init__(self, status: str, message: str) -> None:
+
+class WorkerFailure(Exception):
+    """The worker process itself failed: status is "crash" or "timeout"; `fault`: it died by a fault signal."""
+
+    def __init__(self, status: str, message: str, *, fault: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.fault = fault
 
 
 def worker_environment(trusted_rebuilds: Sequence[str] = ()) -> dict[str, str]:
@@ -131,7 +137,8 @@ class WorkerProcess:
         if code == -signal.SIGKILL:
             cause += " (killed: out of memory?)"
         detail = f"; last log line: {last}" if last else ""
-        return WorkerFailure("crash", f"worker process died with {cause}{detail}")
+        return WorkerFailure("crash", f"worker process died with {cause}{detail}",
+                             fault=code in [-number for number in FAULT_SIGNALS])
 
     def last_log_line(self) -> str:
         self._log.flush()
@@ -212,10 +219,14 @@ def call_task(pool: WorkerPool, stack: str, framework: str, task: dict[str, Any]
         try:
             reply = pool.call(stack, framework, task, timeout)
         except WorkerFailure as failure:
+            if failure.fault and cache is not None and entry is not None:
+                cache.store(stack, task, {"ok": False, "crash": str(failure)}, entry)
             return Step(failure.status, str(failure), seconds=time.perf_counter() - started)
         if cache is not None and entry is not None:
             cache.store(stack, task, {key: reply[key] for key in ("ok", "result", "error") if key in reply}, entry)
     seconds = time.perf_counter() - started
+    if "crash" in reply:  # a fault the converter raised on these very bytes before
+        return Step("crash", str(reply["crash"]), seconds=seconds, cached=cached)
     if not reply["ok"]:
         return Step("error", str(reply["error"]), seconds=seconds, cached=cached)
     return Step("ok", result=dict(reply["result"]), seconds=seconds, cached=cached)

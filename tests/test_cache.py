@@ -110,12 +110,32 @@ def test_node_cases_rerun_from_the_cache_with_the_same_verdicts(pool: WorkerPool
         cache = TaskCache(cache_dir)
         rows = run_node_probes(run_dir, pool, hops=hops, case_filter="test_relu,test_add",
                                progress=lambda line: None, cache=cache)
-        return sorted((row["model"], row["route"], row["hop"], row["status"]) for row in rows), cache
+        # The exported cases come from the cache too, and are named where this run restored them.
+        assert all(Path(row["artifact"]).is_relative_to(run_dir) for row in rows if row["artifact"])
+        return sorted((row["model"], row["route"], row["hop"], row["status"], row["cached"], row["conversions"])
+                      for row in rows), cache
 
     cold, first = probe(tmp_path / "cold")
     warm, second = probe(tmp_path / "warm")
-    assert warm == cold and first.hits == 0
+    assert [row[:4] for row in warm] == [row[:4] for row in cold] and first.hits == 0
     assert second.misses == 0 and second.hits == first.misses  # every job of the rerun came from the cache
+    assert not any(row[4] for row in cold) and all(row[4] and row[5] == 0 for row in warm)
+
+
+def test_source_probes_rerun_from_the_cache_and_say_so(pool: WorkerPool, tmp_path: Path) -> None:
+    """A Keras probe is rebuilt into a file whose bytes differ each time (the archive's times): its build comes
+    from the cache too, or its conversion never would."""
+    from harness.probes.source_ops import run_source_probes
+
+    def probe(run_dir: Path) -> list[dict[str, Any]]:
+        return run_source_probes(run_dir, pool, name_filter=["relu", "dense"], progress=lambda line: None,
+                                 cache=TaskCache(tmp_path / "cache"))
+
+    cold, warm = probe(tmp_path / "cold"), probe(tmp_path / "warm")
+    assert {row["probe_kind"] for row in cold} == {"torch", "keras"}
+    assert [(row["route"], row["status"]) for row in warm] == [(row["route"], row["status"]) for row in cold]
+    assert not any(row["cached"] for row in cold) and all(row["cached"] for row in warm)
+    assert sum(row["conversions"] for row in warm) == 0
 
 
 def test_an_onnx_file_comes_back_with_its_external_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -225,3 +245,39 @@ def test_a_pure_worker_call_is_answered_from_the_cache_with_its_files(tmp_path: 
     assert cache.restore("current", task) is None
     unknown = {"task": "call", "function": "my_models.nets:anything", "kwargs": {}, "framework": "none"}
     assert harness.cache.plan_for(unknown) is None  # a call the cache cannot vouch for always runs
+
+
+class DyingPool:
+    """A worker pool whose worker dies on every task, as a converter that segfaults or is killed does."""
+
+    def __init__(self, failure: Exception) -> None:
+        self.failure, self.calls = failure, 0
+
+    def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float) -> dict[str, Any]:
+        self.calls += 1
+        raise self.failure
+
+
+def test_a_converter_that_segfaults_is_kept_a_killed_worker_is_not(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fault signal on the same bytes in the same stack is the converter's, as its exception would be; a kill
+    (out of memory, a timeout) is the machine's, and runs again."""
+    from harness.pool import WorkerFailure, call_task
+
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    source, example = tmp_path / "model.onnx", tmp_path / "x.npz"
+    source.write_bytes(b"graph")
+    example.write_bytes(b"example")
+    task = {"task": "convert", "converter": {"class": "harness.converters.tf_from_onnx:TfFromOnnx", "variant": ""},
+            "source": str(source), "target": str(tmp_path / "out" / "saved_model"), "io": {}, "example": str(example)}
+    cache = TaskCache(tmp_path / "cache")
+    segfault = DyingPool(WorkerFailure("crash", "worker process died with signal SIGSEGV", fault=True))
+    first = call_task(segfault, "legacy", "tf", task, 10, cache)  # type: ignore[arg-type]
+    again = call_task(segfault, "legacy", "tf", task, 10, cache)  # type: ignore[arg-type]
+    assert (first.status, first.cached, again.status, again.cached) == ("crash", False, "crash", True)
+    assert again.error == first.error and segfault.calls == 1
+    killed = DyingPool(WorkerFailure("crash", "out of memory: the worker used 9000 MB; worker killed"))
+    source.write_bytes(b"another graph")
+    assert call_task(killed, "legacy", "tf", task, 10, cache).status == "crash"  # type: ignore[arg-type]
+    assert call_task(killed, "legacy", "tf", task, 10, cache).status == "crash"  # type: ignore[arg-type]
+    assert killed.calls == 2

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from harness.cache import TaskCache
 from harness.pool import WorkerPool
 from harness.probes.node_cases import NodeProbeRun, Stage, run_node_probes
 
@@ -135,6 +136,34 @@ def test_a_crash_costs_only_the_crashing_case(probe_run: tuple[Path, WorkerPool,
     assert outcomes["test_abs"].status == "pass" and outcomes["test_relu"].status == "pass"
     # abs passed before the crash and kept its result: only add and relu ran again, one worker each.
     assert started == 3
+
+
+def test_a_case_that_crashes_its_converter_is_kept_in_the_task_cache(
+        probe_run: tuple[Path, WorkerPool, list[dict[str, Any]]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A segfault on the same case bytes in the same stack is the converter's finding, as its exception would be:
+    a rerun gives it again from the cache instead of crashing a worker again."""
+    (tmp_path / "crash_on_add.py").write_text(CRASH_ON_ADD)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    from crash_on_add import CrashOnAdd
+
+    run_dir, cache = probe_run[0], TaskCache(tmp_path / "cache")
+    stage = Stage("crash_on_add", "onnx->onnx", "current", CrashOnAdd())
+    manifests = [json.loads((run_dir / "node" / "current" / case / "case.json").read_text())
+                 for case in ("test_abs", "test_add")]
+    outcomes, started = [], []
+    for attempt in ("cold", "warm"):
+        with WorkerPool(tmp_path / attempt) as pool:
+            run = NodeProbeRun(run_dir, pool, batch_size=10, case_timeout=60, progress=lambda line: None, cache=cache)
+            run.stages[stage.name] = stage
+            run.run_stage(stage, manifests)
+            started.append(pool.started)
+        outcomes.append({case: run.outcomes[(stage.name, case)] for case in ("test_abs", "test_add")})
+    cold, warm = outcomes
+    assert cold["test_add"].status == warm["test_add"].status == "crash"
+    assert "SIGSEGV" in warm["test_add"].error and warm["test_add"].cached
+    assert warm["test_abs"].status == "pass" and started == [2, 0]
 
 
 def test_node_cases_are_judged_at_each_target_opset(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from harness.converters.tf_from_onnx import TfFromOnnx
 from harness.converters.torch_from_onnx import TorchFromOnnx
 from harness.formats import ONNX
 from harness.oracle.compare import Comparison, compare, default_tolerance, severity
-from harness.pool import WorkerFailure, WorkerPool
+from harness.pool import WorkerFailure, WorkerPool, call_task
 from harness.runners import runner_for
 from harness.shards import EVERYTHING, Shard
 from harness.spec import Tolerance
@@ -196,8 +196,8 @@ def _write_case(root: Path, name: str, model: Any, load: Callable[[], tuple[list
             manifest["reason"] = f"the case's data could not be read: {describe_error(exc)}"
     if manifest["reason"]:
         manifest["status"] = "untested"
-    manifest["folder"] = str(folder)
     write_atomic(folder / CASE_FILE, json.dumps(manifest, indent=1))
+    manifest["folder"] = str(folder)  # not in case.json: a cached export is restored into other run folders
     return manifest
 
 
@@ -237,7 +237,7 @@ def version_node_cases(manifests: list[dict[str, Any]], opsets: list[int]) -> li
                     manifest.update(status="untested", reason=(
                         f"onnx.version_converter ({onnx.__version__}) cannot convert the case to opset {opset}: "
                         f"{describe_error(exc)}"))
-            (target / CASE_FILE).write_text(json.dumps(manifest, indent=1))
+            (target / CASE_FILE).write_text(json.dumps({k: v for k, v in manifest.items() if k != "folder"}, indent=1))
             versions.append(manifest)
     return versions
 
@@ -350,6 +350,7 @@ class Outcome:
     seconds: float = 0.0
     artifact: str = ""
     tolerance: Tolerance | None = None
+    cached: bool = False  # answered from the task cache: nothing was converted or run
 
     @property
     def has_artifact(self) -> bool:
@@ -409,10 +410,10 @@ class NodeProbeRun:
         started = time.perf_counter()
         task = {"task": "call", "function": f"{__name__}:export_node_cases", "framework": "none",
                 "kwargs": {"out_dir": str(self.run_dir / "node" / stack), "case_filter": case_filter}}
-        reply = self.pool.call(stack, "none", task, timeout=1200)
-        if not reply["ok"]:
-            raise RuntimeError(f"exporting the node cases of the {stack} stack failed: {reply['error']}")
-        value = reply["result"]["value"]
+        step = call_task(self.pool, stack, "none", task, 1200, self.cache)
+        if step.status != "ok":
+            raise RuntimeError(f"exporting the node cases of the {stack} stack failed ({step.status}): {step.error}")
+        value = step.result["value"]
         self.progress(f"[node] {len(value['cases'])} cases from {value['source']} ({stack} stack) "
                       f"in {time.perf_counter() - started:.0f} s")
         cases: list[dict[str, Any]] = value["cases"]
@@ -468,7 +469,8 @@ class NodeProbeRun:
             # A job whose case, converter and stack are unchanged is answered from the cache, result file and all.
             for job in list(jobs):
                 if self.cache.restore(stage.worker[0], node_task(job)) is not None:
-                    self.record(stage, job, json.loads(Path(job["result"]).read_text()), by_case[job["case"]])
+                    self.record(stage, job, json.loads(Path(job["result"]).read_text()), by_case[job["case"]],
+                                cached=True)
                     jobs.remove(job)
         for start in range(0, len(jobs), self.batch_size):
             batch = jobs[start:start + self.batch_size]
@@ -506,14 +508,22 @@ class NodeProbeRun:
             elif len(batch) > 1:
                 # Finished jobs keep their results; the rest rerun alone so the one that crashes is named.
                 self.run_batch(stage, [job], by_case)
+            elif failure is not None and failure.fault and self.cache is not None:
+                # The converter's own fault on this case, as its exception would be: kept for the next run.
+                write_atomic(result_file, json.dumps({"case": job["case"], "status": failure.status,
+                                                      "error": str(failure)}))
+                self.record(stage, job, json.loads(result_file.read_text()), by_case[job["case"]])
+                self.cache.store(stack, node_task(job), {"ok": True, "result": {}})
             elif failure is not None:
                 self.outcomes[(stage.name, job["case"])] = Outcome(failure.status, str(failure))
             else:
                 self.outcomes[(stage.name, job["case"])] = Outcome("convert_error", error or "no result")
 
-    def record(self, stage: Stage, job: dict[str, Any], result: dict[str, Any], manifest: dict[str, Any]) -> None:
+    def record(self, stage: Stage, job: dict[str, Any], result: dict[str, Any], manifest: dict[str, Any], *,
+               cached: bool = False) -> None:
         outcome = Outcome(result["status"], result["error"], onnx_ops=result.get("onnx_ops", ""),
-                          seconds=float(result.get("seconds", 0.0)), artifact=job["target"] or job["source"])
+                          seconds=float(result.get("seconds", 0.0)), artifact=job["target"] or job["source"],
+                          cached=cached)
         if outcome.status == "ok":
             expected = load_npz(str(self.case_dir(stage, job["case"]) / "expected.npz"))
             produced = load_npz(job["outputs"])
@@ -617,8 +627,9 @@ def probe_rows(run: NodeProbeRun, hops: Sequence[str], cases: dict[str, list[dic
                     "case_stack": stage.case_stack, "case_onnx_version": manifest["onnx_version"],
                     "status": outcome.status, "raw_status": outcome.status, "error": outcome.error,
                     "onnx_ops": outcome.onnx_ops, "seconds": round(outcome.seconds, 3),
-                    "artifact": outcome.artifact, "conversions": int(stage.converter is not None
-                                                                     and outcome.status not in ("skipped", "untested")),
+                    "artifact": outcome.artifact, "cached": outcome.cached,
+                    "conversions": int(stage.converter is not None and not outcome.cached
+                                       and outcome.status not in ("skipped", "untested")),
                     "examples": 1 if outcome.comparison else 0, "harness_version": __version__,
                     "versions": json.dumps(versions, sort_keys=True),
                     "replay": run.replay_command(stage, manifest["name"]) if outcome.status not in (

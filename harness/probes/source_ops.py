@@ -332,8 +332,9 @@ def run_hop(context: RunContext, source: ProbeSource, converter: Converter) -> l
     base["replay"] = (f"{shlex.quote(str(get_stack(converter.stack).python))} -m harness.worker "
                       f"--replay {shlex.quote(str(task_file))}")
     context.progress(f"  {probe.name} {route.id} ({converter.name})")
-    status, error, convert_result, convert_seconds = call(context, converter.stack, converter.framework, task,
-                                                          context.convert_timeout)
+    step = call_task(context.pool, converter.stack, converter.framework, task, context.convert_timeout, context.cache)
+    status, error, convert_result, convert_seconds = step.status, step.error, step.result, step.seconds
+    base.update(cached=step.cached, conversions=0 if step.cached else 1)
     if status == "error":
         status = "convert_error"
     if status != "ok":
