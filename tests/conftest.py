@@ -26,3 +26,11 @@ def fresh_engine(tmp_path: Path) -> Iterator[Engine]:
     with WorkerPool(tmp_path / "logs") as pool:
         yield Engine(tmp_path, pool, EngineOptions(examples=1, convert_timeout=300, run_timeout=300),
                      progress=lambda line: None)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one test process per core, bounded by memory as `parity zoo -j` is: each process runs its
+    own stack workers (torch, TensorFlow twice, onnxruntime)."""
+    from harness.session import default_jobs
+
+    return default_jobs()
