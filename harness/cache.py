@@ -43,21 +43,27 @@ def digest_bytes(data: bytes) -> str:
 
 
 _file_digests: dict[tuple[str, int, int, int], str] = {}
+SETTLED_NS = 200_000_000  # a file unchanged this long before it is hashed keeps its digest (see digest_file)
 
 
 def digest_file(path: Path) -> str:
-    # Remembered per (path, inode, mtime, size): a run reads one SavedModel for every example, and the harness
-    # writes files by rename (a new inode), so a rewritten file is hashed again.
+    """A file's SHA-256. Every example runs each hop's artifact, so an artifact's digest is remembered by
+    (path, inode, ctime, size), but only once the file had settled when it was hashed: a file system reuses a
+    freed inode at once and may tick its clock coarser than the milliseconds between two examples written to
+    one path, while a file made or changed later than the hash began has a later ctime (which no copy or
+    utime sets back)."""
     stat = path.stat()
-    identity = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    identity = (str(path), stat.st_ino, stat.st_ctime_ns, stat.st_size)
     if identity in _file_digests:
         return _file_digests[identity]
+    started = time.time_ns()
     sha = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             sha.update(block)
-    _file_digests[identity] = sha.hexdigest()
-    return _file_digests[identity]
+    if started - stat.st_ctime_ns > SETTLED_NS:
+        _file_digests[identity] = sha.hexdigest()
+    return sha.hexdigest()
 
 
 def digest_path(path: Path) -> str:

@@ -28,6 +28,7 @@ def fresh_engine(tmp_path: Path) -> Iterator[Engine]:
                      progress=lambda line: None)
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: plain pytest runs without it
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: one test process per core, bounded by memory as `parity zoo -j` is: each process runs its
     own stack workers (torch, TensorFlow twice, onnxruntime)."""

@@ -281,3 +281,31 @@ def test_a_converter_that_segfaults_is_kept_a_killed_worker_is_not(tmp_path: Pat
     assert call_task(killed, "legacy", "tf", task, 10, cache).status == "crash"  # type: ignore[arg-type]
     assert call_task(killed, "legacy", "tf", task, 10, cache).status == "crash"  # type: ignore[arg-type]
     assert killed.calls == 2
+
+
+def test_a_file_rewritten_at_once_is_hashed_again(tmp_path: Path) -> None:
+    """The harness writes each example to the same path, by rename, a few milliseconds apart: a file system
+    reuses the freed inode and its clock ticks coarser than that, so (inode, mtime, size) does not tell the
+    files apart. A remembered digest of the previous example would key this example's run as the last one's."""
+    import hashlib
+
+    example = tmp_path / "example.npz"
+    for number in range(300):
+        content = f"example {number:05d}".encode()  # the same size every time
+        staging = tmp_path / f".example-{number}"
+        staging.write_bytes(content)
+        staging.replace(example)
+        assert digest_path(example) == hashlib.sha256(content).hexdigest(), f"example {number}"
+
+
+def test_only_a_settled_file_keeps_its_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file hashed in the tick it was written may be followed by another with the same inode, ctime and size:
+    its digest is not remembered. One unchanged for a while before the hash began is."""
+    fresh = tmp_path / "fresh.npz"
+    fresh.write_bytes(b"example")
+    digest_path(fresh)
+    assert not [key for key in harness.cache._file_digests if key[0] == str(fresh)]
+    created = fresh.stat().st_ctime_ns
+    monkeypatch.setattr(harness.cache.time, "time_ns", lambda: created + harness.cache.SETTLED_NS + 1)
+    digest_path(fresh)
+    assert [key for key in harness.cache._file_digests if key[0] == str(fresh)]
