@@ -190,9 +190,13 @@ def reproduce_command(argv: Sequence[str]) -> str:
         resolved = Path(path).resolve()
         return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else resolved.name
 
-    words = []
+    words: list[str] = []
+    machine_only = False  # the task cache's options: where a machine keeps its cache changes no result
     for arg in argv:
         option, equals, value = arg.partition("=")
+        if machine_only or option in ("--cache-dir", "--no-cache"):
+            machine_only = option == "--cache-dir" and not equals  # its value is the next word
+            continue
         words.append(f"{option}={portable(value)}" if equals and option.startswith("--") else portable(arg))
     return "parity " + " ".join(shlex.quote(word) for word in words)
 

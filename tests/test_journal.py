@@ -32,7 +32,8 @@ class ScriptedEngine:
         return [{"model": spec.name, "route": route.id, "hop": "torch->onnx", "status": "pass", "error": ""}]
 
 
-CELLS = [(SimpleNamespace(name=f"model{number}", tags=frozenset()), SimpleNamespace(id="torch>onnx")) for number in range(1, 5)]
+CELLS = [(SimpleNamespace(name=f"model{number}", tags=frozenset()), SimpleNamespace(id="torch>onnx"))
+         for number in range(1, 5)]
 
 
 def test_a_torn_last_line_is_dropped_and_the_next_cell_survives_two_resumes(tmp_path: Path) -> None:

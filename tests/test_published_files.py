@@ -44,6 +44,10 @@ def test_the_reproduce_command_names_paths_relative_to_the_checkout(rows: list[d
     # What `tox -e zoo` runs: parity publish --out {toxinidir}/reports
     command = reproduce_command(["publish", "--out", f"{root}/reports", "--work-dir", str(root / ".parity" / "x")])
     assert command == "parity publish --out reports --work-dir .parity/x"
+    # Where this machine keeps its task cache changes no result: the published command does not name it.
+    for cache in (["--cache-dir", "/tmp/pub_cache"], ["--cache-dir=/tmp/pub_cache"], ["--no-cache"]):
+        published = reproduce_command(["publish", "--out", "reports", *cache, "-j", "2"])
+        assert published == "parity publish --out reports -j 2"
     for row in rows:
         row["command"] = command
     write_reports(rows, tmp_path, command=command, stale=[], declared={}, publish=True, compatibility=True)
