@@ -35,7 +35,8 @@ from harness.torch_artifact import IMPORTING_ARGUMENTS, REBUILD_CODE, RECIPE_FIL
 ENTRY = "entry.json"
 FORMAT = 2  # bump when the entry layout or the key recipe changes
 # Harness modules every task goes through in a worker; a change to one of them changes every key.
-WORKER_MODULES = ("harness.worker", "harness.torch_artifact", "harness.onnx_ops", "harness.runners.base")
+WORKER_MODULES = ("harness.worker", "harness.torch_artifact", "harness.onnx_ops", "harness.runners.base",
+                  "harness.converters.base", "harness.formats")
 
 
 def digest_bytes(data: bytes) -> str:
@@ -277,6 +278,8 @@ def plan_for(task: dict[str, Any]) -> Plan | None:
             return None
         read_files, written_files = files
         read_paths = tuple(path for file in read_files for path in artifact_reads(Path(file)))
+        if task["function"] == BUILD_PROBES:  # the probes it builds are data in torch_ops.py and keras_ops.py
+            read_paths += tuple(package_files("harness.probes"))
         return Plan(read_paths, tuple(Path(file) for file in written_files), (task["function"].partition(":")[0],),
                     {"function": task["function"], "kwargs": without_paths(task.get("kwargs", {}),
                                                                                   {*read_files, *written_files})})

@@ -35,6 +35,7 @@ IMPORTING_ARGUMENTS = {"harness.user_model:rebuild_factory": "factory"}
 REBUILD_CODE = {
     "harness.torch_artifact:rebuild_zoo_model": ("model_zoo",),
     "harness.fuzz.grammar:rebuild_torch": ("harness.fuzz",),
+    "harness.probes.source_ops:rebuild_torch_probe": ("harness.probes",),  # the probes are data in torch_ops.py
 }
 
 

@@ -309,3 +309,19 @@ def test_only_a_settled_file_keeps_its_digest(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(harness.cache.time, "time_ns", lambda: created + harness.cache.SETTLED_NS + 1)
     digest_path(fresh)
     assert [key for key in harness.cache._file_digests if key[0] == str(fresh)]
+
+
+def test_a_probe_is_keyed_by_the_probe_definitions(tmp_path: Path) -> None:
+    """The single-op probes are data in harness/probes/torch_ops.py and keras_ops.py: a probe edited there must
+    be built again, and its torch module run again, though source_ops.py did not change."""
+    probes = Path(harness.cache.__file__).parent / "probes"
+    (tmp_path / "in.npz").write_bytes(b"inputs")
+    build = {"task": "call", "function": "harness.probes.source_ops:build_probes", "framework": "tf",
+             "kwargs": {"kind": "keras", "jobs": [{"probe": "dense", "artifact": str(tmp_path / "model.keras"),
+                                                   "inputs": [str(tmp_path / "in.npz")],
+                                                   "outputs": [str(tmp_path / "out.npz")]}]}}
+    run = torch_module_run(tmp_path, "harness.probes.source_ops:rebuild_torch_probe", probe="relu")
+    for task in (build, run):
+        plan = harness.cache.plan_for(task)
+        assert plan is not None
+        assert {probes / "torch_ops.py", probes / "keras_ops.py"} <= set(plan.reads)
