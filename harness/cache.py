@@ -112,12 +112,18 @@ def package_files(module: str) -> list[Path]:
     return [Path(spec.origin)]
 
 
-def zoo_code() -> list[Path]:
-    """The code zoo models are built with: model_zoo, and the packages of installed model plugins."""
+@cache
+def model_plugin_packages() -> tuple[str, ...]:
+    """The top-level packages of installed model plugins, read once: every key of a torch module task needs
+    them, and reading the installed distributions' entry points takes milliseconds."""
     from importlib.metadata import entry_points
 
-    packages = ["model_zoo", *sorted({entry.module.partition(".")[0] for entry in entry_points(group="parity.models")})]
-    return [file for package in packages for file in package_files(package)]
+    return tuple(sorted({entry.module.partition(".")[0] for entry in entry_points(group="parity.models")}))
+
+
+def zoo_code() -> list[Path]:
+    """The code zoo models are built with: model_zoo, and the packages of installed model plugins."""
+    return [file for package in ("model_zoo", *model_plugin_packages()) for file in package_files(package)]
 
 
 def rebuild_code(artifact: Path) -> list[Path]:
@@ -213,18 +219,10 @@ def call_files(function: str, kwargs: dict[str, Any]) -> tuple[list[str], list[s
     return [kwargs[name] for name in reads], [kwargs[name] for name in writes]
 
 
-def without_paths(value: Any, paths: set[str]) -> Any:
-    """The arguments with the file paths taken out: the key holds the files' bytes, never where they lie."""
-    if isinstance(value, dict):
-        return {key: without_paths(item, paths) for key, item in value.items()}
-    if isinstance(value, list):
-        return [without_paths(item, paths) for item in value]
-    return "<file>" if isinstance(value, str) and value in paths else value
-
-
 def relocated(value: Any, moves: dict[str, str]) -> Any:
-    """`value` with every string that is, or lies under, a path in `moves` moved to its new prefix: a reply
-    naming what its task wrote (a case folder) names it where the entry is restored, not where it was made."""
+    """`value` with every string that is, or lies under, a path in `moves` moved to its new prefix: a call's
+    arguments with their files' paths taken out (the key holds the files' bytes, never where they lie), and a
+    reply naming what its task wrote (a case folder) named where the entry is restored, not where it was made."""
     if isinstance(value, dict):
         return {key: relocated(item, moves) for key, item in value.items()}
     if isinstance(value, list):
@@ -280,9 +278,9 @@ def plan_for(task: dict[str, Any]) -> Plan | None:
         read_paths = tuple(path for file in read_files for path in artifact_reads(Path(file)))
         if task["function"] == BUILD_PROBES:  # the probes it builds are data in torch_ops.py and keras_ops.py
             read_paths += tuple(package_files("harness.probes"))
+        located = dict.fromkeys([*read_files, *written_files], "<file>")
         return Plan(read_paths, tuple(Path(file) for file in written_files), (task["function"].partition(":")[0],),
-                    {"function": task["function"], "kwargs": without_paths(task.get("kwargs", {}),
-                                                                                  {*read_files, *written_files})})
+                    {"function": task["function"], "kwargs": relocated(task.get("kwargs", {}), located)})
     return None
 
 

@@ -190,10 +190,7 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
 
         def run_lane(lane_engine: Engine, lane: list[tuple[int, ModelSpec, Route]]) -> None:
             for index, spec, route in lane:
-                progress(f"{spec.name} {route.id}")
-                cell_rows = lane_engine.run_route(spec, route)
-                apply_known_failures(cell_rows, known_failures)
-                record(index, spec, route, cell_rows, ", ".join(sorted({row["status"] for row in cell_rows})))
+                record(index, spec, route, *run_cell(lane_engine, spec, route, known_failures, progress))
 
         groups = model_groups(todo)
         lanes = max(1, min(jobs, len(groups)))
@@ -215,6 +212,15 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
     rows = [row for key in sorted(done) for row in done[key]]
     stale = apply_known_failures(rows, known_failures)
     return RunResult(rows, stale, conversions, workers, time.perf_counter() - started, len(finished))
+
+
+def run_cell(engine: Engine, spec: ModelSpec, route: Route, known_failures: list[Any],
+             say: Callable[[str], None]) -> tuple[list[dict[str, Any]], str]:
+    """One cell's rows, known failures applied, and its outcome (its statuses) for the progress line."""
+    say(f"{spec.name} {route.id}")
+    cell_rows = engine.run_route(spec, route)
+    apply_known_failures(cell_rows, known_failures)
+    return cell_rows, ", ".join(sorted({row["status"] for row in cell_rows}))
 
 
 LaneMessage = tuple[int, list[dict[str, Any]], str]  # (cell index, its rows, outcome), or one of:
@@ -247,10 +253,7 @@ def run_lanes_in_processes(engine: Engine, groups: list[Cells], lanes: int,
         try:
             for group in iter(work.get, None):
                 for index, spec, route in groups[group]:
-                    lane_engine.progress(f"{spec.name} {route.id}")
-                    cell_rows = lane_engine.run_route(spec, route)
-                    apply_known_failures(cell_rows, known_failures)
-                    queue.put((index, cell_rows, ", ".join(sorted({row["status"] for row in cell_rows}))))
+                    queue.put((index, *run_cell(lane_engine, spec, route, known_failures, lane_engine.progress)))
             queue.put((LANE_TALLY, [{"conversions": lane_engine.conversions, "workers": lane_engine.pool.started}], ""))
         finally:
             lane_engine.pool.close()

@@ -28,7 +28,7 @@ import numpy as np
 
 from harness import __version__, new_run_id
 from harness.atomic import write_atomic
-from harness.cache import TaskCache
+from harness.cache import Plan, TaskCache
 from harness.converters.base import Converter
 from harness.converters.onnx_from_tf import OnnxFromSavedModel
 from harness.converters.onnx_from_torch import OnnxFromTorch
@@ -398,6 +398,7 @@ class NodeProbeRun:
     def __init__(self, run_dir: Path, pool: WorkerPool, *, batch_size: int, case_timeout: float,
                  progress: Callable[[str], None], cache: TaskCache | None = None) -> None:
         self.run_dir, self.pool, self.progress, self.cache = run_dir, pool, progress, cache
+        self.entries: dict[tuple[str, str], tuple[str, Plan] | None] = {}  # (stage, case) -> its cache key
         self.batch_size, self.case_timeout = batch_size, case_timeout
         self.stages = probe_stages()
         self.outcomes: dict[tuple[str, str], Outcome] = {}  # (stage, case) -> outcome
@@ -468,7 +469,9 @@ class NodeProbeRun:
         if self.cache is not None:
             # A job whose case, converter and stack are unchanged is answered from the cache, result file and all.
             for job in list(jobs):
-                if self.cache.restore(stage.worker[0], node_task(job)) is not None:
+                # The key is taken before the job runs, and kept to store its result under.
+                entry = self.entries[(stage.name, job["case"])] = self.cache.entry_for(stage.worker[0], node_task(job))
+                if entry is not None and self.cache.restore(stage.worker[0], node_task(job), entry) is not None:
                     self.record(stage, job, json.loads(Path(job["result"]).read_text()), by_case[job["case"]],
                                 cached=True)
                     jobs.remove(job)
@@ -499,21 +502,21 @@ class NodeProbeRun:
             failure = exc
         for job in batch:
             result_file = Path(job["result"])
+            if (not result_file.is_file() and len(batch) == 1 and failure is not None and failure.fault
+                    and self.cache is not None):
+                # The converter's own fault on this case, as its exception would be: its result, kept below.
+                write_atomic(result_file, json.dumps({"case": job["case"], "status": failure.status,
+                                                      "error": str(failure)}))
             if result_file.is_file():
                 self.record(stage, job, json.loads(result_file.read_text()), by_case[job["case"]])
                 # A job's result file is written whole once it finished, even when a later job of its batch
                 # crashed the worker: keep it, or every rerun converts the whole batch again.
                 if self.cache is not None:
-                    self.cache.store(stack, node_task(job), {"ok": True, "result": {}})
+                    self.cache.store(stack, node_task(job), {"ok": True, "result": {}},
+                                     self.entries.get((stage.name, job["case"])))
             elif len(batch) > 1:
                 # Finished jobs keep their results; the rest rerun alone so the one that crashes is named.
                 self.run_batch(stage, [job], by_case)
-            elif failure is not None and failure.fault and self.cache is not None:
-                # The converter's own fault on this case, as its exception would be: kept for the next run.
-                write_atomic(result_file, json.dumps({"case": job["case"], "status": failure.status,
-                                                      "error": str(failure)}))
-                self.record(stage, job, json.loads(result_file.read_text()), by_case[job["case"]])
-                self.cache.store(stack, node_task(job), {"ok": True, "result": {}})
             elif failure is not None:
                 self.outcomes[(stage.name, job["case"])] = Outcome(failure.status, str(failure))
             else:

@@ -347,9 +347,9 @@ def run_hop(context: RunContext, source: ProbeSource, converter: Converter) -> l
     run_task = {"task": "run", "runner": runner.reference, "artifact": str(target), "io": io,
                 "inputs": [str(p) for p in source.inputs], "outputs": [str(p) for p in outputs],
                 "framework": runner.framework}
-    status, error, run_result, run_seconds = call(context, runner.stack or STACK, runner.framework, run_task,
-                                                  context.run_timeout)
-    base["seconds"] = round(convert_seconds + run_seconds, 3)
+    run = call_task(context.pool, runner.stack or STACK, runner.framework, run_task, context.run_timeout, context.cache)
+    status, error, run_result = run.status, run.error, run.result
+    base["seconds"] = round(convert_seconds + run.seconds, 3)
     failures = [e for e in run_result.get("errors", []) if e] if status == "ok" else []
     if status == "error" or failures:
         status = "run_error"
@@ -357,13 +357,6 @@ def run_hop(context: RunContext, source: ProbeSource, converter: Converter) -> l
     if status != "ok":
         return [{**base, "output": name, "status": status, "error": error} for name in probe.outputs]
     return [{**base, **verdict(source, outputs, index)} for index in range(len(probe.outputs))]
-
-
-def call(context: RunContext, stack: str, framework: str, task: dict[str, Any],
-         timeout: float) -> tuple[str, str, dict[str, Any], float]:
-    """(status, error, result, seconds): status "ok", "error" (the task raised), "crash" or "timeout"."""
-    step = call_task(context.pool, stack, framework, task, timeout, context.cache)
-    return step.status, step.error, step.result, step.seconds
 
 
 def verdict(source: ProbeSource, outputs: list[Path], index: int) -> dict[str, Any]:
