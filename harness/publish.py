@@ -473,8 +473,10 @@ def opset_advice(zoo: pd.DataFrame) -> pd.DataFrame:
 def deployment_hops(route_id: str) -> int:
     """How many hops of a route take its model into the other framework (torch>onnx>tf: 2), which is all a
     deployment needs; the rest is the way back."""
-    families = {"torch": "torch", "keras": "tf", "tf": "tf", "saved_model": "tf", "onnx": "onnx"}
-    formats = [families.get(step.split("@")[0], step.split("@")[0]) for step in route_id.split(">")]
+    from harness.formats import FORMATS
+
+    names = [step.split("@")[0] for step in route_id.split(">")]
+    formats = [FORMATS[name].family if name in FORMATS else name for name in names]
     for index, family in enumerate(formats[1:], start=1):
         if family not in (formats[0], "onnx"):
             return index
