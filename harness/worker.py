@@ -24,6 +24,7 @@ from harness.atomic import open_atomic
 
 CONFLICTING_FRAMEWORKS = {"torch": "tensorflow", "tf": "torch"}  # they segfault when they share a process
 CALLER_DIR_ENV = "PARITY_CALLER_DIR"
+THREADS_ENV = "PARITY_WORKER_THREADS"  # threads an op may use in a worker; unset: the frameworks' defaults
 
 
 def add_caller_dir() -> None:
@@ -221,10 +222,28 @@ def describe_error(exc: BaseException) -> str:
     return telling[:500]
 
 
+def keep_to_thread_budget(framework: str) -> None:
+    """With a thread budget (runs side by side, harness.pool.thread_budget), size the framework's thread pools
+    to it before its first op. torch also reads OMP_NUM_THREADS; onnxruntime reads it per session."""
+    budget = os.environ.get(THREADS_ENV, "")
+    if not budget.isdigit():
+        return
+    if framework == "torch":
+        import torch
+
+        torch.set_num_threads(int(budget))
+    elif framework == "tf":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(int(budget))
+        tf.config.threading.set_inter_op_parallelism_threads(int(budget))
+
+
 def serve(framework: str) -> None:
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    keep_to_thread_budget(framework)
     worker = Worker(framework)
     for line in sys.stdin:
         task = json.loads(line)

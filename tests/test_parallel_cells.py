@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.engine import Engine
+from harness.pool import WorkerPool, call_task, thread_budget, worker_environment
 from harness.session import model_groups
 from model_zoo import all_models
 
@@ -22,6 +24,32 @@ def test_a_models_cells_stay_together_and_the_costliest_models_go_first() -> Non
     assert [group[0][1].name for group in groups] == ["resnet18", "mlp", "gru_classifier", "text_cnn"]
     assert [index for index, _, _ in groups[0]] == [3, 7]
     assert sorted(index for group in groups for index, _, _ in group) == list(range(len(names)))
+
+
+def test_runs_side_by_side_share_the_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert thread_budget(1) is None  # a run alone keeps the frameworks' defaults
+    assert (thread_budget(2), thread_budget(3), thread_budget(8)) == (2, 1, 1)
+    engine = Engine(tmp_path, WorkerPool(tmp_path / "logs"), progress=lambda line: None)
+    assert engine.sibling(1, 2).pool.threads == 2
+    environment = worker_environment(threads=1)
+    assert [environment[name] for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                                           "PARITY_WORKER_THREADS")] == ["1"] * 4
+    monkeypatch.setenv("PARITY_WORKER_THREADS", "3")  # a user's setting, or pytest-xdist's share
+    assert worker_environment()["OMP_NUM_THREADS"] == "3"
+
+
+@pytest.mark.stacks
+def test_a_workers_frameworks_keep_to_its_thread_budget(tmp_path: Path) -> None:
+    with WorkerPool(tmp_path / "logs", threads=1) as pool:
+        for stack, framework, expected in (("current", "torch", {"torch": 1, "onnxruntime": 1}),
+                                            ("current", "tf", {"tf": 1, "onnxruntime": 1}),
+                                            ("legacy", "tf", {"tf": 1, "onnxruntime": 1})):
+            task = {"task": "call", "function": "tests.thread_probe:framework_threads",
+                    "kwargs": {"framework": framework}, "framework": framework}
+            step = call_task(pool, stack, framework, task, 300)
+            assert step.status == "ok", step.error
+            assert step.result["value"] == expected, (stack, framework)
 
 
 @pytest.mark.stacks

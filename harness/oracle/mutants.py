@@ -399,6 +399,8 @@ def node_facts(model: Any, example: list[np.ndarray]) -> tuple[list[NodeFacts], 
     import onnxruntime
     from onnx import helper, numpy_helper
 
+    from harness.runners.onnxruntime_runner import session_options
+
     graph = model.graph
     initializers = {tensor.name: tensor for tensor in graph.initializer}
     inputs = [value for value in graph.input if value.name not in initializers]
@@ -409,8 +411,7 @@ def node_facts(model: Any, example: list[np.ndarray]) -> tuple[list[NodeFacts], 
         if node.output and node.output[0] and node.output[0] not in known:
             exposed.graph.output.append(helper.make_empty_tensor_value_info(node.output[0]))
             known.add(node.output[0])
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
+    options = session_options()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = onnxruntime.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
     feed = {value.name: array for value, array in zip(session.get_inputs(), example)}

@@ -6,6 +6,7 @@ run by onnxruntime where it has double kernels for every node, else by onnx.refe
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,23 @@ import numpy as np
 
 from harness.formats import ONNX
 from harness.runners.base import Runner, canonical, cast_input, ordered_by_names
+from harness.worker import THREADS_ENV
 
 ORT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
              "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_,
              "tensor(int8)": np.int8, "tensor(uint8)": np.uint8}
 DTYPE_ATTRIBUTES = ("to", "dtype", "output_dtype")  # Cast, RandomNormal/EyeLike/..., and friends
+
+
+def session_options() -> Any:
+    """Quiet session options, with the worker's thread budget when runs share the machine (-j)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    if os.environ.get(THREADS_ENV, "").isdigit():
+        options.intra_op_num_threads = options.inter_op_num_threads = int(os.environ[THREADS_ENV])
+    return options
 
 
 def widen_to_float64(model: Any) -> Any:
@@ -73,9 +86,7 @@ class OnnxRuntimeRunner(Runner):
     def session(model: str | bytes) -> Any:
         import onnxruntime
 
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(model, session_options(), providers=["CPUExecutionProvider"])
 
     def load_float64(self, artifact: Path, io: dict[str, Any]) -> Any:
         import onnx
