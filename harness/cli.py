@@ -226,9 +226,15 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
         jobs = args.jobs if args.jobs is not None else default_jobs()
         if jobs < 1:
             raise UsageError("--jobs must be at least 1")
-        result = run_cells(engine, cells, resume=args.resume, progress=progress, on_cell=on_cell, jobs=jobs)
+        declared: dict[str, dict[str, bool]] = {}
+
+        def read_declared() -> None:
+            declared.update(fetch_declared(engine))
+
+        # The declared tables are read by this process's workers while lanes run the cells (-j), not after them.
+        result = run_cells(engine, cells, resume=args.resume, progress=progress, on_cell=on_cell, jobs=jobs,
+                           alongside=read_declared if cells and cells[0][0].family != "user" else None)
         probe_rows = run_probes(args, engine, progress) if probes else []
-        declared = fetch_declared(engine) if cells and cells[0][0].family != "user" else {}
     for row in result.rows + probe_rows:
         row["command"] = command  # the reports rendered again later still name the run that made them
     frame = write_reports(result.rows + probe_rows, out_dir, command=command, stale=result.stale_known_failures,

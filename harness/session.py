@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -148,10 +149,13 @@ def default_jobs(memory_per_lane_gb: float = 6.0) -> int:
 
 def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resume: bool = False,
               progress: Progress | None = None,
-              on_cell: Callable[[list[dict[str, Any]]], None] | None = None, jobs: int = 1) -> RunResult:
+              on_cell: Callable[[list[dict[str, Any]]], None] | None = None, jobs: int = 1,
+              alongside: Callable[[], None] | None = None) -> RunResult:
     """Run each (model, route) cell, `jobs` lanes side by side (each lane its own worker processes). Each
     finished cell is one line of work_dir/rows.jsonl, so after an interruption `resume=True` redoes only the
-    cells that had not finished. Rows come back in the order of `cells`, however the lanes finished."""
+    cells that had not finished. Rows come back in the order of `cells`, however the lanes finished.
+    alongside: the caller's own work with the engine's workers, done while the lanes run (the parent only waits
+    on them), or after the cells when they run in this process."""
     progress = progress or Progress()
     started = time.perf_counter()
     journal_path = engine.run_dir / JOURNAL
@@ -195,11 +199,14 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
         groups = model_groups(todo)
         lanes = max(1, min(jobs, len(groups)))
         conversions, workers = engine.conversions, engine.pool.started
+        started_before = workers
         if lanes == 1:
             run_lane(engine, sorted(todo))
+            if alongside:
+                alongside()
             conversions, workers = engine.conversions, engine.pool.started
         else:
-            for index, cell_rows, outcome in run_lanes_in_processes(engine, groups, lanes, known_failures):
+            for index, cell_rows, outcome in run_lanes_in_processes(engine, groups, lanes, known_failures, alongside):
                 if index == LANE_STATUS:
                     progress(outcome)
                     continue
@@ -209,6 +216,7 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
                     continue
                 _, spec, route = next(cell for group in groups for cell in group if cell[0] == index)
                 record(index, spec, route, cell_rows, outcome)
+            workers = workers - started_before + engine.pool.started  # the parent's own, started alongside
     rows = [row for key in sorted(done) for row in done[key]]
     stale = apply_known_failures(rows, known_failures)
     return RunResult(rows, stale, conversions, workers, time.perf_counter() - started, len(finished))
@@ -228,8 +236,8 @@ LANE_TALLY = -1  # a lane's closing tally of conversions and workers
 LANE_STATUS = -2  # a lane's transient news (the hop being converted), shown by the parent's progress line
 
 
-def run_lanes_in_processes(engine: Engine, groups: list[Cells], lanes: int,
-                           known_failures: list[Any]) -> Iterator[LaneMessage]:
+def run_lanes_in_processes(engine: Engine, groups: list[Cells], lanes: int, known_failures: list[Any],
+                           alongside: Callable[[], None] | None = None) -> Iterator[LaneMessage]:
     """`lanes` processes side by side, each with its own worker processes, taking the next model's cells from
     a shared queue when done with one; finished cells are streamed back.
 
@@ -261,6 +269,10 @@ def run_lanes_in_processes(engine: Engine, groups: list[Cells], lanes: int,
     processes = [context.Process(target=lane_main, args=(number,), daemon=True) for number in range(1, lanes + 1)]
     for process in processes:
         process.start()
+    # The parent's own work goes in a thread started only now: a process forked while a thread runs inherits
+    # whatever locks that thread held.
+    parent_work = ThreadPoolExecutor(max_workers=1)
+    started_alongside = parent_work.submit(alongside) if alongside else None
     expected = sum(len(group) for group in groups) + lanes
     try:
         received = 0
@@ -278,7 +290,10 @@ def run_lanes_in_processes(engine: Engine, groups: list[Cells], lanes: int,
             if message[0] != LANE_STATUS:
                 received += 1
             yield message
+        if started_alongside:
+            started_alongside.result()  # its exception, if it raised
     finally:
+        parent_work.shutdown(wait=True)
         for process in processes:
             process.join(timeout=30)
             if process.is_alive():

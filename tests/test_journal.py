@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +25,9 @@ class ScriptedEngine:
     options: EngineOptions = field(default_factory=EngineOptions)
     conversions: int = 0
     pool: Any = field(default_factory=lambda: SimpleNamespace(started=0))
+
+    def sibling(self, lane: int, lanes: int) -> ScriptedEngine:
+        return ScriptedEngine(self.run_dir / f"lane{lane}", pool=SimpleNamespace(started=0, close=lambda: None))
 
     def run_route(self, spec: Any, route: Any) -> list[dict[str, Any]]:
         if spec.name == self.stop_before:
@@ -55,3 +59,18 @@ def test_a_torn_last_line_is_dropped_and_the_next_cell_survives_two_resumes(tmp_
     assert second_resume.ran == [] and result.resumed_cells == 4
     assert [row["model"] for row in result.rows] == ["model1", "model2", "model3", "model4"]
 
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_callers_own_work_is_done_once_in_this_process_beside_the_cells(tmp_path: Path, jobs: int) -> None:
+    done_in: list[int] = []
+    result = run_cells(ScriptedEngine(tmp_path), CELLS, jobs=jobs,  # type: ignore[arg-type]
+                       alongside=lambda: done_in.append(os.getpid()))
+    assert done_in == [os.getpid()]
+    assert [row["model"] for row in result.rows] == ["model1", "model2", "model3", "model4"]
+
+    def failing() -> None:
+        raise ValueError("the declared table could not be read")
+
+    with pytest.raises(ValueError, match="declared table"):
+        run_cells(ScriptedEngine(tmp_path / "again"), CELLS, jobs=jobs, alongside=failing)  # type: ignore[arg-type]
