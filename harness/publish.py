@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -34,7 +36,7 @@ def rank(status: str) -> int:
     return STATUS_ORDER.index(status) if status in STATUS_ORDER else len(STATUS_ORDER)
 
 
-def worst(statuses: pd.Series) -> str:
+def worst(statuses: Iterable[str]) -> str:
     return str(min(statuses, key=rank))
 
 
@@ -54,24 +56,24 @@ def header_lines(frame: pd.DataFrame, command: str) -> list[str]:
 
 # -- the operator table ------------------------------------------------------------------------------
 
-def op_cell(group: pd.DataFrame) -> dict[str, Any]:
-    """One op at one hop, over all its cases: pass only when every tested case passed."""
-    tested = group[~group["status"].isin(["untested", "skipped"])]
-    if tested.empty:
-        status = "untested" if (group["status"] == "untested").any() else "skipped"
-        error = str(group["error"].iloc[0] or "")
+def op_cell(group: list[dict[str, Any]]) -> dict[str, Any]:
+    """One op at one hop, over all its cases (result rows): pass only when every tested case passed."""
+    tested = [row for row in group if row["status"] not in ("untested", "skipped")]
+    if not tested:
+        status = "untested" if any(row["status"] == "untested" for row in group) else "skipped"
+        error = str(group[0]["error"] or "")
         text = "not compared (stochastic)" if error.startswith("stochastic") else status
         return {"status": status, "text": text, "cases": len(group), "passed": 0, "error": error, "opsets": ""}
-    passed = int((tested["status"] == "pass").sum())
+    passed = sum(row["status"] == "pass" for row in tested)
     by_opset = per_opset(tested)
     opsets = ", ".join(str(opset) for opset in by_opset)
     ranges = opset_ranges(by_opset) if len(by_opset) > 1 else ""
     if passed == len(tested):
         return {"status": "pass", "text": f"pass {passed}/{len(tested)}" + (f" (at {opsets})" if ranges else ""),
                 "cases": len(tested), "passed": passed, "error": "", "opsets": opsets, "by_opset": by_opset}
-    failing = tested[tested["status"] != "pass"]
-    status = worst(failing["status"])
-    first = failing[failing["status"] == status].iloc[0]
+    failing = [row for row in tested if row["status"] != "pass"]
+    status = worst(row["status"] for row in failing)
+    first = next(row for row in failing if row["status"] == status)
     error = str(first["error"] or "")
     detail = error.split(":", 1)[0] if status != "mismatch" else f"{float(first['max_abs_err']):.1e}"
     label = "partial" if passed else status
@@ -80,15 +82,28 @@ def op_cell(group: pd.DataFrame) -> dict[str, Any]:
             "cases": len(tested), "passed": passed, "error": error, "opsets": opsets, "by_opset": by_opset}
 
 
-def per_opset(tested: pd.DataFrame) -> dict[int, dict[str, Any]]:
+def opset_number(value: Any) -> int | None:
+    """A row's opset as a number; None where it names none ("default", empty)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else int(number)
+
+
+def per_opset(tested: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     """Opset -> how the op's cases did at it: passed, tested, the worst status and its first error."""
+    by_number: dict[int, list[dict[str, Any]]] = {}
+    for row in tested:
+        number = opset_number(row["opset"])
+        if number is not None:
+            by_number.setdefault(number, []).append(row)
     outcome: dict[int, dict[str, Any]] = {}
-    opsets = pd.to_numeric(tested["opset"], errors="coerce")
-    for opset in sorted(opsets.dropna().unique()):
-        at = tested[opsets == opset]
-        status = worst(at["status"])
-        outcome[int(opset)] = {"passed": int((at["status"] == "pass").sum()), "tested": len(at), "status": status,
-                               "error": str(at[at["status"] == status]["error"].iloc[0] or "")}
+    for opset in sorted(by_number):
+        at = by_number[opset]
+        status = worst(row["status"] for row in at)
+        outcome[opset] = {"passed": sum(row["status"] == "pass" for row in at), "tested": len(at), "status": status,
+                          "error": str(next(row for row in at if row["status"] == status)["error"] or "")}
     return outcome
 
 
@@ -111,10 +126,15 @@ def op_table(node: pd.DataFrame) -> pd.DataFrame:
     """One row per ONNX op type, one column per hop route: the op_cell dicts."""
     if node.empty:
         return pd.DataFrame()
+    if "hop_index" in node:  # a case run again (a rerun batch) counts once, as it ran last
+        node = node.drop_duplicates(["op_type", "route", "probe", "hop_index"], keep="last")
+    # Plain rows: thousands of small groups are judged faster in Python than as pandas frames.
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in cast(list[dict[str, Any]], node.dropna(subset=["op_type", "route"]).to_dict("records")):
+        groups.setdefault((str(row["op_type"]), str(row["route"])), []).append(row)
     cells: dict[str, dict[str, Any]] = {}
-    for (op, route), group in node.groupby(["op_type", "route"]):
-        cells.setdefault(str(op), {})[str(route)] = op_cell(group.drop_duplicates(["probe", "hop_index"], keep="last")
-                                                            if "hop_index" in group else group)
+    for (op, route), group in sorted(groups.items()):
+        cells.setdefault(op, {})[route] = op_cell(group)
     routes = [r for r in NODE_ROUTES if r in set(node["route"])]
     return pd.DataFrame.from_dict(cells, orient="index")[routes].sort_index()
 

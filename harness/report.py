@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from harness import __version__, atomic
-from harness.stacks import portable
+from harness.stacks import path_scrubber
 from harness.statuses import STATUS_ORDER
 
 COLUMNS = (
@@ -34,9 +34,10 @@ def to_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
             frame[column] = None
     extra = [column for column in frame.columns if column not in COLUMNS]
     frame = frame[list(COLUMNS) + extra]
+    scrub = path_scrubber()
     for column in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[column]):
-            frame[column] = frame[column].map(portable)
+            frame[column] = frame[column].map(scrub)
     return frame
 
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -478,9 +478,22 @@ def stacks_with(specs: Iterable[str]) -> list[str]:
 def portable(value: Any) -> Any:
     """A text with this machine's folders taken out: paths inside the checkout relative to it (its commands run
     from the checkout), the per-user cache (the stacks' interpreters) named from ~, which the shell expands."""
-    if not isinstance(value, str):
+    return path_scrubber()(value)
+
+
+def path_scrubber() -> Callable[[Any], Any]:
+    """portable(), with the folders looked up once: a report maps it over every cell of its frame."""
+    replacements = []
+    cache, home = cache_root(), Path.home()
+    if cache.is_relative_to(home):
+        replacements.append((f"{cache}/", f"~/{cache.relative_to(home)}/"))
+    replacements.append((f"{project_root()}/", ""))
+
+    def scrub(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        for machine_path, portable_path in replacements:
+            value = value.replace(machine_path, portable_path)
         return value
-    cache = cache_root()
-    if cache.is_relative_to(Path.home()):
-        value = value.replace(f"{cache}/", f"~/{cache.relative_to(Path.home())}/")
-    return value.replace(f"{project_root()}/", "")
+
+    return scrub
