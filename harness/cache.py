@@ -29,7 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.stacks import get_stack
+from harness.stacks import get_stack, harness_import_root
 from harness.torch_artifact import IMPORTING_ARGUMENTS, REBUILD_CODE, RECIPE_FILE
 
 ENTRY = "entry.json"
@@ -89,8 +89,10 @@ def module_digest(module: str) -> str:
 
 def locate_module(module: str) -> importlib.machinery.ModuleSpec:
     """Where a module's source lies, found without importing it or its parents (a user's package runs
-    nothing in the controller): the worker's path, with the caller's directory last as the worker has it."""
-    search: list[str] = [*sys.path, os.getcwd()]
+    nothing in the controller): the worker's path, with the caller's directory last as the worker has it.
+    The worker's path starts at the folder it imports harness and model_zoo from: an editable install's
+    import hook, which this search cannot see, finds them in the controller but not on its sys.path."""
+    search: list[str] = [str(harness_import_root()), *sys.path, os.getcwd()]
     spec = None
     parts = module.split(".")
     for depth in range(1, len(parts) + 1):

@@ -4,6 +4,7 @@ and a corrupt entry is rebuilt, never trusted."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from harness.engine import Engine, EngineOptions
 from harness.formats import TORCH
 from harness.pool import WorkerPool
 from harness.routes import Hop, Route
+from harness.stacks import harness_import_root
 from model_zoo import all_models
 
 pytestmark = pytest.mark.stacks
@@ -224,6 +226,21 @@ def test_a_zoo_model_is_keyed_by_the_zoo_code(tmp_path: Path, monkeypatch: pytes
     assert plan is not None
     zoo = Path(harness.cache.__file__).parents[1] / "model_zoo"
     assert {path.name for path in plan.reads if path.parent == zoo} >= {"__init__.py", "mlp.py", "trained_look.py"}
+
+
+def test_a_zoo_model_is_keyed_by_the_code_its_workers_import_from_any_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from outside the checkout, an editable install's packages are found by an import hook, not on
+    sys.path: the key must still find the zoo code where the workers import it, or no torch task is cached."""
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.chdir(tmp_path)
+    outside = [entry for entry in sys.path if not Path(entry or ".").joinpath("model_zoo").is_dir()]
+    monkeypatch.setattr("sys.path", outside)
+    task = torch_module_run(tmp_path, "harness.torch_artifact:rebuild_zoo_model", model="mlp")
+    plan = harness.cache.plan_for(task)
+    assert plan is not None
+    zoo = harness_import_root() / "model_zoo"
+    assert {path.name for path in plan.reads if path.parent == zoo} >= {"__init__.py", "mlp.py"}
 
 
 def test_a_pure_worker_call_is_answered_from_the_cache_with_its_files(tmp_path: Path,
