@@ -161,7 +161,9 @@ def stack_fingerprint(stack: str) -> str:
     of a local wheel or checkout it was built from (an edited checkout keeps its version)."""
     probe = ("import importlib.metadata as m\n"
              "print('\\n'.join(sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions())))")
-    listing = subprocess.run([str(get_stack(stack).python), "-c", probe], capture_output=True, text=True,
+    # Isolated (-I): `python -c` would list what lies in the current directory too (a checkout's egg-info),
+    # and the same stack would get another key in every folder a run starts from.
+    listing = subprocess.run([str(get_stack(stack).python), "-I", "-c", probe], capture_output=True, text=True,
                              check=True).stdout
     return digest_bytes((listing + get_stack(stack).definition.fingerprint).encode())
 

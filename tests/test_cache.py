@@ -342,3 +342,21 @@ def test_a_probe_is_keyed_by_the_probe_definitions(tmp_path: Path) -> None:
         plan = harness.cache.plan_for(task)
         assert plan is not None
         assert {probes / "torch_ops.py", probes / "keras_ops.py"} <= set(plan.reads)
+
+
+@pytest.mark.stacks
+def test_a_stacks_fingerprint_is_the_same_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkout holds its own metadata (parity_harness.egg-info): taken from there, the fingerprint listed it
+    as installed in the stack, and no run from the checkout reused an entry stored from anywhere else."""
+    stray = tmp_path / "stray_package-1.0.dist-info"
+    stray.mkdir()
+    (stray / "METADATA").write_text("Metadata-Version: 2.1\nName: stray-package\nVersion: 1.0\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    fingerprints = []
+    for folder in (tmp_path, elsewhere):
+        monkeypatch.chdir(folder)
+        harness.cache.stack_fingerprint.cache_clear()
+        fingerprints.append(harness.cache.stack_fingerprint("current"))
+    harness.cache.stack_fingerprint.cache_clear()
+    assert fingerprints[0] == fingerprints[1]
