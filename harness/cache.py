@@ -31,6 +31,7 @@ from typing import Any
 
 from harness.stacks import get_stack, harness_import_root
 from harness.torch_artifact import IMPORTING_ARGUMENTS, REBUILD_CODE, RECIPE_FILE
+from harness.worker import DEFAULT_WORKER_THREADS, worker_threads
 
 ENTRY = "entry.json"
 FORMAT = 2  # bump when the entry layout or the key recipe changes
@@ -300,6 +301,8 @@ class TaskCache:
             "modules": {name: module_digest(name) for name in (*plan.modules, *WORKER_MODULES)},
             "writes": [path.name for path in plan.writes],  # a converter may branch on the target's suffix
         }
+        if worker_threads() != DEFAULT_WORKER_THREADS:  # rounding depends on it (harness.pool.worker_environment)
+            recipe["threads"] = worker_threads()
         return digest_bytes(json.dumps(recipe, sort_keys=True, default=str).encode())
 
     def folder(self, key: str) -> Path:

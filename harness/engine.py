@@ -29,7 +29,7 @@ from harness.inputs import ExampleRecipe, build_example, example_recipes, larges
 from harness.onnx_ops import written_opset
 from harness.oracle.compare import Comparison, compare, worst
 from harness.oracle.verdict import LOCALIZABLE, OutputTrack, comparison_columns, tolerance_for
-from harness.pool import Step, WorkerPool, call_task, thread_budget
+from harness.pool import Step, WorkerPool, call_task
 from harness.routes import Hop, Route
 from harness.runners import runner_for
 from harness.search import Outcome, SearchResult, search
@@ -152,13 +152,11 @@ class Engine:
         self.conversions = 0
         self.cache = TaskCache(self.options.cache_dir) if self.options.cache_dir else None
 
-    def sibling(self, lane: int, lanes: int) -> Engine:
-        """An engine for lane `lane` of `lanes` run side by side (-j): its own worker processes, each with its
-        share of the cores, and the same run, options, cache and models (lanes hold disjoint models, so the
-        twins are still built once)."""
+    def sibling(self, lane: int) -> Engine:
+        """An engine for another lane of cells run side by side (-j): its own worker processes, the same run,
+        options, cache and models (lanes hold disjoint models, so the twins are still built once)."""
         pool = WorkerPool(self.pool.log_dir / f"lane{lane}", memory_limit_mb=self.pool.memory_limit_mb,
-                          trusted_rebuilds=self.pool.trusted_rebuilds,
-                          threads=self.pool.threads or thread_budget(lanes))
+                          trusted_rebuilds=self.pool.trusted_rebuilds)
         other = Engine(self.run_dir, pool, self.options, progress=self.progress)
         other.run_id, other.contexts, other.descriptions = self.run_id, self.contexts, self.descriptions
         return other

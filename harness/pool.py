@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from harness.stacks import get_stack, harness_import_root
 from harness.torch_artifact import TRUSTED_REBUILDS_ENV
-from harness.worker import CALLER_DIR_ENV, THREADS_ENV
+from harness.worker import CALLER_DIR_ENV, THREADS_ENV, worker_threads
 
 if TYPE_CHECKING:
     from harness.cache import TaskCache
@@ -49,28 +49,20 @@ class WorkerFailure(Exception):
         self.fault = fault
 
 
-def thread_budget(processes: int) -> int | None:
-    """Threads each worker may use when `processes` runs (lanes, pytest-xdist workers) share the machine:
-    its share of the cores. One run alone keeps the frameworks' defaults (every core)."""
-    return max(1, (os.cpu_count() or 1) // processes) if processes > 1 else None
-
-
-def worker_environment(trusted_rebuilds: Sequence[str] = (), threads: int | None = None) -> dict[str, str]:
+def worker_environment(trusted_rebuilds: Sequence[str] = ()) -> dict[str, str]:
     """The environment of a worker; trusted_rebuilds: module:function references (a user's own factory)
-    that torch artifacts may name besides the harness's and the plugins' rebuild functions; threads: how many
-    threads torch, TensorFlow and onnxruntime may each run an op on (else the environment's, else all cores)."""
+    that torch artifacts may name besides the harness's and the plugins' rebuild functions."""
     env = dict(os.environ)
-    if threads is None and env.get(THREADS_ENV, "").isdigit():  # set by a user, or for pytest-xdist's workers
-        threads = int(env[THREADS_ENV])
-    if threads is not None:
-        # Runs side by side each get a share of the cores: every framework sizing its pools to the whole
-        # machine in every process makes them preempt each other and spin-wait on the threads they lost.
-        # onnxruntime reads THREADS_ENV (harness.runners.onnxruntime_runner); the others read these at start.
-        for name in (THREADS_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                     "TF_NUM_INTEROP_THREADS"):
-            env[name] = str(threads)
     if trusted_rebuilds:
         env[TRUSTED_REBUILDS_ENV] = ",".join(filter(None, [env.get(TRUSTED_REBUILDS_ENV), *trusted_rebuilds]))
+    # One thread per framework in every worker (worker_threads), whatever -j and the machine's cores. A verdict
+    # near its bound can turn on float32 rounding, and the rounding of a convolution or a matrix product
+    # depends on how many threads split it: measured, one DenseNet121 hop on one input was 4.8e-3 off the
+    # truth on two threads (pass) and 6.7e-3 on one (mismatch). Fixed, a run's verdicts are the same with
+    # -j 1 and -j 8, and lanes side by side do not fight over the cores.
+    threads = str(worker_threads())
+    for name in (THREADS_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        env[name] = threads
     # The harness and zoo (the checkout, or links to the installed packages). The caller's directory (for
     # `parity check pkg.module:factory`) goes last on the worker's sys.path, after site-packages, so a stray
     # numpy.py there shadows nothing.
@@ -103,7 +95,7 @@ def resident_mb(pid: int) -> float:
 
 class WorkerProcess:
     def __init__(self, stack: str, framework: str, log_path: Path, memory_limit_mb: float | None = None,
-                 trusted_rebuilds: Sequence[str] = (), threads: int | None = None) -> None:
+                 trusted_rebuilds: Sequence[str] = ()) -> None:
         python = get_stack(stack).ensure()
         self.stack, self.framework, self.log_path = stack, framework, log_path
         self.memory_limit_mb = memory_limit_mb
@@ -112,7 +104,7 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [str(python), "-m", "harness.worker", "--framework", framework],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-            env=worker_environment(trusted_rebuilds, threads), cwd=harness_import_root(),
+            env=worker_environment(trusted_rebuilds), cwd=harness_import_root(),
             start_new_session=True,  # its own process group, so a timeout kills converter children too
         )
 
@@ -178,15 +170,13 @@ class WorkerProcess:
 
 
 class WorkerPool:
-    """Hands each task to the live worker for its (stack, framework), starting a fresh one when needed.
-    threads: each worker's thread budget (thread_budget), for pools running side by side."""
+    """Hands each task to the live worker for its (stack, framework), starting a fresh one when needed."""
 
     def __init__(self, log_dir: Path, *, memory_limit_mb: float | None = None,
-                 trusted_rebuilds: Sequence[str] = (), threads: int | None = None) -> None:
+                 trusted_rebuilds: Sequence[str] = ()) -> None:
         self.log_dir = log_dir
         self.memory_limit_mb = memory_limit_mb
         self.trusted_rebuilds = tuple(trusted_rebuilds)
-        self.threads = threads
         self.workers: dict[tuple[str, str], WorkerProcess] = {}
         self.started = 0
 
@@ -195,7 +185,7 @@ class WorkerPool:
         worker = self.workers.get(key)
         if worker is None or not worker.alive():
             worker = WorkerProcess(stack, framework, self.log_dir / f"worker-{stack}-{framework}.log",
-                                   self.memory_limit_mb, self.trusted_rebuilds, self.threads)
+                                   self.memory_limit_mb, self.trusted_rebuilds)
             self.workers[key] = worker
             self.started += 1
         try:

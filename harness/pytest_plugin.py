@@ -48,14 +48,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "zoo: one (model, route) cell of the parity zoo")
     config.addinivalue_line("markers", "stacks: needs the converter stacks (provisioned on first use)")
-    xdist_workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
-    if xdist_workers.isdigit():  # pytest-xdist: the test processes share the cores, as `parity zoo -j` lanes do
-        from harness.pool import thread_budget
-        from harness.worker import THREADS_ENV
-
-        budget = thread_budget(int(xdist_workers))
-        if budget is not None:
-            os.environ.setdefault(THREADS_ENV, str(budget))
     baseline = config.getoption(ZOO_BASELINE, None)
     if baseline:
         from harness.diff import load_results

@@ -24,7 +24,14 @@ from harness.atomic import open_atomic
 
 CONFLICTING_FRAMEWORKS = {"torch": "tensorflow", "tf": "torch"}  # they segfault when they share a process
 CALLER_DIR_ENV = "PARITY_CALLER_DIR"
-THREADS_ENV = "PARITY_WORKER_THREADS"  # threads an op may use in a worker; unset: the frameworks' defaults
+THREADS_ENV = "PARITY_WORKER_THREADS"  # threads each framework runs an op on in a worker (harness.pool)
+DEFAULT_WORKER_THREADS = 1
+
+
+def worker_threads() -> int:
+    """The threads each framework runs an op on in every worker: $PARITY_WORKER_THREADS, else one."""
+    value = os.environ.get(THREADS_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_WORKER_THREADS
 
 
 def add_caller_dir() -> None:
@@ -222,28 +229,25 @@ def describe_error(exc: BaseException) -> str:
     return telling[:500]
 
 
-def keep_to_thread_budget(framework: str) -> None:
-    """With a thread budget (runs side by side, harness.pool.thread_budget), size the framework's thread pools
-    to it before its first op. torch also reads OMP_NUM_THREADS; onnxruntime reads it per session."""
-    budget = os.environ.get(THREADS_ENV, "")
-    if not budget.isdigit():
-        return
+def keep_to_thread_count(framework: str) -> None:
+    """Size the framework's thread pools before its first op (harness.pool.worker_environment says why).
+    torch also reads OMP_NUM_THREADS; onnxruntime reads the count per session."""
     if framework == "torch":
         import torch
 
-        torch.set_num_threads(int(budget))
+        torch.set_num_threads(worker_threads())
     elif framework == "tf":
         import tensorflow as tf
 
-        tf.config.threading.set_intra_op_parallelism_threads(int(budget))
-        tf.config.threading.set_inter_op_parallelism_threads(int(budget))
+        tf.config.threading.set_intra_op_parallelism_threads(worker_threads())
+        tf.config.threading.set_inter_op_parallelism_threads(worker_threads())
 
 
 def serve(framework: str) -> None:
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    keep_to_thread_budget(framework)
+    keep_to_thread_count(framework)
     worker = Worker(framework)
     for line in sys.stdin:
         task = json.loads(line)

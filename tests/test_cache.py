@@ -360,3 +360,17 @@ def test_a_stacks_fingerprint_is_the_same_from_any_directory(tmp_path: Path, mon
         fingerprints.append(harness.cache.stack_fingerprint("current"))
     harness.cache.stack_fingerprint.cache_clear()
     assert fingerprints[0] == fingerprints[1]
+
+
+def test_a_run_on_another_thread_count_is_another_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.delenv("PARITY_WORKER_THREADS", raising=False)
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"graph")
+    task = {"task": "call", "function": "harness.oracle.localize:list_nodes", "framework": "none",
+            "kwargs": {"model_path": str(model)}}
+    cache = TaskCache(tmp_path / "cache")
+    cache.store("current", task, {"ok": True, "result": {"value": []}})
+    assert cache.restore("current", task) is not None
+    monkeypatch.setenv("PARITY_WORKER_THREADS", "4")
+    assert cache.restore("current", task) is None

@@ -352,7 +352,7 @@ class StubEngine:
 
     pool = StubPool()
 
-    def sibling(self, lane: int, lanes: int) -> StubEngine:
+    def sibling(self, lane: int) -> StubEngine:
         return StubEngine()
 
 

@@ -26,7 +26,7 @@ class ScriptedEngine:
     conversions: int = 0
     pool: Any = field(default_factory=lambda: SimpleNamespace(started=0))
 
-    def sibling(self, lane: int, lanes: int) -> ScriptedEngine:
+    def sibling(self, lane: int) -> ScriptedEngine:
         return ScriptedEngine(self.run_dir / f"lane{lane}", pool=SimpleNamespace(started=0, close=lambda: None))
 
     def run_route(self, spec: Any, route: Any) -> list[dict[str, Any]]:

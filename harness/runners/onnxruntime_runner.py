@@ -6,7 +6,6 @@ run by onnxruntime where it has double kernels for every node, else by onnx.refe
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 
 from harness.formats import ONNX
 from harness.runners.base import Runner, canonical, cast_input, ordered_by_names
-from harness.worker import THREADS_ENV
+from harness.worker import worker_threads
 
 ORT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
              "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_,
@@ -23,13 +22,12 @@ DTYPE_ATTRIBUTES = ("to", "dtype", "output_dtype")  # Cast, RandomNormal/EyeLike
 
 
 def session_options() -> Any:
-    """Quiet session options, with the worker's thread budget when runs share the machine (-j)."""
+    """Quiet session options, on the worker's thread count (harness.pool.worker_environment says why)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
-    if os.environ.get(THREADS_ENV, "").isdigit():
-        options.intra_op_num_threads = options.inter_op_num_threads = int(os.environ[THREADS_ENV])
+    options.intra_op_num_threads = options.inter_op_num_threads = worker_threads()
     return options
 
 
