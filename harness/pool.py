@@ -61,7 +61,7 @@ def worker_environment(trusted_rebuilds: Sequence[str] = ()) -> dict[str, str]:
     # truth on two threads (pass) and 6.7e-3 on one (mismatch). Fixed, a run's verdicts are the same with
     # -j 1 and -j 8, and lanes side by side do not fight over the cores.
     threads = str(worker_threads())
-    for name in (THREADS_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+    for name in (THREADS_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
         env[name] = threads
     # The harness and zoo (the checkout, or links to the installed packages). The caller's directory (for
     # `parity check pkg.module:factory`) goes last on the worker's sys.path, after site-packages, so a stray

@@ -27,7 +27,7 @@ def session_options() -> Any:
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
-    options.intra_op_num_threads = options.inter_op_num_threads = worker_threads()
+    options.intra_op_num_threads = worker_threads()
     return options
 
 
