@@ -198,25 +198,23 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
 
         groups = model_groups(todo)
         lanes = max(1, min(jobs, len(groups)))
-        conversions, workers = engine.conversions, engine.pool.started
-        started_before = workers
+        lane_conversions = lane_workers = 0  # the lanes' own tallies; the parent's are its engine's
         if lanes == 1:
             run_lane(engine, sorted(todo))
             if alongside:
                 alongside()
-            conversions, workers = engine.conversions, engine.pool.started
         else:
             for index, cell_rows, outcome in run_lanes_in_processes(engine, groups, lanes, known_failures, alongside):
                 if index == LANE_STATUS:
                     progress(outcome)
                     continue
                 if index == LANE_TALLY:
-                    conversions += cell_rows[0]["conversions"]
-                    workers += cell_rows[0]["workers"]
+                    lane_conversions += cell_rows[0]["conversions"]
+                    lane_workers += cell_rows[0]["workers"]
                     continue
                 _, spec, route = next(cell for group in groups for cell in group if cell[0] == index)
                 record(index, spec, route, cell_rows, outcome)
-            workers = workers - started_before + engine.pool.started  # the parent's own, started alongside
+    conversions, workers = engine.conversions + lane_conversions, engine.pool.started + lane_workers
     rows = [row for key in sorted(done) for row in done[key]]
     stale = apply_known_failures(rows, known_failures)
     return RunResult(rows, stale, conversions, workers, time.perf_counter() - started, len(finished))

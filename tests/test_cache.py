@@ -344,7 +344,6 @@ def test_a_probe_is_keyed_by_the_probe_definitions(tmp_path: Path) -> None:
         assert {probes / "torch_ops.py", probes / "keras_ops.py"} <= set(plan.reads)
 
 
-@pytest.mark.stacks
 def test_a_stacks_fingerprint_is_the_same_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A checkout holds its own metadata (parity_harness.egg-info): taken from there, the fingerprint listed it
     as installed in the stack, and no run from the checkout reused an entry stored from anywhere else."""

@@ -60,7 +60,6 @@ def test_a_torn_last_line_is_dropped_and_the_next_cell_survives_two_resumes(tmp_
     assert [row["model"] for row in result.rows] == ["model1", "model2", "model3", "model4"]
 
 
-
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_the_callers_own_work_is_done_once_in_this_process_beside_the_cells(tmp_path: Path, jobs: int) -> None:
     done_in: list[int] = []

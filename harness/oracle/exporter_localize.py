@@ -156,10 +156,9 @@ def onnx_intermediates(model_path: str, inputs_npz: str, out_path: str, family: 
     family: "torch" or "tf", the exporter's source side; sources: [{"name", "shape"}] of the recorded outputs.
     """
     import onnx
-    import onnxruntime
 
     from harness.oracle.localize import _graph_inputs
-    from harness.runners.onnxruntime_runner import session_options
+    from harness.runners.onnxruntime_runner import OnnxRuntimeRunner
 
     model = onnx.load(model_path)
     nodes = list(model.graph.node)
@@ -184,8 +183,7 @@ def onnx_intermediates(model_path: str, inputs_npz: str, out_path: str, family: 
     extra = [name for index in scoped for name in nodes[index].output if name and name not in existing]
     for name in extra:
         model.graph.output.append(types.get(name) or onnx.helper.make_empty_tensor_value_info(name))
-    options = session_options()
-    session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = OnnxRuntimeRunner.session(model.SerializeToString())
     feed = {value.name: array for value, array in zip(_graph_inputs(model.graph), load_npz(inputs_npz))}
     names = [value.name for value in session.get_outputs()]
     values = dict(zip(names, session.run(names, feed)))

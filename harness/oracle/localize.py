@@ -117,10 +117,9 @@ def reference_outputs(model_path: str, inputs_npz: str, out_path: str) -> dict[s
     """onnxruntime's outputs of a model on one npz of inputs (in graph input order), saved as npz."""
     import onnxruntime
 
-    from harness.runners.onnxruntime_runner import session_options
+    from harness.runners.onnxruntime_runner import OnnxRuntimeRunner
 
-    options = session_options()
-    session = onnxruntime.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+    session = OnnxRuntimeRunner.session(model_path)
     arrays = load_npz(inputs_npz)
     feed = {value.name: array for value, array in zip(session.get_inputs(), arrays)}
     names = [value.name for value in session.get_outputs()]
