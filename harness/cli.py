@@ -162,21 +162,23 @@ def fetch_declared(engine: Any) -> dict[str, dict[str, bool]]:
     return declared
 
 
-def run_probes(args: argparse.Namespace, engine: Any, progress: Progress) -> list[dict[str, Any]]:
+def probe_jobs(args: argparse.Namespace) -> list[Any]:
+    """The operator probes as jobs beside the zoo's cells (harness.session.Job): each returns its rows."""
     from harness.probes.node_cases import run_node_probes
     from harness.probes.source_ops import run_source_probes
 
-    rows: list[dict[str, Any]] = []
-    if args.node_probes != "none":
-        progress.note(f"[parity] ONNX node test cases ({args.node_probes}) through every ONNX-consuming hop")
-        rows += run_node_probes(engine.run_dir / "probes", engine.pool, sample=args.node_probes,
-                                progress=progress.note, shard=args.shard, cache=engine.cache,
-                                opsets=args.opsets)
-    if args.source_probes:
-        progress.note("[parity] single-op torch and Keras probes through their exporters")
-        rows += run_source_probes(engine.run_dir / "probes", engine.pool, progress=progress.note, shard=args.shard,
-                                  cache=engine.cache)
-    return rows
+    def node_probes(engine: Any, note: Any) -> list[dict[str, Any]]:
+        note(f"[parity] ONNX node test cases ({args.node_probes}) through every ONNX-consuming hop")
+        return run_node_probes(engine.run_dir / "probes", engine.pool, sample=args.node_probes, progress=note,
+                               shard=args.shard, cache=engine.cache, opsets=args.opsets)
+
+    def source_probes(engine: Any, note: Any) -> list[dict[str, Any]]:
+        note("[parity] single-op torch and Keras probes through their exporters")
+        return run_source_probes(engine.run_dir / "probes", engine.pool, progress=note, shard=args.shard,
+                                 cache=engine.cache)
+
+    # The longest first: with -j, the first free lanes take them, and the lanes end on the zoo's cheapest cells.
+    return ([node_probes] if args.node_probes != "none" else []) + ([source_probes] if args.source_probes else [])
 
 
 def reproduce_command(argv: Sequence[str]) -> str:
@@ -226,15 +228,15 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
         jobs = args.jobs if args.jobs is not None else default_jobs()
         if jobs < 1:
             raise UsageError("--jobs must be at least 1")
-        declared: dict[str, dict[str, bool]] = {}
-
-        def read_declared() -> None:
-            declared.update(fetch_declared(engine))
-
-        # The declared tables are read by this process's workers while lanes run the cells (-j), not after them.
+        jobs_beside = probe_jobs(args) if probes else []
+        reads_declared = bool(cells or jobs_beside) and not any(spec.family == "user" for spec, _ in cells)
+        if reads_declared:
+            jobs_beside.append(lambda engine, note: fetch_declared(engine))
+        # With -j, the lanes take these before any cell, with their own workers; serially they run after the cells.
         result = run_cells(engine, cells, resume=args.resume, progress=progress, on_cell=on_cell, jobs=jobs,
-                           alongside=read_declared if cells and cells[0][0].family != "user" else None)
-        probe_rows = run_probes(args, engine, progress) if probes else []
+                           alongside=jobs_beside)
+    declared: dict[str, dict[str, bool]] = result.alongside.pop() if reads_declared else {}
+    probe_rows = [row for rows in result.alongside for row in rows]
     for row in result.rows + probe_rows:
         row["command"] = command  # the reports rendered again later still name the run that made them
     frame = write_reports(result.rows + probe_rows, out_dir, command=command, stale=result.stale_known_failures,

@@ -6,11 +6,12 @@ import fnmatch
 import json
 import multiprocessing
 import os
+import pickle
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -82,6 +83,12 @@ class RunResult:
     workers_started: int
     seconds: float
     resumed_cells: int
+    alongside: list[Any] = field(default_factory=list)  # each job's value, in the order the jobs were given
+
+
+# The caller's own work beside the cells (the operator probes, the converters' declared tables): given an engine
+# (its workers, cache and run folder) and a function printing lines that stay, it returns a picklable value.
+Job = Callable[[Engine, Callable[[str], None]], Any]
 
 
 @contextmanager
@@ -150,12 +157,13 @@ def default_jobs(memory_per_lane_gb: float = 6.0) -> int:
 def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resume: bool = False,
               progress: Progress | None = None,
               on_cell: Callable[[list[dict[str, Any]]], None] | None = None, jobs: int = 1,
-              alongside: Callable[[], None] | None = None) -> RunResult:
+              alongside: Sequence[Job] = ()) -> RunResult:
     """Run each (model, route) cell, `jobs` lanes side by side (each lane its own worker processes). Each
     finished cell is one line of work_dir/rows.jsonl, so after an interruption `resume=True` redoes only the
     cells that had not finished. Rows come back in the order of `cells`, however the lanes finished.
-    alongside: the caller's own work with the engine's workers, done while the lanes run (the parent only waits
-    on them), or after the cells when they run in this process."""
+    alongside: the caller's own jobs. In lanes, each is taken by the first free lane before any cell, so it
+    uses that lane's workers and the lanes end on a cheap model, not on the longest job; in this process,
+    they run after the cells. Their values are RunResult.alongside."""
     progress = progress or Progress()
     started = time.perf_counter()
     journal_path = engine.run_dir / JOURNAL
@@ -197,27 +205,33 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
                 record(index, spec, route, *run_cell(lane_engine, spec, route, known_failures, progress))
 
         groups = model_groups(todo)
-        lanes = max(1, min(jobs, len(groups)))
+        lanes = max(1, min(jobs, len(groups) + len(alongside)))
         lane_conversions = lane_workers = 0  # the lanes' own tallies; the parent's are its engine's
+        values: dict[int, Any] = {}
         if lanes == 1:
             run_lane(engine, sorted(todo))
-            if alongside:
-                alongside()
+            values = {number: job(engine, progress.note) for number, job in enumerate(alongside)}
         else:
             for index, cell_rows, outcome in run_lanes_in_processes(engine, groups, lanes, known_failures, alongside):
                 if index == LANE_STATUS:
                     progress(outcome)
-                    continue
-                if index == LANE_TALLY:
+                elif index == LANE_NOTE:
+                    progress.note(outcome)
+                elif index == LANE_TALLY:
                     lane_conversions += cell_rows[0]["conversions"]
                     lane_workers += cell_rows[0]["workers"]
-                    continue
-                _, spec, route = next(cell for group in groups for cell in group if cell[0] == index)
-                record(index, spec, route, cell_rows, outcome)
+                elif index == LANE_JOB:
+                    values[cell_rows[0]["job"]] = cell_rows[0]
+                else:
+                    _, spec, route = next(cell for group in groups for cell in group if cell[0] == index)
+                    record(index, spec, route, cell_rows, outcome)
+            # A job's exception is raised once every lane is done, so no finished cell is lost to it.
+            values = {number: lane_job_value(message) for number, message in values.items()}
     conversions, workers = engine.conversions + lane_conversions, engine.pool.started + lane_workers
     rows = [row for key in sorted(done) for row in done[key]]
     stale = apply_known_failures(rows, known_failures)
-    return RunResult(rows, stale, conversions, workers, time.perf_counter() - started, len(finished))
+    return RunResult(rows, stale, conversions, workers, time.perf_counter() - started, len(finished),
+                     [values[number] for number in range(len(alongside))])
 
 
 def run_cell(engine: Engine, spec: ModelSpec, route: Route, known_failures: list[Any],
@@ -232,12 +246,32 @@ def run_cell(engine: Engine, spec: ModelSpec, route: Route, known_failures: list
 LaneMessage = tuple[int, list[dict[str, Any]], str]  # (cell index, its rows, outcome), or one of:
 LANE_TALLY = -1  # a lane's closing tally of conversions and workers
 LANE_STATUS = -2  # a lane's transient news (the hop being converted), shown by the parent's progress line
+LANE_NOTE = -3  # a line that stays (a probe stage done), printed by the parent
+LANE_JOB = -4  # one of the caller's jobs done in a lane: its value, or the exception it raised
+
+
+def lane_job_message(number: int, job: Job, engine: Engine, note: Callable[[str], None]) -> dict[str, Any]:
+    try:
+        return {"job": number, "value": job(engine, note)}
+    except Exception as exc:
+        try:
+            pickle.dumps(exc)  # a queue drops what it cannot pickle, and the parent would wait for it forever
+            return {"job": number, "raised": exc}
+        except Exception:
+            return {"job": number, "raised": RuntimeError("".join(traceback.format_exception(exc)))}
+
+
+def lane_job_value(message: dict[str, Any]) -> Any:
+    if "raised" in message:
+        raise message["raised"]
+    return message["value"]
 
 
 def run_lanes_in_processes(engine: Engine, groups: list[Cells], lanes: int, known_failures: list[Any],
-                           alongside: Callable[[], None] | None = None) -> Iterator[LaneMessage]:
-    """`lanes` processes side by side, each with its own worker processes, taking the next model's cells from
-    a shared queue when done with one; finished cells are streamed back.
+                           alongside: Sequence[Job] = ()) -> Iterator[LaneMessage]:
+    """`lanes` processes side by side, each with its own worker processes, taking the next piece of work from
+    a shared queue when done with one (the caller's jobs first, then one model's cells at a time); finished
+    cells and jobs are streamed back.
 
     Processes, not threads: numpy's npz reader and hypothesis keep state that is not safe to share between
     threads (CPython 3.11's AST validator, which np.load's header parsing goes through, fails with
@@ -247,8 +281,10 @@ def run_lanes_in_processes(engine: Engine, groups: list[Cells], lanes: int, know
     context = multiprocessing.get_context("fork")
     queue: Any = context.Queue()
     work: Any = context.Queue()
+    for number in range(len(alongside)):
+        work.put(("job", number))
     for number in range(len(groups)):
-        work.put(number)
+        work.put(("cells", number))
     for _ in range(lanes):
         work.put(None)  # one stop sign per lane
 
@@ -256,9 +292,16 @@ def run_lanes_in_processes(engine: Engine, groups: list[Cells], lanes: int, know
         lane_engine = engine.sibling(lane_number)
         # The parent owns the progress line (it alone knows how many cells are done).
         lane_engine.progress = lambda text: queue.put((LANE_STATUS, [], text))
+
+        def note(text: str) -> None:
+            queue.put((LANE_NOTE, [], text))
+
         try:
-            for group in iter(work.get, None):
-                for index, spec, route in groups[group]:
+            for kind, number in iter(work.get, None):
+                if kind == "job":
+                    queue.put((LANE_JOB, [lane_job_message(number, alongside[number], lane_engine, note)], ""))
+                    continue
+                for index, spec, route in groups[number]:
                     queue.put((index, *run_cell(lane_engine, spec, route, known_failures, lane_engine.progress)))
             queue.put((LANE_TALLY, [{"conversions": lane_engine.conversions, "workers": lane_engine.pool.started}], ""))
         finally:
@@ -267,11 +310,7 @@ def run_lanes_in_processes(engine: Engine, groups: list[Cells], lanes: int, know
     processes = [context.Process(target=lane_main, args=(number,), daemon=True) for number in range(1, lanes + 1)]
     for process in processes:
         process.start()
-    # The parent's own work goes in a thread started only now: a process forked while a thread runs inherits
-    # whatever locks that thread held.
-    parent_work = ThreadPoolExecutor(max_workers=1)
-    started_alongside = parent_work.submit(alongside) if alongside else None
-    expected = sum(len(group) for group in groups) + lanes
+    expected = sum(len(group) for group in groups) + len(alongside) + lanes
     try:
         received = 0
         while received < expected:
@@ -285,13 +324,10 @@ def run_lanes_in_processes(engine: Engine, groups: list[Cells], lanes: int, know
                                        f"{processes[dead[0] - 1].exitcode}); finished cells are kept, "
                                        "run again with --resume") from None
                 continue
-            if message[0] != LANE_STATUS:
+            if message[0] not in (LANE_STATUS, LANE_NOTE):
                 received += 1
             yield message
-        if started_alongside:
-            started_alongside.result()  # its exception, if it raised
     finally:
-        parent_work.shutdown(wait=True)
         for process in processes:
             process.join(timeout=30)
             if process.is_alive():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from harness.engine import EngineOptions
+from harness.progress import Progress
 from harness.session import JOURNAL, run_cells
 
 
@@ -61,15 +63,27 @@ def test_a_torn_last_line_is_dropped_and_the_next_cell_survives_two_resumes(tmp_
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_the_callers_own_work_is_done_once_in_this_process_beside_the_cells(tmp_path: Path, jobs: int) -> None:
-    done_in: list[int] = []
+def test_the_callers_own_jobs_run_once_each_with_a_lanes_workers_and_give_back_their_values(
+        tmp_path: Path, jobs: int) -> None:
+    def job(name: str) -> Any:
+        def run(engine: Any, note: Any) -> dict[str, Any]:
+            note(f"{name} is done")
+            return {"job": name, "engine": engine.run_dir.name, "pid": os.getpid()}
+        return run
+
+    stream = io.StringIO()
     result = run_cells(ScriptedEngine(tmp_path), CELLS, jobs=jobs,  # type: ignore[arg-type]
-                       alongside=lambda: done_in.append(os.getpid()))
-    assert done_in == [os.getpid()]
+                       progress=Progress(stream, interactive=False), alongside=[job("probes"), job("tables")])
+    assert [value["job"] for value in result.alongside] == ["probes", "tables"]
+    if jobs == 1:  # after the cells, with this process's own engine
+        assert {(value["engine"], value["pid"]) for value in result.alongside} == {(tmp_path.name, os.getpid())}
+    else:  # by the lanes, with their warm workers: the parent starts none of its own
+        assert all(value["engine"].startswith("lane") and value["pid"] != os.getpid() for value in result.alongside)
+    assert "probes is done" in stream.getvalue() and "tables is done" in stream.getvalue()
     assert [row["model"] for row in result.rows] == ["model1", "model2", "model3", "model4"]
 
-    def failing() -> None:
+    def failing(engine: Any, note: Any) -> None:
         raise ValueError("the declared table could not be read")
 
     with pytest.raises(ValueError, match="declared table"):
-        run_cells(ScriptedEngine(tmp_path / "again"), CELLS, jobs=jobs, alongside=failing)  # type: ignore[arg-type]
+        run_cells(ScriptedEngine(tmp_path / "again"), CELLS, jobs=jobs, alongside=[failing])  # type: ignore[arg-type]

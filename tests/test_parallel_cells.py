@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,35 @@ def test_two_lanes_give_the_rows_of_one(tmp_path: Path, capsys: pytest.CaptureFi
 
     assert table(tmp_path / "j2") == table(tmp_path / "j1")
     assert (tmp_path / "w2" / "logs" / "lane1").is_dir()  # the second lane had its own workers
+
+
+@pytest.mark.stacks
+def test_probes_run_by_the_lanes_give_the_rows_of_probes_run_after_the_cells(tmp_path: Path) -> None:
+    from harness.engine import EngineOptions
+    from harness.probes.node_cases import run_node_probes
+    from harness.probes.source_ops import run_source_probes
+    from harness.session import open_engine, run_cells
+
+    def node_probes(engine: Any, note: Any) -> list[dict[str, Any]]:
+        return run_node_probes(engine.run_dir / "probes", engine.pool, hops=("onnx>tf", "onnx>torch"),
+                               case_filter="test_relu,test_add", progress=note, opsets=[None, 13])
+
+    def source_probes(engine: Any, note: Any) -> list[dict[str, Any]]:
+        return run_source_probes(engine.run_dir / "probes", engine.pool, name_filter=["relu", "activation_relu"],
+                                 progress=note)
+
+    def table(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [(row.get("case") or row.get("probe"), row["route"], row["hop"], row.get("opset"), row["status"],
+                 row.get("max_abs_err")) for row in rows]
+
+    tables = {}
+    for jobs in (1, 2):
+        work = tmp_path / f"j{jobs}"
+        with open_engine(work, EngineOptions(cache_dir=None), lambda text: None) as engine:
+            result = run_cells(engine, [], jobs=jobs, alongside=[node_probes, source_probes])
+            assert engine.pool.started == 0 or jobs == 1  # with lanes, the parent starts no worker of its own
+        node_rows, source_rows = result.alongside
+        # Rows name the run's own folder, however many lanes ran them.
+        assert all(Path(row["artifact"]).is_relative_to(work) for row in node_rows + source_rows if row["artifact"])
+        tables[jobs] = table(node_rows) + table(source_rows)
+    assert len(tables[1]) > 10 and tables[2] == tables[1]
