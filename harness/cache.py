@@ -211,17 +211,24 @@ PURE_CALLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "harness.probes.node_cases:export_node_cases": ((), ("out_dir",)),
 }
 BUILD_PROBES = "harness.probes.source_ops:build_probes"  # a batch: each job reads inputs, writes its artifact
+VERSION_CASES = "harness.probes.node_cases:version_node_cases"  # reads each exported case, writes one folder
+CASE_FILES = ("model.onnx", "inputs.npz", "expected.npz")  # what an exported node case holds besides case.json
 
 
-def call_files(function: str, kwargs: dict[str, Any]) -> tuple[list[str], list[str]] | None:
+def call_files(function: str, kwargs: dict[str, Any]) -> tuple[list[str], list[str], list[str]] | None:
+    """The files a call reads and writes, and the other paths its arguments name (folders), or None."""
     if function == BUILD_PROBES:
         jobs = kwargs["jobs"]
         return ([path for job in jobs for path in job["inputs"]],
-                [path for job in jobs for path in (job["artifact"], *job["outputs"])])
+                [path for job in jobs for path in (job["artifact"], *job["outputs"])], [])
+    if function == VERSION_CASES:
+        manifests = kwargs["manifests"]
+        return ([f"{manifest['folder']}/{name}" for manifest in manifests if manifest["status"] == "ok"
+                 for name in CASE_FILES], [kwargs["out_dir"]], [manifest["folder"] for manifest in manifests])
     if function not in PURE_CALLS:
         return None
     reads, writes = PURE_CALLS[function]
-    return [kwargs[name] for name in reads], [kwargs[name] for name in writes]
+    return [kwargs[name] for name in reads], [kwargs[name] for name in writes], []
 
 
 def relocated(value: Any, moves: dict[str, str]) -> Any:
@@ -279,11 +286,11 @@ def plan_for(task: dict[str, Any]) -> Plan | None:
         files = call_files(task["function"], task.get("kwargs", {}))
         if files is None:
             return None
-        read_files, written_files = files
+        read_files, written_files, places = files
         read_paths = tuple(path for file in read_files for path in artifact_reads(Path(file)))
         if task["function"] == BUILD_PROBES:  # the probes it builds are data in torch_ops.py and keras_ops.py
             read_paths += tuple(package_files("harness.probes"))
-        located = dict.fromkeys([*read_files, *written_files], "<file>")
+        located = dict.fromkeys([*read_files, *written_files, *places], "<file>")
         return Plan(read_paths, tuple(Path(file) for file in written_files), (task["function"].partition(":")[0],),
                     {"function": task["function"], "kwargs": relocated(task.get("kwargs", {}), located)})
     return None

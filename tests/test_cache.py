@@ -103,25 +103,33 @@ def test_an_entry_is_never_reused_for_other_input_bytes(tmp_path: Path, monkeypa
     assert cache.restore("current", {**task, "source": str(moved)}) is not None
 
 
-def test_node_cases_rerun_from_the_cache_with_the_same_verdicts(pool: WorkerPool, tmp_path: Path) -> None:
+def test_node_cases_rerun_from_the_cache_with_the_same_verdicts(pool: WorkerPool, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.probes.node_cases import run_node_probes
 
     cache_dir, hops = tmp_path / "cache", ("onnx>tf", "onnx>torch>onnx")
+    asked: list[str] = []  # what reached a worker
+    real_call = pool.call
+    monkeypatch.setattr(pool, "call", lambda stack, framework, task, timeout: (
+        asked.append(task.get("function", task["task"])), real_call(stack, framework, task, timeout))[1])
 
     def probe(run_dir: Path) -> tuple[list[tuple[Any, ...]], TaskCache]:
         cache = TaskCache(cache_dir)
         rows = run_node_probes(run_dir, pool, hops=hops, case_filter="test_relu,test_add",
-                               progress=lambda line: None, cache=cache)
+                               progress=lambda line: None, cache=cache, opsets=[None, 15])
         # The exported cases come from the cache too, and are named where this run restored them.
         assert all(Path(row["artifact"]).is_relative_to(run_dir) for row in rows if row["artifact"])
-        return sorted((row["model"], row["route"], row["hop"], row["status"], row["cached"], row["conversions"])
-                      for row in rows), cache
+        return sorted((row["model"], row["route"], row["hop"], row["opset"], row["status"], row["cached"],
+                       row["conversions"]) for row in rows), cache
 
     cold, first = probe(tmp_path / "cold")
+    assert any("version_node_cases" in task for task in asked) and {row[3] for row in cold} >= {15}
+    asked.clear()
     warm, second = probe(tmp_path / "warm")
-    assert [row[:4] for row in warm] == [row[:4] for row in cold] and first.hits == 0
+    assert [row[:5] for row in warm] == [row[:5] for row in cold] and first.hits == 0
     assert second.misses == 0 and second.hits == first.misses  # every job of the rerun came from the cache
-    assert not any(row[4] for row in cold) and all(row[4] and row[5] == 0 for row in warm)
+    assert asked == []  # the cases' export and their conversion to other opsets too: no worker was asked anything
+    assert not any(row[5] for row in cold) and all(row[5] and row[6] == 0 for row in warm)
 
 
 def test_source_probes_rerun_from_the_cache_and_say_so(pool: WorkerPool, tmp_path: Path) -> None:

@@ -115,6 +115,12 @@ def test_a_case_folder_holds_the_model_its_data_and_the_replayable_job(
     assert "tf/job.json" in status(probe_run[2], "test_add", "onnx>tf", "onnx->tf")["replay"]
 
 
+def exported_case(run_dir: Path, case: str) -> dict[str, Any]:
+    """A current-stack case's manifest as the run holds it: its case.json, and where it lies."""
+    folder = run_dir / "node" / "current" / case
+    return {**json.loads((folder / "case.json").read_text()), "folder": str(folder)}
+
+
 def test_a_crash_costs_only_the_crashing_case(probe_run: tuple[Path, WorkerPool, list[dict[str, Any]]],
                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "crash_on_add.py").write_text(CRASH_ON_ADD)
@@ -128,8 +134,7 @@ def test_a_crash_costs_only_the_crashing_case(probe_run: tuple[Path, WorkerPool,
         stage = Stage("crash_on_add", "onnx->onnx", "current", CrashOnAdd())
         run.stages[stage.name] = stage
         cases = ("test_abs", "test_add", "test_relu")  # one batch, the crashing case in the middle
-        run.run_stage(stage, [json.loads((run_dir / "node" / "current" / case / "case.json").read_text())
-                              for case in cases])
+        run.run_stage(stage, [exported_case(run_dir, case) for case in cases])
         started = pool.started
     outcomes = {case: run.outcomes[(stage.name, case)] for case in cases}
     assert outcomes["test_add"].status == "crash" and "SIGSEGV" in outcomes["test_add"].error
@@ -150,8 +155,7 @@ def test_a_case_that_crashes_its_converter_is_kept_in_the_task_cache(
 
     run_dir, cache = probe_run[0], TaskCache(tmp_path / "cache")
     stage = Stage("crash_on_add", "onnx->onnx", "current", CrashOnAdd())
-    manifests = [json.loads((run_dir / "node" / "current" / case / "case.json").read_text())
-                 for case in ("test_abs", "test_add")]
+    manifests = [exported_case(run_dir, case) for case in ("test_abs", "test_add")]
     outcomes, started = [], []
     for attempt in ("cold", "warm"):
         with WorkerPool(tmp_path / attempt) as pool:

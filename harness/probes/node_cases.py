@@ -201,9 +201,9 @@ def _write_case(root: Path, name: str, model: Any, load: Callable[[], tuple[list
     return manifest
 
 
-def version_node_cases(manifests: list[dict[str, Any]], opsets: list[int]) -> list[dict[str, Any]]:
-    """Each case converted to each opset in `opsets` (but its own) with onnx.version_converter, written beside it
-    as <case>@opN/. Runs in the current stack for every case stack's cases: its onnx has the most version
+def version_node_cases(manifests: list[dict[str, Any]], opsets: list[int], out_dir: str) -> list[dict[str, Any]]:
+    """Each case converted to each opset in `opsets` (but its own) with onnx.version_converter, written into
+    out_dir/<case>@opN/. Runs in the current stack for every case stack's cases: its onnx has the most version
     adapters (onnx 1.15's lacks Cast 19->13, for one), and keeps the case's IR version. A case that cannot be
     converted is `untested` at that opset, with the converter's reason.
     """
@@ -219,7 +219,7 @@ def version_node_cases(manifests: list[dict[str, Any]], opsets: list[int]) -> li
         own = case_opset(model) if model is not None else shipped["ops"][0]["opset"] if shipped["ops"] else None
         for opset in (opset for opset in opsets if opset != own):
             name = f"{shipped['name']}@op{opset}"
-            target = folder.parent / name
+            target = Path(out_dir) / name
             target.mkdir(parents=True, exist_ok=True)
             manifest = {**shipped, "name": name, "target_opset": opset, "folder": str(target),
                         "converted_by": f"onnx.version_converter {onnx.__version__}",
@@ -404,8 +404,10 @@ class NodeProbeRun:
         self.outcomes: dict[tuple[str, str], Outcome] = {}  # (stage, case) -> outcome
         self.stage_seconds: dict[str, float] = {}
 
-    def case_dir(self, stage: Stage, case: str) -> Path:
-        return self.run_dir / "node" / stage.case_stack / case
+    @staticmethod
+    def case_dir(manifest: dict[str, Any]) -> Path:
+        """Where a case lies: its export, or its conversion to another opset."""
+        return Path(manifest["folder"])
 
     def export(self, stack: str, case_filter: str | None) -> list[dict[str, Any]]:
         started = time.perf_counter()
@@ -421,7 +423,7 @@ class NodeProbeRun:
         return cases
 
     def job(self, stage: Stage, manifest: dict[str, Any]) -> dict[str, Any]:
-        folder = self.case_dir(stage, manifest["name"])
+        folder = self.case_dir(manifest)
         stage_dir = folder / stage.name
         stage_dir.mkdir(parents=True, exist_ok=True)
         if stage.parent:
@@ -442,10 +444,10 @@ class NodeProbeRun:
         write_atomic(stage_dir / JOB_FILE, json.dumps(job, indent=1))
         return job
 
-    def replay_command(self, stage: Stage, case: str) -> str:
+    def replay_command(self, stage: Stage, manifest: dict[str, Any]) -> str:
         """One command that converts and runs this case's hop again, alone, in its stack."""
         stack = stage.worker[0]
-        job_file = self.case_dir(stage, case) / stage.name / JOB_FILE
+        job_file = self.case_dir(manifest) / stage.name / JOB_FILE
         code = (f"import json, sys; from {__name__} import convert_and_run; "
                 "print(json.dumps(convert_and_run([json.load(open(sys.argv[1]))]), indent=1))")
         # Run from the checkout, like every replay command in the reports.
@@ -528,7 +530,7 @@ class NodeProbeRun:
                           seconds=float(result.get("seconds", 0.0)), artifact=job["target"] or job["source"],
                           cached=cached)
         if outcome.status == "ok":
-            expected = load_npz(str(self.case_dir(stage, job["case"]) / "expected.npz"))
+            expected = load_npz(str(self.case_dir(manifest) / "expected.npz"))
             produced = load_npz(job["outputs"])
             outcome.comparison, outcome.output, outcome.tolerance = compare_outputs(
                 expected, produced, manifest["io"]["outputs"])
@@ -552,19 +554,21 @@ def select_cases(manifests: list[dict[str, Any]], *, sample: str, limit: int | N
     return chosen[:limit] if limit is not None else chosen
 
 
-def at_opsets(run: NodeProbeRun, chosen: list[dict[str, Any]], opsets: Sequence[int | None]) -> list[dict[str, Any]]:
+def at_opsets(run: NodeProbeRun, stack: str, chosen: list[dict[str, Any]],
+              opsets: Sequence[int | None]) -> list[dict[str, Any]]:
     """The chosen cases at each opset: as shipped for None (and for the opset a case ships at), converted for
     the others."""
     targets = [opset for opset in opsets if opset is not None]
     if not targets:
         return chosen
-    reply = run.pool.call("current", "none", {"task": "call", "function": f"{__name__}:version_node_cases",
-                                              "framework": "none",
-                                              "kwargs": {"manifests": chosen, "opsets": targets}}, timeout=1200)
-    if not reply["ok"]:
-        raise RuntimeError(f"converting the node cases to opsets {targets} failed: {reply['error']}")
+    out_dir = run.run_dir / "node" / f"{stack}-opsets"
+    task = {"task": "call", "function": f"{__name__}:version_node_cases", "framework": "none",
+            "kwargs": {"manifests": chosen, "opsets": targets, "out_dir": str(out_dir)}}
+    step = call_task(run.pool, "current", "none", task, 1200, run.cache)
+    if step.status != "ok":
+        raise RuntimeError(f"converting the node cases to opsets {targets} failed ({step.status}): {step.error}")
     by_case: dict[str, list[dict[str, Any]]] = {}
-    for manifest in reply["result"]["value"]:
+    for manifest in step.result["value"]:
         by_case.setdefault(manifest["case"], []).append(manifest)
     cases = []
     for shipped in chosen:
@@ -599,7 +603,7 @@ def run_node_probes(run_dir: Path, pool: WorkerPool, *, hops: Sequence[str] = DE
     for stack in dict.fromkeys(run.stages[name].case_stack for name in stage_names):
         chosen = select_cases(run.export(stack, case_filter), sample=sample, limit=limit)
         chosen = [case for case in chosen if shard.owns(f"node:{case['name']}")]
-        cases[stack] = at_opsets(run, chosen, opsets)
+        cases[stack] = at_opsets(run, stack, chosen, opsets)
     for name in stage_names:  # ROUTES lists a parent before its child
         stage = run.stages[name]
         run.run_stage(stage, cases[stage.case_stack])
@@ -635,7 +639,7 @@ def probe_rows(run: NodeProbeRun, hops: Sequence[str], cases: dict[str, list[dic
                                        and outcome.status not in ("skipped", "untested")),
                     "examples": 1 if outcome.comparison else 0, "harness_version": __version__,
                     "versions": json.dumps(versions, sort_keys=True),
-                    "replay": run.replay_command(stage, manifest["name"]) if outcome.status not in (
+                    "replay": run.replay_command(stage, manifest) if outcome.status not in (
                         "skipped", "untested") else "",
                 }
                 if outcome.comparison is not None:
