@@ -68,6 +68,31 @@ def digest_file(path: Path) -> str:
     return sha.hexdigest()
 
 
+def copy_hashed(source: Path, target: Path) -> str:
+    """Copy a file or a directory to `target`, hashing the bytes as they are written: digest_path's digest
+    of the copy. Each copied file's digest is remembered for it at once: a restored artifact is read by the
+    next task within milliseconds, every example again, long before it would have settled. A later write
+    changes its ctime, and no writer but a task started after this returns could come within the same tick."""
+    if not source.is_dir():
+        sha = hashlib.sha256()
+        with source.open("rb") as reader, target.open("wb") as writer:
+            for block in iter(lambda: reader.read(1 << 20), b""):
+                sha.update(block)
+                writer.write(block)
+        stat = target.stat()
+        _file_digests[(str(target), stat.st_ino, stat.st_ctime_ns, stat.st_size)] = sha.hexdigest()
+        return sha.hexdigest()
+    target.mkdir(parents=True)
+    listing = []
+    for file in sorted(source.rglob("*")):
+        relative = file.relative_to(source)
+        if file.is_dir():
+            (target / relative).mkdir(parents=True, exist_ok=True)
+        elif file.is_file():
+            listing.append(f"{relative.as_posix()}\0{copy_hashed(file, target / relative)}")
+    return digest_bytes("\n".join(listing).encode())
+
+
 def digest_path(path: Path) -> str:
     """A file's SHA-256, or a directory's: its files' relative names and digests, in sorted order."""
     if path.is_file():
@@ -339,23 +364,28 @@ class TaskCache:
             return None
         try:
             kept = json.loads((folder / ENTRY).read_text())
-            stored = [folder / "files" / str(index) for index in range(len(plan.writes))]
-            for path, expected in zip(stored, kept["digests"]):
-                if expected is not None and digest_path(path) != expected:
-                    raise ValueError(f"{path} does not match its digest")
-        except (OSError, ValueError, KeyError, json.JSONDecodeError):
+            digests = list(kept["digests"])
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+            digests = None
+        copied: list[Path] = []
+        try:
+            if digests is None or len(digests) != len(plan.writes):
+                raise ValueError(f"{folder / ENTRY} is unreadable or holds other files")
+            for index, (target, expected) in enumerate(zip(plan.writes, digests)):
+                if expected is None:
+                    continue  # the task did not write this file (a run whose truth was unavailable)
+                remove(target)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                copied.append(target)
+                # Checked as it is copied: one read of each stored file, and the copy's digest is known.
+                if copy_hashed(folder / "files" / str(index), target) != expected:
+                    raise ValueError(f"{folder / 'files' / str(index)} does not match its digest")
+        except (OSError, ValueError):
+            for target in copied:
+                remove(target)
             shutil.rmtree(folder, ignore_errors=True)  # never trusted: the task runs again and rewrites it
             self.rebuilt += 1
             return None
-        for source, target in zip(stored, plan.writes):
-            if not source.exists():
-                continue  # the task did not write this file (a run whose truth was unavailable)
-            remove(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.copytree(source, target)
-            else:
-                shutil.copyfile(source, target)
         self.hits += 1
         reply: dict[str, Any] = relocated(kept["reply"], {written_placeholder(index): str(path)
                                                           for index, path in enumerate(plan.writes)})

@@ -3,6 +3,7 @@ and a corrupt entry is rebuilt, never trusted."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Iterator
@@ -381,3 +382,59 @@ def test_a_run_on_another_thread_count_is_another_entry(tmp_path: Path, monkeypa
     assert cache.restore("current", task) is not None
     monkeypatch.setenv("PARITY_WORKER_THREADS", "4")
     assert cache.restore("current", task) is None
+
+
+def test_a_restored_artifact_is_hashed_once_as_it_is_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The artifact a warm cell restores is read by the next task at once (every example runs it): restoring
+    hashes what it copies and remembers it, instead of verifying the entry and then hashing the copy again
+    on every example until it has settled. A directory artifact (a SavedModel) too."""
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.cache, "SETTLED_NS", 10**18)  # nothing written in this test counts as settled
+    source, example = tmp_path / "in.onnx", tmp_path / "x.npz"
+    source.write_bytes(b"model")
+    example.write_bytes(b"example")
+    cache = TaskCache(tmp_path / "cache")
+    targets = {"onnx": tmp_path / "made" / "model.onnx", "saved_model": tmp_path / "made" / "saved_model"}
+    targets["onnx"].parent.mkdir()
+    targets["onnx"].write_bytes(b"converted" * 1000)
+    (targets["saved_model"] / "variables").mkdir(parents=True)
+    (targets["saved_model"] / "saved_model.pb").write_bytes(b"graph")
+    (targets["saved_model"] / "variables" / "variables.data-00000-of-00001").write_bytes(b"weights" * 1000)
+    tasks = {name: {"task": "convert", "converter": {"class": "harness.converters.tf_from_onnx:TfFromOnnx"},
+                    "source": str(source), "target": str(target), "io": {}, "example": str(example)}
+             for name, target in targets.items()}
+    for task in tasks.values():
+        cache.store("current", task, {"ok": True, "result": {}})
+    expected = {name: digest_path(target) for name, target in targets.items()}
+
+    hashed: list[int] = []
+    real_sha256 = hashlib.sha256
+    monkeypatch.setattr(harness.cache.hashlib, "sha256", lambda *data: (hashed.append(1), real_sha256(*data))[1])
+    for name, task in tasks.items():
+        restored = Path(str(targets[name]).replace("made", "restored"))
+        before = len(hashed)
+        assert cache.restore("current", {**task, "target": str(restored)}) == {"ok": True, "result": {}}
+        files, listing = (1, 0) if name == "onnx" else (2, 1)
+        assert len(hashed) - before <= 3 + files + listing  # the key (source, example, recipe), then each file once
+        before = len(hashed)
+        assert digest_path(restored) == expected[name] and len(hashed) - before <= 1  # a directory's listing only
+
+
+def test_a_corrupt_file_found_while_restoring_leaves_nothing_behind(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    source, example, target = tmp_path / "in.onnx", tmp_path / "x.npz", tmp_path / "made" / "saved_model"
+    source.write_bytes(b"model")
+    example.write_bytes(b"example")
+    (target / "variables").mkdir(parents=True)
+    (target / "saved_model.pb").write_bytes(b"graph")
+    (target / "variables" / "variables.data-00000-of-00001").write_bytes(b"weights")
+    task = {"task": "convert", "converter": {"class": "harness.converters.tf_from_onnx:TfFromOnnx"},
+            "source": str(source), "target": str(target), "io": {}, "example": str(example)}
+    cache = TaskCache(tmp_path / "cache")
+    cache.store("current", task, {"ok": True, "result": {}})
+    [entry] = cache.entries()
+    (entry / "files" / "0" / "variables" / "variables.data-00000-of-00001").write_bytes(b"tampered")
+    elsewhere = tmp_path / "restored" / "saved_model"
+    assert cache.restore("current", {**task, "target": str(elsewhere)}) is None
+    assert cache.rebuilt == 1 and not elsewhere.exists() and not entry.exists()
