@@ -69,28 +69,29 @@ def digest_file(path: Path) -> str:
 
 
 def copy_hashed(source: Path, target: Path) -> str:
-    """Copy a file or a directory to `target`, hashing the bytes as they are written: digest_path's digest
-    of the copy. Each copied file's digest is remembered for it at once: a restored artifact is read by the
-    next task within milliseconds, every example again, long before it would have settled. A later write
-    changes its ctime, and no writer but a task started after this returns could come within the same tick."""
-    if not source.is_dir():
-        sha = hashlib.sha256()
-        with source.open("rb") as reader, target.open("wb") as writer:
-            for block in iter(lambda: reader.read(1 << 20), b""):
-                sha.update(block)
-                writer.write(block)
-        stat = target.stat()
-        _file_digests[(str(target), stat.st_ino, stat.st_ctime_ns, stat.st_size)] = sha.hexdigest()
-        return sha.hexdigest()
-    target.mkdir(parents=True)
-    listing = []
-    for file in sorted(source.rglob("*")):
-        relative = file.relative_to(source)
-        if file.is_dir():
-            (target / relative).mkdir(parents=True, exist_ok=True)
-        elif file.is_file():
-            listing.append(f"{relative.as_posix()}\0{copy_hashed(file, target / relative)}")
-    return digest_bytes("\n".join(listing).encode())
+    """Copy a file or a directory to `target` and hash the copy: digest_path's digest of it. Each copied
+    file's digest is remembered for it at once: a restored artifact is read by the next task within
+    milliseconds, every example again, long before it would have settled. A later write changes its ctime,
+    and no writer but a task started after this returns could come within the same tick."""
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        shutil.copyfile(source, target)  # in the kernel (sendfile): 5x faster here than writing from Python
+    return remembered_digest(target)
+
+
+def remembered_digest(path: Path) -> str:
+    if path.is_dir():
+        listing = [f"{file.relative_to(path).as_posix()}\0{remembered_digest(file)}"
+                   for file in sorted(path.rglob("*")) if file.is_file()]
+        return digest_bytes("\n".join(listing).encode())
+    stat = path.stat()
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    _file_digests[(str(path), stat.st_ino, stat.st_ctime_ns, stat.st_size)] = sha.hexdigest()
+    return sha.hexdigest()
 
 
 def digest_path(path: Path) -> str:
@@ -377,7 +378,7 @@ class TaskCache:
                 remove(target)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 copied.append(target)
-                # Checked as it is copied: one read of each stored file, and the copy's digest is known.
+                # The copy is what is checked: its digest is then known to the tasks that read it.
                 if copy_hashed(folder / "files" / str(index), target) != expected:
                     raise ValueError(f"{folder / 'files' / str(index)} does not match its digest")
         except (OSError, ValueError):
