@@ -8,7 +8,8 @@ which the engine saves beside the artifacts.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,32 @@ settings.register_profile("thorough", settings.get_profile("dev"), max_examples=
 # the worst failing example instead of the shrunk one), which would cost dozens of examples per mutant.
 settings.register_profile("mutation", settings.get_profile("ci"),
                           phases=[phase for phase in Phase if phase not in (Phase.shrink, Phase.explain)])
+
+
+@contextmanager
+def library_constants_only() -> Iterator[None]:
+    """Hypothesis (6.131 on) mixes into its draws the literal constants of every non-library module imported
+    so far. The examples a cell draws would then depend on what else the process had imported (the probes,
+    another lane's models, a user's module in the working directory) and on any constant edited anywhere in
+    the harness: other verdicts from the same code, and a rerun that misses the task cache. No public
+    setting turns this off; without the hook (another hypothesis) there is nothing to turn off."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+    except ImportError:
+        yield
+        return
+    if not hasattr(providers, "_get_local_constants") or not hasattr(providers, "CONSTANTS_CACHE"):
+        yield
+        return
+    real = providers._get_local_constants
+    providers._get_local_constants = lambda *args, **kwargs: Constants()
+    providers.CONSTANTS_CACHE.cache.clear()  # allowed constants computed with the local ones in them
+    try:
+        yield
+    finally:
+        providers._get_local_constants = real
+        providers.CONSTANTS_CACHE.cache.clear()
 
 
 class ExampleFailed(AssertionError):
@@ -87,7 +114,8 @@ def search(*, cell_id: str, strategy: SearchStrategy[ExampleRecipe],
     # Give every cell its own key in the example database, so a failure replays for that cell only.
     check.hypothesis.inner_test._hypothesis_internal_add_digest = cell_id.encode()  # type: ignore[attr-defined]
     try:
-        check()
+        with library_constants_only():
+            check()
     except ExampleFailed as failure:
         # Hypothesis re-runs the minimal example last, so the last failing recipe is the shrunk one.
         return SearchResult(state["examples"], last_failing[0] if last_failing else None, str(failure))

@@ -3,8 +3,10 @@ from the task cache (milliseconds an example) must meet the examples of the cold
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import strategies as st
@@ -34,3 +36,30 @@ def test_a_slow_machine_draws_the_examples_of_a_fast_one(profile: str, monkeypat
     # after the first one, unless it reports only one.
     monkeypatch.setattr(time, "monotonic", lambda: real() + 11.0 * next(clock))
     assert drawn(profile) == fast
+
+
+def test_the_examples_drawn_do_not_depend_on_which_of_our_modules_are_imported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hypothesis mixes into its draws literal constants read from the source of every non-library module
+    imported so far. A lane that had imported the probes, a user's module in the working directory, or an
+    edit to a constant anywhere in the harness would then draw other examples: other verdicts, and a rerun
+    that misses the task cache."""
+
+    def many_draws() -> list[int]:
+        seen: list[int] = []
+
+        def evaluate(value: int) -> Outcome:
+            seen.append(value)
+            return Outcome(scores={"value": float(value)})
+
+        search(cell_id="model:route", strategy=st.integers(0, 10**12), evaluate=evaluate,  # type: ignore[arg-type]
+               max_examples=300, profile="ci", database_dir=None)
+        return seen
+
+    before = many_draws()
+    planted = list(range(123_456_789_000, 123_456_789_000 + 200 * 7, 7))
+    (tmp_path / "planted_constants.py").write_text(f"PLANTED = {planted!r}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("planted_constants")
+    after = many_draws()
+    assert after == before and not set(after) & set(planted)

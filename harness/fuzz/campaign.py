@@ -107,6 +107,7 @@ def draw_descriptions(seed: int, count: int, max_layers: int) -> list[ModelDescr
     from hypothesis import seed as seeded
 
     from harness.fuzz.grammar import descriptions
+    from harness.search import library_constants_only
 
     drawn: list[ModelDescription] = []
 
@@ -120,7 +121,8 @@ def draw_descriptions(seed: int, count: int, max_layers: int) -> list[ModelDescr
         drawn.append(description)
 
     try:
-        record()
+        with library_constants_only():  # the same models for a seed, whatever else this process imported
+            record()
     except StopDrawing:
         pass
     unique: dict[str, ModelDescription] = {}
