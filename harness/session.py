@@ -131,9 +131,11 @@ Cells = list[tuple[int, ModelSpec, Route]]
 REAL_ARCHITECTURE_COST = 5
 
 
-def model_groups(cells: Sequence[tuple[int, ModelSpec, Route]]) -> list[Cells]:
+def model_groups(cells: Sequence[tuple[int, ModelSpec, Route]], lanes: int = 1) -> list[Cells]:
     """Cells grouped by model, the costliest group first. A model's cells stay in one lane, so its twins are
-    built once; lanes take the next group when they finish one, so the run ends with a cheap group."""
+    built once; lanes take the next group when they finish one, so the run ends with a cheap group. With
+    fewer models than lanes (`parity check` runs one), each cell is a group of its own: an idle lane costs
+    more than a model built again (or restored from the task cache) in a second lane."""
     by_model: dict[str, Cells] = {}
     for cell in cells:
         by_model.setdefault(cell[1].name, []).append(cell)
@@ -141,7 +143,10 @@ def model_groups(cells: Sequence[tuple[int, ModelSpec, Route]]) -> list[Cells]:
     def cost(group: Cells) -> int:
         return len(group) * (REAL_ARCHITECTURE_COST if "real_architecture" in group[0][1].tags else 1)
 
-    return sorted((sorted(group) for group in by_model.values()), key=cost, reverse=True)
+    groups = sorted((sorted(group) for group in by_model.values()), key=cost, reverse=True)
+    if len(groups) < lanes:
+        return [[cell] for group in groups for cell in group]
+    return groups
 
 
 def default_jobs(memory_per_lane_gb: float = 6.0) -> int:
@@ -204,7 +209,7 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
             for index, spec, route in lane:
                 record(index, spec, route, *run_cell(lane_engine, spec, route, known_failures, progress))
 
-        groups = model_groups(todo)
+        groups = model_groups(todo, jobs)
         lanes = max(1, min(jobs, len(groups) + len(alongside)))
         lane_conversions = lane_workers = 0  # the lanes' own tallies; the parent's are its engine's
         values: dict[int, Any] = {}
@@ -251,14 +256,18 @@ LANE_JOB = -4  # one of the caller's jobs done in a lane: its value, or the exce
 
 
 def lane_job_message(number: int, job: Job, engine: Engine, note: Callable[[str], None]) -> dict[str, Any]:
+    """A job's value or exception, as a message the queue can carry: a queue drops what it cannot pickle (in
+    its feeder thread), and the parent would wait for it forever."""
     try:
-        return {"job": number, "value": job(engine, note)}
+        message = {"job": number, "value": job(engine, note)}
     except Exception as exc:
-        try:
-            pickle.dumps(exc)  # a queue drops what it cannot pickle, and the parent would wait for it forever
-            return {"job": number, "raised": exc}
-        except Exception:
-            return {"job": number, "raised": RuntimeError("".join(traceback.format_exception(exc)))}
+        message = {"job": number, "raised": exc}
+    try:
+        pickle.dumps(message)
+        return message
+    except Exception as exc:
+        what = message.get("raised") or exc
+        return {"job": number, "raised": RuntimeError("".join(traceback.format_exception(what)))}
 
 
 def lane_job_value(message: dict[str, Any]) -> Any:

@@ -50,11 +50,18 @@ def test_an_onnx_file_starts_at_the_onnx_hub(tmp_path: Path) -> None:
     exported = Path(first["artifact"].iloc[0])
     model = tmp_path / "regressor.onnx"
     shutil.copyfile(exported, model)
-    code, rows = check(tmp_path / "onnx", str(model), "--routes", "onnx>tf>onnx", "onnx>torch>onnx")
+    code, rows = check(tmp_path / "onnx", str(model), "--routes", "onnx>tf>onnx", "onnx>torch>onnx", "-j", "1")
     assert sorted(set(rows["route"])) == ["onnx>tf>onnx", "onnx>torch>onnx"]
     assert (rows["status"] == "pass").all() and code == 0
     results = json.loads((tmp_path / "onnx" / "reports" / "results.json").read_text())
     assert {row["source"] for row in results} == {"onnx"}
+    # One model's two cells in two lanes, side by side (each starting workers: nothing comes from the cache),
+    # with the rows of one lane.
+    code, in_lanes = check(tmp_path / "lanes", str(model), "--routes", "onnx>tf>onnx", "onnx>torch>onnx", "-j", "2",
+                           "--no-cache")
+    assert {(tmp_path / "lanes" / "work" / "logs" / f"lane{lane}").is_dir() for lane in (1, 2)} == {True}
+    key = ["route", "hop", "output"]
+    assert in_lanes[[*key, "status"]].equals(rows[[*key, "status"]]) and code == 0
 
 
 def test_a_mismatching_input_spec_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -87,3 +87,9 @@ def test_the_callers_own_jobs_run_once_each_with_a_lanes_workers_and_give_back_t
 
     with pytest.raises(ValueError, match="declared table"):
         run_cells(ScriptedEngine(tmp_path / "again"), CELLS, jobs=jobs, alongside=[failing])  # type: ignore[arg-type]
+
+
+def test_a_job_whose_value_cannot_travel_back_from_a_lane_says_so_instead_of_hanging(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="pickle"):
+        run_cells(ScriptedEngine(tmp_path), CELLS, jobs=2,  # type: ignore[arg-type]
+                  alongside=[lambda engine, note: (lambda: "a function is no value a queue can carry")])

@@ -26,6 +26,15 @@ def test_a_models_cells_stay_together_and_the_costliest_models_go_first() -> Non
     assert sorted(index for group in groups for index, _, _ in group) == list(range(len(names)))
 
 
+def test_fewer_models_than_lanes_spread_their_cells_over_the_lanes() -> None:
+    """`parity check` runs one model: its cells together would leave every lane but one idle."""
+    zoo = all_models()
+    cells = [(index, zoo["resnet18"], f"route{index}") for index in range(3)] + [(3, zoo["mlp"], "route3")]
+    assert len(model_groups(cells, lanes=2)) == 2  # type: ignore[arg-type]
+    groups = model_groups(cells, lanes=3)  # type: ignore[arg-type]
+    assert [[index for index, _, _ in group] for group in groups] == [[0], [1], [2], [3]]
+
+
 def test_every_worker_runs_each_framework_on_one_thread_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
     """Float rounding, and with it a verdict near its bound, depends on how many threads split an op: a worker
     runs on the same count with -j 1 and -j 8, on any machine."""
