@@ -12,7 +12,7 @@ import pytest
 from harness.cache import TaskCache
 from harness.converters.tf_from_onnx import TfFromOnnx
 from harness.oracle.localize import Localization, localize, prefix_outputs, write_repro
-from harness.pool import WorkerPool
+from harness.pool import WorkerPool, call_task
 from harness.stacks import get_stack
 from tests.fake_localize import CHAIN, WRONG_NODE, MiscompilingOnnxConverter
 
@@ -111,6 +111,27 @@ def test_a_cut_with_untyped_outputs_gets_the_types_onnxruntime_produced(pool: Wo
          out_path=str(tmp_path / "expected.npz"))
     # Typed now: a converter's output checked by the onnx checker is no longer blamed for the cut.
     assert call("tests.fake_localize:checker_accepts", model_path=made["model"]) is True
+
+
+def test_a_cut_typed_from_the_task_cache_is_typed_too(pool: WorkerPool, tmp_path: Path) -> None:
+    """The reference run writes the types it saw into the cut it read: a rerun answered from the cache must
+    leave the cut typed as well, or the conversion after it reads other bytes (it missed the cache in the
+    published rerun, and onnx-tf failed on the untyped cut with another error)."""
+    cache = TaskCache(tmp_path / "cache")
+
+    def call(function: str, **kwargs: object) -> object:
+        step = call_task(pool, "current", "none", {"task": "call", "function": function, "kwargs": kwargs,
+                                                   "framework": "none"}, 120, cache)
+        assert step.status == "ok", step.error
+        return step.result["value"]
+
+    for run in ("cold", "warm"):
+        made = call("tests.fake_localize:build_untyped_output_model", out_dir=str(tmp_path / run))
+        assert isinstance(made, dict)
+        call("harness.oracle.localize:reference_outputs", model_path=made["model"], inputs_npz=made["inputs"],
+             out_path=str(tmp_path / run / "expected.npz"))
+        assert call("tests.fake_localize:checker_accepts", model_path=made["model"]) is True, run
+    assert cache.hits >= 1  # the warm reference run came from the cache
 
 
 def test_a_rerun_localizes_from_the_task_cache_without_a_worker(pool: WorkerPool, chain: dict[str, Path],
