@@ -137,6 +137,7 @@ class Worker:
         self.check_framework("tf")
         if spec.build_keras is None:
             raise ValueError(f"model {spec.name!r} has no Keras builder")
+        names_keras_layers_afresh()
         if spec.transfer_weights is None:  # Keras only: its own weights, drawn from the spec's seed
             import keras
 
@@ -185,6 +186,15 @@ class Worker:
 
 
 GENERATED_REBUILD = "harness.fuzz.grammar:rebuild_torch"
+
+
+def names_keras_layers_afresh() -> None:
+    """Keras numbers the layer names it makes up process-wide (rescaling, then rescaling_1): reset them, so a
+    model built in a long-lived worker is named as a fresh process names it, whatever the worker built before
+    (its names reach the saved file, the ONNX node names, the errors quoting them and every cache key after)."""
+    import keras
+
+    keras.backend.clear_session(free_memory=False)
 
 
 def source_spec(task: dict[str, Any]) -> tuple[Any, str, dict[str, Any]]:

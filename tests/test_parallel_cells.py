@@ -112,3 +112,27 @@ def test_probes_run_by_the_lanes_give_the_rows_of_probes_run_after_the_cells(tmp
         assert all(Path(row["artifact"]).is_relative_to(work) for row in node_rows + source_rows if row["artifact"])
         tables[jobs] = table(node_rows) + table(source_rows)
     assert len(tables[1]) > 10 and tables[2] == tables[1]
+
+
+@pytest.mark.stacks
+def test_a_keras_twin_is_named_as_a_fresh_process_names_it_whatever_its_worker_built_before(tmp_path: Path) -> None:
+    """Keras numbers the layers it names itself process-wide (rescaling, then rescaling_1): a twin built in a
+    worker that had built another model (a lane's Keras probes, say) came out with other layer names, and so
+    did the error messages quoting them and every cache key after it."""
+    import zipfile
+
+    def layer_names(path: Path) -> list[str]:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+        return [layer["config"]["name"] for layer in config["config"]["layers"]]
+
+    built = []
+    with WorkerPool(tmp_path / "logs") as pool:
+        for attempt in ("first", "again"):
+            (tmp_path / attempt).mkdir()
+            task = {"task": "build_source", "model": "keras_efficientnet_b0", "format": "keras",
+                    "target": str(tmp_path / attempt / "model.keras"), "state": str(tmp_path / attempt / "state.npz")}
+            step = call_task(pool, "current", "tf", task, 600)
+            assert step.status == "ok", step.error
+            built.append(layer_names(tmp_path / attempt / "model.keras"))
+    assert "rescaling" in built[0] and built[1] == built[0]

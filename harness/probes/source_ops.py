@@ -191,6 +191,9 @@ def _build_one(kind: str, job: dict[str, Any], runners: dict[str, Any]) -> dict[
     else:
         import keras
 
+        from harness.worker import names_keras_layers_afresh
+
+        names_keras_layers_afresh()
         keras.utils.set_random_seed(probe.seed)
         model = probe.build(probe.inputs)
         _randomize_keras(model, probe.seed)
