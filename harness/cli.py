@@ -17,6 +17,7 @@ from harness.progress import REPORT_INTERVAL, Progress, Throttled
 from harness.routes import Route
 from harness.search import PROFILES
 from harness.session import (
+    Job,
     UsageError,
     default_jobs,
     filter_routes,
@@ -162,7 +163,7 @@ def fetch_declared(engine: Any) -> dict[str, dict[str, bool]]:
     return declared
 
 
-def probe_jobs(args: argparse.Namespace) -> list[Any]:
+def probe_jobs(args: argparse.Namespace) -> list[Job]:
     """The operator probes as jobs beside the zoo's cells (harness.session.Job): each returns its rows."""
     from harness.probes.node_cases import run_node_probes
     from harness.probes.source_ops import run_source_probes
@@ -178,7 +179,8 @@ def probe_jobs(args: argparse.Namespace) -> list[Any]:
                                  cache=engine.cache)
 
     # The longest first: with -j, the first free lanes take them, and the lanes end on the zoo's cheapest cells.
-    return ([node_probes] if args.node_probes != "none" else []) + ([source_probes] if args.source_probes else [])
+    jobs: list[Job] = [node_probes] if args.node_probes != "none" else []
+    return jobs + ([source_probes] if args.source_probes else [])
 
 
 def reproduce_command(argv: Sequence[str]) -> str:
