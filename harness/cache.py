@@ -48,22 +48,23 @@ _file_digests: dict[tuple[str, int, int, int], str] = {}
 SETTLED_NS = 200_000_000  # a file unchanged this long before it is hashed keeps its digest (see digest_file)
 
 
-def digest_file(path: Path) -> str:
+def digest_file(path: Path, *, just_copied: bool = False) -> str:
     """A file's SHA-256. Every example runs each hop's artifact, so an artifact's digest is remembered by
     (path, inode, ctime, size), but only once the file had settled when it was hashed: a file system reuses a
     freed inode at once and may tick its clock coarser than the milliseconds between two examples written to
     one path, while a file made or changed later than the hash began has a later ctime (which no copy or
-    utime sets back)."""
+    utime sets back). A file the cache has `just_copied` into place is hashed afresh and remembered at once
+    (see copy_hashed)."""
     stat = path.stat()
     identity = (str(path), stat.st_ino, stat.st_ctime_ns, stat.st_size)
-    if identity in _file_digests:
+    if not just_copied and identity in _file_digests:
         return _file_digests[identity]
     started = time.time_ns()
     sha = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             sha.update(block)
-    if started - stat.st_ctime_ns > SETTLED_NS:
+    if just_copied or started - stat.st_ctime_ns > SETTLED_NS:
         _file_digests[identity] = sha.hexdigest()
     return sha.hexdigest()
 
@@ -77,30 +78,16 @@ def copy_hashed(source: Path, target: Path) -> str:
         shutil.copytree(source, target)
     else:
         shutil.copyfile(source, target)  # in the kernel (sendfile): 5x faster here than writing from Python
-    return remembered_digest(target)
+    return digest_path(target, just_copied=True)
 
 
-def remembered_digest(path: Path) -> str:
-    if path.is_dir():
-        listing = [f"{file.relative_to(path).as_posix()}\0{remembered_digest(file)}"
-                   for file in sorted(path.rglob("*")) if file.is_file()]
-        return digest_bytes("\n".join(listing).encode())
-    stat = path.stat()
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    _file_digests[(str(path), stat.st_ino, stat.st_ctime_ns, stat.st_size)] = sha.hexdigest()
-    return sha.hexdigest()
-
-
-def digest_path(path: Path) -> str:
+def digest_path(path: Path, *, just_copied: bool = False) -> str:
     """A file's SHA-256, or a directory's: its files' relative names and digests, in sorted order."""
     if path.is_file():
-        return digest_file(path)
+        return digest_file(path, just_copied=just_copied)
     if not path.is_dir():
         raise FileNotFoundError(path)
-    listing = [f"{file.relative_to(path).as_posix()}\0{digest_file(file)}"
+    listing = [f"{file.relative_to(path).as_posix()}\0{digest_file(file, just_copied=just_copied)}"
                for file in sorted(path.rglob("*")) if file.is_file()]
     return digest_bytes("\n".join(listing).encode())
 
