@@ -473,10 +473,12 @@ class Engine:
 
         export_recipe = largest_recipe(cell.spec, options.seed)
         self.evaluate(cell, build_example(cell.spec, export_recipe), export_recipe.describe())
+        # Every route from this source meets the same examples (derandomized): the matrix compares its routes
+        # on the same inputs, and the source's runs and truths are made once, for the first (the task cache).
         cell.search = search(cell_id=f"{cell.spec.name}:{cell.route.id}:{options.nonfinite}", strategy=strategy,
-                             evaluate=evaluate,
-                             max_examples=options.examples, profile=options.profile,
-                             database_dir=options.database_dir)
+                             evaluate=evaluate, max_examples=options.examples, profile=options.profile,
+                             database_dir=options.database_dir,
+                             draws_key=f"{cell.spec.name}:{cell.route.source.name}:{options.nonfinite}")
         if cell.search.minimal is not None:
             path = save_inputs(cell.folder / "minimal_example.npz", cell.spec, cell.route.source,
                                build_example(cell.spec, cell.search.minimal))

@@ -86,7 +86,9 @@ class SearchResult:
 
 def search(*, cell_id: str, strategy: SearchStrategy[ExampleRecipe],
            evaluate: Callable[[ExampleRecipe], Outcome], max_examples: int, profile: str,
-           database_dir: Path | None) -> SearchResult:
+           database_dir: Path | None, draws_key: str | None = None) -> SearchResult:
+    """draws_key: derandomized, the searches that share it draw the same examples until one of them meets a
+    failure (and shrinks it); by default each cell_id draws its own."""
     if profile not in PROFILES:
         raise ValueError(f"unknown hypothesis profile {profile!r}; choose from {', '.join(PROFILES)}")
     if max_examples < 1:
@@ -111,8 +113,10 @@ def search(*, cell_id: str, strategy: SearchStrategy[ExampleRecipe],
             last_failing[:] = [recipe]
             raise ExampleFailed("; ".join(outcome.failures))
 
-    # Give every cell its own key in the example database, so a failure replays for that cell only.
-    check.hypothesis.inner_test._hypothesis_internal_add_digest = cell_id.encode()  # type: ignore[attr-defined]
+    # The digest seeds a derandomized search. Otherwise it keys the example database: every cell its own, so a
+    # failure replays for that cell only (replayed elsewhere and passing, hypothesis would delete it).
+    digest = draws_key if base.derandomize and draws_key is not None else cell_id
+    check.hypothesis.inner_test._hypothesis_internal_add_digest = digest.encode()  # type: ignore[attr-defined]
     try:
         with library_constants_only():
             check()

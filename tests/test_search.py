@@ -63,3 +63,37 @@ def test_the_examples_drawn_do_not_depend_on_which_of_our_modules_are_imported(
     importlib.import_module("planted_constants")
     after = many_draws()
     assert after == before and not set(after) & set(planted)
+
+
+@pytest.mark.stacks
+def test_the_routes_of_a_model_meet_the_same_examples(tmp_path: Path) -> None:
+    """Derandomized, the routes from one source draw the same examples: their columns in the matrix (one opset
+    against another, one exporter against the other) are judged on the same inputs, and the source's runs and
+    float64 truths, done for the first route, come from the task cache for the others."""
+    from harness.converters.onnx_from_torch import OnnxFromTorch
+    from harness.converters.torch_from_onnx import TorchFromOnnx
+    from harness.engine import Cell, Engine, EngineOptions
+    from harness.formats import TORCH
+    from harness.pool import WorkerPool
+    from harness.routes import Hop, Route
+    from model_zoo import all_models
+
+    labels: dict[str, list[str]] = {}
+
+    class Recording(Engine):
+        def evaluate_file(self, cell: Cell, input_file: Path, label: str) -> Outcome | None:
+            labels.setdefault(cell.route.id, []).append(label)
+            return super().evaluate_file(cell, input_file, label)
+
+    routes = [Route(TORCH, (Hop(1, OnnxFromTorch()), Hop(2, TorchFromOnnx()))),
+              Route(TORCH, (Hop(1, OnnxFromTorch(opset=13)),))]
+    with WorkerPool(tmp_path / "logs") as pool:
+        options = EngineOptions(examples=6, profile="ci", cache_dir=tmp_path / "cache")
+        engine = Recording(tmp_path / "run", pool, options, progress=lambda line: None)
+        for route in routes:
+            rows = engine.run_route(all_models()["mlp"], route)
+            assert {row["status"] for row in rows} == {"pass"}  # no failure, so no shrinking to tell them apart
+        source_hits = engine.cache.hits if engine.cache else 0
+    first, second = (labels[route.id] for route in routes)
+    assert len(first) == 7 and second == first  # the export example, then the search's six
+    assert source_hits >= len(second)  # the second route's source runs were not made again
