@@ -11,7 +11,7 @@ import pytest
 
 from harness.cache import TaskCache
 from harness.converters.tf_from_onnx import TfFromOnnx
-from harness.oracle.localize import Localization, localize, prefix_outputs, write_repro
+from harness.oracle.localize import Localization, bisect, localize, named_node, prefix_outputs, write_repro
 from harness.pool import WorkerPool, call_task
 from harness.stacks import get_stack
 from tests.fake_localize import CHAIN, WRONG_NODE, MiscompilingOnnxConverter
@@ -67,6 +67,49 @@ def test_a_conversion_error_is_named_with_its_error(pool: WorkerPool, chain: dic
     result = localize(pool, chain["model"], MiscompilingOnnxConverter("reject_sigmoid"), chain["inputs"], tmp_path)
     assert_names(result, "sigmoid_1", "convert_error")
     assert "Sigmoid version 13 is not implemented" in result.error
+    # The error names the op: its first node is tried first and verified by the prefix before it, three
+    # conversions (the whole graph, prefix 7, prefix 6) where bisection alone takes five.
+    assert [check.index for check in result.checks] == [10, 7, 6]
+
+
+class FakeLocalizer:
+    """Prefixes from `first_failing` on fail. Records the order the prefixes were first tried (the real one
+    evaluates each prefix once)."""
+
+    def __init__(self, first_failing: int) -> None:
+        self.first_failing, self.tried = first_failing, list[int]()
+
+    def check(self, index: int) -> SimpleNamespace:
+        if index not in self.tried:
+            self.tried.append(index)
+        return SimpleNamespace(status="convert_error" if index >= self.first_failing else "pass")
+
+    def fails(self, index: int) -> bool:
+        return self.check(index).status != "pass"
+
+
+@pytest.mark.parametrize("hint", [None, 0, 3, 4, 5, 9, 63])
+def test_a_hint_only_changes_the_order_of_the_bisection(hint: int | None) -> None:
+    """The node an error names is tried first; a wrong one (too early, too late, outside the graph) costs a
+    check or two, never the answer."""
+    localizer = FakeLocalizer(first_failing=4)
+    assert bisect(localizer, 10, hint=hint) == 4  # type: ignore[arg-type]
+    if hint == 4:
+        assert localizer.tried == [9, 4, 3]
+
+
+def test_the_node_an_error_names_is_the_first_it_names() -> None:
+    nodes = [{"name": "conv_1", "op_type": "Conv", "outputs": ["conv_1:0"]},
+             {"name": "", "op_type": "Transpose", "outputs": ["model_1/bn/mul_1__63:0"]},
+             {"name": "add_1", "op_type": "Add", "outputs": ["add_1:0"]},
+             {"name": "unsq", "op_type": "Unsqueeze", "outputs": ["u"]},
+             {"name": "unsq_2", "op_type": "Unsqueeze", "outputs": ["u2"]}]
+    assert named_node("Unsqueeze version 13 is not implemented.", nodes) == 3
+    assert named_node("'onnx_tf_prefix_/Transpose_model_1/bn/mul_1__63:0/Transpose' is not a valid root scope "
+                      "name", nodes) == 1
+    assert named_node("in node add_1: shapes differ", nodes) == 2
+    assert named_node("BiasAdd has no kernel", nodes) is None  # no word of it is an op type of this graph
+    assert named_node("", nodes) is None
 
 
 def test_the_repro_stands_alone_and_reproduces(pool: WorkerPool, chain: dict[str, Path], tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ Controller-side: localize() -> Localization, write_repro(), localization_row().
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import time
@@ -349,7 +350,10 @@ def localize(pool: WorkerPool, onnx_path: Path, converter: Converter, inputs_npz
     if scan:
         first = next((index for index in range(len(nodes)) if localizer.fails(index)), None)
     else:
-        first = bisect(localizer, len(nodes))
+        # A converter's error often names the node it stopped at ("Unsqueeze version 13 is not implemented"):
+        # tried first, and confirmed by the prefix before it, it takes two conversions instead of log2(n).
+        hint = named_node(whole.error, nodes) if whole.status in ("convert_error", "run_error") else None
+        first = bisect(localizer, len(nodes), hint=hint)
     if first is None:
         return finish(result, localizer, started)
     node, prefix = nodes[first], localizer.checks[first]
@@ -370,14 +374,39 @@ def localize(pool: WorkerPool, onnx_path: Path, converter: Converter, inputs_npz
     return finish(result, localizer, started)
 
 
-def bisect(localizer: Localizer, count: int) -> int | None:
+def named_node(error: str, nodes: list[dict[str, Any]]) -> int | None:
+    """The first node an error names: by its name or an output's (a tensor name quoted in a scope), or by its
+    op type as a word of its own ("Unsqueeze version 13 is not implemented"); None when it names none."""
+    if not error:
+        return None
+    words = set(re.findall(r"[A-Za-z][A-Za-z0-9]*", error))
+    for index, node in enumerate(nodes):
+        names = [name for name in (node["name"], *node["outputs"]) if len(name) > 2]
+        if node["op_type"] in words or any(name in error for name in names):
+            return index
+    return None
+
+
+def bisect(localizer: Localizer, count: int, *, hint: int | None = None) -> int | None:
     """The smallest failing prefix, assuming failures are monotonic; None when the whole graph passes.
 
-    A prefix onnxruntime cannot cut or run says nothing about the converter, so it is stepped over: the
-    nearest prefix in the open interval that can be judged is tried instead."""
+    `hint`, a node suspected of failing, is judged first, then the prefix before it: when both agree the
+    search ends there; when not, it only narrowed the interval. A prefix onnxruntime cannot cut or run says
+    nothing about the converter, so it is stepped over: the nearest prefix in the open interval that can be
+    judged is tried instead."""
     if not localizer.fails(count - 1):
         return None
     passing, failing = -1, count - 1  # -1: the empty graph, which passes by definition
+    if hint is not None and passing < hint < failing and localizer.check(hint).status != REFERENCE_ERROR:
+        if localizer.fails(hint):
+            failing = hint
+            if hint - 1 > passing and localizer.check(hint - 1).status != REFERENCE_ERROR:
+                if localizer.fails(hint - 1):
+                    failing = hint - 1
+                else:
+                    passing = hint - 1
+        else:
+            passing = hint
     while failing - passing > 1:
         middle = (passing + failing) // 2
         candidates = sorted(range(passing + 1, failing), key=lambda index: abs(index - middle))
