@@ -54,3 +54,17 @@ def test_each_zoo_twin_has_a_float64_truth(engine: Engine, tmp_path: Path, fmt: 
     assert truth.dtype == np.float64
     np.testing.assert_allclose(truth, output, rtol=1e-3, atol=1e-4)
     assert not np.array_equal(truth, output.astype(np.float64))
+
+
+@pytest.mark.parametrize("fmt", ["torch", "keras"])
+def test_the_truth_widens_the_model_the_runner_holds(engine: Engine, fmt: str) -> None:
+    """The float64 twin is made from the float32 model already loaded, not read from disk a second time
+    (a DenseNet121 .keras file takes seconds to load)."""
+    spec = all_models()["resnet_blocks"]
+    context = engine.prepare(spec)
+    inputs = next((context.folder / "source" / "twin_inputs" / fmt).glob("*.npz"))
+    io = {"inputs": [{"name": s.name} for s in spec.inputs], "outputs": [o.name for o in spec.outputs]}
+    loads = engine.call_function("current", "torch" if fmt == "torch" else "tf",
+                                 "tests.source_loads:loads_for_run_and_truth", fmt=fmt,
+                                 artifact=str(context.artifacts[fmt]), inputs=str(inputs), io=io)
+    assert loads == 1

@@ -101,10 +101,14 @@ class Runner(ABC):
     def run(self, artifact: Path, io: dict[str, Any], inputs: list[Any]) -> list[Any]:
         """Outputs in io["outputs"] order (then any extra ones); the loaded artifact is cached."""
         self.notes = []
+        return self.run_loaded(self.loaded(artifact, io), io, inputs)
+
+    def loaded(self, artifact: Path, io: dict[str, Any]) -> Any:
+        """The artifact as load() gives it, read once per runner (and widened from it for the truth)."""
         key = (artifact, "float32")
         if key not in self._loaded:
             self._loaded[key] = self.load(artifact, io)
-        return self.run_loaded(self._loaded[key], io, inputs)
+        return self._loaded[key]
 
     def run_float64(self, artifact: Path, io: dict[str, Any], inputs: list[Any]) -> list[Any]:
         """The same model computed in float64 on the same inputs (floating inputs widened exactly)."""

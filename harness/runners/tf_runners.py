@@ -66,7 +66,7 @@ class KerasRunner(Runner):
         import keras
         import numpy as np
 
-        model = self.load(artifact, io)
+        model = self.loaded(artifact, io)  # read only: its config and weights go into a new clone
         config = widened_to_float64(keras.saving.serialize_keras_object(model))
         clone = keras.saving.deserialize_keras_object(config)
         clone.set_weights([weight.astype(np.float64) if weight.dtype.kind == "f" else weight

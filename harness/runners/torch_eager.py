@@ -21,7 +21,7 @@ class TorchEagerRunner(Runner):
         return load_torch_module(artifact)
 
     def load_float64(self, artifact: Path, io: dict[str, Any]) -> Any:
-        return copy.deepcopy(self.load(artifact, io)).double()
+        return copy.deepcopy(self.loaded(artifact, io)).double()  # a copy: the float32 module stays
 
     def run_loaded(self, loaded: Any, io: dict[str, Any], inputs: list[Any]) -> list[Any]:
         import torch
