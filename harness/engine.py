@@ -472,7 +472,8 @@ class Engine:
             return outcome
 
         export_recipe = largest_recipe(cell.spec, options.seed)
-        self.evaluate(cell, build_example(cell.spec, export_recipe), export_recipe.describe())
+        for recipe in (export_recipe, *cell.spec.regression_examples):
+            self.evaluate(cell, build_example(cell.spec, recipe), recipe.describe())
         # Every route from this source meets the same examples (derandomized): the matrix compares its routes
         # on the same inputs, and the source's runs and truths are made once, for the first (the task cache).
         cell.search = search(cell_id=f"{cell.spec.name}:{cell.route.id}:{options.nonfinite}", strategy=strategy,
@@ -489,7 +490,7 @@ class Engine:
     def top_up(self, cell: Cell) -> None:
         """Hypothesis stops at the first failing example, so the hops before a failing hop may have run only
         a few; every hop that still runs gets the full example budget from seeded examples."""
-        wanted = self.options.examples + 1  # the search's examples plus the export example
+        wanted = self.options.examples + 1 + len(cell.spec.regression_examples)  # and the export example
         running = [state for state in cell.hops if state.status == "ok"]
         if not running or min(state.examples for state in running) >= wanted or cell.source_rejections >= wanted:
             return

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from harness.inputs import ExampleRecipe, InputRecipe
 from harness.spec import InputSpec, ModelSpec, OutputSpec
 from model_zoo.trained_look import look_trained_keras
 
@@ -34,7 +35,8 @@ def application(name: str, size: int) -> Callable[[], keras.Model]:
     return build
 
 
-def image_classifier(name: str, application_name: str, size: int, tags: set[str], description: str) -> ModelSpec:
+def image_classifier(name: str, application_name: str, size: int, tags: set[str], description: str,
+                     regression_examples: tuple[ExampleRecipe, ...] = ()) -> ModelSpec:
     return ModelSpec(
         name=name,
         family="keras_applications",
@@ -47,6 +49,7 @@ def image_classifier(name: str, application_name: str, size: int, tags: set[str]
         tags=frozenset({"keras_applications", "real_architecture", "conv2d", "batchnorm", "global_avgpool",
                         "linear", *tags}),
         description=description,
+        regression_examples=regression_examples,
     )
 
 
@@ -63,5 +66,8 @@ MODELS: tuple[ModelSpec, ...] = (
     image_classifier("keras_densenet121", "DenseNet121", IMAGE_SIZE,
                      {"relu", "concat", "avgpool", "maxpool"},
                      f"keras.applications DenseNet121 (7.0M parameters), {IMAGE_SIZE}x{IMAGE_SIZE} images, "
-                     "10 classes."),
+                     "10 classes.",
+                     # Found by the opset-11 route's search (shrunk): onnx2pytorch's module is 6.7e-3 off the
+                     # truth on one logit (1.05e-3 even in float64), at every opset.
+                     regression_examples=(ExampleRecipe({"B": 2}, (InputRecipe("large", 2, 438878),)),)),
 )

@@ -97,3 +97,34 @@ def test_the_routes_of_a_model_meet_the_same_examples(tmp_path: Path) -> None:
     first, second = (labels[route.id] for route in routes)
     assert len(first) == 7 and second == first  # the export example, then the search's six
     assert source_hits >= len(second)  # the second route's source runs were not made again
+
+
+@pytest.mark.stacks
+def test_a_models_regression_examples_run_in_every_route(tmp_path: Path) -> None:
+    """An input a search once found failing, kept in the model's spec, is judged in every route after the
+    export example, whatever the search then draws."""
+    import dataclasses
+
+    from harness.converters.onnx_from_torch import OnnxFromTorch
+    from harness.engine import Cell, Engine, EngineOptions
+    from harness.formats import TORCH
+    from harness.inputs import ExampleRecipe, InputRecipe
+    from harness.pool import WorkerPool
+    from harness.routes import Hop, Route
+    from model_zoo import all_models
+
+    kept = ExampleRecipe(dims={"B": 3}, inputs=(InputRecipe("large", 2, 438878),))
+    spec = dataclasses.replace(all_models()["mlp"], regression_examples=(kept,))
+    labels: dict[str, list[str]] = {}
+
+    class Recording(Engine):
+        def evaluate_file(self, cell: Cell, input_file: Path, label: str) -> Outcome | None:
+            labels.setdefault(cell.route.id, []).append(label)
+            return super().evaluate_file(cell, input_file, label)
+
+    routes = [Route(TORCH, (Hop(1, OnnxFromTorch()),)), Route(TORCH, (Hop(1, OnnxFromTorch(opset=13)),))]
+    with WorkerPool(tmp_path / "logs") as pool:
+        engine = Recording(tmp_path / "run", pool, EngineOptions(examples=2, profile="ci"), progress=lambda line: None)
+        rows = [row for route in routes for row in engine.run_route(spec, route)]
+    assert all(labels[route.id][1] == kept.describe() for route in routes), labels
+    assert all(row["examples"] == 4 for row in rows)  # the export example, the kept one, the search's two
