@@ -3,15 +3,26 @@ from the task cache (milliseconds an example) must meet the examples of the cold
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import itertools
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import strategies as st
 
+from harness.converters.onnx_from_torch import OnnxFromTorch
+from harness.converters.torch_from_onnx import TorchFromOnnx
+from harness.engine import Cell, Engine, EngineOptions
+from harness.formats import TORCH
+from harness.inputs import ExampleRecipe, InputRecipe
+from harness.pool import WorkerPool
+from harness.routes import Hop, Route
 from harness.search import Outcome, search
+from harness.spec import ModelSpec
+from model_zoo import all_models
 
 
 def drawn(profile: str) -> list[int]:
@@ -65,19 +76,10 @@ def test_the_examples_drawn_do_not_depend_on_which_of_our_modules_are_imported(
     assert after == before and not set(after) & set(planted)
 
 
-@pytest.mark.stacks
-def test_the_routes_of_a_model_meet_the_same_examples(tmp_path: Path) -> None:
-    """Derandomized, the routes from one source draw the same examples: their columns in the matrix (one opset
-    against another, one exporter against the other) are judged on the same inputs, and the source's runs and
-    float64 truths, done for the first route, come from the task cache for the others."""
-    from harness.converters.onnx_from_torch import OnnxFromTorch
-    from harness.converters.torch_from_onnx import TorchFromOnnx
-    from harness.engine import Cell, Engine, EngineOptions
-    from harness.formats import TORCH
-    from harness.pool import WorkerPool
-    from harness.routes import Hop, Route
-    from model_zoo import all_models
 
+def labels_per_route(tmp_path: Path, spec: ModelSpec, routes: list[Route],
+                     options: EngineOptions) -> tuple[dict[str, list[str]], list[dict[str, Any]], int]:
+    """The examples each route ran, in order (by their recipes), its rows, and the task cache's hits."""
     labels: dict[str, list[str]] = {}
 
     class Recording(Engine):
@@ -85,46 +87,34 @@ def test_the_routes_of_a_model_meet_the_same_examples(tmp_path: Path) -> None:
             labels.setdefault(cell.route.id, []).append(label)
             return super().evaluate_file(cell, input_file, label)
 
+    with WorkerPool(tmp_path / "logs") as pool:
+        engine = Recording(tmp_path / "run", pool, options, progress=lambda line: None)
+        rows = [row for route in routes for row in engine.run_route(spec, route)]
+    return labels, rows, engine.cache.hits if engine.cache else 0
+
+
+@pytest.mark.stacks
+def test_the_routes_of_a_model_meet_the_same_examples(tmp_path: Path) -> None:
+    """Derandomized, the routes from one source draw the same examples: their columns in the matrix (one opset
+    against another, one exporter against the other) are judged on the same inputs, and the source's runs and
+    float64 truths, done for the first route, come from the task cache for the others."""
     routes = [Route(TORCH, (Hop(1, OnnxFromTorch()), Hop(2, TorchFromOnnx()))),
               Route(TORCH, (Hop(1, OnnxFromTorch(opset=13)),))]
-    with WorkerPool(tmp_path / "logs") as pool:
-        options = EngineOptions(examples=6, profile="ci", cache_dir=tmp_path / "cache")
-        engine = Recording(tmp_path / "run", pool, options, progress=lambda line: None)
-        for route in routes:
-            rows = engine.run_route(all_models()["mlp"], route)
-            assert {row["status"] for row in rows} == {"pass"}  # no failure, so no shrinking to tell them apart
-        source_hits = engine.cache.hits if engine.cache else 0
+    labels, rows, hits = labels_per_route(tmp_path, all_models()["mlp"], routes,
+                                          EngineOptions(examples=6, profile="ci", cache_dir=tmp_path / "cache"))
+    assert {row["status"] for row in rows} == {"pass"}  # no failure, so no shrinking to tell them apart
     first, second = (labels[route.id] for route in routes)
     assert len(first) == 7 and second == first  # the export example, then the search's six
-    assert source_hits >= len(second)  # the second route's source runs were not made again
+    assert hits >= len(second)  # the second route's source runs were not made again
 
 
 @pytest.mark.stacks
 def test_a_models_regression_examples_run_in_every_route(tmp_path: Path) -> None:
     """An input a search once found failing, kept in the model's spec, is judged in every route after the
     export example, whatever the search then draws."""
-    import dataclasses
-
-    from harness.converters.onnx_from_torch import OnnxFromTorch
-    from harness.engine import Cell, Engine, EngineOptions
-    from harness.formats import TORCH
-    from harness.inputs import ExampleRecipe, InputRecipe
-    from harness.pool import WorkerPool
-    from harness.routes import Hop, Route
-    from model_zoo import all_models
-
     kept = ExampleRecipe(dims={"B": 3}, inputs=(InputRecipe("large", 2, 438878),))
     spec = dataclasses.replace(all_models()["mlp"], regression_examples=(kept,))
-    labels: dict[str, list[str]] = {}
-
-    class Recording(Engine):
-        def evaluate_file(self, cell: Cell, input_file: Path, label: str) -> Outcome | None:
-            labels.setdefault(cell.route.id, []).append(label)
-            return super().evaluate_file(cell, input_file, label)
-
     routes = [Route(TORCH, (Hop(1, OnnxFromTorch()),)), Route(TORCH, (Hop(1, OnnxFromTorch(opset=13)),))]
-    with WorkerPool(tmp_path / "logs") as pool:
-        engine = Recording(tmp_path / "run", pool, EngineOptions(examples=2, profile="ci"), progress=lambda line: None)
-        rows = [row for route in routes for row in engine.run_route(spec, route)]
+    labels, rows, _ = labels_per_route(tmp_path, spec, routes, EngineOptions(examples=2, profile="ci"))
     assert all(labels[route.id][1] == kept.describe() for route in routes), labels
     assert all(row["examples"] == 4 for row in rows)  # the export example, the kept one, the search's two
