@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.inputs import ExampleRecipe  # which imports this module
 
 Dim = int | str  # an int is fixed; a str names a symbolic dimension bounded by InputSpec.dim_bounds
 
@@ -95,9 +98,9 @@ class ModelSpec:
     tags: frozenset[str] = frozenset()
     seed: int = 0
     description: str = ""
-    # Inputs (harness.inputs.ExampleRecipe) a search once found failing: every route runs them after its
+    # Inputs a search once found failing: every route runs them after its
     # export example, so a finding stays in the matrix however the draws change, in every column alike.
-    regression_examples: tuple[Any, ...] = ()
+    regression_examples: tuple[ExampleRecipe, ...] = ()
 
     def __post_init__(self) -> None:
         for output_name, tolerance in self.tolerances.items():

@@ -76,7 +76,6 @@ def test_the_examples_drawn_do_not_depend_on_which_of_our_modules_are_imported(
     assert after == before and not set(after) & set(planted)
 
 
-
 def labels_per_route(tmp_path: Path, spec: ModelSpec, routes: list[Route],
                      options: EngineOptions) -> tuple[dict[str, list[str]], list[dict[str, Any]], int]:
     """The examples each route ran, in order (by their recipes), its rows, and the task cache's hits."""

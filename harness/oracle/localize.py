@@ -390,25 +390,17 @@ def named_node(error: str, nodes: list[dict[str, Any]]) -> int | None:
 def bisect(localizer: Localizer, count: int, *, hint: int | None = None) -> int | None:
     """The smallest failing prefix, assuming failures are monotonic; None when the whole graph passes.
 
-    `hint`, a node suspected of failing, is judged first, then the prefix before it: when both agree the
-    search ends there; when not, it only narrowed the interval. A prefix onnxruntime cannot cut or run says
-    nothing about the converter, so it is stepped over: the nearest prefix in the open interval that can be
-    judged is tried instead."""
+    `hint`, a node suspected of failing, is the first pivot and the prefix before it the second: when the
+    hint fails and the prefix before passes, the search ends there; otherwise they only narrowed the
+    interval. A prefix onnxruntime cannot cut or run says nothing about the converter, so it is stepped over:
+    the nearest prefix in the open interval that can be judged is tried instead."""
     if not localizer.fails(count - 1):
         return None
     passing, failing = -1, count - 1  # -1: the empty graph, which passes by definition
-    if hint is not None and passing < hint < failing and localizer.check(hint).status != REFERENCE_ERROR:
-        if localizer.fails(hint):
-            failing = hint
-            if hint - 1 > passing and localizer.check(hint - 1).status != REFERENCE_ERROR:
-                if localizer.fails(hint - 1):
-                    failing = hint - 1
-                else:
-                    passing = hint - 1
-        else:
-            passing = hint
+    pivots = [] if hint is None else [hint, hint - 1]  # the prefix before the hint counts once the hint failed
     while failing - passing > 1:
-        middle = (passing + failing) // 2
+        pivots = [pivot for pivot in pivots if passing < pivot < failing]
+        middle = pivots.pop(0) if pivots else (passing + failing) // 2
         candidates = sorted(range(passing + 1, failing), key=lambda index: abs(index - middle))
         judged = next((index for index in candidates[:MAX_STEP_OVER]
                        if localizer.check(index).status != REFERENCE_ERROR), None)
