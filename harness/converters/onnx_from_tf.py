@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +50,92 @@ class OnnxFromKeras(Tf2onnxExporter):
     source = KERAS
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
-        import keras
         import tensorflow as tf
-        import tf2onnx
+        from tf2onnx import convert, utils
 
-        start_names_afresh()
-        model = keras.saving.load_model(source)
         signature = [
             tf.TensorSpec([None if isinstance(dim, str) else dim for dim in spec["shape"]], spec["dtype"],
                           name=spec["name"])
             for spec in io["inputs"]
         ]
-        tf2onnx.convert.from_keras(model, input_signature=signature, opset=self.target_opset, output_path=str(target))
+        frozen = frozen_keras_model(source, signature)
+        # The rest of tf2onnx.convert.from_keras (1.16.1 and 1.17.0), the only part that reads the opset,
+        # with its defaults; tests/test_onnx_from_keras.py checks that the file is the one from_keras writes.
+        utils.INTERNAL_NAME = frozen.name_counter
+        graph_def = type(frozen.graph_def)()
+        graph_def.CopyFrom(frozen.graph_def)
+        with tf.device("/cpu:0"):
+            convert._convert_common(
+                graph_def, name=frozen.model_name, continue_on_error=True, target=None, opset=self.target_opset,
+                custom_ops=None, custom_op_handlers=None, optimizers=None, custom_rewriter=None, extra_opset=None,
+                shape_override=None, input_names=list(frozen.input_names), output_names=list(frozen.output_names),
+                inputs_as_nchw=None, outputs_as_nchw=None, large_model=False,
+                tensors_to_rename=dict(frozen.tensors_to_rename),
+                initialized_tables=copy.deepcopy(frozen.initialized_tables), output_path=str(target))
+
+
+@dataclass(frozen=True)
+class FrozenKeras:
+    """What tf2onnx's from_keras derives from a model before it reads the opset: the traced, frozen graph and
+    its names. A Keras route runs at every opset of the matrix from one source file, and this part (the model
+    read, traced and frozen: about half of a DenseNet121 conversion) is the same for all of them."""
+
+    model_name: str
+    graph_def: Any
+    initialized_tables: Any
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    tensors_to_rename: dict[str, str]
+    name_counter: int  # tf2onnx's name counter where the opset-dependent part starts
+
+
+FROZEN_KERAS_KEPT = 2  # a lane runs one model's cells together, so the last few models are all that repeat
+_frozen_keras: OrderedDict[str, FrozenKeras] = OrderedDict()
+frozen_keras_made = 0  # how many models were traced and frozen in this process (tests read it)
+
+
+def frozen_keras_model(source: Path, signature: list[Any]) -> FrozenKeras:
+    """The first part of tf2onnx.convert.from_keras (1.16.1 and 1.17.0) on the model in `source`, reused while
+    the file's bytes and the signature are the same; the model is read and traced in a fresh tf2onnx state."""
+    global frozen_keras_made
+    import keras
+    import tensorflow as tf
+    from tf2onnx import convert, tf_loader, utils
+
+    key = hashlib.sha256(source.read_bytes()).hexdigest() + repr(signature)
+    if key in _frozen_keras:
+        _frozen_keras.move_to_end(key)
+        return _frozen_keras[key]
+    start_names_afresh()
+    model = keras.saving.load_model(source)
+    old_out_names = convert._rename_duplicate_keras_model_names(model)
+    concrete_func = convert._get_concrete_function(model, signature)
+    # These inputs are removed by freezing (resources and the like).
+    if hasattr(concrete_func.graph, "_captures"):
+        captured_inputs = [name.name for _, name in concrete_func.graph._captures.values()]
+    else:
+        captured_inputs = [tensor.name for tensor in concrete_func.graph.function_captures.by_val_internal.values()]
+    input_names = [tensor.name for tensor in concrete_func.inputs if tensor.name not in captured_inputs]
+    output_names = [tensor.name for tensor in concrete_func.outputs if tensor.dtype != tf.dtypes.resource]
+    tensors_to_rename = convert.tensor_names_from_structed(concrete_func, input_names, output_names)
+    reverse_lookup = {value: name for name, value in tensors_to_rename.items()}
+    model_out_names = convert._get_output_names(model)
+    if model_out_names:
+        output_names = [reverse_lookup[out] for out in model_out_names]
+    elif isinstance(concrete_func.structured_outputs, dict):
+        output_names = [reverse_lookup[out] for out in concrete_func.structured_outputs]
+    if old_out_names is not None:
+        convert._set_output_names(model, old_out_names)
+    with tf.device("/cpu:0"):
+        graph_def, initialized_tables = tf_loader.from_trackable(model, concrete_func, input_names, output_names,
+                                                                 False)
+    frozen = FrozenKeras(model.name, graph_def, initialized_tables, tuple(input_names), tuple(output_names),
+                         dict(tensors_to_rename), utils.INTERNAL_NAME)
+    frozen_keras_made += 1
+    _frozen_keras[key] = frozen
+    while len(_frozen_keras) > FROZEN_KERAS_KEPT:
+        _frozen_keras.popitem(last=False)
+    return frozen
 
 
 class OnnxFromSavedModel(Tf2onnxExporter):
