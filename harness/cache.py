@@ -118,14 +118,21 @@ def locate_module(module: str) -> importlib.machinery.ModuleSpec:
     return spec
 
 
-def package_files(module: str) -> list[Path]:
-    """Every source file of a package (or the one file of a plain module)."""
+def package_files(module: str) -> tuple[Path, ...]:
+    """Every source file of a package (or the one file of a plain module). Listed once per search path (see
+    locate_module): every task reading a torch artifact needs its rebuild's code, and the search and the folder
+    walk cost milliseconds a task; the files' bytes are still digested for every key."""
+    return _package_files(module, os.getcwd(), tuple(sys.path))
+
+
+@cache
+def _package_files(module: str, cwd: str, path: tuple[str, ...]) -> tuple[Path, ...]:
     spec = locate_module(module)
     if spec.submodule_search_locations:
-        return sorted(file for folder in spec.submodule_search_locations for file in Path(folder).rglob("*.py"))
+        return tuple(sorted(file for folder in spec.submodule_search_locations for file in Path(folder).rglob("*.py")))
     if spec.origin is None or not Path(spec.origin).is_file():
         raise LookupError(f"cannot find the source of {module!r}")
-    return [Path(spec.origin)]
+    return (Path(spec.origin),)
 
 
 @cache
@@ -303,7 +310,7 @@ def plan_for(task: dict[str, Any]) -> Plan | None:
         read_files, written_files, places = files
         read_paths = tuple(path for file in read_files for path in artifact_reads(Path(file)))
         if task["function"] == BUILD_PROBES:  # the probes it builds are data in torch_ops.py and keras_ops.py
-            read_paths += tuple(package_files("harness.probes"))
+            read_paths += package_files("harness.probes")
         located = dict.fromkeys([*read_files, *written_files, *places], "<file>")
         return Plan(read_paths, tuple(Path(file) for file in written_files), (task["function"].partition(":")[0],),
                     {"function": task["function"], "kwargs": relocated(task.get("kwargs", {}), located)})
