@@ -234,10 +234,12 @@ def cell_text(value: Any) -> str:
     return str(value["text"]) if isinstance(value, dict) else ("" if pd.isna(value) else str(value))
 
 
-def coverage_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str) -> str:
+def coverage_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str,
+                      table: pd.DataFrame | None = None) -> str:
+    """`table`: op_table(final_hop(node)) of this frame, when the caller has it already."""
     zoo, node, source = split(frame)
     final = final_hop(node)
-    table = op_table(final)
+    table = op_table(final) if table is None else table
     parts = ["# Operator coverage, observed", "", *header_lines(frame, command), ""]
     parts += ["Each ONNX backend node test case (one tiny model per operator and variant, with the inputs and",
               "outputs the onnx package ships) went through each hop; a cell says how the op's cases did at",
@@ -278,7 +280,8 @@ def badge(status: str, text: str, title: str, data: dict[str, Any]) -> str:
             f"{html.escape(text)}</td>")
 
 
-def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str) -> str:
+def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str,
+                table: pd.DataFrame | None = None) -> str:
     zoo, node, _ = split(frame)
     out = ["<!doctype html><html><head><meta charset='utf-8'><title>Parity compatibility matrix</title><style>",
            "body{font:13px sans-serif;margin:1em} table{border-collapse:collapse;margin-bottom:2em}",
@@ -311,12 +314,14 @@ def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], comma
         out.append("</tr>")
         for model, rows in zoo.groupby("model", sort=False):
             out.append(f"<tr><th>{html.escape(str(model))}</th>")
+            # Each hop's first row (its first output), looked up once per model rather than masked per column.
+            first_rows = {(row["route"], row["hop_index"]): row
+                          for row in rows.drop_duplicates(["route", "hop_index"]).to_dict("records")}
             for column in columns.itertuples():
-                match = rows[(rows["route"] == column.route) & (rows["hop_index"] == column.hop_index)]
-                if match.empty:
+                row = first_rows.get((column.route, column.hop_index))
+                if row is None:
                     out.append("<td></td>")
                     continue
-                row = match.iloc[0]
                 error = "" if pd.isna(row["max_abs_err"]) else f"{float(row['max_abs_err']):.1e}"
                 out.append(badge(str(row["status"]), f"{row['status']} {error}".strip(),
                                  str(row["error"] if not pd.isna(row["error"]) else ""),
@@ -325,7 +330,7 @@ def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], comma
                                   "converter": row["converter"], "max-abs-err": row["max_abs_err"]}))
             out.append("</tr>")
         out.append("</table>")
-    table = op_table(final_hop(node))
+    table = op_table(final_hop(node)) if table is None else table
     if not table.empty:
         out.append("<h2>ONNX operators by hop (node test cases)</h2><table id='ops'><tr><th>op</th>")
         final = final_hop(node)
@@ -369,7 +374,7 @@ document.getElementById('stack').addEventListener('change', filterColumns);
     return "\n".join(out)
 
 
-def matrix_png(frame: pd.DataFrame, path: Path) -> None:
+def matrix_png(frame: pd.DataFrame, path: Path, table: pd.DataFrame | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -385,7 +390,7 @@ def matrix_png(frame: pd.DataFrame, path: Path) -> None:
         grid = opset_grid(zoo)
         panels.append(("zoo: model x route at each export opset (the cell's worst hop)", grid,
                        [f"{column[0]} @{column[2]}" for column in grid.columns]))
-    table = op_table(final_hop(node))
+    table = op_table(final_hop(node)) if table is None else table
     if not table.empty:
         ops = table.map(lambda cell: cell["status"] if isinstance(cell, dict) else None)
         panels.append(("ONNX ops x hop (node tests)", ops, list(ops.columns)))
@@ -427,17 +432,38 @@ def opset_grid(zoo: pd.DataFrame) -> pd.DataFrame:
 
 def cell_opset(group: pd.DataFrame) -> tuple[int | None, str]:
     """A zoo cell's export opset (its first hop's) and its label: "12" when chosen, "default (17)" otherwise."""
+    return cell_opset_of_rows(cast(list[dict[str, Any]], group.to_dict("records")))
+
+
+def cell_opset_of_rows(rows: list[dict[str, Any]]) -> tuple[int | None, str]:
+    """cell_opset of a cell's rows as plain dicts."""
     from harness.routes import opsets_in
 
-    chosen = opsets_in(str(group["route"].iloc[0]))[0]
+    chosen = opsets_in(str(rows[0]["route"]))[0]
     if chosen is not None:
         return chosen, str(chosen)
     # At the defaults a route may export at two opsets (the dynamo exporter's and tf2onnx's): say both.
-    ordered = group.sort_values("hop_index")["opset"] if "opset" in group else pd.Series(dtype=float)
-    seen = list(dict.fromkeys(int(o) for o in pd.to_numeric(ordered, errors="coerce").dropna()))
+    ordered = sorted(rows, key=hop_order)
+    seen = list(dict.fromkeys(number for number in (opset_number(row.get("opset")) for row in ordered)
+                              if number is not None))
     if not seen:
         return None, "default"
     return (seen[0] if len(seen) == 1 else None), f"default ({'/'.join(map(str, seen))})"
+
+
+def hop_order(row: dict[str, Any]) -> float:
+    """A row's hop index for sorting; rows without one last."""
+    index = row.get("hop_index")
+    return math.inf if index is None or pd.isna(index) else float(index)
+
+
+def cell_rows(zoo: pd.DataFrame) -> dict[tuple[Any, Any], list[dict[str, Any]]]:
+    """The zoo's rows as plain dicts by (model, route), in order of appearance: hundreds of small groups are
+    judged faster in Python than as pandas frames."""
+    groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    for row in cast(list[dict[str, Any]], zoo.dropna(subset=["model", "route"]).to_dict("records")):
+        groups.setdefault((row["model"], row["route"]), []).append(row)
+    return groups
 
 
 def opset_advice(zoo: pd.DataFrame) -> pd.DataFrame:
@@ -446,13 +472,13 @@ def opset_advice(zoo: pd.DataFrame) -> pd.DataFrame:
     from harness.routes import strip_opset
 
     cells = []
-    for (model, route), group in zoo.groupby(["model", "route"], sort=False):
-        statuses = group["raw_status"] if "raw_status" in group else group["status"]
-        opset, label = cell_opset(group)
-        ordered = group.assign(judged=statuses).drop_duplicates("hop_index").sort_values("hop_index")
-        failing = ordered[~ordered["judged"].isin(["pass", "skipped"])]
-        first = failing.iloc[0] if len(failing) else None
-        reached = ordered[ordered["hop_index"] < first["hop_index"]]["hop"].tolist() if first is not None else []
+    judged_column = "raw_status" if "raw_status" in zoo else "status"
+    for (model, route), cell in cell_rows(zoo).items():
+        opset, label = cell_opset_of_rows(cell)
+        ordered = sorted({row["hop_index"]: {**row, "judged": row[judged_column]}
+                          for row in reversed(cell)}.values(), key=hop_order)  # each hop's first row
+        first = next((row for row in ordered if row["judged"] not in ("pass", "skipped")), None)
+        reached = [row["hop"] for row in ordered if row["hop_index"] < first["hop_index"]] if first is not None else []
         crossing = deployment_hops(str(route))
         cells.append({"model": model, "route": strip_opset(str(route)), "opset": opset, "label": label,
                       "passed": first is None, "reached": reached,
@@ -531,7 +557,8 @@ def advice(passing: list[int], failing: list[int], failed_cells: pd.DataFrame) -
     return f"export with opset {', '.join(map(str, sorted(set(passing))))} (no contiguous range passes)"
 
 
-def compatibility_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str) -> str:
+def compatibility_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str,
+                           table: pd.DataFrame | None = None) -> str:
     from harness.report import summary_table
 
     zoo, node, source = split(frame)
@@ -548,7 +575,7 @@ def compatibility_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bo
                   advice_table.to_markdown(index=False), ""]
     if not zoo.empty:
         parts += ["## Zoo round trips", "", summary_table(zoo).to_markdown(), ""]
-    table = op_table(final_hop(node))
+    table = op_table(final_hop(node)) if table is None else table
     if not table.empty:
         parts += ["## Operators (ONNX backend node tests)", "", *column_totals(table, final_hop(node)), ""]
         disagreement = disagreements(table, declared)
@@ -561,8 +588,9 @@ def compatibility_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bo
 
 def write_publication(frame: pd.DataFrame, out_dir: Path, *, declared: dict[str, dict[str, bool]],
                       command: str, compatibility: bool = False) -> None:
-    write_atomic(out_dir / "coverage.md", coverage_markdown(frame, declared, command))
-    write_atomic(out_dir / "matrix.html", matrix_html(frame, declared, command))
-    matrix_png(frame, out_dir / "matrix.png")
+    table = op_table(final_hop(split(frame)[1]))  # every page shows it: judged once
+    write_atomic(out_dir / "coverage.md", coverage_markdown(frame, declared, command, table))
+    write_atomic(out_dir / "matrix.html", matrix_html(frame, declared, command, table))
+    matrix_png(frame, out_dir / "matrix.png", table)
     if compatibility:
-        write_atomic(out_dir / "COMPATIBILITY.md", compatibility_markdown(frame, declared, command))
+        write_atomic(out_dir / "COMPATIBILITY.md", compatibility_markdown(frame, declared, command, table))
