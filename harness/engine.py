@@ -297,8 +297,10 @@ class Engine:
     def explain_precision(self, cell: Cell, rows: list[dict[str, Any]]) -> None:
         """For a mismatching hop whose artifact has a float64 twin (ONNX, torch): run it in float64 on the
         input that failed. Equal to the source's truth means the conversion kept the function and the
-        difference is float32 rounding (numerical stability); otherwise the converter changed the function."""
-        for state in cell.hops:
+        difference is float32 rounding (numerical stability). Otherwise it is compared with the float64 run of
+        the artifact the hop converted: equal to that, this converter kept the function it was given and an
+        earlier hop moved it (by less than float32 noise, or that hop would fail); else this converter changed it."""
+        for position, state in enumerate(cell.hops):
             hop_rows = [row for row in rows if row["hop_index"] == state.hop.index and row["status"] == "mismatch"]
             fmt = state.hop.converter.target.name
             if not hop_rows or state.status != "ok" or not runner_for(fmt).truth_kind or cell.source_artifact is None:
@@ -313,21 +315,39 @@ class Engine:
                                           scratch / "candidate", truth=True)
             if not source.truths or not candidate.truths:
                 continue
+            before = cell.hops[position - 1] if position > 0 else None
+            given: list[np.ndarray] = []  # the float64 outputs of the artifact this hop converted
+            if before is not None and runner_for(before.hop.converter.target.name).truth_kind:
+                converted = self.run_artifact(before.runner_stack, before.hop.converter.target.name,
+                                              before.artifact, cell.io, inputs, scratch / "given", truth=True)
+                given = converted.truths[0] if converted.truths else []
             for row in hop_rows:
                 index = [output.name for output in cell.spec.outputs].index(row["output"])
                 if index >= len(candidate.truths[0]) or index >= len(source.truths[0]):
                     continue
-                wide, truth = candidate.truths[0][index], source.truths[0][index]
+                wide, truth = candidate.truths[0][index].astype(np.float64), source.truths[0][index]
                 if wide.shape != truth.shape:
                     continue
-                error = float(np.abs(wide.astype(np.float64) - truth).max()) if truth.size else 0.0
+                error = float(np.abs(wide - truth).max()) if truth.size else 0.0
                 scale = max(1.0, float(np.abs(truth).max())) if truth.size else 1.0
                 row["candidate_float64_err"] = error
-                row["precision"] = ("float32 rounding only: in float64 the converted model matches the truth "
-                                    f"({error:.2g}); the converter kept the function but rounds worse"
-                                    if error <= SAME_FUNCTION_RTOL * scale else
-                                    f"the function changed: in float64 the converted model is {error:.3g} "
-                                    "from the truth")
+                if error <= SAME_FUNCTION_RTOL * scale:
+                    row["precision"] = ("float32 rounding only: in float64 the converted model matches the truth "
+                                        f"({error:.2g}); the converter kept the function but rounds worse")
+                    continue
+                kept = (given[index].astype(np.float64) if index < len(given) and given[index].shape == wide.shape
+                        else None)
+                drift = float(np.abs(wide - kept).max()) if kept is not None and wide.size else None
+                if drift is not None and before is not None and drift <= SAME_FUNCTION_RTOL * scale:
+                    row["precision"] = (f"float32 rounding only: in float64 the converted model computes what the "
+                                        f"artifact it converted computes ({drift:.2g}); the converter kept the "
+                                        f"function but rounds worse. The float64 gap to the truth ({error:.3g}) was "
+                                        f"there before this hop, in hop {before.hop.index} "
+                                        f"({before.hop.name})'s artifact")
+                else:
+                    row["precision"] = (f"the function changed: in float64 the converted model is {error:.3g} "
+                                        "from the truth" + (f" and {drift:.3g} from the artifact it converted"
+                                                            if drift is not None else ""))
 
     def localization_input(self, cell: Cell, state: HopState, output: int | None) -> tuple[Path, str]:
         """The input to localize a hop's failure on: hypothesis's shrunk example when this hop failed on it,

@@ -83,7 +83,7 @@ class PerturbingConverter(Converter):
     target = TORCH
     framework = "torch"
     package = "torch"
-    variants = ("identity", "scale_1e-3", "ulps_4", "nan", "transpose", "noise", "cancel")
+    variants = ("identity", "scale_1e-3", "scale_1e-7", "ulps_4", "nan", "transpose", "noise", "cancel")
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         from harness.torch_artifact import save_torch_module
