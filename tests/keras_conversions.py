@@ -11,9 +11,11 @@ from harness.converters.onnx_from_tf import OnnxFromKeras, start_names_afresh
 from harness.worker import names_keras_layers_afresh
 
 
-def harness_and_from_keras(model: str, folder: str, io: dict[str, Any], opsets: list[int]) -> dict[str, Any]:
+def harness_and_from_keras(model: str, folder: str, io: dict[str, Any], opsets: list[int],
+                           split: bool = True) -> dict[str, Any]:
     """Each opset converted by OnnxFromKeras (one after the other, as a lane's cells of one model are), then
-    by tf2onnx.convert.from_keras on a freshly read model; the file bytes of both and the freezes made."""
+    by tf2onnx.convert.from_keras on a freshly read model; the file bytes of both and the freezes made.
+    split=False: as with a tf2onnx release whose from_keras the converter does not split."""
     import keras
     import tensorflow as tf
     import tf2onnx
@@ -29,10 +31,15 @@ def harness_and_from_keras(model: str, folder: str, io: dict[str, Any], opsets: 
     build().save(source)
     frozen_before = onnx_from_tf.frozen_keras_made
     harness_files = []
-    for opset in opsets:
-        target = out / f"harness_{opset}.onnx"
-        OnnxFromKeras(opset=opset).convert(source, target, io, [])
-        harness_files.append(target.read_bytes())
+    releases = onnx_from_tf.FROM_KERAS_SPLIT
+    onnx_from_tf.FROM_KERAS_SPLIT = releases if split else frozenset()
+    try:
+        for opset in opsets:
+            target = out / f"harness_{opset}.onnx"
+            OnnxFromKeras(opset=opset).convert(source, target, io, [])
+            harness_files.append(target.read_bytes())
+    finally:
+        onnx_from_tf.FROM_KERAS_SPLIT = releases
     frozen = onnx_from_tf.frozen_keras_made - frozen_before
     signature = [tf.TensorSpec([None if isinstance(dim, str) else dim for dim in spec["shape"]], spec["dtype"],
                                name=spec["name"]) for spec in io["inputs"]]

@@ -50,7 +50,9 @@ class OnnxFromKeras(Tf2onnxExporter):
     source = KERAS
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
+        import keras
         import tensorflow as tf
+        import tf2onnx
         from tf2onnx import convert, utils
 
         signature = [
@@ -58,9 +60,14 @@ class OnnxFromKeras(Tf2onnxExporter):
                           name=spec["name"])
             for spec in io["inputs"]
         ]
+        if tf2onnx.__version__ not in FROM_KERAS_SPLIT:  # another release: its own from_keras, whole
+            start_names_afresh()
+            convert.from_keras(keras.saving.load_model(source), input_signature=signature, opset=self.target_opset,
+                               output_path=str(target))
+            return
         frozen = frozen_keras_model(source, signature)
-        # The rest of tf2onnx.convert.from_keras (1.16.1 and 1.17.0), the only part that reads the opset,
-        # with its defaults; tests/test_onnx_from_keras.py checks that the file is the one from_keras writes.
+        # The rest of from_keras, the only part that reads the opset, with its defaults;
+        # tests/test_onnx_from_keras.py checks that the file is the one from_keras writes.
         utils.INTERNAL_NAME = frozen.name_counter
         graph_def = type(frozen.graph_def)()
         graph_def.CopyFrom(frozen.graph_def)
@@ -89,13 +96,16 @@ class FrozenKeras:
     name_counter: int  # tf2onnx's name counter where the opset-dependent part starts
 
 
+# tf2onnx releases whose from_keras frozen_keras_model and OnnxFromKeras.convert split in two, call for call
+# (1.16.1 traces the model inline and reads model.output_names directly: it is called whole).
+FROM_KERAS_SPLIT = frozenset({"1.17.0"})
 FROZEN_KERAS_KEPT = 2  # a lane runs one model's cells together, so the last few models are all that repeat
 _frozen_keras: OrderedDict[str, FrozenKeras] = OrderedDict()
 frozen_keras_made = 0  # how many models were traced and frozen in this process (tests read it)
 
 
 def frozen_keras_model(source: Path, signature: list[Any]) -> FrozenKeras:
-    """The first part of tf2onnx.convert.from_keras (1.16.1 and 1.17.0) on the model in `source`, reused while
+    """The first part of tf2onnx.convert.from_keras (FROM_KERAS_SPLIT) on the model in `source`, reused while
     the file's bytes and the signature are the same; the model is read and traced in a fresh tf2onnx state."""
     global frozen_keras_made
     import keras
