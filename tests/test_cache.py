@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -438,3 +439,38 @@ def test_a_corrupt_file_found_while_restoring_leaves_nothing_behind(tmp_path: Pa
     elsewhere = tmp_path / "restored" / "saved_model"
     assert cache.restore("current", {**task, "target": str(elsewhere)}) is None
     assert cache.rebuilt == 1 and not elsewhere.exists() and not entry.exists()
+
+
+def test_a_target_already_holding_the_entrys_bytes_is_left_in_place(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun into the same folder finds each artifact where the last run left it: checked, not copied again.
+    A target holding other bytes is replaced by the entry's."""
+    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    source, example = tmp_path / "in.onnx", tmp_path / "x.npz"
+    source.write_bytes(b"model")
+    example.write_bytes(b"example")
+    onnx_file, saved_model = tmp_path / "made" / "model.onnx", tmp_path / "made" / "saved_model"
+    onnx_file.parent.mkdir()
+    onnx_file.write_bytes(b"converted" * 100_000)
+    (saved_model / "variables").mkdir(parents=True)
+    (saved_model / "saved_model.pb").write_bytes(b"graph")
+    (saved_model / "variables" / "variables.data-00000-of-00001").write_bytes(b"weights" * 1000)
+    cache = TaskCache(tmp_path / "cache")
+    tasks = [{"task": "convert", "converter": {"class": "harness.converters.tf_from_onnx:TfFromOnnx"},
+              "source": str(source), "target": str(target), "io": {}, "example": str(example)}
+             for target in (onnx_file, saved_model)]
+    for task in tasks:
+        cache.store("current", task, {"ok": True, "result": {}})
+    files = [onnx_file, saved_model / "saved_model.pb", saved_model / "variables" / "variables.data-00000-of-00001"]
+    for file in files:
+        os.utime(file, ns=(10**18, 10**18))  # a copy would carry the time it was made
+    for task in tasks:
+        assert cache.restore("current", task) == {"ok": True, "result": {}}
+    assert [file.stat().st_mtime_ns for file in files] == [10**18] * len(files)  # left where they were
+
+    onnx_file.write_bytes(b"stale" * 100_000)
+    (saved_model / "saved_model.pb").write_bytes(b"stale")
+    for task in tasks:
+        assert cache.restore("current", task) == {"ok": True, "result": {}}
+    assert onnx_file.read_bytes() == b"converted" * 100_000
+    assert (saved_model / "saved_model.pb").read_bytes() == b"graph"
