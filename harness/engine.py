@@ -299,7 +299,7 @@ class Engine:
         input that failed. Equal to the source's truth means the conversion kept the function and the
         difference is float32 rounding (numerical stability). Otherwise it is compared with the float64 run of
         the artifact the hop converted: equal to that, this converter kept the function it was given and an
-        earlier hop moved it (by less than float32 noise, or that hop would fail); else this converter changed it."""
+        earlier hop moved it; else this converter changed it."""
         for position, state in enumerate(cell.hops):
             hop_rows = [row for row in rows if row["hop_index"] == state.hop.index and row["status"] == "mismatch"]
             fmt = state.hop.converter.target.name
