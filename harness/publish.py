@@ -17,7 +17,7 @@ from typing import Any, cast
 import pandas as pd
 
 from harness import __version__
-from harness.report import write_atomic
+from harness.report import cell_rows, hop_order, write_atomic
 from harness.statuses import STATUS_ORDER
 
 NODE_ROUTES = ("onnx>ort", "onnx>tf", "onnx>tf>onnx", "onnx>torch", "onnx>torch>onnx")
@@ -449,21 +449,6 @@ def cell_opset_of_rows(rows: list[dict[str, Any]]) -> tuple[int | None, str]:
     if not seen:
         return None, "default"
     return (seen[0] if len(seen) == 1 else None), f"default ({'/'.join(map(str, seen))})"
-
-
-def hop_order(row: dict[str, Any]) -> float:
-    """A row's hop index for sorting; rows without one last."""
-    index = row.get("hop_index")
-    return math.inf if index is None or pd.isna(index) else float(index)
-
-
-def cell_rows(zoo: pd.DataFrame) -> dict[tuple[Any, Any], list[dict[str, Any]]]:
-    """The zoo's rows as plain dicts by (model, route), in order of appearance: hundreds of small groups are
-    judged faster in Python than as pandas frames."""
-    groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
-    for row in cast(list[dict[str, Any]], zoo.dropna(subset=["model", "route"]).to_dict("records")):
-        groups.setdefault((row["model"], row["route"]), []).append(row)
-    return groups
 
 
 def opset_advice(zoo: pd.DataFrame) -> pd.DataFrame:

@@ -58,19 +58,29 @@ def worst_status(statuses: pd.Series) -> str:
     return str(min(statuses, key=lambda status: STATUS_ORDER.index(status) if status in STATUS_ORDER else 0))
 
 
+def hop_order(row: dict[str, Any]) -> float:
+    """A row's hop index for sorting; rows without one last."""
+    index = row.get("hop_index")
+    return math.inf if index is None or pd.isna(index) else float(index)
+
+
+def cell_rows(zoo: pd.DataFrame) -> dict[tuple[Any, Any], list[dict[str, Any]]]:
+    """The zoo's rows as plain dicts by (model, route), in order of appearance: hundreds of small groups are
+    judged faster in Python than as pandas frames."""
+    groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    for row in cast(list[dict[str, Any]], zoo.dropna(subset=["model", "route"]).to_dict("records")):
+        groups.setdefault((row["model"], row["route"]), []).append(row)
+    return groups
+
+
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
     """model x route: the worst status, where it happened, and the largest cumulative error."""
-    # Plain rows: hundreds of small groups are judged faster in Python than as pandas frames.
     plain = frame[["model", "route", "status", "hop_index", "hop"]].assign(
         error=pd.to_numeric(frame["max_abs_err"], errors="coerce"))
-    groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
-    for row in cast(list[dict[str, Any]], plain.dropna(subset=["model", "route"]).to_dict("records")):
-        groups.setdefault((row["model"], row["route"]), []).append(row)
     cells = []
-    for (model, route), group in groups.items():
+    for (model, route), group in cell_rows(plain).items():
         status = worst_status(pd.Series([row["status"] for row in group]))
-        first_bad = min((row for row in group if row["status"] == status),
-                        key=lambda row: math.inf if pd.isna(row["hop_index"]) else row["hop_index"])
+        first_bad = min((row for row in group if row["status"] == status), key=hop_order)
         errors = [row["error"] for row in group if pd.notna(row["error"])]
         text = status if status in ("pass", "skipped") else f"{status} at {first_bad['hop']}"
         if errors:
