@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.converters import onnx_from_tf
-from harness.converters.onnx_from_tf import OnnxFromKeras, start_names_afresh
+from harness.converters.onnx_from_tf import OnnxFromKeras, keras_input_signature, start_names_afresh
 from harness.worker import names_keras_layers_afresh
 
 
@@ -17,7 +17,6 @@ def harness_and_from_keras(model: str, folder: str, io: dict[str, Any], opsets: 
     by tf2onnx.convert.from_keras on a freshly read model; the file bytes of both and the freezes made.
     split=False: as with a tf2onnx release whose from_keras the converter does not split."""
     import keras
-    import tensorflow as tf
     import tf2onnx
 
     from model_zoo import all_models
@@ -41,8 +40,7 @@ def harness_and_from_keras(model: str, folder: str, io: dict[str, Any], opsets: 
     finally:
         onnx_from_tf.FROM_KERAS_SPLIT = releases
     frozen = onnx_from_tf.frozen_keras_made - frozen_before
-    signature = [tf.TensorSpec([None if isinstance(dim, str) else dim for dim in spec["shape"]], spec["dtype"],
-                               name=spec["name"]) for spec in io["inputs"]]
+    signature = keras_input_signature(io)
     from_keras_files = []
     for opset in opsets:
         target = out / f"from_keras_{opset}.onnx"
