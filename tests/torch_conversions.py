@@ -55,7 +55,7 @@ def split_and_whole(model: str, folder: str, io: dict[str, Any], opsets: list[in
              for opset in opsets]
     made = onnx_from_torch.dynamo_captures_made - made_before
 
-    apis = importlib.import_module(importlib.import_module("torch.onnx._internal._lazy_import").onnxscript_apis._name)
+    apis = onnx_from_torch.torchlib_apis()
     read_once = apis.get_torchlib_ops
     releases = onnx_from_torch.DYNAMO_SPLIT, onnx_from_torch.TORCHLIB_OPS_READ_ONCE
     apis.get_torchlib_ops = importlib.import_module("onnxscript._framework_apis.torch_2_5").get_torchlib_ops
@@ -71,7 +71,7 @@ def split_and_whole(model: str, folder: str, io: dict[str, Any], opsets: list[in
 
 def export(converter: OnnxFromTorch, source: Path, folder: Path, io: dict[str, Any],
            example: list[np.ndarray]) -> dict[str, Any]:
-    """The converter's files (name: size and bytes' hash) and its error, as `type: message`."""
+    """The converter's files (name: the bytes' SHA-256) and its error, as `type: message`."""
     import hashlib
 
     folder.mkdir(parents=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +115,9 @@ def frozen_keras_model(source: Path, signature: list[Any]) -> FrozenKeras:
     import tensorflow as tf
     from tf2onnx import convert, tf_loader, utils
 
-    key = hashlib.sha256(source.read_bytes()).hexdigest() + repr(signature)
+    from harness.cache import digest_path
+
+    key = digest_path(source) + repr(signature)  # remembered once the file has settled, not read again
     if key in _frozen_keras:
         _frozen_keras.move_to_end(key)
         return _frozen_keras[key]

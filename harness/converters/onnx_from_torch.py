@@ -209,12 +209,11 @@ def dynamo_capture(source: Path, io: dict[str, Any], example: list[Any]) -> Dyna
     import torch
     from torch.onnx._internal.exporter import _compat, _constants, _core, _dynamic_shapes, _errors, _registration
 
+    from harness.cache import digest_path
     from harness.torch_artifact import load_torch_module
 
-    digest = hashlib.sha256(repr(io["inputs"]).encode())
-    for path in sorted(path for path in source.rglob("*") if path.is_file()):  # the recipe and the weights
-        digest.update(path.relative_to(source).as_posix().encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    # The artifact's digest (its recipe and weights) is remembered once its files have settled.
+    digest = hashlib.sha256(f"{digest_path(source)}{io['inputs']!r}".encode())
     for array in example:
         digest.update(f"{array.dtype}{array.shape}".encode())
         digest.update(array.tobytes())
@@ -251,12 +250,9 @@ def read_torchlib_ops_once() -> None:
     lists torchlib's ~500 functions from its static registry by parsing each one's source again: 0.5 s of a
     0.75-s single-op export. The list depends only on the installed code, so in a worker it is made once.
     (TORCHLIB_OPS_READ_ONCE: the release whose entries are plain values the registry only reads.)"""
-    import importlib
-
     import onnxscript
-    from torch.onnx._internal._lazy_import import onnxscript_apis
 
-    apis: Any = importlib.import_module(onnxscript_apis._name)  # the module torch reads it from
+    apis = torchlib_apis()
     if onnxscript.__version__ not in TORCHLIB_OPS_READ_ONCE or hasattr(apis.get_torchlib_ops, "cache_info"):
         return
     read = functools.cache(apis.get_torchlib_ops)
@@ -268,3 +264,11 @@ def read_torchlib_ops_once() -> None:
     get_torchlib_ops.cache_info = read.cache_info  # type: ignore[attr-defined]
     apis.get_torchlib_ops = get_torchlib_ops
 
+
+def torchlib_apis() -> Any:
+    """The onnxscript module torch's exporter reads get_torchlib_ops from (torch names it lazily)."""
+    import importlib
+
+    from torch.onnx._internal._lazy_import import onnxscript_apis
+
+    return importlib.import_module(onnxscript_apis._name)
