@@ -178,6 +178,21 @@ def test_a_layer_without_an_exact_keras_counterpart_makes_the_model_torch_only()
     assert image_out.outputs[0].layout == "NCHW"  # Keras gives NHWC, compared after a transpose
 
 
+def test_a_dilated_transposed_convolution_has_no_keras_twin_on_any_cpu() -> None:
+    # TensorFlow's CPU Conv2DBackpropInput runs dilation > 1 only where oneDNN takes it (an Intel CPU with
+    # AVX-512 here, not an AMD one), so a twin that needs it would make the grammar machine-dependent.
+    for spatial, shape in ((1, [1, 2, 5]), (2, [1, 2, 5, 5])):
+        layer = {"kind": f"conv_transpose{spatial}d",
+                 "attrs": {"out": 3, "kernel": 2, "stride": 1, "padding": 0, "output_padding": 0, "bias": True,
+                           "groups": 1, "dilation": 2}}
+        dilated = ModelDescription.from_json(description([layer], shape))
+        assert not dilated.has_keras_twin()
+        assert model_spec(dilated, "dilated").build_keras is None
+        plain = ModelDescription.from_json(description([{**layer, "attrs": {**layer["attrs"], "dilation": 1}}],
+                                                       shape))
+        assert plain.has_keras_twin()
+
+
 def test_ids_go_through_an_embedding_and_are_fed_below_the_vocab() -> None:
     parsed = ModelDescription.from_json(description([{"kind": "embedding", "attrs": {"dim": 4}},
                                                      {"kind": "lstm", "attrs": {"hidden": 3, "bidirectional": True,

@@ -631,12 +631,17 @@ class ConvTranspose(Kind):
         return Call(f"nn.ConvTranspose{self.spatial}d", (tensor.shape[1], attrs["out"], attrs["kernel"]), kwargs)
 
     def keras(self, attrs: Mapping[str, Any], tensor: Tensor, name: str) -> list[Statement] | None:
-        if attrs["groups"] > 1 or (attrs["dilation"] > 1 and (attrs["stride"] > 1 or attrs["output_padding"])):
-            return None  # Keras transposed convolutions have no groups, and dilate at stride 1 only
+        if attrs["groups"] > 1:
+            return None  # Keras transposed convolutions have no groups
+        if attrs["dilation"] > 1:
+            # TensorFlow's CPU kernel (Conv2DBackpropInput) runs a dilated transposed convolution only where
+            # oneDNN takes it, which depends on the processor ("Current CPU implementations do not yet support
+            # dilation rates larger than 1"): a twin must exist on every x86-64 CPU or not at all.
+            return None
         kwargs = kwargs_without_defaults(
             {"strides": attrs["stride"], "output_padding": attrs["output_padding"] or None,
-             "dilation_rate": attrs["dilation"], "use_bias": attrs["bias"]},
-            {"strides": 1, "output_padding": None, "dilation_rate": 1, "use_bias": True})
+             "use_bias": attrs["bias"]},
+            {"strides": 1, "output_padding": None, "use_bias": True})
         statements: list[Statement] = [Apply(Call(f"layers.Conv{self.spatial}DTranspose",
                                                   (attrs["out"], attrs["kernel"]), {**kwargs, "name": name}))]
         if attrs["padding"]:
