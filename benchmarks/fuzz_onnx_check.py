@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.stacks import get_stack, project_root
+from harness.execution.stacks import get_stack, project_root
 
 CANARY_NAME = "outside-canary-secret.bin"
 TRACED_CALLS = "open,openat,openat2,creat,mkdir,mkdirat,rename,renameat,renameat2,unlink,unlinkat,truncate"

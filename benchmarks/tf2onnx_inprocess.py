@@ -67,8 +67,8 @@ def convert_by_cli(saved_model: Path, target: Path) -> str:
 
 def checker_error(target: Path) -> str:
     """The worker's check of a written model, which follows either way of converting."""
-    from harness.onnx_ops import check_written_model
-    from harness.worker import describe_error
+    from harness.errors import describe_error
+    from harness.execution.onnx_ops import check_written_model
 
     try:
         check_written_model(target)
@@ -79,7 +79,7 @@ def checker_error(target: Path) -> str:
 
 def convert_in_process(saved_model: Path, target: Path) -> str:
     from harness.converters.onnx_from_tf import OnnxFromSavedModel
-    from harness.worker import describe_error
+    from harness.errors import describe_error
 
     try:
         OnnxFromSavedModel().convert(saved_model, target, {}, [])
@@ -113,7 +113,7 @@ def compare_ways(saved_models: list[str], out_dir: str) -> dict[str, Any]:
 
 
 def build_saved_models(run_dir: Path, cases: int, case_filter: str | None) -> list[Path]:
-    from harness.pool import WorkerPool
+    from harness.execution.pool import WorkerPool
     from harness.probes.node_cases import run_node_probes
 
     with WorkerPool(run_dir / "logs") as pool:
@@ -131,7 +131,7 @@ def main() -> int:
     parser.add_argument("--run-dir", type=Path, default=None, help="where the cases go (default: a temp folder)")
     args = parser.parse_args()
 
-    from harness.pool import WorkerPool
+    from harness.execution.pool import WorkerPool
 
     # tf2onnx's optimizers visit some nodes in set order, so two CLI runs can differ (one Reshape more or
     # less); one hash seed for the worker and its CLI children makes the two ways comparable.

@@ -11,27 +11,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.engine import EngineOptions
-from harness.plugins import PluginError
-from harness.progress import REPORT_INTERVAL, Progress, Throttled
-from harness.routes import Route
-from harness.search import PROFILES
-from harness.session import (
-    Job,
-    UsageError,
-    default_jobs,
-    filter_routes,
-    open_engine,
-    run_cells,
-    select_models,
-    select_routes,
-    zoo_cells,
-)
-from harness.shards import EVERYTHING, Shard
+from harness.converters import tracked_packages
+from harness.converters.routes import Route
+from harness.errors import ModelInputError, PluginError, StackError, UntrustedArtifactError, UsageError
+from harness.execution.stacks import BASE_STACKS, KNOWN_STACKS, get_stack, project_root, stacks_with
+from harness.run.engine import EngineOptions
+from harness.run.progress import REPORT_INTERVAL, Progress, Throttled
+from harness.run.search import PROFILES
+from harness.run.selection import filter_routes, select_models, select_routes, zoo_cells
+from harness.run.session import Job, default_jobs, open_engine, run_cells
+from harness.run.shards import EVERYTHING, Shard
+from harness.run.user_model import recognise
 from harness.spec import ModelSpec
-from harness.stacks import BASE_STACKS, KNOWN_STACKS, StackError, get_stack, project_root, stacks_with
-from harness.torch_artifact import UntrustedArtifactError
-from harness.user_model import ModelInputError, recognise
 
 DEFAULT_EXAMPLES = 20
 # ONNX opsets an exporter may be asked for: 7 is torch.onnx.export's oldest, 23 the newest the current stack's
@@ -153,18 +144,20 @@ def work_dir_for(args: argparse.Namespace, default: str) -> Path:
 
 def fetch_declared(engine: Any) -> dict[str, dict[str, bool]]:
     """The converters' own support tables, read inside their stacks, keyed by the probe route they judge."""
+    from harness.converters import declared_tables
+
     declared: dict[str, dict[str, bool]] = {}
-    for route, stack, framework, function in (("onnx>tf", "legacy", "tf", "onnx_tf_declared"),
-                                              ("onnx>torch", "current", "torch", "onnx2pytorch_declared")):
+    for route, converter in declared_tables().items():
         try:
-            declared[route] = engine.call_function(stack, framework, f"harness.probes.declared:{function}")
+            declared[route] = engine.call_function(converter.stack, converter.framework, str(converter.declared_table),
+                                                   pure=True)
         except RuntimeError as exc:  # a table that cannot be read is left out, and said so
             print(f"[parity] could not read the declared support of {route}: {exc}", file=sys.stderr)
     return declared
 
 
 def probe_jobs(args: argparse.Namespace) -> list[Job]:
-    """The operator probes as jobs beside the zoo's cells (harness.session.Job): each returns its rows."""
+    """The operator probes as jobs beside the zoo's cells (harness.run.session.Job): each returns its rows."""
     from harness.probes.node_cases import run_node_probes
     from harness.probes.source_ops import run_source_probes
 
@@ -215,8 +208,9 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
         cells: Sequence[tuple[ModelSpec, Route]] = [
             (spec, route) for spec, route in cells_for(engine) if args.shard.owns(f"cell:{spec.name}:{route.id}")]
         # Imported once the cells are chosen: pandas costs a bad input half a second before its one line.
-        from harness.publish import split
-        from harness.report import summary_table, write_reports
+        from harness.reporting.publish import split
+        from harness.reporting.results import summary_table
+        from harness.reporting.write import write_reports
 
         shard = f" (shard {args.shard})" if args.shard.count > 1 else ""
         progress.note(f"[parity] {len(cells)} cells{shard}; artifacts in {work_dir}; reports in {out_dir}/")
@@ -259,11 +253,13 @@ def run_mutants(args: argparse.Namespace, work_dir: Path, models_for: Any,
     """The mutation self-test: `models_for(engine)` gives (spec, source format) pairs; writes mutation.md."""
     import time
 
-    from harness.oracle.mutants import run_mutation, summarize, write_mutation_report
+    from harness.oracle.mutants import summarize
+    from harness.reporting.mutation import write_mutation_report
+    from harness.run.self_test import run_mutation
 
     options = engine_options(args)
     options.localize = True  # localization is half of what the self-test measures
-    options.profile = "mutation"  # derandomized, no shrinking: see harness.search
+    options.profile = "mutation"  # derandomized, no shrinking: see harness.run.search
     command = reproduce_command(sys.argv[1:])
     progress = Progress()
     started = time.perf_counter()
@@ -297,7 +293,7 @@ def command_zoo(args: argparse.Namespace) -> int:
 
 
 def command_check(args: argparse.Namespace) -> int:
-    from harness.check import prepare_user_model, routes_from
+    from harness.run.check import prepare_user_model, routes_from
 
     def cells_for(engine: Any) -> list[tuple[ModelSpec, Route]]:
         spec, source = prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())
@@ -317,7 +313,7 @@ def command_check(args: argparse.Namespace) -> int:
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a results.csv or results.json a parity run wrote (or the folder holding one)."""
-    from harness.report import read_results
+    from harness.reporting.results import read_results
 
     if path.is_dir():
         path = path / "results.json"
@@ -337,10 +333,10 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 def report_rows(rows: list[dict[str, Any]], out: Path, command: str, *, publish: bool) -> None:
     """Every report of a run again, from its rows, with the current known-failure records applied."""
-    from harness.known_failures import apply_known_failures, load_known_failures
     from harness.probes.node_cases import classify_stochastic
-    from harness.report import write_reports
-    from harness.session import known_failures_path
+    from harness.reporting.write import write_reports
+    from harness.run.known_failures import apply_known_failures, load_known_failures
+    from harness.run.session import known_failures_path
 
     classify_stochastic(rows)
     zoo_rows = [row for row in rows if not row.get("probe_kind")]
@@ -394,7 +390,7 @@ def by_mark(frame: Any, mark: str, *, keep: bool) -> Any:
 
 
 def command_diff(args: argparse.Namespace) -> int:
-    from harness.diff import load_results
+    from harness.reporting.diff import load_results
 
     try:
         baseline, current = load_results(args.baseline), load_results(args.current)
@@ -408,8 +404,8 @@ def write_diff(baseline: Any, current: Any, labels: list[str], out_dir: Path, na
                baseline_mark: str | None = None, current_mark: str | None = None) -> int:
     """Diff two result frames (or the marked and unmarked routes of them), write diff.md and its CSV;
     1 when anything regressed."""
-    from harness.diff import diff_markdown, diff_results, diff_summary_text, regressions
-    from harness.report import write_atomic
+    from harness.reporting.diff import diff_markdown, diff_results, diff_summary_text, regressions
+    from harness.reporting.results import write_atomic
 
     # Two versions side by side in one run: the routes of one carry a mark (@dynamo, @tf2onnx116).
     if baseline_mark:
@@ -435,8 +431,8 @@ def write_diff(baseline: Any, current: Any, labels: list[str], out_dir: Path, na
 
 def command_upgrade(args: argparse.Namespace) -> int:
     """Zoo cells under the base stack and a stack with PKG==NEW side by side, then their diff; 1 on a regression."""
-    from harness.diff import load_results
-    from harness.stacks import derive, provision_stacks, safe_label
+    from harness.execution.stacks import derive, provision_stacks, safe_label
+    from harness.reporting.diff import load_results
 
     derivation = derive(args.package)  # a bad spec or an unknown package is one line and exit 2
     mark = derivation.stack.name
@@ -476,7 +472,7 @@ def from_the_upgraded_hop(frame: Any, mark: str) -> Any:
 def check_torch_recipes(cell_dir: Path) -> None:
     """Refuse a cell folder (perhaps from someone else) whose torch artifacts name an untrusted rebuild
     function, before any worker starts; the workers check again before they load anything."""
-    from harness.torch_artifact import read_recipe
+    from harness.execution.torch_artifact import read_recipe
 
     try:
         manifest = json.loads((cell_dir / "cell.json").read_text())
@@ -491,9 +487,9 @@ def check_torch_recipes(cell_dir: Path) -> None:
 
 
 def command_replay(args: argparse.Namespace) -> int:
-    from harness.engine import Engine
-    from harness.pool import WorkerPool
-    from harness.report import to_frame
+    from harness.execution.pool import WorkerPool
+    from harness.reporting.results import to_frame
+    from harness.run.engine import Engine
 
     cell_dir = Path(args.cell)
     if not (cell_dir / "cell.json").is_file():
@@ -510,7 +506,7 @@ def command_replay(args: argparse.Namespace) -> int:
 
 
 def command_bench(args: argparse.Namespace) -> int:
-    from harness.bench import DEFAULT_ROUTES, format_bench, run_bench
+    from harness.bench.timing import DEFAULT_ROUTES, format_bench, run_bench
 
     if args.examples < 1:
         raise UsageError("--examples must be at least 1")
@@ -536,7 +532,7 @@ def command_list(args: argparse.Namespace) -> int:
 
 
 def command_stacks(args: argparse.Namespace) -> int:
-    from harness.stacks import get_stack, provision_stacks, stack_versions
+    from harness.execution.stacks import get_stack, provision_stacks, stack_versions
 
     derived = stacks_with(args.with_packages)
     names = [*(args.names or ([] if derived else list(KNOWN_STACKS))), *derived]
@@ -548,13 +544,13 @@ def command_stacks(args: argparse.Namespace) -> int:
         return 0
     provision_stacks(names)
     for name in names:
-        versions = stack_versions(name)
+        versions = stack_versions(name, tracked_packages())
         print(f"stack {name}: " + ", ".join(f"{package} {version}" for package, version in versions.items()))
     return 0
 
 
 def command_cache(args: argparse.Namespace) -> int:
-    from harness.cache import TaskCache
+    from harness.execution.cache import TaskCache
 
     cache = TaskCache(cache_dir_for(args))
     if args.action == "prune":
@@ -573,8 +569,8 @@ def command_fuzz(args: argparse.Namespace) -> int:
     import time
 
     from harness.converters import default_converters
+    from harness.execution.stacks import provision_stacks
     from harness.fuzz.campaign import Campaign, CampaignOptions, drawn_models, load_description
-    from harness.stacks import provision_stacks
 
     given = None
     if args.description:

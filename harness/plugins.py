@@ -2,6 +2,7 @@
 
     [project.entry-points."parity.models"]      name = "package.module:MODELS"   # ModelSpecs, or a function
     [project.entry-points."parity.converters"]  name = "package.module:MyConverter"  # a Converter subclass
+    [project.entry-points."parity.runners"]     name = "package.module:MyRunner"     # a Runner subclass
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import Any
 
+from harness.errors import PluginError
+
 MODELS_GROUP = "parity.models"
 CONVERTERS_GROUP = "parity.converters"
-
-
-class PluginError(RuntimeError):
-    """An installed plugin could not be loaded; the message names the plugin and its package."""
+RUNNERS_GROUP = "parity.runners"
 
 
 def load_group(group: str) -> list[tuple[str, Any]]:
@@ -34,16 +34,3 @@ def plugin_models() -> list[Any]:
     for _, provided in load_group(MODELS_GROUP):
         models += list(provided() if callable(provided) else provided)
     return models
-
-
-def plugin_converters() -> list[Any]:
-    from harness.converters.base import Converter
-
-    converters: list[Any] = []
-    for name, provided in load_group(CONVERTERS_GROUP):
-        if isinstance(provided, type) and issubclass(provided, Converter):
-            converters += [provided(variant) for variant in provided.variants]
-        else:
-            raise PluginError(f"plugin {name!r} in {CONVERTERS_GROUP} must name a Converter subclass, "
-                              f"not {provided!r}")
-    return converters

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from harness.engine import Engine
-    from harness.routes import Route
+    from harness.converters.routes import Route
+    from harness.run.engine import Engine
     from harness.spec import ModelSpec
 
 ZOO = "--zoo"
@@ -50,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "stacks: needs the converter stacks (provisioned on first use)")
     baseline = config.getoption(ZOO_BASELINE, None)
     if baseline:
-        from harness.diff import load_results
+        from harness.reporting.diff import load_results
 
         try:
             load_results(baseline)  # a bad file stops the session before any cell runs
@@ -69,8 +69,8 @@ class ZooState:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from harness.engine import Engine, EngineOptions
-            from harness.pool import WorkerPool
+            from harness.execution.pool import WorkerPool
+            from harness.run.engine import Engine, EngineOptions
 
             parity_dir = Path(self.config.rootpath) / ".parity"
             # Under pytest-xdist every worker process runs its own cells, in its own folder.
@@ -89,9 +89,9 @@ class ZooState:
         self._engine.pool.close()
         out = self.config.getoption(ZOO_OUT)
         if out and self.rows:
-            from harness.known_failures import apply_known_failures, load_known_failures
-            from harness.report import write_reports
-            from harness.session import known_failures_path
+            from harness.reporting.write import write_reports
+            from harness.run.known_failures import apply_known_failures, load_known_failures
+            from harness.run.session import known_failures_path
 
             stale = apply_known_failures(self.rows, load_known_failures(known_failures_path()))
             worker = os.environ.get("PYTEST_XDIST_WORKER")
@@ -113,9 +113,9 @@ class ZooItem(pytest.Item):
         self.add_marker("zoo")
 
     def runtest(self) -> None:
-        from harness.known_failures import apply_known_failures, load_known_failures
-        from harness.report import to_frame
-        from harness.session import known_failures_path
+        from harness.reporting.results import to_frame
+        from harness.run.known_failures import apply_known_failures, load_known_failures
+        from harness.run.session import known_failures_path
 
         state = self.config.stash[zoo_state_key]
         rows = state.engine.run_route(self.spec, self.route)
@@ -125,7 +125,7 @@ class ZooItem(pytest.Item):
                                 "status", "max_abs_err", "hop_max_abs_err", "known_failure", "error"]]
         baseline = self.config.getoption(ZOO_BASELINE)
         if baseline:
-            from harness.diff import regressed_cells
+            from harness.reporting.diff import regressed_cells
 
             found = regressed_cells(baseline, rows).get((self.spec.name, self.route.id), [])
             if found:
@@ -194,8 +194,8 @@ def collect_findings(session: pytest.Session, config: pytest.Config, items: list
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.getoption(ZOO):
         return
-    from harness.session import select_models, select_routes, zoo_cells
-    from harness.shards import Shard
+    from harness.run.selection import select_models, select_routes, zoo_cells
+    from harness.run.shards import Shard
 
     try:
         shard = Shard.parse(config.getoption(ZOO_SHARD))

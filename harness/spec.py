@@ -8,10 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from harness.inputs import ExampleRecipe  # which imports this module
+
+# A recipe, not arrays: harness.run.inputs builds the arrays of one example from it.
+@dataclass(frozen=True)
+class InputRecipe:
+    kind: str
+    scale_exponent: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class ExampleRecipe:
+    """Everything needed to rebuild one example's arrays exactly."""
+
+    dims: Mapping[str, int]
+    inputs: tuple[InputRecipe, ...]
+
+    def describe(self) -> str:
+        dims = ", ".join(f"{name}={size}" for name, size in self.dims.items())
+        kinds = ", ".join(f"{r.kind}(1e{r.scale_exponent:+d}, seed {r.seed})" for r in self.inputs)
+        return f"{dims}; {kinds}" if dims else kinds
+
 
 Dim = int | str  # an int is fixed; a str names a symbolic dimension bounded by InputSpec.dim_bounds
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from harness.inputs import ExampleRecipe, InputRecipe
-from harness.spec import InputSpec, ModelSpec, OutputSpec
+from harness.spec import ExampleRecipe, InputRecipe, InputSpec, ModelSpec, OutputSpec
 from model_zoo.trained_look import look_trained_keras
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.engine import Engine, EngineOptions
-from harness.pool import WorkerPool
+from harness.execution.pool import WorkerPool
+from harness.run.engine import Engine, EngineOptions
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +32,6 @@ def fresh_engine(tmp_path: Path) -> Iterator[Engine]:
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: one test process per core, bounded by memory as `parity zoo -j` is: each process runs its
     own stack workers (torch, TensorFlow twice, onnxruntime)."""
-    from harness.session import default_jobs
+    from harness.run.session import default_jobs
 
     return default_jobs()

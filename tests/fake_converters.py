@@ -48,7 +48,7 @@ def rebuild_perturbed(directory: Path, inner: str, mode: str) -> Any:
     """The inner torch artifact wrapped so that its first output is perturbed in one way."""
     import torch
 
-    from harness.torch_artifact import load_torch_module
+    from harness.execution.torch_artifact import load_torch_module
 
     class Perturbed(torch.nn.Module):
         def __init__(self) -> None:
@@ -86,7 +86,7 @@ class PerturbingConverter(Converter):
     variants = ("identity", "scale_1e-3", "scale_1e-7", "ulps_4", "nan", "transpose", "noise", "cancel")
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
-        from harness.torch_artifact import save_torch_module
+        from harness.execution.torch_artifact import save_torch_module
 
         module = rebuild_perturbed(target, str(source), self.variant)
         save_torch_module(target, module, f"{__name__}:rebuild_perturbed", inner=str(source), mode=self.variant)
@@ -121,7 +121,7 @@ def rebuild_failing(directory: Path) -> Any:
 
 
 def write_failing_source(target: str) -> dict[str, Any]:
-    from harness.torch_artifact import save_torch_module
+    from harness.execution.torch_artifact import save_torch_module
 
     save_torch_module(Path(target), rebuild_failing(Path(target)), f"{__name__}:rebuild_failing")
     return {}

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.converters.base import Converter
+from harness.execution.worker import save_npz
 from harness.formats import ONNX
-from harness.worker import save_npz
 
 WRONG_NODE = "relu_2"  # the second Relu, which the "leaky" variant turns into LeakyRelu(alpha=0.1)
 CLIP_MAX = 5.0  # the "clip_large" variant caps the first Relu here: wrong only on large activations

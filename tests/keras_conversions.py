@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.converters import onnx_from_tf
 from harness.converters.onnx_from_tf import OnnxFromKeras, keras_input_signature, start_names_afresh
-from harness.worker import names_keras_layers_afresh
+from harness.execution.worker import names_keras_layers_afresh
 
 
 def harness_and_from_keras(model: str, folder: str, io: dict[str, Any], opsets: list[int],

@@ -19,8 +19,8 @@ def node_change(model_path: str, inputs_npz: str, plan: dict[str, Any]) -> dict[
     import onnx
     import onnxruntime
 
+    from harness.execution.worker import load_npz
     from harness.oracle.localize import extract_prefix
-    from harness.worker import load_npz
 
     chosen = Plan(plan["kind"], plan["node"], plan["index"], plan["op_type"], plan["params"])
     original = onnx.load(model_path)

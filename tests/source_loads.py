@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.execution.worker import load_npz
 from harness.runners import runner_for
-from harness.worker import load_npz
 
 
 def loads_for_run_and_truth(fmt: str, artifact: str, inputs: str, io: dict[str, Any]) -> int:

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.engine import Engine, EngineOptions
-from harness.pool import WorkerPool
-from harness.user_model import ModelInputError
+from harness.errors import ModelInputError
+from harness.execution.pool import WorkerPool
+from harness.run.engine import Engine, EngineOptions
 
 pytestmark = pytest.mark.stacks
 
@@ -103,7 +103,7 @@ def test_mutated_onnx_bytes_give_only_clean_errors(engine: Engine, data: st.Data
     path = engine.run_dir / "mutated.onnx"
     path.write_bytes(bytes(mutated[:cut]))
     try:
-        description = engine.call_function("current", "none", "harness.user_model:describe_onnx", path=str(path))
+        description = engine.call_function("current", "none", "harness.run.user_model:describe_onnx", path=str(path))
     except ModelInputError as error:
         assert str(error).startswith(f"{path} ") and "\n" not in str(error)
     else:

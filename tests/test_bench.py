@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.bench import BARE_CONVERSIONS, BARE_SOURCE_RUNS, CONVERSIONS, StageClock
+from harness.bench.timing import BARE_CONVERSIONS, BARE_SOURCE_RUNS, CONVERSIONS, StageClock
 from harness.cli import main
 
 pytestmark = pytest.mark.stacks

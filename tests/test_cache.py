@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-import harness.cache
-from harness.cache import TaskCache, digest_path
+import harness.execution.cache
 from harness.converters.onnx_from_torch import OnnxFromTorch
+from harness.converters.routes import Hop, Route
 from harness.converters.torch_from_onnx import TorchFromOnnx
-from harness.engine import Engine, EngineOptions
+from harness.execution.cache import TaskCache, digest_path
+from harness.execution.pool import WorkerPool
+from harness.execution.stacks import harness_import_root
 from harness.formats import TORCH
-from harness.pool import WorkerPool
-from harness.routes import Hop, Route
-from harness.stacks import harness_import_root
+from harness.run.engine import Engine, EngineOptions
 from model_zoo import all_models
 
 pytestmark = pytest.mark.stacks
@@ -56,9 +56,9 @@ def test_a_rerun_with_nothing_changed_converts_and_runs_nothing(pool: WorkerPool
 def test_a_changed_converter_converts_again_from_its_hop_on(pool: WorkerPool, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     cold, _ = run(pool, tmp_path / "cold", tmp_path / "cache")
-    real = harness.cache.module_digest
+    real = harness.execution.cache.module_digest
     # As if onnx2pytorch's converter module had changed: its hop's key changes, the exporter's does not.
-    monkeypatch.setattr(harness.cache, "module_digest", lambda module: real(module) + (
+    monkeypatch.setattr(harness.execution.cache, "module_digest", lambda module: real(module) + (
         "-changed" if module == TorchFromOnnx.__module__ else ""))
     again, _ = run(pool, tmp_path / "again", tmp_path / "cache")
     assert [row["cached"] for row in again] == [True, False]
@@ -85,7 +85,7 @@ def test_a_corrupt_entry_is_rebuilt_not_trusted(pool: WorkerPool, tmp_path: Path
 
 
 def test_an_entry_is_never_reused_for_other_input_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
     source, example, target = tmp_path / "in.onnx", tmp_path / "x.npz", tmp_path / "out" / "model.onnx"
     source.write_bytes(b"first model")
     example.write_bytes(b"example")
@@ -153,7 +153,7 @@ def test_source_probes_rerun_from_the_cache_and_say_so(pool: WorkerPool, tmp_pat
 def test_an_onnx_file_comes_back_with_its_external_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The dynamo exporter keeps weights in model.onnx.data: a second cell sharing the hop got model.onnx
     alone and failed to load it ("External data path validation failed")."""
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
     source, example = tmp_path / "torch_module", tmp_path / "x.npz"
     source.write_bytes(b"module")
     example.write_bytes(b"example")
@@ -174,7 +174,7 @@ def test_an_onnx_file_comes_back_with_its_external_data(tmp_path: Path, monkeypa
 def test_a_run_of_an_onnx_file_is_keyed_by_its_external_data_too(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A run that failed because model.onnx.data was missing must not answer for the file with its weights."""
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
     model, inputs, outputs = tmp_path / "model.onnx", tmp_path / "in.npz", tmp_path / "out.npz"
     model.write_bytes(b"graph")
     inputs.write_bytes(b"inputs")
@@ -200,14 +200,14 @@ def torch_module_run(tmp_path: Path, rebuild: str, **args: Any) -> dict[str, Any
 def test_a_torch_module_is_keyed_by_the_code_that_rebuilds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A torch artifact holds weights and names the function that rebuilds the architecture: a user who edits
     forward() and keeps the weights must not get the outputs of the old code."""
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
     code = tmp_path / "code"
     (code / "my_models").mkdir(parents=True)
     (code / "my_models" / "__init__.py").write_text("")
     (code / "my_models" / "nets.py").write_text("def build():\n    return Net()  # forward adds\n")
     (code / "my_models" / "layers.py").write_text("SCALE = 1.0\n")
     monkeypatch.chdir(code)  # where a user's factory module lies (the worker's last sys.path entry)
-    task = torch_module_run(tmp_path, "harness.user_model:rebuild_factory", factory="my_models.nets:build")
+    task = torch_module_run(tmp_path, "harness.run.user_model:rebuild_factory", factory="my_models.nets:build")
     cache = TaskCache(tmp_path / "cache")
     cache.store("current", task, {"ok": True, "result": {"errors": [None]}})
     assert cache.restore("current", task) is not None
@@ -221,20 +221,20 @@ def test_a_torch_module_is_keyed_by_the_code_that_rebuilds_it(tmp_path: Path, mo
 
 def test_a_torch_module_whose_code_cannot_be_found_is_never_cached(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
     monkeypatch.chdir(tmp_path)
-    task = torch_module_run(tmp_path, "harness.user_model:rebuild_factory", factory="nowhere_to_be_found:build")
+    task = torch_module_run(tmp_path, "harness.run.user_model:rebuild_factory", factory="nowhere_to_be_found:build")
     cache = TaskCache(tmp_path / "cache")
     cache.store("current", task, {"ok": True, "result": {"errors": [None]}})
     assert cache.restore("current", task) is None and not list(cache.entries())
 
 
 def test_a_zoo_model_is_keyed_by_the_zoo_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
-    task = torch_module_run(tmp_path, "harness.torch_artifact:rebuild_zoo_model", model="mlp")
-    plan = harness.cache.plan_for(task)
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
+    task = torch_module_run(tmp_path, "harness.execution.torch_artifact:rebuild_zoo_model", model="mlp")
+    plan = harness.execution.cache.plan_for(task)
     assert plan is not None
-    zoo = Path(harness.cache.__file__).parents[1] / "model_zoo"
+    zoo = Path(harness.execution.cache.__file__).parents[2] / "model_zoo"
     assert {path.name for path in plan.reads if path.parent == zoo} >= {"__init__.py", "mlp.py", "trained_look.py"}
 
 
@@ -242,12 +242,12 @@ def test_a_zoo_model_is_keyed_by_the_code_its_workers_import_from_any_directory(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run from outside the checkout, an editable install's packages are found by an import hook, not on
     sys.path: the key must still find the zoo code where the workers import it, or no torch task is cached."""
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
     monkeypatch.chdir(tmp_path)
     outside = [entry for entry in sys.path if not Path(entry or ".").joinpath("model_zoo").is_dir()]
     monkeypatch.setattr("sys.path", outside)
-    task = torch_module_run(tmp_path, "harness.torch_artifact:rebuild_zoo_model", model="mlp")
-    plan = harness.cache.plan_for(task)
+    task = torch_module_run(tmp_path, "harness.execution.torch_artifact:rebuild_zoo_model", model="mlp")
+    plan = harness.execution.cache.plan_for(task)
     assert plan is not None
     zoo = harness_import_root() / "model_zoo"
     assert {path.name for path in plan.reads if path.parent == zoo} >= {"__init__.py", "mlp.py"}
@@ -255,7 +255,7 @@ def test_a_zoo_model_is_keyed_by_the_code_its_workers_import_from_any_directory(
 
 def test_a_pure_worker_call_is_answered_from_the_cache_with_its_files(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
     model = tmp_path / "model.onnx"
     model.write_bytes(b"graph")
     task = {"task": "call", "function": "harness.oracle.localize:extract_prefix", "framework": "none",
@@ -271,7 +271,7 @@ def test_a_pure_worker_call_is_answered_from_the_cache_with_its_files(tmp_path: 
     model.write_bytes(b"another graph")
     assert cache.restore("current", task) is None
     unknown = {"task": "call", "function": "my_models.nets:anything", "kwargs": {}, "framework": "none"}
-    assert harness.cache.plan_for(unknown) is None  # a call the cache cannot vouch for always runs
+    assert harness.execution.cache.plan_for(unknown) is None  # a call the cache cannot vouch for always runs
 
 
 class DyingPool:
@@ -289,9 +289,10 @@ def test_a_converter_that_segfaults_is_kept_a_killed_worker_is_not(tmp_path: Pat
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A fault signal on the same bytes in the same stack is the converter's, as its exception would be; a kill
     (out of memory, a timeout) is the machine's, and runs again."""
-    from harness.pool import WorkerFailure, call_task
+    from harness.errors import WorkerFailure
+    from harness.execution.pool import call_task
 
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
     source, example = tmp_path / "model.onnx", tmp_path / "x.npz"
     source.write_bytes(b"graph")
     example.write_bytes(b"example")
@@ -331,17 +332,18 @@ def test_only_a_settled_file_keeps_its_digest(tmp_path: Path, monkeypatch: pytes
     fresh = tmp_path / "fresh.npz"
     fresh.write_bytes(b"example")
     digest_path(fresh)
-    assert not [key for key in harness.cache._file_digests if key[0] == str(fresh)]
+    assert not [key for key in harness.execution.cache._file_digests if key[0] == str(fresh)]
     created = fresh.stat().st_ctime_ns
-    monkeypatch.setattr(harness.cache.time, "time_ns", lambda: created + harness.cache.SETTLED_NS + 1)
+    settled = created + harness.execution.cache.SETTLED_NS + 1
+    monkeypatch.setattr(harness.execution.cache.time, "time_ns", lambda: settled)
     digest_path(fresh)
-    assert [key for key in harness.cache._file_digests if key[0] == str(fresh)]
+    assert [key for key in harness.execution.cache._file_digests if key[0] == str(fresh)]
 
 
 def test_a_probe_is_keyed_by_the_probe_definitions(tmp_path: Path) -> None:
     """The single-op probes are data in harness/probes/torch_ops.py and keras_ops.py: a probe edited there must
     be built again, and its torch module run again, though source_ops.py did not change."""
-    probes = Path(harness.cache.__file__).parent / "probes"
+    probes = Path(harness.execution.cache.__file__).parents[1] / "probes"
     (tmp_path / "in.npz").write_bytes(b"inputs")
     build = {"task": "call", "function": "harness.probes.source_ops:build_probes", "framework": "tf",
              "kwargs": {"kind": "keras", "jobs": [{"probe": "dense", "artifact": str(tmp_path / "model.keras"),
@@ -349,7 +351,7 @@ def test_a_probe_is_keyed_by_the_probe_definitions(tmp_path: Path) -> None:
                                                    "outputs": [str(tmp_path / "out.npz")]}]}}
     run = torch_module_run(tmp_path, "harness.probes.source_ops:rebuild_torch_probe", probe="relu")
     for task in (build, run):
-        plan = harness.cache.plan_for(task)
+        plan = harness.execution.cache.plan_for(task)
         assert plan is not None
         assert {probes / "torch_ops.py", probes / "keras_ops.py"} <= set(plan.reads)
 
@@ -365,14 +367,14 @@ def test_a_stacks_fingerprint_is_the_same_from_any_directory(tmp_path: Path, mon
     fingerprints = []
     for folder in (tmp_path, elsewhere):
         monkeypatch.chdir(folder)
-        harness.cache.stack_fingerprint.cache_clear()
-        fingerprints.append(harness.cache.stack_fingerprint("current"))
-    harness.cache.stack_fingerprint.cache_clear()
+        harness.execution.cache.stack_fingerprint.cache_clear()
+        fingerprints.append(harness.execution.cache.stack_fingerprint("current"))
+    harness.execution.cache.stack_fingerprint.cache_clear()
     assert fingerprints[0] == fingerprints[1]
 
 
 def test_a_run_on_another_thread_count_is_another_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
     monkeypatch.delenv("PARITY_WORKER_THREADS", raising=False)
     model = tmp_path / "model.onnx"
     model.write_bytes(b"graph")
@@ -389,8 +391,8 @@ def test_a_restored_artifact_is_hashed_once_as_it_is_copied(tmp_path: Path, monk
     """The artifact a warm cell restores is read by the next task at once (every example runs it): restoring
     hashes what it copies and remembers it, instead of verifying the entry and then hashing the copy again
     on every example until it has settled. A directory artifact (a SavedModel) too."""
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
-    monkeypatch.setattr(harness.cache, "SETTLED_NS", 10**18)  # nothing written in this test counts as settled
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.execution.cache, "SETTLED_NS", 10**18)  # nothing written in this test counts as settled
     source, example = tmp_path / "in.onnx", tmp_path / "x.npz"
     source.write_bytes(b"model")
     example.write_bytes(b"example")
@@ -410,7 +412,8 @@ def test_a_restored_artifact_is_hashed_once_as_it_is_copied(tmp_path: Path, monk
 
     hashed: list[int] = []
     real_sha256 = hashlib.sha256
-    monkeypatch.setattr(harness.cache.hashlib, "sha256", lambda *data: (hashed.append(1), real_sha256(*data))[1])
+    monkeypatch.setattr(harness.execution.cache.hashlib, "sha256",
+                        lambda *data: (hashed.append(1), real_sha256(*data))[1])
     for name, task in tasks.items():
         restored = Path(str(targets[name]).replace("made", "restored"))
         before = len(hashed)
@@ -423,7 +426,7 @@ def test_a_restored_artifact_is_hashed_once_as_it_is_copied(tmp_path: Path, monk
 
 def test_a_corrupt_file_found_while_restoring_leaves_nothing_behind(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
     source, example, target = tmp_path / "in.onnx", tmp_path / "x.npz", tmp_path / "made" / "saved_model"
     source.write_bytes(b"model")
     example.write_bytes(b"example")
@@ -445,7 +448,7 @@ def test_a_target_already_holding_the_entrys_bytes_is_left_in_place(tmp_path: Pa
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A rerun into the same folder finds each artifact where the last run left it: checked, not copied again.
     A target holding other bytes is replaced by the entry's."""
-    monkeypatch.setattr(harness.cache, "stack_fingerprint", lambda stack: "fixed")
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
     source, example = tmp_path / "in.onnx", tmp_path / "x.npz"
     source.write_bytes(b"model")
     example.write_bytes(b"example")

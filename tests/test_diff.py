@@ -1,4 +1,4 @@
-"""harness.diff on two small hand-built runs: every class, the Markdown report, ops that got worse, bad files."""
+"""reporting.diff on two small hand-built runs: every class, the Markdown report, ops that got worse, bad files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from harness.diff import (
+from harness.reporting.diff import (
     diff_markdown,
     diff_results,
     diff_summary_text,
@@ -19,7 +19,7 @@ from harness.diff import (
     regressed_cells,
     regressions,
 )
-from harness.report import to_frame
+from harness.reporting.results import to_frame
 
 OLD = {"onnx": "1.15.0", "onnx-tf": "1.10.0"}
 NEW = {"onnx": "1.16.0", "onnx-tf": "1.11.0"}

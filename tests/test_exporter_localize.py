@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from harness.converters.onnx_from_tf import OnnxFromSavedModel
-from harness.engine import Engine, EngineOptions
+from harness.converters.routes import Hop, Route
+from harness.execution.pool import WorkerPool
 from harness.formats import KERAS, TORCH
 from harness.oracle.exporter_localize import keras_scope, localize_export, torch_scope
-from harness.pool import WorkerPool
-from harness.routes import Hop, Route
+from harness.run.engine import Engine, EngineOptions
 from model_zoo import all_models
 from tests.fake_exporters import CorruptingOnnxFromKeras, CorruptingOnnxFromTorch
 

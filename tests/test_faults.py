@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.engine import Engine, EngineOptions
+from harness.converters.routes import Hop, Route
+from harness.execution.pool import WorkerPool
 from harness.formats import TORCH
-from harness.pool import WorkerPool
-from harness.routes import Hop, Route
+from harness.run.engine import Engine, EngineOptions
 from model_zoo import all_models
 from tests.fake_converters import MemoryHungryConverter
 
@@ -40,7 +40,7 @@ def test_a_converter_that_eats_memory_is_killed_as_out_of_memory(tmp_path: Path)
 
 
 def select_route(route_id: str) -> Route:
-    from harness.session import select_routes
+    from harness.run.selection import select_routes
 
     (route,) = select_routes([route_id])
     return route

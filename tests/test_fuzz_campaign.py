@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 
 from harness.cli import main
+from harness.converters.routes import Route
 from harness.converters.tf_from_onnx import TfFromOnnx
 from harness.fuzz.findings import FailedHop, read_finding, read_findings, write_finding, write_readme
 from harness.fuzz.shrink import shrink
 from harness.fuzz.signature import Signature, known_record, normalise_message, signature_of
-from harness.known_failures import load_known_failures
-from harness.routes import Route
-from harness.session import known_failures_path, select_routes
+from harness.run.known_failures import load_known_failures
+from harness.run.selection import select_routes
+from harness.run.session import known_failures_path
 
 TORCH_ROUTE = "torch>onnx>tf>onnx>torch"
 

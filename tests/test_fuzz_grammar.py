@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as seeded
 
-from harness.engine import Engine
 from harness.fuzz.grammar import (
     KINDS,
     MAX_LAYERS,
@@ -24,6 +23,7 @@ from harness.fuzz.grammar import (
     torch_source,
     trace,
 )
+from harness.run.engine import Engine
 
 FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 

@@ -6,10 +6,10 @@ import pytest
 
 from harness.converters.base import Converter
 from harness.converters.onnx_from_torch import OnnxFromTorch
-from harness.engine import Engine
+from harness.converters.routes import Hop, Route
+from harness.errors import describe_error
 from harness.formats import TORCH
-from harness.routes import Hop, Route
-from harness.worker import describe_error
+from harness.run.engine import Engine
 from model_zoo import all_models
 from tests.fake_converters import HangingConverter, RaisingConverter, SegfaultingConverter
 

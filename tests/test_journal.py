@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from harness.engine import EngineOptions
-from harness.progress import Progress
-from harness.session import JOURNAL, run_cells
+from harness.run.engine import EngineOptions
+from harness.run.progress import Progress
+from harness.run.session import JOURNAL, run_cells
 
 
 @dataclass

@@ -9,9 +9,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from harness.known_failures import KnownFailure, apply_known_failures, load_known_failures
-from harness.report import summary_table, write_reports
-from harness.session import known_failures_path
+from harness.reporting.results import summary_table
+from harness.reporting.write import write_reports
+from harness.run.known_failures import KnownFailure, apply_known_failures, load_known_failures
+from harness.run.session import known_failures_path
 
 
 def make_row(**overrides: Any) -> dict[str, Any]:

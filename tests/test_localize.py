@@ -9,11 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.cache import TaskCache
 from harness.converters.tf_from_onnx import TfFromOnnx
+from harness.execution.cache import TaskCache
+from harness.execution.pool import WorkerPool, call_task
+from harness.execution.stacks import get_stack
 from harness.oracle.localize import Localization, bisect, localize, named_node, prefix_outputs, write_repro
-from harness.pool import WorkerPool, call_task
-from harness.stacks import get_stack
 from tests.fake_localize import CHAIN, WRONG_NODE, MiscompilingOnnxConverter
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from harness.converters import default_converters
-from harness.engine import Engine, EngineOptions
+from harness.execution.pool import WorkerPool
 from harness.formats import TORCH
-from harness.oracle.mutants import CONTROLS, FAULTS, MutantConverter, Plan, mutation_markdown, summarize
-from harness.pool import WorkerPool
+from harness.oracle.mutants import CONTROLS, FAULTS, MutantConverter, Plan, summarize
+from harness.reporting.mutation import mutation_markdown
+from harness.run.engine import Engine, EngineOptions
 from model_zoo import all_models
 
 pytestmark = pytest.mark.stacks
@@ -82,7 +83,7 @@ def test_a_planted_fault_changes_its_node_and_a_graph_cut_before_it_stays_unchan
 
 
 def test_every_fault_planted_in_the_mlp_is_detected_and_localized_and_the_controls_pass(tmp_path: Path) -> None:
-    from harness.oracle.mutants import run_mutation
+    from harness.run.self_test import run_mutation
 
     with WorkerPool(tmp_path / "logs") as pool:
         engine = Engine(tmp_path, pool, EngineOptions(examples=10, profile="mutation", localize=True),

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from harness.cache import TaskCache
-from harness.pool import WorkerPool
+from harness.execution.cache import TaskCache
+from harness.execution.pool import WorkerPool
 from harness.probes.node_cases import NodeProbeRun, Stage, run_node_probes
 
 pytestmark = pytest.mark.stacks

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from harness.engine import io_for
+from harness.execution.pool import WorkerPool, call_task
 from harness.formats import KERAS
-from harness.pool import WorkerPool, call_task
+from harness.run.engine import io_for
 from model_zoo import all_models
 
 pytestmark = pytest.mark.stacks

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from harness.converters.onnx_from_tf import OnnxFromSavedModel
-from harness.pool import Step, WorkerPool, call_task
-from harness.stacks import get_stack
+from harness.execution.pool import Step, WorkerPool, call_task
+from harness.execution.stacks import get_stack
 
 pytestmark = pytest.mark.stacks
 

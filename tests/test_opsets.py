@@ -8,12 +8,12 @@ from harness.cli import parse_opsets
 from harness.converters import default_converters
 from harness.converters.onnx_from_tf import OnnxFromKeras
 from harness.converters.onnx_from_torch import OnnxFromTorch
+from harness.converters.routes import enumerate_routes, opsets_in, strip_opset
 from harness.converters.tf_from_onnx import TfFromOnnx
-from harness.engine import Engine
+from harness.execution.worker import converter_from_reference
 from harness.formats import KERAS, TORCH
-from harness.routes import enumerate_routes, opsets_in, strip_opset
-from harness.session import select_routes
-from harness.worker import converter_from_reference
+from harness.run.engine import Engine
+from harness.run.selection import select_routes
 from model_zoo import all_models
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.engine import Engine, EngineOptions
+from harness.converters.routes import Hop, Route
+from harness.execution.pool import WorkerPool
 from harness.formats import TORCH
-from harness.pool import WorkerPool
-from harness.routes import Hop, Route
+from harness.run.engine import Engine, EngineOptions
 from model_zoo import all_models
 from tests.fake_converters import PerturbingConverter
 

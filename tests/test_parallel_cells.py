@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.pool import WorkerPool, call_task, worker_environment
-from harness.session import model_groups
+from harness.execution.pool import WorkerPool, call_task, worker_environment
+from harness.run.session import model_groups
 from model_zoo import all_models
 
 
@@ -84,10 +84,10 @@ def test_two_lanes_give_the_rows_of_one(tmp_path: Path, capsys: pytest.CaptureFi
 
 @pytest.mark.stacks
 def test_probes_run_by_the_lanes_give_the_rows_of_probes_run_after_the_cells(tmp_path: Path) -> None:
-    from harness.engine import EngineOptions
     from harness.probes.node_cases import run_node_probes
     from harness.probes.source_ops import run_source_probes
-    from harness.session import open_engine, run_cells
+    from harness.run.engine import EngineOptions
+    from harness.run.session import open_engine, run_cells
 
     def node_probes(engine: Any, note: Any) -> list[dict[str, Any]]:
         return run_node_probes(engine.run_dir / "probes", engine.pool, hops=("onnx>tf", "onnx>torch"),

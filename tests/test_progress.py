@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.progress import Throttled
+from harness.run.progress import Throttled
 
 
 def test_a_throttled_action_runs_first_then_at_most_once_per_interval() -> None:

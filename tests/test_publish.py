@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from harness.publish import disagreements, final_hop, op_table, split
-from harness.report import to_frame, write_reports
+from harness.reporting.publish import disagreements, final_hop, op_table, split
+from harness.reporting.results import to_frame
+from harness.reporting.write import write_reports
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 
@@ -211,7 +212,7 @@ def test_a_round_trip_that_fails_on_the_way_back_still_says_where_the_model_depl
 
 
 def test_matrix_png_lays_out_each_route_by_export_opset(tmp_path: Path) -> None:
-    from harness.publish import opset_grid
+    from harness.reporting.publish import opset_grid
 
     unsqueeze = "BackendIsNotSupposedToImplementIt: Unsqueeze version 13 is not implemented."
     rows = [*round_trip_rows(13, "convert_error", unsqueeze), *round_trip_rows(11, "pass"),

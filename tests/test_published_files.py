@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from harness.cli import reproduce_command
-from harness.report import write_reports
-from harness.stacks import project_root
+from harness.execution.stacks import project_root
+from harness.reporting.write import write_reports
 from tests.test_publish import node_row, zoo_row
 
 

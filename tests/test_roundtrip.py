@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.engine import Engine
-from harness.session import select_routes
+from harness.run.engine import Engine
+from harness.run.selection import select_routes
 from model_zoo import all_models
 
 pytestmark = pytest.mark.stacks

@@ -8,12 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.converters import default_converters
-from harness.engine import io_for
+from harness.converters.routes import enumerate_routes
+from harness.errors import UsageError
 from harness.formats import KERAS, TORCH
-from harness.inputs import InputRecipe, build_array, build_example, example_recipes, largest_recipe, seeded_recipes
-from harness.routes import enumerate_routes
-from harness.session import UsageError, select_models, select_routes
-from harness.spec import InputSpec, channels_last, to_layout
+from harness.run.engine import io_for
+from harness.run.inputs import build_array, build_example, example_recipes, largest_recipe, seeded_recipes
+from harness.run.selection import select_models, select_routes
+from harness.spec import InputRecipe, InputSpec, channels_last, to_layout
 from model_zoo import all_models
 
 

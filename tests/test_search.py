@@ -14,14 +14,13 @@ import pytest
 from hypothesis import strategies as st
 
 from harness.converters.onnx_from_torch import OnnxFromTorch
+from harness.converters.routes import Hop, Route
 from harness.converters.torch_from_onnx import TorchFromOnnx
-from harness.engine import Cell, Engine, EngineOptions
+from harness.execution.pool import WorkerPool
 from harness.formats import TORCH
-from harness.inputs import ExampleRecipe, InputRecipe
-from harness.pool import WorkerPool
-from harness.routes import Hop, Route
-from harness.search import Outcome, search
-from harness.spec import ModelSpec
+from harness.run.engine import Cell, Engine, EngineOptions
+from harness.run.search import Outcome, search
+from harness.spec import ExampleRecipe, InputRecipe, ModelSpec
 from model_zoo import all_models
 
 

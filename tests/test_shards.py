@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.shards import Shard
+from harness.run.shards import Shard
 
 
 def test_every_item_belongs_to_exactly_one_shard() -> None:

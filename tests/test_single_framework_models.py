@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.engine import Engine
-from harness.session import select_routes, zoo_cells
+from harness.run.engine import Engine
+from harness.run.selection import select_routes, zoo_cells
 from harness.spec import InputSpec, ModelSpec, OutputSpec
 from model_zoo import all_models
 from model_zoo.trained_look import make_distinct

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.pool import WorkerFailure, WorkerPool
+from harness.errors import WorkerFailure
+from harness.execution.pool import WorkerPool
 from harness.probes.source_ops import (
     RunContext,
     all_probes,

@@ -17,10 +17,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from harness import stacks
 from harness.cli import by_mark, main
 from harness.converters import default_converters, hosted_by
-from harness.stacks import StackDefinition, StackError, derive, get_stack, installed_versions, parse_with
+from harness.errors import StackError
+from harness.execution import stacks
+from harness.execution.stacks import StackDefinition, derive, get_stack, installed_versions, parse_with
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 
@@ -175,7 +176,7 @@ def test_an_installed_harness_checks_a_model_from_an_empty_directory(tmp_path: P
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
                     "--target", str(site), str(CHECKOUT)], check=True, timeout=600)
-    assert (site / "harness" / "stacks.toml").is_file()
+    assert (site / "harness" / "execution" / "stacks.toml").is_file()
     empty = tmp_path / "somewhere"
     empty.mkdir()
     (empty / "model.onnx").write_bytes((CHECKOUT / "tests" / "data" / "tiny.onnx").read_bytes())
@@ -195,10 +196,10 @@ def test_an_installed_harness_checks_a_model_from_an_empty_directory(tmp_path: P
 
 
 def test_reports_name_a_stack_interpreter_from_home_not_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.report import to_frame
+    from harness.reporting.results import to_frame
 
     monkeypatch.setenv("PARITY_CACHE_DIR", str(Path.home() / ".cache" / "parity"))
-    replay = f"{get_stack('legacy').python} -m harness.worker --replay task.json"
+    replay = f"{get_stack('legacy').python} -m harness.execution.worker --replay task.json"
     written = to_frame([{"model": "mlp", "replay": replay}])["replay"].iloc[0]
     assert written.startswith("~/.cache/parity/stacks/legacy-") and str(Path.home()) not in written
 

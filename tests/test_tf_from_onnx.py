@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from harness.converters.tf_from_onnx import TfFromOnnx
-from harness.pool import Step, WorkerPool, call_task
+from harness.execution.pool import Step, WorkerPool, call_task
 
 pytestmark = pytest.mark.stacks
 

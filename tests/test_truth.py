@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.engine import Engine, EngineOptions
-from harness.pool import WorkerPool
+from harness.execution.pool import WorkerPool
+from harness.run.engine import Engine, EngineOptions
 from model_zoo import all_models
 
 pytestmark = pytest.mark.stacks

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from harness.torch_artifact import (
+from harness.errors import UntrustedArtifactError
+from harness.execution.torch_artifact import (
     HARNESS_REBUILDS,
     RECIPE_FILE,
     TRUSTED_REBUILDS_ENV,
-    UntrustedArtifactError,
     load_torch_module,
     read_recipe,
 )
-from harness.worker import import_object
+from harness.execution.worker import import_object
 
 
 def canary_folder(folder: Path, rebuild: str, **args: object) -> Path:
@@ -50,7 +50,7 @@ def test_a_harness_rebuild_cannot_smuggle_an_untrusted_factory(tmp_path: Path, m
     marker = tmp_path / "factory-imported"
     factory = canary_package(tmp_path / "site", marker)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    canary_folder(tmp_path / "artifact", "harness.user_model:rebuild_factory", factory=factory)
+    canary_folder(tmp_path / "artifact", "harness.run.user_model:rebuild_factory", factory=factory)
     with pytest.raises(UntrustedArtifactError, match="canary_factories:build"):
         load_torch_module(tmp_path / "artifact")
     assert not marker.exists()
@@ -62,7 +62,7 @@ def test_a_factory_named_in_the_environment_is_trusted(tmp_path: Path, monkeypat
     marker = tmp_path / "factory-imported"
     factory = canary_package(tmp_path / "site", marker)
     monkeypatch.setenv(TRUSTED_REBUILDS_ENV, f"some.other:thing,{factory}")
-    canary_folder(tmp_path / "artifact", "harness.user_model:rebuild_factory", factory=factory)
+    canary_folder(tmp_path / "artifact", "harness.run.user_model:rebuild_factory", factory=factory)
     recipe = read_recipe(tmp_path / "artifact")
     assert recipe["args"] == {"factory": factory}
     assert not marker.exists()

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from harness.converters.onnx_from_torch import OnnxFromTorch
-from harness.engine import Engine, EngineOptions, stochastic
+from harness.converters.routes import Hop, Route
+from harness.execution.pool import WorkerPool
 from harness.formats import TORCH
-from harness.pool import WorkerPool
-from harness.routes import Hop, Route
+from harness.run.engine import Engine, EngineOptions, stochastic
 from harness.runners.base import cast_input, match_outputs
 from model_zoo import all_models
 from tests.fake_converters import PerturbingConverter

@@ -11,7 +11,7 @@ import numpy as np
 
 from harness.converters import onnx_from_torch
 from harness.converters.onnx_from_torch import OnnxFromTorch
-from harness.torch_artifact import TRUSTED_REBUILDS_ENV, save_torch_module
+from harness.execution.torch_artifact import TRUSTED_REBUILDS_ENV, save_torch_module
 
 BRANCHING = "tests.torch_conversions:rebuild_branching"
 
@@ -45,7 +45,7 @@ def split_and_whole(model: str, folder: str, io: dict[str, Any], opsets: list[in
 
         build = all_models()[model].build_torch
         assert build is not None
-        save_torch_module(source, build(), "harness.torch_artifact:rebuild_zoo_model", model=model)
+        save_torch_module(source, build(), "harness.execution.torch_artifact:rebuild_zoo_model", model=model)
     rng = np.random.default_rng(0)
     example = [rng.standard_normal([2 if isinstance(dim, str) else dim for dim in spec["shape"]]).astype(spec["dtype"])
                for spec in io["inputs"]]

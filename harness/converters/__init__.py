@@ -12,14 +12,14 @@ from harness.converters.onnx_from_tf import OnnxFromKeras, OnnxFromSavedModel
 from harness.converters.onnx_from_torch import OnnxFromTorch
 from harness.converters.tf_from_onnx import TfFromOnnx
 from harness.converters.torch_from_onnx import TorchFromOnnx
+from harness.errors import PluginError
+from harness.plugins import CONVERTERS_GROUP, load_group
 
 
 def default_converters(stacks: Sequence[str] = (), opsets: Sequence[int | None] = (None,)) -> list[Converter]:
     """The built-in converters, those that installed plugins add (entry point group parity.converters),
     and, for each extra stack named in `stacks`, a second version of the converters it hosts; every exporter
     once per opset in `opsets` (None: at its default opset). Route enumeration keeps each route at one opset."""
-    from harness.plugins import plugin_converters
-
     base = [
         OnnxFromTorch("torchscript"),
         OnnxFromTorch("dynamo"),
@@ -45,7 +45,7 @@ def hosted_by(stack: str, base: Sequence[Converter]) -> list[Converter]:
     onnx or numpy) every converter of the stack it derives from. None for a base stack."""
     from packaging.utils import canonicalize_name
 
-    from harness.stacks import get_stack
+    from harness.execution.stacks import get_stack
 
     definition = get_stack(stack).definition
     if definition.base:
@@ -55,6 +55,41 @@ def hosted_by(stack: str, base: Sequence[Converter]) -> list[Converter]:
     from_base = [converter for converter in base if converter.stack == definition.derived_from]
     own = [converter for converter in from_base if canonicalize_name(converter.package) == definition.package]
     return own or from_base
+
+
+def plugin_converters() -> list[Converter]:
+    converters: list[Converter] = []
+    for name, provided in load_group(CONVERTERS_GROUP):
+        if isinstance(provided, type) and issubclass(provided, Converter):
+            converters += [provided(variant) for variant in provided.variants]
+        else:
+            raise PluginError(f"plugin {name!r} in {CONVERTERS_GROUP} must name a Converter subclass, "
+                              f"not {provided!r}")
+    return converters
+
+
+# Packages whose versions every row of a stack records besides the converters' own: the frameworks and runtimes.
+FRAMEWORK_PACKAGES = (
+    "torch", "torchvision", "tensorflow", "tensorflow-cpu", "keras", "tf-keras", "onnx", "onnxruntime",
+    "tensorflow-addons", "tensorflow-probability", "numpy", "protobuf",
+)
+
+
+def tracked_packages(converters: Sequence[Converter] | None = None) -> tuple[str, ...]:
+    """The distributions whose versions a row records: the frameworks', and each converter record's package
+    and extra packages (a plugin's included)."""
+    chosen = default_converters() if converters is None else converters
+    own = [name for converter in chosen for name in (converter.package, *converter.extra_packages)]
+    return tuple(dict.fromkeys([*FRAMEWORK_PACKAGES, *own]))
+
+
+def declared_tables() -> dict[str, Converter]:
+    """The converters that publish a support table, by the probe route (onnx>X) their table is compared with."""
+    from harness.converters.routes import Hop, Route
+    from harness.formats import ONNX
+
+    return {Route(ONNX, (Hop(1, converter),)).id: converter for converter in default_converters()
+            if converter.declared_table and converter.source == ONNX and converter.stack == type(converter).stack}
 
 
 __all__ = ["Converter", "default_converters"]

@@ -11,7 +11,9 @@ from harness.formats import Format
 
 
 class Converter(ABC):
-    """`<Target>From<Source>`. Subclasses set the class attributes and implement `convert`.
+    """`<Target>From<Source>`, and the converter's record: every part of the harness (routes, versions, the
+    bench, repros, the probes, declared tables) reads what it needs from these class attributes, and nothing
+    dispatches on a class name. Subclasses set them and implement `convert`.
 
     `convert` runs in a worker process of `stack` that imports only `framework` ("torch" or "tf");
     it must import its converter package inside the method, never at module level.
@@ -25,6 +27,24 @@ class Converter(ABC):
     variants: ClassVar[tuple[str, ...]] = ("",)
     label: ClassVar[str] = ""  # marks routes through a second converter for the same hop, e.g. "onnx2torch"
     takes_opset: ClassVar[bool] = False  # an exporter that writes ONNX at an opset the caller chooses
+    # Other distributions whose versions every row of this converter records (its package is always recorded).
+    extra_packages: ClassVar[tuple[str, ...]] = ()
+    deprecated: ClassVar[str] = ""  # upstream's word that it is deprecated, with where it says so
+    # parity bench: the call a careful user's script makes for this hop, run by harness/bench/bare_script.py in
+    # this converter's stack: an operation of that script, or "module:function" (a plugin's own). None: none.
+    bare_call: ClassVar[str | None] = None
+    # A finding's standalone repro: what it imports, and per format of the artifact this converter was given,
+    # the repro template of harness.repro.templates that reproduces the call.
+    repro_packages: ClassVar[tuple[str, ...]] = ()
+    repro_kinds: ClassVar[dict[str, str]] = {}
+    # The localizer's repro (and a finding's, for an ONNX input without a template of its own): the body of
+    # convert_and_run(model, inputs, input_names, output_names) using only this converter's package.
+    repro_snippet: ClassVar[str | None] = None
+    # "module:function" returning the converter's own support table {op or "op@opset": supported}, run in its
+    # stack; its probe route is compared with it in coverage.md. None: it publishes none.
+    declared_table: ClassVar[str | None] = None
+    node_cases: ClassVar[bool] = False  # joins the ONNX node-case probes (from ONNX, or on the way back to it)
+    source_probes: ClassVar[bool] = False  # joins the single-op probes as an exporter of its source framework
 
     def __init__(self, variant: str = "", *, stack: str | None = None, opset: int | None = None) -> None:
         if variant not in self.variants:

@@ -40,6 +40,7 @@ class Tf2onnxExporter(Converter):
     framework = "tf"
     package = "tf2onnx"
     takes_opset = True
+    repro_packages = ("numpy", "tensorflow", "tf2onnx", "onnx")
 
     def default_opset(self) -> int | None:
         return OPSET
@@ -47,6 +48,9 @@ class Tf2onnxExporter(Converter):
 
 class OnnxFromKeras(Tf2onnxExporter):
     source = KERAS
+    bare_call = "keras_to_onnx"
+    repro_kinds = {"keras": "tf2onnx-keras"}  # noqa: RUF012 (a record's table, never mutated)
+    source_probes = True
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         import keras
@@ -115,7 +119,7 @@ def frozen_keras_model(source: Path, signature: list[Any]) -> FrozenKeras:
     import tensorflow as tf
     from tf2onnx import convert, tf_loader, utils
 
-    from harness.cache import digest_path
+    from harness.execution.cache import digest_path
 
     key = digest_path(source) + repr(signature)  # remembered once the file has settled, not read again
     if key in _frozen_keras:
@@ -155,6 +159,9 @@ def frozen_keras_model(source: Path, signature: list[Any]) -> FrozenKeras:
 
 class OnnxFromSavedModel(Tf2onnxExporter):
     source = SAVED_MODEL
+    bare_call = "saved_model_to_onnx"
+    repro_kinds = {"tf": "tf2onnx-saved-model"}  # noqa: RUF012 (a record's table, never mutated)
+    node_cases = True  # the way back to ONNX after onnx-tf
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         import tensorflow as tf

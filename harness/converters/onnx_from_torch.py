@@ -98,8 +98,15 @@ class OnnxFromTorch(Converter):
     target = ONNX
     framework = "torch"
     package = "torch"
+    extra_packages = ("onnxscript",)  # the dynamo exporter's translation library
     variants = ("torchscript", "dynamo")
     takes_opset = True
+    bare_call = "torch_to_onnx"
+    repro_packages = ("numpy", "torch", "onnx")
+    # the zoo's or a generated model (torch-generated), or onnx2pytorch's module later in a route
+    repro_kinds = {"generated": "torch-generated", "torch": "torch-onnx2pytorch"}  # noqa: RUF012 (never mutated)
+    node_cases = True  # the way back to ONNX after onnx2pytorch
+    source_probes = True
 
     def __init__(self, variant: str = "torchscript", *, stack: str | None = None, opset: int | None = None) -> None:
         super().__init__(variant, stack=stack, opset=opset)
@@ -110,7 +117,7 @@ class OnnxFromTorch(Converter):
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         import torch
 
-        from harness.torch_artifact import load_torch_module
+        from harness.execution.torch_artifact import load_torch_module
 
         if self.variant == "dynamo":
             read_torchlib_ops_once()
@@ -131,7 +138,8 @@ class OnnxFromTorch(Converter):
                 torch.onnx.export(module, args, str(target), input_names=[spec["name"] for spec in io["inputs"]],
                                   output_names=list(io["outputs"]), **options)
         if self.opset is not None:
-            from harness.onnx_ops import OpsetNotWritten, default_opset
+            from harness.errors import OpsetNotWritten
+            from harness.execution.onnx_ops import default_opset
 
             written = default_opset(target)
             if written != self.opset:
@@ -209,8 +217,8 @@ def dynamo_capture(source: Path, io: dict[str, Any], example: list[Any]) -> Dyna
     import torch
     from torch.onnx._internal.exporter import _compat, _constants, _core, _dynamic_shapes, _errors, _registration
 
-    from harness.cache import digest_path
-    from harness.torch_artifact import load_torch_module
+    from harness.execution.cache import digest_path
+    from harness.execution.torch_artifact import load_torch_module
 
     # The artifact's digest (its recipe and weights) is remembered once its files have settled.
     digest = hashlib.sha256(f"{digest_path(source)}{io['inputs']!r}".encode())

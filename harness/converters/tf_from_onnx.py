@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.converters.base import Converter
 from harness.formats import ONNX, SAVED_MODEL
+from harness.repro.localized import ONNX_TF_SNIPPET
 
 
 class TfFromOnnx(Converter):
@@ -15,6 +16,14 @@ class TfFromOnnx(Converter):
     stack = "legacy"  # onnx-tf 1.10.0 imports only with onnx < 1.16 and TF < 2.16
     framework = "tf"
     package = "onnx-tf"
+    deprecated = ("onnx-tf's README: \"not actively maintained and will be deprecated\"; onnx/onnx-tensorflow#1066 "
+                  "points to onnx2tf")
+    bare_call = "onnx_to_tf"
+    repro_packages = ("numpy", "onnx", "tensorflow", "onnx-tf")
+    repro_kinds = {"onnx": "onnx-tf"}  # noqa: RUF012 (a record's table, never mutated)
+    repro_snippet = ONNX_TF_SNIPPET
+    declared_table = "harness.probes.declared:onnx_tf_declared"
+    node_cases = True
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         import onnx

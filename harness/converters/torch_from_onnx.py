@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.converters.base import Converter
+from harness.execution.torch_artifact import save_torch_module
 from harness.formats import ONNX, TORCH
-from harness.torch_artifact import save_torch_module
+from harness.repro.localized import ONNX2PYTORCH_SNIPPET
 
 SOURCE_COPY = "source.onnx"
 
@@ -26,6 +27,12 @@ class TorchFromOnnx(Converter):
     target = TORCH
     framework = "torch"
     package = "onnx2pytorch"
+    bare_call = "onnx_to_torch"
+    repro_packages = ("numpy", "onnx", "torch", "onnx2pytorch")
+    repro_kinds = {"onnx": "onnx2pytorch"}  # noqa: RUF012 (a record's table, never mutated)
+    repro_snippet = ONNX2PYTORCH_SNIPPET
+    declared_table = "harness.probes.declared:onnx2pytorch_declared"
+    node_cases = True
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         target.mkdir(parents=True, exist_ok=True)

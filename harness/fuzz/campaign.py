@@ -19,7 +19,7 @@ from queue import Empty
 from typing import TYPE_CHECKING, Any
 
 from harness.atomic import write_atomic
-from harness.engine import Engine, io_for
+from harness.converters.routes import Route
 from harness.formats import TORCH
 from harness.fuzz.findings import (
     CAMPAIGN,
@@ -34,9 +34,9 @@ from harness.fuzz.findings import (
 )
 from harness.fuzz.shrink import shrink
 from harness.fuzz.signature import Signature, failing_row, known_record, normalise_message, signature_of
-from harness.known_failures import KnownFailure, load_known_failures
-from harness.routes import Route
-from harness.session import known_failures_path
+from harness.run.engine import Engine, io_for
+from harness.run.known_failures import KnownFailure, load_known_failures
+from harness.run.session import known_failures_path
 from harness.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def draw_descriptions(seed: int, count: int, max_layers: int) -> list[ModelDescr
     from hypothesis import seed as seeded
 
     from harness.fuzz.grammar import descriptions
-    from harness.search import library_constants_only
+    from harness.run.search import library_constants_only
 
     drawn: list[ModelDescription] = []
 
@@ -161,8 +161,9 @@ def truncated(route: Route, hop_index: int) -> Route:
 def route_for_finding(route_id: str, hop_index: int) -> Route:
     """The route a finding names, cut after its failing hop; ValueError when no such route or hop exists."""
     from harness.converters import default_converters
-    from harness.routes import opsets_in
-    from harness.session import UsageError, select_routes
+    from harness.converters.routes import opsets_in
+    from harness.errors import UsageError
+    from harness.run.selection import select_routes
 
     try:
         (route,) = select_routes([route_id], default_converters(opsets=opsets_in(route_id)))
@@ -449,7 +450,7 @@ class Campaign:
 
     def lanes(self, models: Iterator[ModelDescription], jobs: int) -> Iterator[ModelRun]:
         """Model k runs in lane k mod jobs, a forked process with its own worker processes, which streams each
-        finished model back. Processes, not threads, for the reason harness.session gives."""
+        finished model back. Processes, not threads, for the reason harness.run.session gives."""
         context = multiprocessing.get_context("fork")
         queue: Any = context.Queue()
         # Lanes run at most LANE_LEAD models each ahead of what this process has judged: while it shrinks a new

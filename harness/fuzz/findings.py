@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 
 from harness.atomic import open_atomic, write_atomic
+from harness.converters import tracked_packages
 from harness.converters.base import Converter
-from harness.fuzz.repro_templates import keras_signature, plan_for, render
+from harness.execution.stacks import get_stack, portable, stack_versions
+from harness.execution.worker import load_npz
 from harness.fuzz.signature import Signature, error_class, normalise_message, strip_harness_wording
-from harness.stacks import get_stack, portable, stack_versions
-from harness.worker import load_npz
+from harness.repro.templates import keras_signature, plan_for, render
 
 FINDING = "finding.json"
 DESCRIPTION = "description.json"
@@ -168,7 +169,7 @@ def write_finding(folder: Path, failed: FailedHop, description: Any, *, torch_so
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    plan = plan_for(type(failed.converter).__name__, failed.consumed_format)
+    plan = plan_for(failed.converter, failed.consumed_format)
     packages = list(plan.packages) + (["onnxscript"] if failed.converter.variant == "dynamo" else [])
     write_portable(folder / DESCRIPTION, json.dumps(description.to_json(), indent=1) + "\n")
     input_names = [str(spec["name"]) for spec in failed.io["inputs"]]
@@ -193,7 +194,7 @@ def write_finding(folder: Path, failed: FailedHop, description: Any, *, torch_so
             shutil.copyfile(failed.source_weights, folder / "weights.npz")
         else:
             copy_artifact(failed.consumed / "source.onnx", folder / "source.onnx")
-    versions = stack_versions(failed.converter.stack)
+    versions = stack_versions(failed.converter.stack, tracked_packages())
     opset = failed.converter.target_opset if failed.converter.takes_opset else None
     from harness.converters.onnx_from_torch import dynamic_axes_for
 

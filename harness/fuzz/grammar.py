@@ -1859,6 +1859,13 @@ def keras_source(description: ModelDescription, *, weights_file: str = "keras_we
                         description.summary(), weights_file)
 
 
+def spec_from_json(data: Any, name: str) -> tuple[ModelSpec, dict[str, Any]]:
+    """A worker's build of a generated model: the description parsed and validated, its spec, and the
+    description as the torch artifact's recipe records it."""
+    description = ModelDescription.from_json(data)
+    return model_spec(description, name), description.to_json()
+
+
 def keras_weights_npz(description: ModelDescription, state: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """keras_weight_arrays flattened to the npz keys keras_source reads."""
     return {f"{name}/{index}": array for name, arrays in keras_weight_arrays(description, state).items()
@@ -1961,7 +1968,7 @@ def check_torch_side(descriptions: list[dict[str, Any]], directory: str) -> list
     the built one's, and how many of its weight tensors are distinct and not constant."""
     import torch
 
-    from harness.torch_artifact import load_torch_module, save_torch_module
+    from harness.execution.torch_artifact import load_torch_module, save_torch_module
     from model_zoo.trained_look import is_constant
 
     results = []

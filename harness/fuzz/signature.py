@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.known_failures import KnownFailure, matches_any
-from harness.routes import Route
+from harness.converters.routes import Route
+from harness.run.known_failures import KnownFailure, matches_any
 from harness.statuses import FAILING
 
 MAX_DETAIL = 160  # characters of normalised error kept: enough to tell two errors apart

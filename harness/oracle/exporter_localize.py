@@ -28,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from harness.cache import TaskCache
 from harness.converters.base import Converter
+from harness.execution.cache import TaskCache
+from harness.execution.pool import WorkerPool, call_task
+from harness.execution.worker import load_npz, save_npz
 from harness.formats import KERAS, ONNX, TORCH
 from harness.oracle.compare import Comparison, compare, default_tolerance
-from harness.pool import WorkerPool, call_task
 from harness.spec import Tolerance
-from harness.worker import load_npz, save_npz
 
 MODULE = "harness.oracle.exporter_localize"  # not __name__, which is "__main__" under python -m
 REFERENCE_STACK = "current"  # onnxruntime of this stack runs the exported graph, as the hop's runner does
@@ -52,7 +52,7 @@ def torch_intermediates(module_dir: str, inputs_npz: str, out_path: str) -> dict
     """
     import torch
 
-    from harness.torch_artifact import load_torch_module
+    from harness.execution.torch_artifact import load_torch_module
 
     module = load_torch_module(Path(module_dir))
     calls: dict[str, int] = {}

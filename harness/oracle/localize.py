@@ -26,15 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from harness.cache import TaskCache
+from harness.converters import tracked_packages
 from harness.converters.base import Converter
+from harness.errors import WorkerFailure
+from harness.execution.cache import TaskCache
+from harness.execution.pool import WorkerPool, call_task
+from harness.execution.stacks import stack_versions
+from harness.execution.worker import load_npz, save_npz
 from harness.formats import ONNX
 from harness.oracle.compare import compare, default_tolerance
-from harness.pool import WorkerFailure, WorkerPool, call_task
+from harness.repro.localized import LOCALIZED_HEADER, LOCALIZED_MAIN
 from harness.runners import runner_for
 from harness.spec import Tolerance
-from harness.stacks import stack_versions
-from harness.worker import load_npz, save_npz
 
 # onnxruntime of this stack is the reference; extraction uses its onnx, which keeps the source's IR version.
 REFERENCE_STACK = "current"
@@ -424,7 +427,7 @@ def finish(result: Localization, localizer: Localizer, started: float) -> Locali
 
 def localization_row(result: Localization, hop: str, route: str, converter: Converter) -> dict[str, Any]:
     """A result row (report.COLUMNS names plus the probe columns) for one localization."""
-    versions = stack_versions(converter.stack)
+    versions = stack_versions(converter.stack, tracked_packages())
     return {
         "model": Path(result.model).parent.name, "route": route, "hop": hop, "converter": converter.name,
         "converter_version": versions.get(converter.package, "?"), "stack": converter.stack,
@@ -438,112 +441,10 @@ def localization_row(result: Localization, hop: str, route: str, converter: Conv
 
 # -- the standalone repro ------------------------------------------------------------------------------------
 
-REPRO_HEADER = '''"""Standalone repro: {converter} ({package} {version}) on the smallest failing ONNX subgraph.
-
-First divergent node: #{index} {op_type} {name!r} ({domain} opset {opset}); harness status {status}.
-Needs only numpy, onnx and {package} (with what it imports itself). Exit 1: the divergence reproduces.
-"""
-
-import sys
-from pathlib import Path
-
-import numpy as np
-import onnx
-
-HERE = Path(__file__).resolve().parent
-ATOL, RTOL = {atol!r}, {rtol!r}  # None: the harness default for the output's dtype
-DEFAULTS = {{"float16": (1e-5, 1e-3), "float32": (1e-5, 1.3e-6), "float64": (1e-7, 1e-7)}}
-'''
-
-REPRO_CONVERTERS = {
-    "onnx-tf": '''
-
-def convert_and_run(model, inputs, input_names, output_names):
-    from onnx_tf.backend import prepare
-
-    # Positional: the outputs come back in graph output order (onnx-tf may sanitise their names).
-    outputs = prepare(model).run({name: inputs[name] for name in input_names})
-    return [np.asarray(output) for output in outputs]
-''',
-    "onnx2pytorch": '''
-
-def convert_and_run(model, inputs, input_names, output_names):
-    import torch  # onnx2pytorch builds a torch module
-    from onnx2pytorch import ConvertModel
-
-    module = ConvertModel(model).eval()
-    with torch.no_grad():
-        outputs = module(*(torch.from_numpy(inputs[name]) for name in input_names))
-    if not isinstance(outputs, (list, tuple)):
-        outputs = [outputs]
-    return [output.detach().numpy() for output in outputs]
-''',
-}
-
-REPRO_MAIN = '''
-
-def verdict(name, reference, candidate):
-    """The harness's rule: |c - r| <= atol * max(1, max|r|) + rtol * |r| over finite reference elements."""
-    if reference.shape != candidate.shape:
-        print(f"{name}: shape {candidate.shape} where onnxruntime gives {reference.shape}")
-        return False, float("inf")
-    atol, rtol = (ATOL, RTOL) if ATOL is not None else DEFAULTS.get(reference.dtype.name, (0.0, 0.0))
-    ref, cand = reference.astype(np.float64), candidate.astype(np.float64)
-    finite = np.isfinite(ref)
-    if not finite.any():
-        return True, 0.0
-    ref, cand = ref[finite], cand[finite]
-    err = np.where(np.isfinite(cand), np.abs(cand - ref), np.inf)
-    allowed = atol * max(1.0, float(np.abs(ref).max())) + rtol * np.abs(ref)
-    return not bool((err > allowed).any()), float(err.max())
-
-
-def main():
-    model = onnx.load(str(HERE / "model.onnx"))
-    with np.load(HERE / "input.npz") as data:
-        inputs = {name: data[name] for name in data.files}
-    with np.load(HERE / "expected.npz") as data:
-        expected = {name: data[name] for name in data.files}
-    initializers = {tensor.name for tensor in model.graph.initializer}
-    input_names = [value.name for value in model.graph.input if value.name not in initializers]
-    output_names = [value.name for value in model.graph.output]
-    try:
-        produced = convert_and_run(model, inputs, input_names, output_names)
-    except Exception as exc:
-        # TensorFlow opens with "in user code:" and puts the cause on the last line naming an error.
-        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [""]
-        telling = lines[0]
-        if telling.endswith(":") and len(lines) > 1:
-            named = [line for line in lines[1:] if "Error" in line.split(":")[0] or "Exception" in line]
-            telling = named[-1] if named else lines[-1]
-        if not telling.startswith(type(exc).__name__):
-            telling = f"{type(exc).__name__}: {telling}"
-        print(f"conversion or run failed: {telling[:500]}")
-        return 1
-    worst, failed = 0.0, False
-    for name, candidate in zip(output_names, produced):
-        ok, err = verdict(name, expected[name], np.asarray(candidate))
-        worst, failed = max(worst, err), failed or not ok
-        print(f"{name}: max abs err {err:.6g}" + ("" if ok else "  EXCEEDS tolerance"))
-    print(f"max abs err {worst:.6g} vs onnxruntime: " + ("DIVERGES" if failed else "within tolerance"))
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-'''
-
-
 def repro_snippet(converter: Converter) -> str:
-    """`convert_and_run(model, inputs, input_names, output_names)` for the converter, from its own package.
-
-    A converter outside this table may carry its own snippet as a `repro_snippet` class attribute.
-    """
-    own = getattr(converter, "repro_snippet", None)
-    if isinstance(own, str):
-        return own
-    if converter.package in REPRO_CONVERTERS:
-        return REPRO_CONVERTERS[converter.package]
+    """`convert_and_run(model, inputs, input_names, output_names)` for the converter: its record's snippet."""
+    if converter.repro_snippet:
+        return converter.repro_snippet
     raise ValueError(f"no standalone repro for {converter.name} (package {converter.package}); "
                      "give the converter a repro_snippet")
 
@@ -563,7 +464,7 @@ def write_repro(localization: Localization, out_dir: Path, converter: Converter)
     expected: dict[str, Any] = dict(zip(prefix.outputs, load_npz(prefix.expected)))
     np.savez(out_dir / "input.npz", **inputs)
     np.savez(out_dir / "expected.npz", **expected)
-    versions = stack_versions(converter.stack)
+    versions = stack_versions(converter.stack, tracked_packages())
     (out_dir / "versions.json").write_text(json.dumps({
         "stack": converter.stack, "converter": converter.name, "package": converter.package,
         "packages": versions, "node_index": localization.node_index, "node_name": localization.node_name,
@@ -572,12 +473,12 @@ def write_repro(localization: Localization, out_dir: Path, converter: Converter)
         "max_abs_err": localization.max_abs_err, "source_model": Path(localization.model).name,
     }, indent=1, default=str))
     tolerance = localization.tolerance
-    header = REPRO_HEADER.format(
+    header = LOCALIZED_HEADER.format(
         converter=converter.name, package=converter.package, version=versions.get(converter.package, "?"),
         index=localization.node_index, op_type=localization.op_type, name=localization.node_name,
         domain=localization.domain, opset=localization.opset, status=localization.status,
         atol=tolerance.atol if tolerance else None, rtol=tolerance.rtol if tolerance else None)
-    (out_dir / "repro.py").write_text(header + repro_snippet(converter) + REPRO_MAIN)
+    (out_dir / "repro.py").write_text(header + repro_snippet(converter) + LOCALIZED_MAIN)
     # A command rather than a path: the folder is meant to travel (to an upstream bug report) as it is.
     (out_dir / "README.txt").write_text(
         f"{localization.summary()}\n\n"
@@ -592,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     """python -m harness.oracle.localize MODEL.onnx INPUTS.npz CONVERTER_CLASS OUT_DIR [--scan]"""
     import argparse
 
-    from harness.worker import import_object
+    from harness.execution.worker import import_object
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("model", type=Path)

@@ -6,17 +6,14 @@ node. It changes that node and nothing else, so the localizer's bisection (which
 graph with the hop's converter) sees a prefix without the node unchanged and a prefix with it changed: the
 first divergent node must be the planted one.
 
-Worker-side (they import onnx / onnxruntime): plan_mutants, plant.  Controller-side: run_mutation,
-summarize, write_mutation_report.
+Worker-side (they import onnx / onnxruntime): plan_mutants, plant. The run that drives the mutants through the
+engine is harness.run.self_test; its report is harness.reporting.mutation.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import random
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from harness.converters.base import Converter
-from harness.formats import ONNX, Format
-from harness.routes import Hop, Route
+from harness.formats import ONNX
 
 # Fault kinds: each a converter bug seen in the wild, or its near neighbour.
 FAULTS = {
@@ -513,7 +509,7 @@ def plan_mutants(model_path: str, inputs_npz: str, seed: int = 0, batch_symbolic
     Runs in a worker. `batch_symbolic`: whether the model takes more than one example at once."""
     import onnx
 
-    from harness.worker import load_npz
+    from harness.execution.worker import load_npz
 
     model = onnx.load(model_path)
     example = load_npz(inputs_npz)
@@ -564,88 +560,6 @@ class MutationRun:
     seconds: float = 0.0
 
 
-def exporter_for(source: Format, converters: list[Converter]) -> Converter | None:
-    """The converter that writes ONNX from `source` (the first hop of every route from it); None for ONNX."""
-    if source == ONNX:
-        return None
-    return next(converter for converter in converters if converter.source == source and converter.target == ONNX)
-
-
-def localized_to(row: dict[str, Any], plan: Plan) -> bool:
-    """The localizer's first divergent node is the planted one: same position and same name."""
-    found = str(row.get("first_divergent_node") or "")
-    return found.startswith(f"#{plan.index} ") and repr(plan.node) in found
-
-
-def mutant_row(plan: Plan, model: str, source: str, rows: list[dict[str, Any]], hop_index: int,
-               planted: bool, seconds: float) -> dict[str, Any]:
-    hop_rows = [row for row in rows if row["hop_index"] == hop_index]
-    failing = [row for row in hop_rows if row["status"] != "pass"]
-    worst = failing[0] if failing else hop_rows[0]
-    status = worst["status"] if planted else "not_planted"
-    detected = planted and status not in ("pass", "skipped")
-    return {
-        "model": model, "source": source, "kind": plan.kind, "control": plan.control, "node_index": plan.index,
-        "node": plan.node, "op_type": plan.op_type, "planted": plan.describe(), "status": status,
-        "detected": detected, "first_divergent_node": worst.get("first_divergent_node") or "",
-        "localized": detected and localized_to(worst, plan), "localized_on": worst.get("localized_on") or "",
-        "error_vs_truth": worst.get("error_vs_truth"), "reference_noise": worst.get("reference_noise"),
-        "max_abs_err": worst.get("max_abs_err"),
-        "error": (worst.get("error") or "") if planted else "the export did not contain the planted node",
-        "seconds": round(seconds, 1),
-    }
-
-
-def run_mutation(engine: Any, spec: Any, source: Format, converters: list[Converter], *,
-                 progress: Callable[[str], None] = print) -> MutationRun:
-    """Export the model once to plan, then run one route per mutant: exporter (if any), then the mutant hop,
-    judged and localized by the engine exactly as a real converter's hop would be."""
-    started = time.perf_counter()
-    run = MutationRun(spec.name, source.name)
-    exporter = exporter_for(source, converters)
-    prefix = (Hop(1, exporter),) if exporter else ()
-    if prefix:
-        baseline = engine.run_route(spec, Route(source, prefix))
-        failing = [row for row in baseline if row["status"] != "pass"]
-        if failing:
-            run.skipped = (f"the export hop {failing[0]['hop']} itself ends {failing[0]['status']}: "
-                           f"{str(failing[0].get('error') or '')[:200]}")
-            run.seconds = time.perf_counter() - started
-            return run
-        exported = Path(baseline[0]["artifact"])
-        example = exported.parent.parent / "export_example.npz"
-    else:
-        context = engine.prepare(spec)
-        exported = Path(context.artifacts[source.name])
-        route_dir = context.folder / "mutation_plan"
-        from harness.engine import save_inputs
-        from harness.inputs import build_example, largest_recipe
-
-        example = save_inputs(route_dir / "export_example.npz", spec, source,
-                              build_example(spec, largest_recipe(spec, engine.options.seed)))
-    batch_symbolic = any(input_spec.shape and isinstance(input_spec.shape[0], str)
-                         and input_spec.dim_bounds.get(input_spec.shape[0], (1, 1))[1] > 1
-                         for input_spec in spec.inputs)
-    planned = engine.call_function("current", "none", "harness.oracle.mutants:plan_mutants",
-                                   model_path=str(exported), inputs_npz=str(example), seed=engine.options.seed,
-                                   batch_symbolic=batch_symbolic)
-    run.not_applicable = planned["not_applicable"]
-    for data in planned["plans"]:
-        plan = Plan(data["kind"], data["node"], data["index"], data["op_type"], data["params"])
-        converter = MutantConverter(plan.encode())
-        hop = Hop(len(prefix) + 1, converter)
-        progress(f"  {spec.name}: mutant {plan.kind} at #{plan.index} {plan.op_type} {plan.node!r}")
-        begun = time.perf_counter()
-        rows = engine.run_route(spec, Route(source, (*prefix, hop)))
-        artifact = Path(next(row["artifact"] for row in rows if row["hop_index"] == hop.index))
-        marker = artifact.parent / "planted.json"
-        planted = json.loads(marker.read_text())["planted"] if marker.exists() else True
-        run.rows.append(mutant_row(plan, spec.name, source.name, rows, hop.index, planted,
-                                   time.perf_counter() - begun))
-    run.seconds = time.perf_counter() - started
-    return run
-
-
 # -- the report ---------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -683,74 +597,3 @@ def summarize(runs: list[MutationRun]) -> Totals:
     for run in runs:
         totals.add(run.rows)
     return totals
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def mutation_markdown(runs: list[MutationRun], *, command: str, seconds: float) -> str:
-    totals = summarize(runs)
-    lines = [
-        "# Mutation self-test",
-        "",
-        "How much the harness's verdict is worth on each model: faults of known kinds are planted one at a time in",
-        "the model's exported ONNX graph through a converter (`harness.oracle.mutants.MutantConverter`), each hop",
-        "judged and localized exactly as a real converter's would be. A fault is *detected* when its hop does not",
-        "pass, *localized* when the first divergent node the localizer names is the planted node; a *control* is",
-        "a change below float32 noise that must pass.",
-        "",
-        f"Command: `{command}`  ",
-        f"Total: {totals.figures()}; {seconds:.0f} s.",
-        "",
-        "## Kinds",
-        "",
-        "| kind | what is planted |",
-        "| --- | --- |",
-        *[f"| {kind} | {text} |" for kind, text in FAULTS.items()],
-        *[f"| {kind} (control) | {text} |" for kind, text in CONTROLS.items()],
-        "",
-        "## Per model",
-        "",
-        "| model | source | faults planted | detected | localized | controls passed | kinds not applicable |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for run in runs:
-        model = Totals().add(run.rows)
-        absent = "; ".join(f"{kind}: {why}" for kind, why in run.not_applicable.items())
-        if run.skipped:
-            lines.append(f"| {run.model} | {run.source} | not run: {_cell(run.skipped)} | | | | |")
-            continue
-        lines.append(f"| {run.model} | {run.source} | {model.faults} | {model.detected} | {model.localized} | "
-                     f"{model.controls_passed}/{model.controls} | {_cell(absent)} |")
-    lines += ["", "## Every mutant", "",
-              "| model | kind | node | status | detected | first divergent node | localized | localized on | "
-              "error vs truth | error |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for run in runs:
-        for row in run.rows:
-            kind = row["kind"] + (" (control)" if row["control"] else "")
-            lines.append(f"| {row['model']} | {kind} | #{row['node_index']} {row['op_type']} `{_cell(row['node'])}` | "
-                         f"{row['status']} | {'yes' if row['detected'] else 'no'} | "
-                         f"{_cell(row['first_divergent_node'])} | {'yes' if row['localized'] else 'no'} | "
-                         f"{_cell(row['localized_on'])} | {_cell(row['error_vs_truth'])} | "
-                         f"{_cell(str(row['error'])[:160])} |")
-    return "\n".join(lines) + "\n"
-
-
-def write_mutation_report(runs: list[MutationRun], out_dir: Path, *, command: str, seconds: float) -> Path:
-    """mutation.md and mutation.csv beside the other reports."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "mutation.md"
-    path.write_text(mutation_markdown(runs, command=command, seconds=seconds))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=MUTATION_COLUMNS)
-    writer.writeheader()
-    for run in runs:
-        writer.writerows(run.rows)
-    (out_dir / "mutation.csv").write_text(buffer.getvalue())
-    return path

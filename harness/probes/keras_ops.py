@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.probes.source_ops import SourceProbe, index, positive, real
+from harness.probes.probe import SourceProbe, index, positive, real
 from harness.spec import InputSpec
 
 Builder = Callable[[tuple[InputSpec, ...]], Any]

@@ -28,26 +28,24 @@ import numpy as np
 
 from harness import __version__, new_run_id
 from harness.atomic import write_atomic
-from harness.cache import Plan, TaskCache
+from harness.converters import default_converters, tracked_packages
 from harness.converters.base import Converter
-from harness.converters.onnx_from_tf import OnnxFromSavedModel
-from harness.converters.onnx_from_torch import OnnxFromTorch
-from harness.converters.tf_from_onnx import TfFromOnnx
-from harness.converters.torch_from_onnx import TorchFromOnnx
+from harness.converters.routes import Hop, Route
+from harness.errors import WorkerFailure, describe_error
+from harness.execution.cache import Plan, TaskCache
+from harness.execution.pool import WorkerPool, call_task
+from harness.execution.stacks import get_stack, stack_versions
+from harness.execution.worker import converter_from_reference, import_object, load_npz, output_names, save_npz
 from harness.formats import ONNX
 from harness.oracle.compare import Comparison, compare, default_tolerance, severity
-from harness.pool import WorkerFailure, WorkerPool, call_task
+from harness.run.shards import EVERYTHING, Shard
 from harness.runners import runner_for
-from harness.shards import EVERYTHING, Shard
 from harness.spec import Tolerance
-from harness.stacks import get_stack, stack_versions
-from harness.worker import converter_from_reference, describe_error, import_object, load_npz, output_names, save_npz
 
 CASE_FILE = "case.json"
 RESULT_FILE = "result.json"
 JOB_FILE = "job.json"
 PLAIN_KINDS = "biuf"  # bool, signed, unsigned, float: what npz, every runner and compare() handle as is
-DEFAULT_HOPS = ("onnx>ort", "onnx>tf", "onnx>tf>onnx", "onnx>torch", "onnx>torch>onnx")
 
 
 # -- inside a worker: export the stack's own node cases ----------------------------------------------------
@@ -70,7 +68,7 @@ def _plain_reason(role: str, name: str, type_proto: Any) -> str:
 
 def _operators(model: Any) -> list[dict[str, Any]]:
     """Distinct (op type, domain, opset) in order of first appearance, subgraphs included."""
-    from harness.onnx_ops import walk_ops
+    from harness.execution.onnx_ops import walk_ops
 
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     for op_type, domain, opset in walk_ops(model):
@@ -257,7 +255,7 @@ def convert_and_run(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         artifact = Path(job["source"])
         try:
             if job.get("converter"):
-                from harness.onnx_ops import check_written_model, inventory
+                from harness.execution.onnx_ops import check_written_model, inventory
 
                 converter = converter_from_reference(job["converter"])
                 artifact = Path(job["target"])
@@ -317,25 +315,36 @@ class Stage:
         return self.converter.stack, self.converter.framework
 
 
-def probe_stages() -> dict[str, Stage]:
-    return {stage.name: stage for stage in (
-        Stage("ort", "onnx->ort", "current", None),
-        Stage("tf", "onnx->tf", "legacy", TfFromOnnx()),
-        Stage("tf_onnx", "tf->onnx", "legacy", OnnxFromSavedModel(), parent="tf"),
-        Stage("torch", "onnx->torch", "current", TorchFromOnnx()),
-        Stage("torch_onnx", "torch->onnx", "current", OnnxFromTorch("torchscript"), parent="torch"),
-        Stage("torch_onnx_dynamo", "torch->onnx", "current", OnnxFromTorch("dynamo"), parent="torch"),
-    )}
+def stage_name(converter: Converter, parent: str | None = None) -> str:
+    """A stage's folder name and key: the target format (tf, torch), marked like its route (tf_onnx,
+    torch_onnx_dynamo, torch-onnx2torch)."""
+    name = f"{parent}_{converter.target.name}" if parent else converter.target.name
+    return "_".join([name, *converter.marks]) if parent else "-".join([name, *converter.marks])
 
 
-ROUTES: dict[str, tuple[str, ...]] = {
-    "onnx>ort": ("ort",),
-    "onnx>tf": ("tf",),
-    "onnx>tf>onnx": ("tf", "tf_onnx"),
-    "onnx>torch": ("torch",),
-    "onnx>torch>onnx": ("torch", "torch_onnx"),
-    "onnx>torch>onnx@dynamo": ("torch", "torch_onnx_dynamo"),
-}
+def probe_stages(converters: list[Converter] | None = None) -> dict[str, Stage]:
+    """onnxruntime, then every converter whose record joins the node cases: those from ONNX, each followed by
+    those that take its artifact back to ONNX. The cases come from the first converter's stack."""
+    chosen = [converter for converter in (default_converters() if converters is None else converters)
+              if converter.node_cases]
+    stages = [Stage("ort", "onnx->ort", "current", None)]
+    for first in (converter for converter in chosen if converter.source == ONNX):
+        name = stage_name(first)
+        stages.append(Stage(name, f"onnx->{first.target.name}", first.stack, first))
+        stages += [Stage(stage_name(back, name), f"{first.target.name}->onnx", first.stack, back, parent=name)
+                   for back in chosen if back.source == first.target and back.target == ONNX]
+    return {stage.name: stage for stage in stages}
+
+
+def probe_routes(stages: dict[str, Stage]) -> dict[str, tuple[str, ...]]:
+    """Each probe route's id (as the zoo's routes are named) and the stages it passes through."""
+    routes: dict[str, tuple[str, ...]] = {}
+    for stage in stages.values():
+        path = (stage.parent, stage.name) if stage.parent else (stage.name,)
+        converters = [stages[name].converter for name in path]
+        hops = tuple(Hop(index, converter) for index, converter in enumerate(converters, 1) if converter is not None)
+        routes["onnx>ort" if not hops else Route(ONNX, hops).id] = path
+    return routes
 
 
 @dataclass
@@ -540,7 +549,7 @@ class NodeProbeRun:
 
 
 def node_task(job: dict[str, Any]) -> dict[str, Any]:
-    """A node-case job in the task cache's terms (harness.cache.plan_for)."""
+    """A node-case job in the task cache's terms (harness.execution.cache.plan_for)."""
     return {"task": "node_job", **job}
 
 
@@ -579,7 +588,16 @@ def at_opsets(run: NodeProbeRun, stack: str, chosen: list[dict[str, Any]],
     return cases
 
 
-def run_node_probes(run_dir: Path, pool: WorkerPool, *, hops: Sequence[str] = DEFAULT_HOPS,
+def default_hops(stages: dict[str, Stage]) -> list[str]:
+    """The probe routes a run takes unless told: every one whose converters run at their default variant (the
+    dynamo exporter's way back is chosen by name)."""
+    def at_default(stage: Stage) -> bool:
+        return stage.converter is None or stage.converter.variant == type(stage.converter).variants[0]
+
+    return [route for route, path in probe_routes(stages).items() if all(at_default(stages[name]) for name in path)]
+
+
+def run_node_probes(run_dir: Path, pool: WorkerPool, *, hops: Sequence[str] | None = None,
                     case_filter: str | None = None, limit: int | None = None, sample: str = "all",
                     batch_size: int = 25, case_timeout: float = 300.0,
                     progress: Callable[[str], None] = print, shard: Shard = EVERYTHING,
@@ -593,18 +611,20 @@ def run_node_probes(run_dir: Path, pool: WorkerPool, *, hops: Sequence[str] = DE
     variant per op type; limit: at most this many cases per case stack, after filter and sample; shard: only
     the cases this shard owns.
     """
-    unknown = [route for route in hops if route not in ROUTES]
-    if unknown:
-        raise ValueError(f"unknown probe routes {unknown}; known: {', '.join(ROUTES)}")
     run = NodeProbeRun(run_dir, pool, batch_size=batch_size, case_timeout=case_timeout, progress=progress,
                        cache=cache)
-    stage_names = list(dict.fromkeys(name for route in hops for name in ROUTES[route]))
+    routes = probe_routes(run.stages)
+    hops = default_hops(run.stages) if hops is None else hops
+    unknown = [route for route in hops if route not in routes]
+    if unknown:
+        raise ValueError(f"unknown probe routes {unknown}; known: {', '.join(routes)}")
+    stage_names = list(dict.fromkeys(name for route in hops for name in routes[route]))
     cases: dict[str, list[dict[str, Any]]] = {}
     for stack in dict.fromkeys(run.stages[name].case_stack for name in stage_names):
         chosen = select_cases(run.export(stack, case_filter), sample=sample, limit=limit)
         chosen = [case for case in chosen if shard.owns(f"node:{case['name']}")]
         cases[stack] = at_opsets(run, stack, chosen, opsets)
-    for name in stage_names:  # ROUTES lists a parent before its child
+    for name in stage_names:  # a route lists a parent before its child
         stage = run.stages[name]
         run.run_stage(stage, cases[stage.case_stack])
         progress(f"[node] {stage.hop} ({name}) done in {run.stage_seconds[name]:.0f} s")
@@ -614,11 +634,12 @@ def run_node_probes(run_dir: Path, pool: WorkerPool, *, hops: Sequence[str] = DE
 def probe_rows(run: NodeProbeRun, hops: Sequence[str], cases: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     run_id = new_run_id()
     rows = []
+    routes = probe_routes(run.stages)
     for route in hops:
-        for index, name in enumerate(ROUTES[route], 1):
+        for index, name in enumerate(routes[route], 1):
             stage = run.stages[name]
             stack = stage.converter.stack if stage.converter else stage.worker[0]
-            versions = stack_versions(stack)
+            versions = stack_versions(stack, tracked_packages())
             converter = stage.converter.name if stage.converter else "onnxruntime"
             package = stage.converter.package if stage.converter else "onnxruntime"
             for manifest in cases[stage.case_stack]:

@@ -28,75 +28,33 @@ import numpy as np
 
 from harness import __version__, new_run_id
 from harness.atomic import write_atomic
-from harness.cache import TaskCache
+from harness.converters import default_converters, tracked_packages
 from harness.converters.base import Converter
-from harness.converters.onnx_from_tf import OnnxFromKeras
-from harness.converters.onnx_from_torch import OnnxFromTorch
-from harness.formats import KERAS, TORCH
-from harness.inputs import InputRecipe, build_array
+from harness.converters.routes import Hop, Route
+from harness.errors import describe_error
+from harness.execution.cache import TaskCache
+from harness.execution.pool import WorkerPool, call_task
+from harness.execution.stacks import get_stack, stack_versions
+from harness.execution.worker import load_npz, save_npz
+from harness.formats import KERAS, ONNX, TORCH
 from harness.oracle.compare import Comparison, compare, default_tolerance, severity
-from harness.pool import WorkerPool, call_task
-from harness.routes import Hop, Route
+from harness.probes.probe import KINDS, SourceProbe
+from harness.run.inputs import build_array
+from harness.run.shards import EVERYTHING, Shard
 from harness.runners import runner_for
-from harness.shards import EVERYTHING, Shard
-from harness.spec import InputSpec
-from harness.stacks import get_stack, stack_versions
-from harness.worker import describe_error, load_npz, save_npz
+from harness.spec import InputRecipe, InputSpec
 
-KINDS = ("torch", "keras")
 STACK = "current"
 FRAMEWORK = {"torch": "torch", "keras": "tf"}
 SOURCE_FORMAT = {"torch": TORCH, "keras": KERAS}
 REBUILD = "harness.probes.source_ops:rebuild_torch_probe"
-# Per domain, the value kinds (harness.inputs) of the seeded examples: standard values first, then a
+# Per domain, the value kinds (harness.run.inputs) of the seeded examples: standard values first, then a
 # wide range, then exact zeros or edge values, where converters tend to part ways.
 EXAMPLE_KINDS = {
     "real": ("normal", "uniform_wide", "sparse"),
     "positive": ("positive", "positive_large", "positive_tiny"),
     "index": ("index_uniform", "index_edges", "index_repeated"),
 }
-
-
-@dataclass(frozen=True)
-class SourceProbe:
-    """One framework op in a model of its own.
-
-    build(inputs) returns the torch nn.Module (eval mode is set by the runner) or the keras.Model;
-    it imports its framework itself. tags are the ONNX op types the probe is meant to exercise
-    (what the exported graph is expected to contain; the row records what it did contain).
-    kinds, when given, replaces the value kinds of real inputs (e.g. no exact ties for sort order).
-    """
-
-    name: str
-    kind: str
-    op: str  # the framework op or layer wrapped, e.g. "torch.nn.functional.gelu"
-    build: Callable[[tuple[InputSpec, ...]], Any]
-    inputs: tuple[InputSpec, ...]
-    tags: tuple[str, ...]
-    outputs: tuple[str, ...] = ("out",)
-    kinds: tuple[str, ...] | None = None
-    seed: int = 0
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"probe {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
-        if not self.inputs or not self.outputs or not self.tags:
-            raise ValueError(f"probe {self.name!r}: needs inputs, outputs and expected ONNX op tags")
-        if any(isinstance(dim, str) for spec in self.inputs for dim in spec.shape):
-            raise ValueError(f"probe {self.name!r}: probe shapes are fixed, so a failure is the op's, not a dim's")
-
-
-def real(name: str, *shape: int, dtype: str = "float32") -> InputSpec:
-    return InputSpec(name, tuple(shape), dtype=dtype)
-
-
-def positive(name: str, *shape: int) -> InputSpec:
-    return InputSpec(name, tuple(shape), domain="positive")
-
-
-def index(name: str, high: int, *shape: int, dtype: str = "int64") -> InputSpec:
-    return InputSpec(name, tuple(shape), dtype=dtype, domain="index", high=high)
 
 
 # -- the registries --------------------------------------------------------------------------------------
@@ -139,7 +97,7 @@ def example_arrays(probe: SourceProbe) -> list[list[np.ndarray]]:
 # -- inside a worker: build, save and run the probes of a batch --------------------------------------------
 
 def rebuild_torch_probe(directory: Path, probe: str) -> Any:
-    """The rebuild function of a saved torch probe (harness.torch_artifact.load_torch_module calls it)."""
+    """The rebuild function of a saved torch probe (harness.execution.torch_artifact.load_torch_module calls it)."""
     import torch
 
     spec = find_probe("torch", probe)
@@ -183,7 +141,7 @@ def _build_one(kind: str, job: dict[str, Any], runners: dict[str, Any]) -> dict[
     probe = find_probe(kind, job["probe"])
     artifact = Path(job["artifact"])
     if kind == "torch":
-        from harness.torch_artifact import save_torch_module
+        from harness.execution.torch_artifact import save_torch_module
 
         module = rebuild_torch_probe(artifact, probe.name)
         _randomize_torch(module, probe.seed)
@@ -191,7 +149,7 @@ def _build_one(kind: str, job: dict[str, Any], runners: dict[str, Any]) -> dict[
     else:
         import keras
 
-        from harness.worker import names_keras_layers_afresh
+        from harness.execution.worker import names_keras_layers_afresh
 
         names_keras_layers_afresh()
         keras.utils.set_random_seed(probe.seed)
@@ -257,9 +215,9 @@ class RunContext:
 
 
 def converters_for(kind: str) -> list[Converter]:
-    if kind == "torch":
-        return [OnnxFromTorch("torchscript"), OnnxFromTorch("dynamo")]
-    return [OnnxFromKeras()]
+    """The exporters whose records join the single-op probes, from this kind's framework to ONNX."""
+    return [converter for converter in default_converters() if converter.source_probes
+            and converter.source == SOURCE_FORMAT[kind] and converter.target == ONNX]
 
 
 def io_of(probe: SourceProbe) -> dict[str, Any]:
@@ -332,7 +290,7 @@ def run_hop(context: RunContext, source: ProbeSource, converter: Converter) -> l
             "target": str(target), "io": io, "example": str(source.inputs[0]), "framework": converter.framework}
     task_file = hop_dir / "task.json"
     write_atomic(task_file, json.dumps(task, indent=1))
-    base["replay"] = (f"{shlex.quote(str(get_stack(converter.stack).python))} -m harness.worker "
+    base["replay"] = (f"{shlex.quote(str(get_stack(converter.stack).python))} -m harness.execution.worker "
                       f"--replay {shlex.quote(str(task_file))}")
     context.progress(f"  {probe.name} {route.id} ({converter.name})")
     step = call_task(context.pool, converter.stack, converter.framework, task, context.convert_timeout, context.cache)
@@ -436,7 +394,7 @@ def run_source_probes(run_dir: Path, pool: WorkerPool, *, kinds: Sequence[str] =
     if unknown:
         raise ValueError(f"unknown probe kinds {sorted(unknown)}; known: {KINDS}")
     context = RunContext(pool, progress, new_run_id(),
-                         convert_timeout, run_timeout, stack_versions(STACK), cache)
+                         convert_timeout, run_timeout, stack_versions(STACK, tracked_packages()), cache)
     root = run_dir / "source"
     rows: list[dict[str, Any]] = []
     for kind in kinds:
@@ -454,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """python -m harness.probes.source_ops [--kinds torch keras] [--probes GLOB ...] --out DIR"""
     import argparse
 
-    from harness.report import to_frame, write_atomic
+    from harness.reporting.results import to_frame, write_atomic
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, required=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from harness.probes.source_ops import SourceProbe, index, positive, real
+from harness.probes.probe import SourceProbe, index, positive, real
 from harness.spec import InputSpec
 
 Builder = Callable[[tuple[InputSpec, ...]], Any]

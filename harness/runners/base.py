@@ -15,11 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from harness.errors import NoFloat64Run
 from harness.formats import Format
-
-
-class NoFloat64Run(RuntimeError):
-    """This artifact has no float64 twin: the row says so and the float32 reference rule applies."""
 
 
 def natural_key(name: str) -> list[Any]:

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from harness.execution.worker import worker_threads
 from harness.formats import ONNX
 from harness.runners.base import Runner, canonical, cast_input, ordered_by_names
-from harness.worker import worker_threads
 
 ORT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
              "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_,
@@ -22,7 +22,7 @@ DTYPE_ATTRIBUTES = ("to", "dtype", "output_dtype")  # Cast, RandomNormal/EyeLike
 
 
 def session_options() -> Any:
-    """Quiet session options, on the worker's thread count (harness.pool.worker_environment says why)."""
+    """Quiet session options, on the worker's thread count (harness.execution.pool.worker_environment says why)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()

@@ -16,7 +16,7 @@ class TorchEagerRunner(Runner):
     truth_kind = "torch float64"
 
     def load(self, artifact: Path, io: dict[str, Any]) -> Any:
-        from harness.torch_artifact import load_torch_module
+        from harness.execution.torch_artifact import load_torch_module
 
         return load_torch_module(artifact)
 

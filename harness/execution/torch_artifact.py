@@ -16,31 +16,28 @@ from pathlib import Path
 from typing import Any
 
 from harness.atomic import open_atomic, write_atomic
+from harness.errors import UntrustedArtifactError
 
 RECIPE_FILE = "module.json"
 STATE_FILE = "state_dict.pt"
 REBUILDS_GROUP = "parity.rebuilds"
 TRUSTED_REBUILDS_ENV = "PARITY_TRUSTED_REBUILDS"  # comma-separated module:function references
 HARNESS_REBUILDS = frozenset({
-    "harness.torch_artifact:rebuild_zoo_model",
+    "harness.execution.torch_artifact:rebuild_zoo_model",
     "harness.converters.torch_from_onnx:rebuild",
     "harness.probes.source_ops:rebuild_torch_probe",
-    "harness.user_model:rebuild_factory",
+    "harness.run.user_model:rebuild_factory",
     "harness.fuzz.grammar:rebuild_torch",  # a generated model, rebuilt from its validated description
 })
 # Rebuilds whose argument names a further function to import: that one must be trusted too.
-IMPORTING_ARGUMENTS = {"harness.user_model:rebuild_factory": "factory"}
+IMPORTING_ARGUMENTS = {"harness.run.user_model:rebuild_factory": "factory"}
 # Packages a harness rebuild runs besides its own module: the architecture (forward) lives there, so the task
 # cache keys a torch artifact by their code too (a torch artifact's files hold only the weights).
 REBUILD_CODE = {
-    "harness.torch_artifact:rebuild_zoo_model": ("model_zoo",),
+    "harness.execution.torch_artifact:rebuild_zoo_model": ("model_zoo",),
     "harness.fuzz.grammar:rebuild_torch": ("harness.fuzz",),
     "harness.probes.source_ops:rebuild_torch_probe": ("harness.probes",),  # the probes are data in torch_ops.py
 }
-
-
-class UntrustedArtifactError(ValueError):
-    """A torch artifact's recipe is malformed or names a function that is not trusted (exit status 2)."""
 
 
 def trusted_rebuilds() -> frozenset[str]:

@@ -2,7 +2,7 @@
 
 Stray prints from converters would corrupt the protocol, so the worker keeps the real stdout for
 replies and points file descriptor 1 at stderr (the worker's log file).
-Replay one saved task by hand with: python -m harness.worker --replay TASK.json
+Replay one saved task by hand with: python -m harness.execution.worker --replay TASK.json
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import argparse
 import importlib
 import json
 import os
-import re
 import sys
 import time
 import traceback
@@ -21,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from harness.atomic import open_atomic
+from harness.errors import describe_error
 
 CONFLICTING_FRAMEWORKS = {"torch": "tensorflow", "tf": "torch"}  # they segfault when they share a process
 CALLER_DIR_ENV = "PARITY_CALLER_DIR"
-THREADS_ENV = "PARITY_WORKER_THREADS"  # threads each framework runs an op on in a worker (harness.pool)
+THREADS_ENV = "PARITY_WORKER_THREADS"  # threads each framework runs an op on in a worker (harness.execution.pool)
 DEFAULT_WORKER_THREADS = 1
 
 
@@ -51,12 +51,6 @@ def save_npz(path: str, names: list[str], arrays: list[np.ndarray]) -> None:
     named: dict[str, Any] = {f"{index:02d}_{name}": array for index, (name, array) in enumerate(zip(names, arrays))}
     with open_atomic(Path(path)) as handle:
         np.savez(handle, **named)
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, or its class name when the message is empty."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def converter_from_reference(reference: dict[str, Any]) -> Any:
@@ -97,7 +91,7 @@ class Worker:
             example = load_npz(task["example"])
             converter.convert(Path(task["source"]), Path(task["target"]), task["io"], example)
             if converter.target.name == "onnx":
-                from harness.onnx_ops import check_written_model, graph_input_dims, inventory
+                from harness.execution.onnx_ops import check_written_model, graph_input_dims, inventory
 
                 # Some converters log an unsupported op and still write a file; the checker makes
                 # that a conversion error instead of a confusing runtime failure.
@@ -123,7 +117,7 @@ class Worker:
             self.check_framework("torch")
             import torch
 
-            from harness.torch_artifact import save_torch_module
+            from harness.execution.torch_artifact import save_torch_module
 
             if spec.build_torch is None:
                 raise ValueError(f"model {spec.name!r} has no torch builder")
@@ -185,7 +179,10 @@ class Worker:
         return {"errors": errors, "notes": sorted(notes), "truth": truth, "truth_error": truth_error}
 
 
+# A generated model (parity fuzz) is built by the fuzz package's own functions, named here as trusted rebuilds
+# are named in torch_artifact: by reference, from this module's constants, never from the task.
 GENERATED_REBUILD = "harness.fuzz.grammar:rebuild_torch"
+GENERATED_SPEC = "harness.fuzz.grammar:spec_from_json"
 
 
 def names_keras_layers_afresh() -> None:
@@ -201,14 +198,12 @@ def source_spec(task: dict[str, Any]) -> tuple[Any, str, dict[str, Any]]:
     """The spec a build_source task names, with the torch artifact's rebuild recipe: a zoo entry by name, or a
     generated model carried as its description (parsed and validated; nothing it names is imported)."""
     if task.get("description") is not None:
-        from harness.fuzz.grammar import ModelDescription, model_spec
-
-        description = ModelDescription.from_json(task["description"])
-        return model_spec(description, task["model"]), GENERATED_REBUILD, {"description": description.to_json()}
+        spec, description = import_object(GENERATED_SPEC)(task["description"], task["model"])
+        return spec, GENERATED_REBUILD, {"description": description}
     from model_zoo import all_models
 
     spec = all_models()[task["model"]]
-    return spec, "harness.torch_artifact:rebuild_zoo_model", {"model": spec.name}
+    return spec, "harness.execution.torch_artifact:rebuild_zoo_model", {"model": spec.name}
 
 
 def output_names(names: list[str], count: int) -> list[str]:
@@ -216,31 +211,10 @@ def output_names(names: list[str], count: int) -> list[str]:
     return names[:count] + [f"extra_{index}" for index in range(len(names), count)]
 
 
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-NAMED_ERROR = re.compile(r"^\s*(<class '[\w.]+'>|[\w.]*(Error|Exception)):")
-
-
-def describe_error(exc: BaseException) -> str:
-    """The error's class and its most telling line.
-
-    TensorFlow ("in user code:") and torch.export ("## Exception summary") put the real cause at the
-    end of a long message; there the last line naming an error is more telling than the first line.
-    """
-    lines = [ANSI_ESCAPE.sub("", line).strip() for line in str(exc).strip().splitlines()]
-    lines = [line for line in lines if line]
-    if not lines:
-        return type(exc).__name__
-    telling = lines[0]
-    if len(lines) > 1 and (telling.endswith(":") or "Exception summary" in str(exc)):
-        named = [line for line in lines[1:] if NAMED_ERROR.match(line)]
-        telling = named[-1] if named else lines[-1]
-    if not telling.startswith(f"{type(exc).__name__}:"):
-        telling = f"{type(exc).__name__}: {telling}"
-    return telling[:500]
 
 
 def keep_to_thread_count(framework: str) -> None:
-    """Size the framework's thread pools before its first op (harness.pool.worker_environment says why).
+    """Size the framework's thread pools before its first op (harness.execution.pool.worker_environment says why).
     torch also reads OMP_NUM_THREADS; onnxruntime reads the count per session."""
     if framework == "torch":
         import torch

@@ -23,19 +23,20 @@ from hypothesis import assume
 
 from harness import __version__, new_run_id
 from harness.atomic import open_atomic, write_atomic
-from harness.cache import TaskCache
+from harness.converters import tracked_packages
+from harness.converters.routes import Hop, Route
+from harness.execution.cache import TaskCache
+from harness.execution.onnx_ops import written_opset
+from harness.execution.pool import Step, WorkerPool, call_task
+from harness.execution.stacks import get_stack, stack_versions
+from harness.execution.worker import load_npz
 from harness.formats import KERAS, TORCH, Format
-from harness.inputs import ExampleRecipe, build_example, example_recipes, largest_recipe, seeded_recipes
-from harness.onnx_ops import written_opset
 from harness.oracle.compare import Comparison, compare, worst
 from harness.oracle.verdict import LOCALIZABLE, OutputTrack, comparison_columns, tolerance_for
-from harness.pool import Step, WorkerPool, call_task
-from harness.routes import Hop, Route
+from harness.run.inputs import build_example, example_recipes, largest_recipe, seeded_recipes
+from harness.run.search import Outcome, SearchResult, search
 from harness.runners import runner_for
-from harness.search import Outcome, SearchResult, search
-from harness.spec import ModelSpec, channels_last, to_layout
-from harness.stacks import get_stack, stack_versions
-from harness.worker import load_npz
+from harness.spec import ExampleRecipe, ModelSpec, channels_last, to_layout
 
 
 @dataclass
@@ -194,11 +195,14 @@ class Engine:
                 result.truth = f"none: {step.result.get('truth_error') or 'the runner has no float64 run'}"
         return result
 
-    def call_function(self, stack: str, framework: str, function: str, **kwargs: Any) -> Any:
-        """Run a project function inside a worker; its ModelInputError comes back as that exception."""
-        from harness.user_model import ModelInputError
+    def call_function(self, stack: str, framework: str, function: str, *, pure: bool = False, **kwargs: Any) -> Any:
+        """Run a project function inside a worker; its ModelInputError comes back as that exception. `pure`: a
+        function of its stack alone, with no arguments (a converter's declared table): the task cache keeps it."""
+        from harness.errors import ModelInputError
 
-        task = {"task": "call", "function": function, "kwargs": kwargs, "framework": framework}
+        task: dict[str, Any] = {"task": "call", "function": function, "kwargs": kwargs, "framework": framework}
+        if pure:
+            task["pure"] = True
         step = self.call(stack, framework, task, self.options.convert_timeout)
         if step.status == "ok":
             return step.result["value"]
@@ -453,7 +457,7 @@ class Engine:
                     "framework": converter.framework}
             task_file = hop_dir / "task.json"
             write_atomic(task_file, json.dumps(task, indent=1))
-            state.replay = (f"{shlex.quote(str(get_stack(converter.stack).python))} -m harness.worker "
+            state.replay = (f"{shlex.quote(str(get_stack(converter.stack).python))} -m harness.execution.worker "
                             f"--replay {shlex.quote(str(task_file))}")
             self.progress(f"  {spec.name} {route.id} hop {hop.index} {hop.name} ({converter.name}, {converter.stack})")
             step = self.call(converter.stack, converter.framework, task, self.options.convert_timeout)
@@ -578,8 +582,8 @@ class Engine:
     def replay(self, cell_dir: Path, input_file: Path) -> list[dict[str, Any]]:
         """Re-run one saved example through a cell's saved artifacts, without converting anything."""
         from harness.converters import default_converters
-        from harness.routes import opsets_in
-        from harness.session import select_models, select_routes
+        from harness.converters.routes import opsets_in
+        from harness.run.selection import select_models, select_routes
 
         manifest = json.loads((cell_dir / "cell.json").read_text())
         (spec,) = select_models([manifest["model"]])
@@ -599,7 +603,7 @@ class Engine:
         opset: int | None = None
         for state in cell.hops:
             converter = state.hop.converter
-            versions = stack_versions(converter.stack)
+            versions = stack_versions(converter.stack, tracked_packages())
             # The opset of the ONNX graph this hop wrote or read: chosen, or seen in what an exporter at its
             # own default wrote.
             opset = cell.route.opset_at(state.hop.index) or written_opset(state.onnx_ops) or opset

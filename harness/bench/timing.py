@@ -2,7 +2,7 @@
 and the same runs, measured side by side in one run.
 
 Per cell, the harness runs first (task cache off, derandomized examples) and records every input file it
-ran; then the bare script (harness/bare_script.py, one long-lived process per stack and framework, as a
+ran; then the bare script (harness/bench/bare_script.py, one long-lived process per stack and framework, as a
 user would write) loads the same source model, makes the same conversions and runs every artifact on those
 same files. The cells alternate between the two sides, so a change in the machine's load hits both. The
 harness's time is split by stage (exclusive seconds), so its extra verification work (twin builds, the
@@ -23,16 +23,21 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.converters.onnx_from_torch import dynamic_axes_for
-from harness.engine import Cell, Engine, EngineOptions, ModelContext, RunResult, io_for
-from harness.formats import SAVED_MODEL, TORCH
-from harness.pool import WorkerPool, worker_environment
-from harness.progress import REPORT_INTERVAL, Silent, Throttled
-from harness.routes import Route
-from harness.session import UsageError, run_cells
+from harness.converters.routes import Route
+from harness.errors import UsageError
+from harness.execution.pool import WorkerPool, worker_environment
+from harness.execution.stacks import get_stack, project_root
+from harness.formats import ONNX, TORCH
+from harness.run.engine import Cell, Engine, EngineOptions, ModelContext, RunResult, io_for
+from harness.run.progress import REPORT_INTERVAL, Silent, Throttled
+from harness.run.session import run_cells
 from harness.spec import ModelSpec
-from harness.stacks import get_stack, project_root
 
 BARE_SCRIPT = Path(__file__).with_name("bare_script.py")
+# How the bare script runs each artifact format: its run kind, and whether it runs in the torch process (ONNX
+# under onnxruntime, as a user's torch-side script would) rather than in the converter's. A format missing here
+# is never fed to another runtime: parity bench refuses the route.
+BARE_RUNS = {"torch": ("torch", False), "keras": ("keras", False), "tf": ("tf", False), "onnx": ("onnx", True)}
 DEFAULT_ROUTES = ("torch>onnx>tf>onnx>torch", "keras>onnx>torch>onnx>tf")
 
 # Harness stages (exclusive seconds: a stage nested in another is counted once, in the inner one).
@@ -110,7 +115,7 @@ class TimedPool(WorkerPool):
         if worker is None or not worker.alive():
             with self.clock.stage(STARTUP):
                 modules = startup_modules(stack, framework, bare=False)
-                super().call(stack, framework, {"task": "call", "function": "harness.bare_script:warm",
+                super().call(stack, framework, {"task": "call", "function": "harness.bench.bare_script:warm",
                                                 "kwargs": {"command": {"modules": modules}}, "framework": framework},
                              timeout)
         return super().call(stack, framework, task, timeout)
@@ -284,41 +289,29 @@ class BareSide:
         current: dict[str, str] = {"key": holder}  # the previous hop's result: in memory ("key") or a file ("path")
         for hop in route.hops:
             converter = hop.converter
-            name = type(converter).__name__
+            if converter.bare_call is None:
+                raise UsageError(f"parity bench has no bare counterpart of {converter.name}: its record declares "
+                                 "no bare_call")
+            if converter.target.name not in BARE_RUNS:
+                raise UsageError(f"parity bench cannot run a {converter.target.name} artifact ({converter.name})")
             target = folder / f"hop{hop.index}_{converter.target.name}"
             side = (converter.stack, converter.framework)
-            command: dict[str, Any]
-            if name == "OnnxFromTorch":
-                command = {"op": "torch_to_onnx", "key": current["key"], "example": str(export_example),
-                           "inputs": io["inputs"], "outputs": io["outputs"], "variant": converter.variant,
-                           "dynamic_axes": dynamic_axes_for(io), "target": str(target.with_suffix(".onnx"))}
-            elif name == "OnnxFromKeras":
-                command = {"op": "keras_to_onnx", "key": current["key"], "inputs": io["inputs"],
-                           "target": str(target.with_suffix(".onnx"))}
-            elif name == "OnnxFromSavedModel":
-                command = {"op": "saved_model_to_onnx", "source": current["path"],
-                           "target": str(target.with_suffix(".onnx"))}
-            elif name == "TfFromOnnx":
-                command = {"op": "onnx_to_tf", "source": current["path"], "target": str(target)}
-            elif name == "TorchFromOnnx":
-                command = {"op": "onnx_to_torch", "source": current["path"],
-                           "key": f"{spec.name}:{route.id}:{hop.index}"}
-            else:
-                raise UsageError(f"parity bench has no bare counterpart of {converter.name}")
+            # What the record's call is given: the previous model where it is held (in memory or a file), and
+            # all a converter may need of the route; each call reads what it uses.
+            command: dict[str, Any] = {
+                "op": "convert", "call": converter.bare_call, **current, "example": str(export_example),
+                "inputs": io["inputs"], "outputs": io["outputs"], "variant": converter.variant,
+                "dynamic_axes": dynamic_axes_for(io), "holder": f"{spec.name}:{route.id}:{hop.index}",
+                "target": str(target.with_suffix(".onnx") if converter.target is ONNX else target)}
             reply = self.call(*side, command, cell, BARE_CONVERSIONS)
             cell.conversions += 1
             if not reply["ok"]:
                 cell.failed.append(f"hop {hop.index} {hop.name}: {reply['error']}")
                 break
-            if name == "TorchFromOnnx":
-                current = {"key": command["key"]}
-                runs.append((side, {"kind": "torch", "key": command["key"]}))
-            elif converter.target is SAVED_MODEL:
-                current = {"path": command["target"]}
-                runs.append((side, {"kind": "tf", "path": command["target"]}))
-            else:  # ONNX: onnxruntime, in the torch process, as a user's torch-side script would
-                current = {"path": command["target"]}
-                runs.append((torch_side, {"kind": "onnx", "path": command["target"]}))
+            # A torch module stays in memory, as in a user's script; any other artifact is its file.
+            current = {"key": command["holder"]} if reply.get("held") else {"path": command["target"]}
+            kind, runs_beside_torch = BARE_RUNS[converter.target.name]
+            runs.append((torch_side if runs_beside_torch else side, {"kind": kind, **current}))
         for index, (side, run) in enumerate(runs):
             outputs = [str(folder / f"run{index}_{example.stem}.npz") for example in examples]
             self.call(*side, {"op": "run", **run, "inputs": [str(path) for path in examples], "outputs": outputs,
@@ -396,7 +389,7 @@ def source_runs_without_truth(engine: TimedEngine, context: ModelContext, route:
 
 def run_bench(cells: Sequence[tuple[ModelSpec, Route]], *, examples: int, work_dir: Path,
               progress: Callable[[str], None] = print) -> BenchResult:
-    from harness.report import write_reports
+    from harness.reporting.write import write_reports
 
     for folder in ("harness", "bare"):
         shutil.rmtree(work_dir / folder, ignore_errors=True)

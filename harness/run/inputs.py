@@ -9,12 +9,11 @@ the first value kind and seed 0, and `hypothesis.target()` climbs on the recipe'
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
 
-from harness.spec import InputSpec, ModelSpec
+from harness.spec import ExampleRecipe, InputRecipe, InputSpec, ModelSpec
 
 # Value kinds per input domain; the first of each is where shrinking ends up.
 REAL_KINDS = ("normal", "uniform_wide", "tiny", "large", "zeros", "ties", "sparse")
@@ -23,26 +22,6 @@ INDEX_KINDS = ("index_uniform", "index_edges", "index_repeated")
 NONFINITE_KINDS = ("nan_sprinkled", "inf_sprinkled", "subnormal")  # opt-in: how NaN/Inf propagate
 KINDS_BY_DOMAIN = {"real": REAL_KINDS, "positive": POSITIVE_KINDS, "index": INDEX_KINDS}
 MAX_SCALE_EXPONENT = 3  # scales 10**-3 .. 10**3 around each kind's own magnitude
-
-
-@dataclass(frozen=True)
-class InputRecipe:
-    kind: str
-    scale_exponent: int
-    seed: int
-
-
-@dataclass(frozen=True)
-class ExampleRecipe:
-    """Everything needed to rebuild one example's arrays exactly."""
-
-    dims: Mapping[str, int]
-    inputs: tuple[InputRecipe, ...]
-
-    def describe(self) -> str:
-        dims = ", ".join(f"{name}={size}" for name, size in self.dims.items())
-        kinds = ", ".join(f"{r.kind}(1e{r.scale_exponent:+d}, seed {r.seed})" for r in self.inputs)
-        return f"{dims}; {kinds}" if dims else kinds
 
 
 def kinds_for(input_spec: InputSpec, *, nonfinite: bool) -> tuple[str, ...]:

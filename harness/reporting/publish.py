@@ -17,10 +17,9 @@ from typing import Any, cast
 import pandas as pd
 
 from harness import __version__
-from harness.report import cell_rows, hop_order, write_atomic
+from harness.reporting.results import cell_rows, hop_order, write_atomic
 from harness.statuses import STATUS_ORDER
 
-NODE_ROUTES = ("onnx>ort", "onnx>tf", "onnx>tf>onnx", "onnx>torch", "onnx>torch>onnx")
 COLOURS = {"pass": "#2e7d32", "xpass": "#558b2f", "mismatch": "#f9a825", "convert_error": "#c62828",
            "run_error": "#ef6c00", "crash": "#6a1b9a", "timeout": "#4527a0", "xfail": "#8d6e63",
            "skipped": "#9e9e9e", "untested": "#e0e0e0", "partial": "#9ccc65"}
@@ -135,7 +134,7 @@ def op_table(node: pd.DataFrame) -> pd.DataFrame:
     cells: dict[str, dict[str, Any]] = {}
     for (op, route), group in sorted(groups.items()):
         cells.setdefault(op, {})[route] = op_cell(group)
-    routes = [r for r in NODE_ROUTES if r in set(node["route"])]
+    routes = sorted(set(node["route"]))  # whichever probe routes ran; onnx>ort sorts first
     return pd.DataFrame.from_dict(cells, orient="index")[routes].sort_index()
 
 
@@ -417,7 +416,7 @@ def matrix_png(frame: pd.DataFrame, path: Path, table: pd.DataFrame | None = Non
 
 def opset_grid(zoo: pd.DataFrame) -> pd.DataFrame:
     """Model x (route, opset) of each cell's worst status: a route's opset range reads left to right."""
-    from harness.routes import strip_opset
+    from harness.converters.routes import strip_opset
 
     cells = []
     for (model, route), group in zoo.groupby(["model", "route"], sort=False):
@@ -437,7 +436,7 @@ def cell_opset(group: pd.DataFrame) -> tuple[int | None, str]:
 
 def cell_opset_of_rows(rows: list[dict[str, Any]]) -> tuple[int | None, str]:
     """cell_opset of a cell's rows as plain dicts."""
-    from harness.routes import opsets_in
+    from harness.converters.routes import opsets_in
 
     chosen = opsets_in(str(rows[0]["route"]))[0]
     if chosen is not None:
@@ -454,7 +453,7 @@ def cell_opset_of_rows(rows: list[dict[str, Any]]) -> tuple[int | None, str]:
 def opset_advice(zoo: pd.DataFrame) -> pd.DataFrame:
     """Per model and route (its opset marks removed): the export opsets that pass end to end, those that fail
     and where, and one line on what to do."""
-    from harness.routes import strip_opset
+    from harness.converters.routes import strip_opset
 
     cells = []
     judged_column = "raw_status" if "raw_status" in zoo else "status"
@@ -544,7 +543,7 @@ def advice(passing: list[int], failing: list[int], failed_cells: pd.DataFrame) -
 
 def compatibility_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str,
                            table: pd.DataFrame | None = None) -> str:
-    from harness.report import summary_table
+    from harness.reporting.results import summary_table
 
     zoo, node, source = split(frame)
     parts = ["# Compatibility matrix", "", *header_lines(frame, command), "",

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.errors import InvalidOnnxModel, OpsetNotWritten, first_line
+
 
 def inventory(path: Path) -> str:
     """"Conv@ai.onnx:17 x3; Relu@ai.onnx:17 x3", in order of first appearance, subgraphs included."""
@@ -41,15 +43,6 @@ def walk_ops(model: Any) -> Iterator[tuple[str, str, int | None]]:
     yield from visit(model.graph)
 
 
-class InvalidOnnxModel(Exception):
-    """A converter wrote a file that the onnx checker rejects."""
-
-
-class OpsetNotWritten(Exception):
-    """An exporter asked for one opset wrote another (torch's dynamo exporter keeps opset 18, with only a
-    log line, when it cannot convert its graph down to the requested opset)."""
-
-
 def default_opset(path: Path) -> int | None:
     """The ai.onnx opset a model imports (None: it imports none)."""
     import onnx
@@ -62,7 +55,6 @@ def check_written_model(path: Path, opset: int | None = None) -> None:
     """The file exists, passes the onnx checker and, when `opset` is given, imports exactly that ai.onnx opset."""
     import onnx
 
-    from harness.worker import first_line
 
     if not path.exists():
         raise InvalidOnnxModel(f"the converter reported success but wrote no file at {path}")

@@ -15,17 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.errors import ModelInputError, first_line
+from harness.execution.stacks import harness_import_root
+from harness.execution.worker import add_caller_dir, import_object
 from harness.spec import INT_DTYPES, InputSpec
-from harness.stacks import harness_import_root
-from harness.worker import add_caller_dir, first_line, import_object
 
 DEFAULT_DIM_BOUNDS = (1, 4)
 MAX_EXAMPLE_BYTES = 2**30  # one input of one example; hypothesis makes tens, each held by several processes
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-
-
-class ModelInputError(ValueError):
-    """MODEL or --input is unusable; the message names the problem and the fix (exit status 2)."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +166,7 @@ def detect_factory_framework(factory: str, python: Path, env: dict[str, str]) ->
     """Which framework a factory's model belongs to, found in a throwaway process of the stack (never
     in a worker: it may import either framework)."""
     # Run from the harness's own folder: `-m` puts the working directory first on sys.path, ahead of site-packages.
-    completed = subprocess.run([str(python), "-m", "harness.user_model", "detect", factory],
+    completed = subprocess.run([str(python), "-m", "harness.run.user_model", "detect", factory],
                                capture_output=True, text=True, env=env, cwd=harness_import_root())
     lines = completed.stdout.strip().splitlines()
     if completed.returncode != 0 or not lines:
@@ -310,7 +307,7 @@ def rebuild_factory(directory: Path, factory: str) -> Any:
 def build_torch_factory(factory: str, target: str) -> dict[str, Any]:
     import torch
 
-    from harness.torch_artifact import save_torch_module
+    from harness.execution.torch_artifact import save_torch_module
 
     module = _call_factory(factory)
     if not isinstance(module, torch.nn.Module):
@@ -332,8 +329,8 @@ def build_keras_factory(factory: str, target: str) -> dict[str, Any]:
 def count_torch_outputs(artifact: str, example: str) -> int:
     import torch
 
-    from harness.torch_artifact import load_torch_module
-    from harness.worker import load_npz
+    from harness.execution.torch_artifact import load_torch_module
+    from harness.execution.worker import load_npz
 
     module = load_torch_module(Path(artifact))
     with torch.no_grad():

@@ -5,7 +5,7 @@ converter calls and running the artifacts, and nothing else: no twin, no float64
 no artifact format of its own (a converted torch or Keras model stays in memory, as in a user's script).
 It imports nothing from the harness, only the user's model code (model_zoo) and the converters.
 
-Run as `STACK_PYTHON harness/bare_script.py`; it reads one JSON command a line on stdin and answers one
+Run as `STACK_PYTHON harness/bench/bare_script.py`; it reads one JSON command a line on stdin and answers one
 JSON line on stdout: {"ok": bool, "seconds": float (inside this process), "error": str, "failed": int}.
 """
 
@@ -81,18 +81,18 @@ def check_onnx(path: str) -> None:
     onnx.checker.check_model(path)
 
 
-def onnx_to_torch(command: dict[str, Any]) -> None:
+def onnx_to_torch(command: dict[str, Any]) -> Any:
     import onnx
     from onnx2pytorch import ConvertModel
 
-    models[command["key"]] = ConvertModel(onnx.load(command["source"]))
+    return ConvertModel(onnx.load(command["path"]))
 
 
 def onnx_to_tf(command: dict[str, Any]) -> None:
     import onnx
     from onnx_tf.backend import prepare
 
-    prepare(onnx.load(command["source"])).export_graph(command["target"])
+    prepare(onnx.load(command["path"])).export_graph(command["target"])
 
 
 def keras_to_onnx(command: dict[str, Any]) -> None:
@@ -112,11 +112,11 @@ def saved_model_to_onnx(command: dict[str, Any]) -> None:
 
     # The two calls tf2onnx's CLI main() makes, with its defaults: what the harness calls too.
     graph_def, inputs, outputs, tables, renames = tf_loader.from_saved_model(
-        command["source"], None, None, tag=None, signatures=[SIGNATURE], concrete_function=None, large_model=False,
+        command["path"], None, None, tag=None, signatures=[SIGNATURE], concrete_function=None, large_model=False,
         return_initialized_tables=True, return_tensors_to_rename=True, use_graph_names=False)
     with tf.device("/cpu:0"):
         convert._convert_common(
-            graph_def, name=command["source"], continue_on_error=False, target=[], opset=OPSET,
+            graph_def, name=command["path"], continue_on_error=False, target=[], opset=OPSET,
             custom_op_handlers={}, extra_opset=[], shape_override=None, input_names=inputs, output_names=outputs,
             inputs_as_nchw=None, outputs_as_nchw=None, large_model=False, tensors_to_rename=renames,
             ignore_default=None, use_default=None, tflite_path=None, dequantize=False, tfjs_path=None,
@@ -189,11 +189,33 @@ def warm(command: dict[str, Any]) -> None:
         importlib.import_module(module)
 
 
-OPERATIONS = {
-    "load_torch_source": load_torch_source, "load_keras_source": load_keras_source, "torch_to_onnx": torch_to_onnx,
-    "onnx_to_torch": onnx_to_torch, "onnx_to_tf": onnx_to_tf, "keras_to_onnx": keras_to_onnx,
-    "saved_model_to_onnx": saved_model_to_onnx, "run": run, "warm": warm,
+# The converter calls a converter's record may name as its bare_call; a plugin names "module:function" instead.
+# A call gets the command (the previous model as "key" in memory or "path" on disk, "target", the route's io)
+# and returns the converted model to hold in memory, or None when it wrote "target".
+CONVERSIONS = {
+    "torch_to_onnx": torch_to_onnx, "onnx_to_torch": onnx_to_torch, "onnx_to_tf": onnx_to_tf,
+    "keras_to_onnx": keras_to_onnx, "saved_model_to_onnx": saved_model_to_onnx,
 }
+
+
+def convert(command: dict[str, Any]) -> bool:
+    """One hop's converter call; True when its result is held in memory under command["holder"]."""
+    call = command["call"]
+    if ":" in call:  # an installed plugin's own call, as its user would write it
+        import importlib
+
+        module, _, function = call.partition(":")
+        converted = getattr(importlib.import_module(module), function)(command)
+    else:
+        converted = CONVERSIONS[call](command)
+    if converted is None:
+        return False
+    models[command["holder"]] = converted
+    return True
+
+
+OPERATIONS = {"load_torch_source": load_torch_source, "load_keras_source": load_keras_source, "convert": convert,
+              "run": run, "warm": warm}
 
 
 def main() -> int:
@@ -205,7 +227,10 @@ def main() -> int:
         reply: dict[str, Any] = {"ok": True, "error": "", "failed": 0}
         try:
             result = OPERATIONS[command["op"]](command)
-            reply["failed"] = result if isinstance(result, int) else 0
+            if isinstance(result, bool):
+                reply["held"] = result
+            else:
+                reply["failed"] = result if isinstance(result, int) else 0
         except Exception as exc:
             # The last line of TensorFlow's "in user code:" messages is the telling one.
             lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [""]

@@ -10,7 +10,7 @@ from typing import Any, cast
 import pandas as pd
 
 from harness import __version__, atomic
-from harness.stacks import path_scrubber
+from harness.execution.stacks import path_scrubber
 from harness.statuses import STATUS_ORDER
 
 COLUMNS = (
@@ -98,28 +98,6 @@ def failure_table(frame: pd.DataFrame) -> pd.DataFrame:
 def versions_table(frame: pd.DataFrame) -> pd.DataFrame:
     stacks = frame.drop_duplicates("stack")[["stack", "versions"]]
     return pd.DataFrame({str(row.stack): json.loads(str(row.versions)) for row in stacks.itertuples()}).fillna("")
-
-
-def write_reports(rows: list[dict[str, Any]], out_dir: Path, *, command: str, stale: list[str],
-                  declared: dict[str, dict[str, bool]] | None = None, publish: bool = False,
-                  compatibility: bool = False) -> pd.DataFrame:
-    """results.csv/json and summary.md; with publish, also coverage.md, matrix.html and matrix.png
-    (and COMPATIBILITY.md with compatibility). `declared`: converters' own support tables."""
-    from harness.publish import split, write_publication
-
-    frame = to_frame(rows)
-    write_atomic(out_dir / "results.csv", frame.to_csv(index=False))
-    write_atomic(out_dir / "results.json", frame.to_json(orient="records", indent=1))
-    zoo = split(frame)[0]
-    if len(zoo):
-        write_atomic(out_dir / "summary.md", summary_markdown(zoo, command=command, stale=stale))
-    if publish:
-        if declared is None and (out_dir / "declared.json").exists():
-            declared = json.loads((out_dir / "declared.json").read_text())
-        elif declared is not None:
-            write_atomic(out_dir / "declared.json", json.dumps(declared, indent=1, sort_keys=True))
-        write_publication(frame, out_dir, declared=declared or {}, command=command, compatibility=compatibility)
-    return frame
 
 
 def summary_markdown(frame: pd.DataFrame, *, command: str, stale: list[str]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import multiprocessing
 import os
@@ -17,62 +16,20 @@ from queue import Empty
 from typing import Any
 
 from harness.atomic import write_atomic
-from harness.converters import Converter, default_converters
-from harness.engine import Engine, EngineOptions
-from harness.formats import SOURCE_FORMATS
-from harness.known_failures import apply_known_failures, load_known_failures
-from harness.pool import WorkerPool
-from harness.progress import Progress
-from harness.routes import Route, enumerate_routes
+from harness.converters.routes import Route
+from harness.errors import UsageError
+from harness.execution.pool import WorkerPool
+from harness.execution.stacks import project_root
+from harness.run.engine import Engine, EngineOptions
+from harness.run.known_failures import apply_known_failures, load_known_failures
+from harness.run.progress import Progress
 from harness.spec import ModelSpec
-from harness.stacks import project_root
 
 JOURNAL = "rows.jsonl"
 
 
-class UsageError(ValueError):
-    """Bad input from the user: printed as one line, exit status 2."""
-
-
 def known_failures_path() -> Path:
     return project_root() / "known_failures.toml"
-
-
-def select_models(patterns: Sequence[str] | None) -> list[ModelSpec]:
-    from model_zoo import all_models
-
-    models = all_models()
-    if not patterns:
-        return list(models.values())
-    chosen = [spec for name, spec in models.items() if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
-    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(name, p) for name in models)]
-    if unmatched:
-        raise UsageError(f"no zoo model matches {', '.join(unmatched)}; known: {', '.join(models)}")
-    return chosen
-
-
-def all_routes(converters: Sequence[Converter] | None = None) -> list[Route]:
-    converters = list(converters or default_converters())
-    return [route for source in SOURCE_FORMATS for route in enumerate_routes(converters, source)]
-
-
-def filter_routes(routes: list[Route], patterns: Sequence[str] | None) -> list[Route]:
-    if not patterns:
-        return routes
-    chosen = [route for route in routes if any(fnmatch.fnmatchcase(route.id, p) for p in patterns)]
-    if not chosen:
-        raise UsageError(f"no route matches {', '.join(patterns)}; known: {', '.join(r.id for r in routes)}")
-    return chosen
-
-
-def select_routes(patterns: Sequence[str] | None, converters: Sequence[Converter] | None = None) -> list[Route]:
-    return filter_routes(all_routes(converters), patterns)
-
-
-def zoo_cells(specs: Sequence[ModelSpec], routes: Sequence[Route]) -> list[tuple[ModelSpec, Route]]:
-    """Every (model, route) cell that applies: a model defined in one framework gets only the routes that
-    start from that framework (the others are not applicable, so they are not cells at all)."""
-    return [(spec, route) for spec in specs for route in routes if route.source.name in spec.source_formats]
 
 
 @dataclass

@@ -6,14 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# Which packages each repro imports, as a user would install them to run it.
-REPRO_PACKAGES = {
-    "onnx-tf": ("numpy", "onnx", "tensorflow", "onnx-tf"),
-    "onnx2pytorch": ("numpy", "onnx", "torch", "onnx2pytorch"),
-    "tf2onnx": ("numpy", "tensorflow", "tf2onnx", "onnx"),
-    "torch": ("numpy", "torch", "onnx"),
-}
-
 HEADER = '''"""{title}
 
 {what}
@@ -219,35 +211,54 @@ BUILD_ONNX2PYTORCH = '''    import onnx
     return ConvertModel(onnx.load(str(HERE / "source.onnx")))'''
 
 
+# What each template's finding folder must hold besides input.npz and expected.npz.
+TEMPLATE_FILES = {
+    "onnx-tf": ("model.onnx",),
+    "onnx2pytorch": ("model.onnx",),
+    "onnx-snippet": ("model.onnx",),
+    "tf2onnx-keras": ("model.keras",),
+    "tf2onnx-saved-model": ("saved_model",),
+    "torch-generated": ("model.py", "weights.npz", "export_input.npz"),
+    "torch-onnx2pytorch": ("source.onnx", "export_input.npz"),
+}
+
+# An ONNX input without a template of its own: the converter record's localizer snippet, given the file's model.
+ONNX_SNIPPET = '''
+SOURCE = "model.onnx"  # the ONNX model the converter is given
+{snippet}
+
+def convert_and_run(inputs):
+    import onnx
+
+    model = onnx.load(str(HERE / SOURCE))
+    initializers = {{tensor.name for tensor in model.graph.initializer}}
+    names = [value.name for value in model.graph.input if value.name not in initializers]
+    return convert_model_and_run(model, dict(zip(names, inputs)), names, OUTPUT_NAMES)
+'''
+
+
 @dataclass(frozen=True)
 class ReproPlan:
-    """What a finding's repro.py needs: which template, and the files it reads beside it."""
+    """What a finding's repro.py needs: which template, the files it reads beside it, what it imports."""
 
     package: str  # the failing converter's distribution
-    kind: str  # onnx-tf, onnx2pytorch, tf2onnx-keras, tf2onnx-saved-model, torch-generated, torch-onnx2pytorch
+    kind: str  # a key of TEMPLATE_FILES
     files: tuple[str, ...]  # what the finding folder must hold besides input.npz and expected.npz
-
-    @property
-    def packages(self) -> tuple[str, ...]:
-        extra = ("onnx2pytorch",) if self.kind == "torch-onnx2pytorch" else ()
-        return REPRO_PACKAGES[self.package] + extra
+    packages: tuple[str, ...]  # what the repro imports, as a user would install them to run it
+    snippet: str = ""  # the converter's convert_and_run snippet, for the onnx-snippet template
 
 
-def plan_for(converter_class: str, source_format: str) -> ReproPlan:
-    """The repro for a hop: its converter's class name and the format of the artifact it converted."""
-    if converter_class == "TfFromOnnx":
-        return ReproPlan("onnx-tf", "onnx-tf", ("model.onnx",))
-    if converter_class == "TorchFromOnnx":
-        return ReproPlan("onnx2pytorch", "onnx2pytorch", ("model.onnx",))
-    if converter_class == "OnnxFromKeras":
-        return ReproPlan("tf2onnx", "tf2onnx-keras", ("model.keras",))
-    if converter_class == "OnnxFromSavedModel":
-        return ReproPlan("tf2onnx", "tf2onnx-saved-model", ("saved_model",))
-    if converter_class == "OnnxFromTorch":
-        if source_format == "generated":
-            return ReproPlan("torch", "torch-generated", ("model.py", "weights.npz", "export_input.npz"))
-        return ReproPlan("torch", "torch-onnx2pytorch", ("source.onnx", "export_input.npz"))
-    raise ValueError(f"no standalone repro for converter {converter_class}")
+def plan_for(converter: Any, source_format: str) -> ReproPlan:
+    """The repro for a hop, from its converter's record and the format of the artifact it converted."""
+    kind = converter.repro_kinds.get(source_format)
+    if kind is None and source_format == "onnx" and converter.repro_snippet:
+        kind = "onnx-snippet"
+    if kind is None:
+        raise ValueError(f"no standalone repro for converter {converter.name} from {source_format}")
+    extra = ("onnx2pytorch",) if kind == "torch-onnx2pytorch" else ()
+    snippet = (converter.repro_snippet or "").replace("def convert_and_run(", "def convert_model_and_run(")
+    return ReproPlan(converter.package, kind, TEMPLATE_FILES[kind], (*converter.repro_packages, *extra),
+                     snippet if kind == "onnx-snippet" else "")
 
 
 def render(plan: ReproPlan, *, title: str, what: str, input_names: list[str], output_names: list[str],
@@ -260,6 +271,7 @@ def render(plan: ReproPlan, *, title: str, what: str, input_names: list[str], ou
     body: dict[str, str] = {
         "onnx-tf": ONNX_TF,
         "onnx2pytorch": ONNX2PYTORCH,
+        "onnx-snippet": ONNX_SNIPPET.format(snippet=plan.snippet),
         "tf2onnx-keras": TF2ONNX_KERAS.format(opset=opset, signature=signature or []),
         "tf2onnx-saved-model": TF2ONNX_SAVED_MODEL.format(opset=opset),
         "torch-generated": TORCH_EXPORT.format(dynamo=dynamo, opset=opset, dynamic_axes=dynamic_axes or {},

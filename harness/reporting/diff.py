@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.report import to_frame
+from harness.reporting.results import to_frame
 from harness.statuses import FAILING, STATUS_ORDER
 
 GROWTH = 10.0  # max_abs_err must grow by more than this factor, while failing, to count as a regression

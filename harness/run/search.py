@@ -18,7 +18,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
-from harness.inputs import ExampleRecipe
+from harness.spec import ExampleRecipe
 
 PROFILES = ("dev", "ci", "thorough", "mutation")
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]

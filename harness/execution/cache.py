@@ -29,15 +29,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.stacks import get_stack, harness_import_root
-from harness.torch_artifact import IMPORTING_ARGUMENTS, REBUILD_CODE, RECIPE_FILE
-from harness.worker import DEFAULT_WORKER_THREADS, worker_threads
+from harness.execution.stacks import get_stack, harness_import_root
+from harness.execution.torch_artifact import IMPORTING_ARGUMENTS, REBUILD_CODE, RECIPE_FILE
+from harness.execution.worker import DEFAULT_WORKER_THREADS, worker_threads
 
 ENTRY = "entry.json"
 FORMAT = 2  # bump when the entry layout or the key recipe changes
 # Harness modules every task goes through in a worker; a change to one of them changes every key.
-WORKER_MODULES = ("harness.worker", "harness.torch_artifact", "harness.onnx_ops", "harness.runners.base",
-                  "harness.converters.base", "harness.formats")
+WORKER_MODULES = ("harness.execution.worker", "harness.execution.torch_artifact", "harness.execution.onnx_ops",
+                  "harness.runners.base", "harness.converters.base", "harness.formats", "harness.errors")
 
 
 def digest_bytes(data: bytes) -> str:
@@ -227,8 +227,6 @@ PURE_CALLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "harness.oracle.exporter_localize:torch_intermediates": (("module_dir", "inputs_npz"), ("out_path",)),
     "harness.oracle.exporter_localize:keras_intermediates": (("model_path", "inputs_npz"), ("out_path",)),
     "harness.oracle.exporter_localize:onnx_intermediates": (("model_path", "inputs_npz"), ("out_path",)),
-    "harness.probes.declared:onnx_tf_declared": ((), ()),
-    "harness.probes.declared:onnx2pytorch_declared": ((), ()),
     "harness.probes.node_cases:export_node_cases": ((), ("out_dir",)),
 }
 BUILD_PROBES = "harness.probes.source_ops:build_probes"  # a batch: each job reads inputs, writes its artifact
@@ -236,8 +234,10 @@ VERSION_CASES = "harness.probes.node_cases:version_node_cases"  # reads each exp
 CASE_FILES = ("model.onnx", "inputs.npz", "expected.npz")  # what an exported node case holds besides case.json
 
 
-def call_files(function: str, kwargs: dict[str, Any]) -> tuple[list[str], list[str], list[str]] | None:
-    """The files a call reads and writes, and the other paths its arguments name (folders), or None."""
+def call_files(function: str, kwargs: dict[str, Any], *,
+               pure: bool = False) -> tuple[list[str], list[str], list[str]] | None:
+    """The files a call reads and writes, and the other paths its arguments name (folders), or None. `pure`: the
+    caller declares that a call outside PURE_CALLS reads and writes no file (a converter's declared table)."""
     if function == BUILD_PROBES:
         jobs = kwargs["jobs"]
         return ([path for job in jobs for path in job["inputs"]],
@@ -247,7 +247,7 @@ def call_files(function: str, kwargs: dict[str, Any]) -> tuple[list[str], list[s
         return ([f"{manifest['folder']}/{name}" for manifest in manifests if manifest["status"] == "ok"
                  for name in CASE_FILES], [kwargs["out_dir"]], [manifest["folder"] for manifest in manifests])
     if function not in PURE_CALLS:
-        return None
+        return None if not pure else ([], [], [])
     reads, writes = PURE_CALLS[function]
     return [kwargs[name] for name in reads], [kwargs[name] for name in writes], []
 
@@ -304,7 +304,8 @@ def plan_for(task: dict[str, Any]) -> Plan | None:
             zoo += package_files("harness.fuzz")
         return Plan(tuple(zoo), (Path(task["target"]), Path(task["state"])), (), options)
     if kind == "call":
-        files = call_files(task["function"], task.get("kwargs", {}))
+        pure = bool(task.get("pure")) and not task.get("kwargs")
+        files = call_files(task["function"], task.get("kwargs", {}), pure=pure)
         if files is None:
             return None
         read_files, written_files, places = files
@@ -329,7 +330,7 @@ class TaskCache:
             "modules": {name: module_digest(name) for name in (*plan.modules, *WORKER_MODULES)},
             "writes": [path.name for path in plan.writes],  # a converter may branch on the target's suffix
         }
-        if worker_threads() != DEFAULT_WORKER_THREADS:  # rounding depends on it (harness.pool.worker_environment)
+        if worker_threads() != DEFAULT_WORKER_THREADS:  # rounding depends on it (pool.worker_environment)
             recipe["threads"] = worker_threads()
         return digest_bytes(json.dumps(recipe, sort_keys=True, default=str).encode())
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from harness.stacks import get_stack, harness_import_root
-from harness.torch_artifact import TRUSTED_REBUILDS_ENV
-from harness.worker import CALLER_DIR_ENV, THREADS_ENV, worker_threads
+from harness.errors import WorkerFailure
+from harness.execution.stacks import get_stack, harness_import_root
+from harness.execution.torch_artifact import TRUSTED_REBUILDS_ENV
+from harness.execution.worker import CALLER_DIR_ENV, THREADS_ENV, worker_threads
 
 if TYPE_CHECKING:
-    from harness.cache import TaskCache
+    from harness.execution.cache import TaskCache
 
 
 @dataclass
@@ -38,15 +39,6 @@ class Step:
 # Signals a converter's own bug raises (a bad memory access, a division by zero, an abort), which the same
 # bytes raise again; unlike a kill (out of memory, a timeout), which is the machine's doing.
 FAULT_SIGNALS = (signal.SIGSEGV, signal.SIGFPE, signal.SIGBUS, signal.SIGILL, signal.SIGABRT)
-
-
-class WorkerFailure(Exception):
-    """The worker process itself failed: status is "crash" or "timeout"; `fault`: it died by a fault signal."""
-
-    def __init__(self, status: str, message: str, *, fault: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.fault = fault
 
 
 def worker_environment(trusted_rebuilds: Sequence[str] = ()) -> dict[str, str]:
@@ -102,7 +94,7 @@ class WorkerProcess:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log: IO[bytes] = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
-            [str(python), "-m", "harness.worker", "--framework", framework],
+            [str(python), "-m", "harness.execution.worker", "--framework", framework],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
             env=worker_environment(trusted_rebuilds), cwd=harness_import_root(),
             start_new_session=True,  # its own process group, so a timeout kills converter children too

@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.converters import default_converters
-from harness.engine import Engine, save_inputs
+from harness.converters.routes import Route, enumerate_routes
+from harness.errors import ModelInputError
+from harness.execution.pool import worker_environment
+from harness.execution.stacks import get_stack
 from harness.formats import FORMATS, KERAS, ONNX, SAVED_MODEL, TORCH, Format
-from harness.inputs import build_example, largest_recipe
-from harness.pool import worker_environment
-from harness.routes import Route, enumerate_routes
-from harness.spec import ModelSpec, OutputSpec
-from harness.stacks import get_stack
-from harness.user_model import (
-    ModelInputError,
+from harness.run.engine import Engine, save_inputs
+from harness.run.inputs import build_example, largest_recipe
+from harness.run.user_model import (
     check_against_declaration,
     check_example_size,
     detect_factory_framework,
@@ -24,6 +23,7 @@ from harness.user_model import (
     parse_input,
     recognise,
 )
+from harness.spec import ModelSpec, OutputSpec
 
 
 def _no_twin(*args: Any) -> Any:
@@ -42,21 +42,22 @@ def prepare_user_model(engine: Engine, model: str, *, inputs: Sequence[str] = ()
     source: Format
     if user.kind == "onnx":
         source, artifact = ONNX, Path(user.location)
-        declared = engine.call_function("current", "none", "harness.user_model:describe_onnx", path=user.location)
+        declared = engine.call_function("current", "none", "harness.run.user_model:describe_onnx", path=user.location)
     elif user.kind == "tf":
         source, artifact = SAVED_MODEL, Path(user.location)
-        declared = engine.call_function("current", "tf", "harness.user_model:describe_saved_model",
+        declared = engine.call_function("current", "tf", "harness.run.user_model:describe_saved_model",
                                         path=user.location)
     elif user.kind == "keras":
         source, artifact = KERAS, Path(user.location)
-        declared = engine.call_function("current", "tf", "harness.user_model:describe_keras", path=user.location)
+        declared = engine.call_function("current", "tf", "harness.run.user_model:describe_keras", path=user.location)
     else:
         framework = detect_factory_framework(user.location, get_stack("current").ensure(), worker_environment())
         source = TORCH if framework == "torch" else KERAS
         artifact = source_dir / source.filename
         function = "build_torch_factory" if source is TORCH else "build_keras_factory"
         declared = engine.call_function("current", "torch" if source is TORCH else "tf",
-                                        f"harness.user_model:{function}", factory=user.location, target=str(artifact))
+                                        f"harness.run.user_model:{function}", factory=user.location,
+                                        target=str(artifact))
         if source is TORCH:
             declared = None  # a torch module declares no inputs
     if given and declared:
@@ -74,7 +75,7 @@ def prepare_user_model(engine: Engine, model: str, *, inputs: Sequence[str] = ()
     else:
         example = save_inputs(source_dir / "probe_example.npz", spec, source,
                               build_example(spec, largest_recipe(spec)))
-        count = engine.call_function("current", "torch", "harness.user_model:count_torch_outputs",
+        count = engine.call_function("current", "torch", "harness.run.user_model:count_torch_outputs",
                                      artifact=str(artifact), example=str(example))
         names = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
     spec = ModelSpec(name=spec.name, family="user", build_torch=_no_twin, build_keras=_no_twin,

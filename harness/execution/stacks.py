@@ -24,21 +24,14 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-# Packages whose versions are recorded with every result row of a stack.
-TRACKED_PACKAGES = (
-    "torch", "torchvision", "tensorflow", "tensorflow-cpu", "keras", "tf-keras", "onnx", "onnxruntime",
-    "onnxscript", "tf2onnx", "onnx-tf", "onnx2pytorch", "onnx2torch", "tensorflow-addons",
-    "tensorflow-probability", "numpy", "protobuf",
-)
+from harness.errors import StackError
+
 DEFINITIONS = Path(__file__).with_name("stacks.toml")
+HARNESS_PACKAGE = Path(__file__).resolve().parent.parent  # the harness package folder, this module two levels down
 MARKER = "stack.json"  # written beside a stack's environment once it installed and its checks imported
 # Folders of a source checkout that are not its source: they change on every build and never enter its key.
 NOT_SOURCE = {".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build", "dist",
               ".mypy_cache", ".pytest_cache", ".ruff_cache", ".parity"}
-
-
-class StackError(RuntimeError):
-    """A stack is missing, broken or cannot be derived; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +101,7 @@ def register(definition: StackDefinition) -> None:
 def get_stack(name: str) -> Stack:
     definition = defined_stacks().get(name) or _derived.get(name)
     if definition is None:
-        raise StackError(f"unknown stack {name!r}; known stacks: {', '.join(KNOWN_STACKS)} (harness/stacks.toml), "
+        raise StackError(f"unknown stack {name!r}; known stacks: {', '.join(KNOWN_STACKS)} (stacks.toml), "
                          "or derive one with --with PKG==VERSION")
     return Stack(definition)
 
@@ -121,7 +114,7 @@ def checkout_root() -> Path | None:
     this package; None for an installed harness."""
     if env_dir := os.environ.get("PARITY_PROJECT_DIR"):
         return Path(env_dir).resolve()
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
+    for start in (Path.cwd(), HARNESS_PACKAGE):
         for folder in (start, *start.parents):
             if (folder / "tox.ini").is_file() and (folder / "harness").is_dir():
                 return folder
@@ -147,7 +140,7 @@ def harness_import_root() -> Path:
     In a checkout that is the checkout. An installed harness lives in a site-packages whose numpy and pandas
     must not shadow a stack's own, so the workers get a cache folder of links to the two packages instead.
     """
-    package = Path(__file__).resolve().parent
+    package = HARNESS_PACKAGE
     checkout = checkout_root()
     if checkout is not None and (checkout / "harness").resolve() == package:
         return checkout
@@ -316,9 +309,10 @@ def provision_or_error(stack: Stack) -> StackError | None:
 
 
 @cache
-def stack_versions(name: str) -> dict[str, str]:
-    """Versions of the tracked packages installed in a stack, read without importing any of them."""
-    versions = installed_versions(get_stack(name).ensure(), TRACKED_PACKAGES)
+def stack_versions(name: str, packages: tuple[str, ...]) -> dict[str, str]:
+    """Versions of `packages` installed in a stack (harness.converters.tracked_packages: the frameworks and the
+    converters' records), read without importing any of them."""
+    versions = installed_versions(get_stack(name).ensure(), packages)
     # tensorflow-cpu installs the module "tensorflow"; one name in the reports is enough.
     if "tensorflow-cpu" in versions:
         versions.setdefault("tensorflow", versions.pop("tensorflow-cpu"))

@@ -1,0 +1,1 @@
+"""`parity bench`: the harness timed against a bare script making the same converter calls."""

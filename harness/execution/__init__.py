@@ -1,0 +1,1 @@
+"""How and where a hop runs: worker processes, the pool, the task cache, the stacks."""

@@ -1,0 +1,1 @@
+"""Reports: result tables, the published matrix, coverage, diffs."""

@@ -1,0 +1,1 @@
+"""Generated repro scripts: the templates every finding and localization writes."""

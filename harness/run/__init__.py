@@ -1,0 +1,1 @@
+"""A run: the engine that sequences a cell's stages, sessions, inputs, search, known failures."""
