@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,20 @@ import pytest
 from harness.converters.routes import Hop, Route
 from harness.execution.pool import WorkerPool
 from harness.formats import TORCH
-from harness.run.engine import Engine, EngineOptions
+from harness.run.engine import (
+    COMPARISONS,
+    CONVERSIONS,
+    HOP_RUNS,
+    LOCALIZATION,
+    PRECISION,
+    ROWS,
+    SEARCH,
+    SOURCE_RUNS,
+    STAGES,
+    TWINS,
+    Engine,
+    EngineOptions,
+)
 from model_zoo import all_models
 from tests.fake_converters import PerturbingConverter
 
@@ -75,3 +89,26 @@ def test_rounding_is_told_apart_from_a_function_change_made_by_an_earlier_hop(en
     assert first["status"] == "pass" and second["status"] == "mismatch"
     assert str(second["precision"]).startswith("float32 rounding only"), second["precision"]
     assert "before this hop" in str(second["precision"]) and "hop 1" in str(second["precision"])
+
+
+def test_an_observer_sees_the_stages_of_a_cell_in_the_engines_order(engine: Engine) -> None:
+    """The order of a cell's stages is the engine's alone: an observer (parity bench's clock) is told each one
+    by name, and every example's input file, without overriding any method."""
+    seen: list[str] = []
+    examples: list[Path] = []
+
+    @contextmanager
+    def observe(stage: str) -> Iterator[None]:
+        seen.append(stage)
+        yield
+
+    engine.stage_observer, engine.example_observer = observe, examples.append
+    try:
+        run(engine, "scale_1e-3", "identity")
+    finally:
+        engine.stage_observer = engine.example_observer = None
+    assert set(seen) == set(STAGES)
+    assert seen[:3] == [TWINS, CONVERSIONS, SEARCH] and seen[-3:] == [ROWS, PRECISION, LOCALIZATION]
+    per_example = seen[3:-3]
+    assert per_example[:4] == [SOURCE_RUNS, HOP_RUNS, COMPARISONS, HOP_RUNS]  # the source, then hop by hop
+    assert per_example.count(SOURCE_RUNS) == len(examples) >= 8

@@ -22,13 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import harness.run.engine as engine_stages
 from harness.converters.onnx_from_torch import dynamic_axes_for
 from harness.converters.routes import Route
 from harness.errors import UsageError
 from harness.execution.pool import WorkerPool, worker_environment
 from harness.execution.stacks import get_stack, project_root
 from harness.formats import ONNX, TORCH
-from harness.run.engine import Cell, Engine, EngineOptions, ModelContext, RunResult, io_for
+from harness.run.engine import Engine, EngineOptions, ModelContext, io_for
 from harness.run.progress import REPORT_INTERVAL, Silent, Throttled
 from harness.run.session import run_cells
 from harness.spec import ModelSpec
@@ -54,6 +55,13 @@ LOCALIZATION = "localization"
 ROWS = "result rows (with stack versions)"
 REPORTS = f"reports written while the run goes (at most every {REPORT_INTERVAL:.0f} s)"
 OTHER = "other"
+# The engine's declared stages (harness.run.engine.STAGES), by the label this report gives them.
+STAGE_LABELS = {
+    engine_stages.TWINS: TWINS, engine_stages.CONVERSIONS: CONVERSIONS, engine_stages.SEARCH: SEARCH,
+    engine_stages.SOURCE_RUNS: SOURCE_RUNS, engine_stages.HOP_RUNS: HOP_RUNS,
+    engine_stages.COMPARISONS: COMPARISONS, engine_stages.ROWS: ROWS, engine_stages.PRECISION: PRECISION,
+    engine_stages.LOCALIZATION: LOCALIZATION,
+}
 VERIFICATION = (TWINS, TRUTH, COMPARISONS, PRECISION, LOCALIZATION)  # work the bare script does not do
 RECORDING = "recording examples for the bare side"  # the bench's own work, taken out of the harness's time
 
@@ -122,62 +130,23 @@ class TimedPool(WorkerPool):
 
 
 class TimedEngine(Engine):
-    """The engine, unchanged, with its stages timed and the input files of every example recorded."""
+    """The engine, unchanged, observed: each declared stage timed on the clock, every example's input file
+    recorded for the bare side."""
 
     def __init__(self, run_dir: Path, pool: TimedPool, options: EngineOptions) -> None:
         super().__init__(run_dir, pool, options, progress=lambda line: None)
         self.clock = pool.clock
         self.recorded: list[Path] = []  # the current cell's example files, in the order they ran
         self.examples_dir = run_dir / "bench_examples"
-        self._searching = False
+        self.stage_observer = lambda stage: self.clock.stage(STAGE_LABELS[stage])
+        self.example_observer = self.record
 
-    def prepare(self, spec: ModelSpec) -> ModelContext:
-        with self.clock.stage(TWINS):
-            return super().prepare(spec)
-
-    def convert_route(self, context: ModelContext, route: Route) -> Cell:
-        with self.clock.stage(CONVERSIONS):
-            return super().convert_route(context, route)
-
-    def explore(self, cell: Cell) -> None:
-        self._searching = True
-        try:
-            with self.clock.stage(SEARCH):
-                super().explore(cell)
-        finally:
-            self._searching = False
-
-    def evaluate_file(self, cell: Cell, input_file: Path, label: str) -> Any:
+    def record(self, input_file: Path) -> None:
         with self.clock.stage(RECORDING):
             copy = self.examples_dir / f"{len(self.recorded):04d}.npz"
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(input_file, copy)
             self.recorded.append(copy)
-        return super().evaluate_file(cell, input_file, label)
-
-    def run_artifact(self, stack: str, runner_format: str, artifact: Path, io: dict[str, Any], inputs: list[Path],
-                     out_dir: Path, *, truth: bool = False) -> RunResult:
-        if not self._searching:  # twin runs and precision reruns belong to their own stages
-            return super().run_artifact(stack, runner_format, artifact, io, inputs, out_dir, truth=truth)
-        # Within the search only the source runs with its truth; the truth's share is estimated afterwards.
-        with self.clock.stage(SOURCE_RUNS if truth else HOP_RUNS):
-            return super().run_artifact(stack, runner_format, artifact, io, inputs, out_dir, truth=truth)
-
-    def judge(self, *args: Any, **kwargs: Any) -> None:
-        with self.clock.stage(COMPARISONS):
-            super().judge(*args, **kwargs)
-
-    def explain_precision(self, cell: Cell, rows: list[dict[str, Any]]) -> None:
-        with self.clock.stage(PRECISION):
-            super().explain_precision(cell, rows)
-
-    def localize_failures(self, cell: Cell, rows: list[dict[str, Any]]) -> None:
-        with self.clock.stage(LOCALIZATION):
-            super().localize_failures(cell, rows)
-
-    def rows(self, context: ModelContext | None, cell: Cell) -> list[dict[str, Any]]:
-        with self.clock.stage(ROWS):
-            return super().rows(context, cell)
 
 
 class BareProcess:

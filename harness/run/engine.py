@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,15 @@ def save_inputs(path: Path, spec: ModelSpec, source: Format, arrays: list[np.nda
     return path
 
 
+# The stages of a cell, as run_route takes them (source and hop runs and comparisons repeat per example within
+# the search). Only the engine knows their order; an observer (parity bench's clock) is told when each begins
+# and ends, by name, through Engine.stage_observer.
+TWINS, CONVERSIONS, SEARCH, SOURCE_RUNS, HOP_RUNS, COMPARISONS, ROWS, PRECISION, LOCALIZATION = STAGES = (
+    "twins", "conversions", "search", "source_runs", "hop_runs", "comparisons", "rows", "precision",
+    "localization")
+StageObserver = Callable[[str], AbstractContextManager[None]]
+
+
 class Engine:
     def __init__(self, run_dir: Path, pool: WorkerPool, options: EngineOptions | None = None,
                  progress: Callable[[str], None] = print) -> None:
@@ -152,6 +162,11 @@ class Engine:
         self.descriptions: dict[str, dict[str, Any]] = {}  # generated models: name -> description JSON
         self.conversions = 0
         self.cache = TaskCache(self.options.cache_dir) if self.options.cache_dir else None
+        self.stage_observer: StageObserver | None = None  # told when each stage of a cell begins and ends
+        self.example_observer: Callable[[Path], None] | None = None  # told of every input file a search runs
+
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        return self.stage_observer(name) if self.stage_observer is not None else nullcontext()
 
     def sibling(self, lane: int) -> Engine:
         """An engine for another lane of cells run side by side (-j): its own worker processes, the same run,
@@ -160,6 +175,7 @@ class Engine:
                           trusted_rebuilds=self.pool.trusted_rebuilds)
         other = Engine(self.run_dir, pool, self.options, progress=self.progress)
         other.run_id, other.contexts, other.descriptions = self.run_id, self.contexts, self.descriptions
+        other.stage_observer, other.example_observer = self.stage_observer, self.example_observer
         return other
 
     # -- tasks -------------------------------------------------------------------------------------
@@ -282,20 +298,26 @@ class Engine:
                   localize_statuses: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         """The stages of a cell in order: convert every hop once, explore examples, judge, explain failures.
         localize_statuses: localize the failing hops of these statuses only (even with options.localize off)."""
-        context = self.prepare(spec)
-        cell = self.convert_route(context, route)
+        with self.stage(TWINS):
+            context = self.prepare(spec)
+        with self.stage(CONVERSIONS):
+            cell = self.convert_route(context, route)
         if context.stochastic:
             for hop in cell.hops:
                 if hop.status == "ok":
                     hop.status, hop.error = "skipped", f"not compared: {context.stochastic}"
         if any(hop.status == "ok" for hop in cell.hops):
-            self.explore(cell)
-        rows = self.rows(context, cell)
-        self.explain_precision(cell, rows)
-        if localize_statuses:  # only the rows of these statuses are localized (and get the localization columns)
-            self.localize_failures(cell, [row for row in rows if row["status"] in localize_statuses])
-        elif self.options.localize:
-            self.localize_failures(cell, rows)
+            with self.stage(SEARCH):
+                self.explore(cell)
+        with self.stage(ROWS):
+            rows = self.rows(context, cell)
+        with self.stage(PRECISION):
+            self.explain_precision(cell, rows)
+        with self.stage(LOCALIZATION):
+            if localize_statuses:  # only the rows of these statuses are localized (and get the localization columns)
+                self.localize_failures(cell, [row for row in rows if row["status"] in localize_statuses])
+            elif self.options.localize:
+                self.localize_failures(cell, rows)
         return rows
 
     def explain_precision(self, cell: Cell, rows: list[dict[str, Any]]) -> None:
@@ -533,8 +555,11 @@ class Engine:
         scratch = cell.folder / "scratch"
         inputs = [input_file]
         assert cell.source_artifact is not None
-        source = self.run_artifact("current", cell.route.source.name, cell.source_artifact, cell.io, inputs,
-                                   scratch / "source", truth=True)
+        if self.example_observer is not None:
+            self.example_observer(input_file)
+        with self.stage(SOURCE_RUNS):
+            source = self.run_artifact("current", cell.route.source.name, cell.source_artifact, cell.io, inputs,
+                                       scratch / "source", truth=True)
         if source.step.status != "ok":
             cell.source_rejections += 1
             return None
@@ -547,8 +572,9 @@ class Engine:
         for state in cell.hops:
             if state.status != "ok":
                 break
-            run = self.run_artifact(state.runner_stack, state.hop.converter.target.name, state.artifact,
-                                    cell.io, inputs, scratch / f"hop{state.hop.index}")
+            with self.stage(HOP_RUNS):
+                run = self.run_artifact(state.runner_stack, state.hop.converter.target.name, state.artifact,
+                                        cell.io, inputs, scratch / f"hop{state.hop.index}")
             state.examples += 1
             state.run_seconds += run.step.seconds
             if run.step.status != "ok":
@@ -558,7 +584,8 @@ class Engine:
                 previous = None
                 continue
             state.interface.update(run.notes)
-            self.judge(cell, state, reference, truth, previous, run.outputs[0], label, input_file, outcome)
+            with self.stage(COMPARISONS):
+                self.judge(cell, state, reference, truth, previous, run.outputs[0], label, input_file, outcome)
             previous = run.outputs[0]
         return outcome
 
