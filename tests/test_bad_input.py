@@ -55,6 +55,14 @@ def test_a_factory_that_raises(work: list[str], capsys: pytest.CaptureFixture[st
     assert "factory tests.user_models:raising_factory raised ValueError: weights file" in message
 
 
+def test_input_shapes_the_torch_model_rejects(work: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # small_torch_regressor's first layer is Linear(6, 16): a 4-wide input is the user's --input mistake.
+    message = one_line_error(capsys, ["check", "tests.user_models:small_torch_regressor", "--input", "x:Bx4:float32",
+                                      *work])
+    assert "rejects the inputs --input describes" in message and "x (4, 4) float32" in message
+    assert "RuntimeError: mat1 and mat2 shapes cannot be multiplied" in message
+
+
 def test_a_factory_that_does_not_import(work: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert "cannot import 'no_such_package.models'" in one_line_error(
         capsys, ["check", "no_such_package.models:build", *work])

@@ -73,3 +73,17 @@ def test_a_mismatching_input_spec_is_refused(tmp_path: Path, capsys: pytest.Capt
     assert main(["check", str(model), "--input", "x:Bx7:float32", "--work-dir", str(tmp_path / "w")]) == 2
     error = capsys.readouterr().err.strip()
     assert error == f"parity: error: --input x: axis 1 is 7, but {model} fixes it to 6"
+
+
+def test_a_check_cell_whose_later_hops_were_skipped_replays_the_hops_that_exist(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, rows = check(tmp_path, "tests.user_models:layer_norm_regressor", "--input", "x:Bx6:float32",
+                       "--routes", "torch>onnx>tf>onnx>torch", "--no-localize")
+    assert list(rows["raw_status"]) == ["pass", "convert_error", "skipped", "skipped"] and code == 1
+    cell = tmp_path / "work" / "layer_norm_regressor" / "torch_onnx_tf_onnx_torch"
+    # The user trusts their own factory again to replay it (parity check trusted it for naming it).
+    monkeypatch.setenv("PARITY_TRUSTED_REBUILDS", "tests.user_models:layer_norm_regressor")
+    capsys.readouterr()
+    assert main(["replay", str(cell), "--example", str(cell / "export_example.npz")]) == 1
+    printed = capsys.readouterr().out
+    assert "torch->onnx" in printed and "convert_error" in printed and "skipped" in printed

@@ -184,6 +184,8 @@ def test_publish_sweeps_the_opsets_users_choose_between_and_is_derandomized() ->
     # A derandomized run gives the same examples again, so a rerun with nothing changed reuses every task.
     assert args.profile == "ci"
     assert build_parser().parse_args(["zoo"]).profile == "dev"
+    # A user's check answers the same on the same model twice (a random profile reported 3.7e-9, then 7.2e-7).
+    assert build_parser().parse_args(["check", "model.onnx"]).profile == "ci"
 
 
 def round_trip_rows(opset: int, onnx_tf: str, error: str = "") -> list[dict[str, Any]]:
@@ -223,3 +225,16 @@ def test_matrix_png_lays_out_each_route_by_export_opset(tmp_path: Path) -> None:
     assert grid.loc["lstm"].tolist() == ["convert_error", "convert_error", "convert_error"]
     write_reports(rows, tmp_path, command="parity publish", stale=[], publish=True, compatibility=True)
     assert (tmp_path / "matrix.png").stat().st_size > 10_000
+
+
+def test_the_summary_counts_cells_by_their_worst_hop_and_hop_rows_apart(tmp_path: Path) -> None:
+    route = "torch>onnx>tf>onnx>torch"
+    rows = [zoo_row("cnn", route, 1, "torch->onnx", "pass", 1e-7),
+            zoo_row("cnn", route, 2, "onnx->tf", "mismatch", 1e-2),
+            zoo_row("cnn", route, 3, "tf->onnx", "skipped", None),
+            zoo_row("mlp", route, 1, "torch->onnx", "pass", 1e-7),
+            zoo_row("mlp", route, 2, "onnx->tf", "pass", 1e-7)]
+    write_reports(rows, tmp_path, command="parity zoo", stale=[])
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Cells by status (the worst hop of each): mismatch 1, pass 1\n" in summary
+    assert "Hop rows by status: mismatch 1, skipped 1, pass 3\n" in summary

@@ -34,3 +34,12 @@ def two_head_keras_model() -> Any:
     hidden = keras.layers.Dense(8, activation="tanh", name="hidden")(features)
     return keras.Model(features, {"zeta": keras.layers.Dense(3, name="zeta")(hidden),
                                   "alpha": keras.layers.Dense(7, name="alpha")(hidden)})
+
+
+def layer_norm_regressor() -> Any:
+    """A LayerNorm, which torch exports as LayerNormalization (opset 17) and onnx-tf 1.10.0 has no handler for:
+    the route's later hops are skipped."""
+    import torch
+
+    torch.manual_seed(5)
+    return torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.LayerNorm(8), torch.nn.Linear(8, 2)).eval()

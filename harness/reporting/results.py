@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -100,8 +101,15 @@ def versions_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({str(row.stack): json.loads(str(row.versions)) for row in stacks.itertuples()}).fillna("")
 
 
+def by_status(counts: Mapping[Any, int]) -> str:
+    return ", ".join(f"{status} {counts[status]}" for status in STATUS_ORDER if status in counts)
+
+
 def summary_markdown(frame: pd.DataFrame, *, command: str, stale: list[str]) -> str:
-    counts = frame.groupby("status").size().to_dict()
+    hop_counts = frame.groupby("status").size().to_dict()
+    cell_statuses = [worst_status(pd.Series([row["status"] for row in group]))
+                     for group in cell_rows(frame[["model", "route", "status"]]).values()]
+    cell_counts = pd.Series(cell_statuses, dtype=object).value_counts().to_dict()
     twins = frame.drop_duplicates(["model", "output"])[["model", "output", "twin_status", "twin_max_abs_err"]]
     parts = [
         "# Round-trip parity summary",
@@ -111,7 +119,9 @@ def summary_markdown(frame: pd.DataFrame, *, command: str, stale: list[str]) -> 
         "Each cell is the worst status over the route's hops (`pass` means every hop, compared with the",
         "source model on the same inputs, stayed within tolerance) and the largest cumulative max abs error.",
         "",
-        "Cells by status: " + ", ".join(f"{status} {counts[status]}" for status in STATUS_ORDER if status in counts),
+        f"Cells by status (the worst hop of each): {by_status(cell_counts)}",
+        "",
+        f"Hop rows by status: {by_status(hop_counts)}",
         "",
         "## Model x route",
         "",

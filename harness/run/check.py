@@ -76,7 +76,8 @@ def prepare_user_model(engine: Engine, model: str, *, inputs: Sequence[str] = ()
         example = save_inputs(source_dir / "probe_example.npz", spec, source,
                               build_example(spec, largest_recipe(spec)))
         count = engine.call_function("current", "torch", "harness.run.user_model:count_torch_outputs",
-                                     artifact=str(artifact), example=str(example))
+                                     artifact=str(artifact), example=str(example),
+                                     names=[input_spec.name for input_spec in spec.inputs])
         names = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
     spec = ModelSpec(name=spec.name, family="user", build_torch=_no_twin, build_keras=_no_twin,
                      transfer_weights=_no_twin, inputs=spec.inputs,

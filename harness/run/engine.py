@@ -37,7 +37,7 @@ from harness.oracle.verdict import LOCALIZABLE, OutputTrack, comparison_columns,
 from harness.run.inputs import build_example, example_recipes, largest_recipe, seeded_recipes
 from harness.run.search import Outcome, SearchResult, search
 from harness.runners import runner_for
-from harness.spec import ExampleRecipe, ModelSpec, channels_last, to_layout
+from harness.spec import ExampleRecipe, InputSpec, ModelSpec, OutputSpec, channels_last, to_layout
 
 
 @dataclass
@@ -498,8 +498,10 @@ class Engine:
 
     def write_manifest(self, cell: Cell) -> None:
         manifest = {
-            "model": cell.spec.name, "route": cell.route.id, "source_format": cell.route.source.name,
+            "model": cell.spec.name, "family": cell.spec.family, "route": cell.route.id,
+            "source_format": cell.route.source.name,
             "source_artifact": str(cell.source_artifact), "io": cell.io,
+            "dim_bounds": {name: list(bounds) for spec in cell.spec.inputs for name, bounds in spec.dim_bounds.items()},
             "hops": [{"index": s.hop.index, "hop": s.hop.name, "format": s.hop.converter.target.name,
                       "artifact": str(s.artifact), "stack": s.runner_stack, "status": s.status}
                      for s in cell.hops],
@@ -609,13 +611,27 @@ class Engine:
     def replay(self, cell_dir: Path, input_file: Path) -> list[dict[str, Any]]:
         """Re-run one saved example through a cell's saved artifacts, without converting anything."""
         from harness.converters import default_converters
-        from harness.converters.routes import opsets_in
-        from harness.run.selection import select_models, select_routes
+        from harness.converters.routes import enumerate_routes, opsets_in
+        from harness.formats import FORMATS
+        from harness.run.selection import select_models
 
         manifest = json.loads((cell_dir / "cell.json").read_text())
-        (spec,) = select_models([manifest["model"]])
-        # A route at chosen opsets exists only among the exporters built at those opsets.
-        (route,) = select_routes([manifest["route"]], default_converters(opsets=opsets_in(manifest["route"])))
+        if manifest.get("family") == "user":  # parity check's model: its inputs and outputs are the cell's io
+            io = manifest["io"]
+            spec = ModelSpec(name=manifest["model"], family="user", build_torch=_replayed_only,
+                             build_keras=_replayed_only, transfer_weights=_replayed_only,
+                             inputs=tuple(InputSpec(entry["name"], tuple(entry["shape"]), dtype=entry["dtype"],
+                                                    dim_bounds={name: tuple(bounds) for name, bounds
+                                                                in manifest.get("dim_bounds", {}).items()
+                                                                if name in entry["shape"]})
+                                          for entry in io["inputs"]),
+                             outputs=tuple(OutputSpec(name) for name in io["outputs"]))
+        else:
+            (spec,) = select_models([manifest["model"]])
+        # A route at chosen opsets exists only among the exporters built at those opsets; from any source format.
+        converters = default_converters(opsets=opsets_in(manifest["route"]))
+        (route,) = [route for source in FORMATS.values() for route in enumerate_routes(converters, source)
+                    if route.id == manifest["route"]]
         hops = [HopState(hop, Path(saved["artifact"]), saved["stack"], status=saved["status"],
                          outputs=[OutputTrack() for _ in spec.outputs])
                 for hop, saved in zip(route.hops, manifest["hops"])]
@@ -688,6 +704,10 @@ class Engine:
 # Two float64 evaluations of the same function differ by float64 rounding only (about 1e-16 relative per
 # operation); a changed function differs by far more than this.
 SAME_FUNCTION_RTOL = 1e-9
+
+
+def _replayed_only(*args: Any) -> Any:
+    raise RuntimeError("a user's model is replayed from its saved artifacts; it has no builder")
 
 
 def stochastic(first: list[np.ndarray], again: list[np.ndarray]) -> bool:

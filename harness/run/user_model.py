@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ModelInputError, first_line
+from harness.errors import ModelInputError, describe_error, first_line
 from harness.execution.stacks import harness_import_root
 from harness.execution.worker import add_caller_dir, import_object
 from harness.spec import INT_DTYPES, InputSpec
@@ -326,15 +326,21 @@ def build_keras_factory(factory: str, target: str) -> dict[str, Any]:
     return describe_keras_model(model)
 
 
-def count_torch_outputs(artifact: str, example: str) -> int:
+def count_torch_outputs(artifact: str, example: str, names: list[str]) -> int:
     import torch
 
     from harness.execution.torch_artifact import load_torch_module
     from harness.execution.worker import load_npz
 
     module = load_torch_module(Path(artifact))
-    with torch.no_grad():
-        outputs = module(*(torch.from_numpy(array) for array in load_npz(example)))
+    arrays = load_npz(example)
+    try:
+        with torch.no_grad():
+            outputs = module(*(torch.from_numpy(array) for array in arrays))
+    except Exception as exc:  # the model itself refuses what --input describes: the user's to fix, in one line
+        given = ", ".join(f"{name} {tuple(array.shape)} {array.dtype}" for name, array in zip(names, arrays))
+        raise ModelInputError(f"the model rejects the inputs --input describes ({given}, at the largest size "
+                              f"--dim allows): {describe_error(exc)}; give its real input shapes") from None
     return len(outputs) if isinstance(outputs, (list, tuple, dict)) else 1
 
 
