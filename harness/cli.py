@@ -533,10 +533,13 @@ def command_list(args: argparse.Namespace) -> int:
 
 
 def command_stacks(args: argparse.Namespace) -> int:
-    from harness.execution.stacks import get_stack, provision_stacks, stack_versions
+    from packaging.requirements import Requirement
+
+    from harness.execution.stacks import BASE_STACKS, get_stack, provision_stacks, stack_versions
 
     derived = stacks_with(args.with_packages)
-    names = [*(args.names or ([] if derived else list(KNOWN_STACKS))), *derived]
+    # Named stacks, else the base stacks every run uses; an optional stack is provisioned only when named.
+    names = [*(args.names or ([] if derived else list(BASE_STACKS))), *derived]
     for name in names:
         get_stack(name)  # an unknown name is a usage error before anything is provisioned
     if args.python:
@@ -545,13 +548,19 @@ def command_stacks(args: argparse.Namespace) -> int:
         return 0
     provision_stacks(names)
     for name in names:
-        versions = stack_versions(name, tracked_packages())
+        # What the rows record, and whatever else the stack pins (transformers for the zoo's BERT, ...).
+        pinned = [Requirement(line).name for line in get_stack(name).definition.requirements]
+        versions = stack_versions(name, tuple(dict.fromkeys([*tracked_packages(), *pinned])))
         print(f"stack {name}: " + ", ".join(f"{package} {version}" for package, version in versions.items()))
+    if not args.names and not derived:
+        for name in (name for name in KNOWN_STACKS if name not in BASE_STACKS):
+            state = "provisioned" if get_stack(name).is_provisioned() else f"not provisioned: parity stacks {name}"
+            print(f"stack {name} (optional, {get_stack(name).definition.description}): {state}")
     return 0
 
 
 def command_cache(args: argparse.Namespace) -> int:
-    from harness.execution.cache import TaskCache
+    from harness.execution.cache import TaskCache, cache_budget_bytes
 
     cache = TaskCache(cache_dir_for(args))
     if args.action == "prune":
@@ -561,7 +570,10 @@ def command_cache(args: argparse.Namespace) -> int:
         removed = cache.prune(older_than_days=args.older_than_days, keep_bytes=keep)
         print(f"removed {removed} entries")
     info = cache.info()
-    print(f"cache {info['root']}: {info['entries']} entries, {info['bytes'] / 2**20:.1f} MiB")
+    budget = cache_budget_bytes()
+    limit = f"budget {budget / 2**20:.0f} MiB" if budget else "no budget"
+    print(f"cache {info['root']}: {info['entries']} entries, {info['bytes'] / 2**20:.1f} MiB ({limit}: the least "
+          "recently used entries beyond it are evicted after each run; PARITY_CACHE_BUDGET_MB sets it)")
     return 0
 
 
@@ -686,7 +698,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_with_option(listing)
     listing.set_defaults(handler=command_list)
     stacks = commands.add_parser("stacks", help="provision the converter stacks that are missing; print versions")
-    stacks.add_argument("names", nargs="*", metavar="STACK", help=f"stacks (default: {', '.join(KNOWN_STACKS)})")
+    stacks.add_argument("names", nargs="*", metavar="STACK",
+                        help=f"stacks (default: the base stacks; all: {', '.join(KNOWN_STACKS)})")
     add_with_option(stacks)
     stacks.add_argument("--python", action="store_true",
                         help="print each stack's interpreter (where it is or would be) instead of provisioning")
@@ -728,8 +741,8 @@ def build_parser() -> argparse.ArgumentParser:
     cache = commands.add_parser("cache", help="show or trim the task cache (conversions, runs, twin builds)")
     cache.add_argument("action", choices=("info", "prune"))
     cache.add_argument("--cache-dir", help="the task cache (default: .parity/cache in the checkout)")
-    cache.add_argument("--older-than-days", type=float, help="prune: remove entries stored longer ago than this")
-    cache.add_argument("--keep-mb", type=float, help="prune: then remove the oldest entries beyond this size")
+    cache.add_argument("--older-than-days", type=float, help="prune: remove entries last used longer ago than this")
+    cache.add_argument("--keep-mb", type=float, help="prune: then the least recently used entries beyond this size")
     cache.set_defaults(handler=command_cache)
     return parser
 

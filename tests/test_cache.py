@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -477,3 +478,31 @@ def test_a_target_already_holding_the_entrys_bytes_is_left_in_place(tmp_path: Pa
         assert cache.restore("current", task) == {"ok": True, "result": {}}
     assert onnx_file.read_bytes() == b"converted" * 100_000
     assert (saved_model / "saved_model.pb").read_bytes() == b"graph"
+
+
+def test_the_budget_evicts_the_least_recently_used_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three conversions of 100 KB each under a 250 KB budget: the one restored last stays with the newest."""
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
+    cache = TaskCache(tmp_path / "cache")
+    tasks = []
+    for name in ("a", "b", "c"):
+        source, target = tmp_path / f"{name}.onnx", tmp_path / name / "model.onnx"
+        source.write_bytes(name.encode())
+        target.parent.mkdir()
+        target.write_bytes(os.urandom(100_000))
+        task = {"task": "convert", "converter": {"class": "harness.converters.tf_from_onnx:TfFromOnnx",
+                                                 "variant": ""}, "source": str(source), "target": str(target),
+                "io": {}, "example": str(source)}
+        cache.store("current", task, {"ok": True, "result": {}})
+        tasks.append(task)
+    entries = sorted(cache.entries(), key=lambda entry: (entry / "entry.json").stat().st_mtime)
+    for age, entry in enumerate(entries):  # stored an hour apart, a first
+        os.utime(entry / "entry.json", (time.time() - 3600 * (3 - age),) * 2)
+    assert cache.restore("current", tasks[0]) is not None  # a used again: now the most recently used
+    monkeypatch.setenv("PARITY_CACHE_BUDGET_MB", str(250_000 / 2**20))
+    removed, freed = cache.keep_to_budget()
+    assert removed == 1 and freed > 100_000
+    assert cache.restore("current", tasks[1]) is None  # b, the least recently used, is gone
+    assert cache.restore("current", tasks[0]) is not None and cache.restore("current", tasks[2]) is not None
+    monkeypatch.setenv("PARITY_CACHE_BUDGET_MB", "0")  # no limit
+    assert cache.keep_to_budget() == (0, 0)

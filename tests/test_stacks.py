@@ -244,3 +244,17 @@ def test_upgrade_runs_both_sides_and_diffs_them_into_the_upgrade_folder(
     assert set(regressed["hop"]) == ({"onnx->torch"} if derived_fails else set())
     assert "onnx2pytorch 0.6.0 (stack current) -> onnx2pytorch 0.5.1" in (
         tmp_path / "reports" / "upgrades" / "onnx2pytorch-0.6.0-to-0.5.1" / "diff.md").read_text()
+
+
+def test_parity_stacks_provisions_the_base_stacks_and_only_names_the_optional_ones(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`parity stacks` alone must not spend minutes and gigabytes on a stack no run uses unless asked for."""
+    from harness import cli
+
+    provisioned: list[str] = []
+    monkeypatch.setattr(stacks, "provision_stacks", provisioned.extend)
+    monkeypatch.setattr(stacks, "stack_versions", lambda name, packages: {"python": "3.11", "transformers": "5"})
+    assert cli.main(["stacks"]) == 0
+    assert provisioned == list(stacks.BASE_STACKS) and "tf2onnx116" not in provisioned
+    printed = capsys.readouterr().out
+    assert "stack tf2onnx116 (optional" in printed and "transformers 5" in printed

@@ -29,6 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
 from harness.execution.stacks import get_stack, harness_import_root
 from harness.execution.torch_artifact import IMPORTING_ARGUMENTS, REBUILD_CODE, RECIPE_FILE
 from harness.execution.worker import DEFAULT_WORKER_THREADS, worker_threads
@@ -322,6 +323,17 @@ class TaskCache:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.hits = self.misses = self.rebuilt = 0
+        self.freed_bytes = 0
+
+    def keep_to_budget(self, budget_bytes: int | None = None) -> tuple[int, int]:
+        """Evict the least recently used entries beyond the budget (PARITY_CACHE_BUDGET_MB, default
+        DEFAULT_BUDGET_MB; 0: no limit): the entries removed and the bytes freed."""
+        budget = cache_budget_bytes() if budget_bytes is None else budget_bytes
+        if not budget or not self.root.is_dir():
+            return 0, 0
+        before = self.freed_bytes
+        removed = self.prune(keep_bytes=budget)
+        return removed, self.freed_bytes - before
 
     def key(self, stack: str, task: dict[str, Any], plan: Plan) -> str:
         recipe = {
@@ -386,6 +398,10 @@ class TaskCache:
             self.rebuilt += 1
             return None
         self.hits += 1
+        try:
+            os.utime(folder / ENTRY)  # its last use: the budget evicts the least recently used entries first
+        except OSError:
+            pass
         reply: dict[str, Any] = relocated(kept["reply"], {written_placeholder(index): str(path)
                                                           for index, path in enumerate(plan.writes)})
         return reply
@@ -433,7 +449,8 @@ class TaskCache:
         return {"root": str(self.root), "entries": len(sizes), "bytes": sum(sizes)}
 
     def prune(self, *, older_than_days: float | None = None, keep_bytes: int | None = None) -> int:
-        """Remove entries last stored more than `older_than_days` ago, then the oldest beyond `keep_bytes`."""
+        """Remove entries last used (stored or restored) more than `older_than_days` ago, then the least recently
+        used beyond `keep_bytes`."""
         entries = sorted(self.entries(), key=lambda entry: (entry / ENTRY).stat().st_mtime, reverse=True)
         removed, kept_bytes, now = 0, 0, time.time()
         for entry in entries:
@@ -443,11 +460,25 @@ class TaskCache:
                     keep_bytes is not None and kept_bytes + size > keep_bytes):
                 shutil.rmtree(entry, ignore_errors=True)
                 removed += 1
+                self.freed_bytes += size
             else:
                 kept_bytes += size
         for staging in self.root.glob("*/.staging-*"):  # left by a run killed mid-store
             shutil.rmtree(staging, ignore_errors=True)
         return removed
+
+
+DEFAULT_BUDGET_MB = 10 * 1024  # a dozen checks of small models left 4.3 GB; the published job's cache is ~3 GB
+
+
+def cache_budget_bytes() -> int:
+    """The task cache's size limit in bytes (0: none), from PARITY_CACHE_BUDGET_MB or the default."""
+    text = os.environ.get("PARITY_CACHE_BUDGET_MB", "")
+    try:
+        megabytes = float(text) if text else DEFAULT_BUDGET_MB
+    except ValueError:
+        raise UsageError(f"PARITY_CACHE_BUDGET_MB must be a number of megabytes, not {text!r}") from None
+    return max(0, int(megabytes * 2**20))
 
 
 CHECKED_IN_PLACE_BYTES = 1 << 18  # smaller files (a run's outputs, rewritten every example) are simply copied

@@ -192,6 +192,11 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
     conversions, workers = engine.conversions + lane_conversions, engine.pool.started + lane_workers
     rows = [row for key in sorted(done) for row in done[key]]
     stale = apply_known_failures(rows, known_failures)
+    if engine.cache is not None:
+        removed, freed = engine.cache.keep_to_budget()
+        if removed:
+            progress.note(f"[parity] task cache over its budget: removed the {removed} least recently used entries "
+                          f"({freed / 2**20:.0f} MiB); PARITY_CACHE_BUDGET_MB sets the budget")
     return RunResult(rows, stale, conversions, workers, time.perf_counter() - started, len(finished),
                      [values[number] for number in range(len(alongside))])
 
