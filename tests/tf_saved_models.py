@@ -7,10 +7,13 @@ from typing import Any
 
 def save_saved_model(path: str, op: str) -> dict[str, Any]:
     """Save a tf.Module whose serving_default signature takes x (batch x 4) and y (4) and returns `op`'s result:
-    "affine" (x * y + 1, which tf2onnx converts) or "erfc" (an op tf2onnx 1.17 has no handler for)."""
+    "affine" (x * y + 1, which tf2onnx converts), "erfc" (an op tf2onnx 1.17 has no handler for) or "pyfunc"
+    (x * y + 1 through tf.py_function)."""
     import tensorflow as tf
 
-    functions = {"affine": lambda x, y: x * y + 1.0, "erfc": lambda x, y: tf.math.erfc(x) + y}
+    functions = {"affine": lambda x, y: x * y + 1.0, "erfc": lambda x, y: tf.math.erfc(x) + y,
+                 # a Python callback, as onnx-tf's AveragePool fallback writes: it lives in this process only
+                 "pyfunc": lambda x, y: tf.py_function(lambda a, b: a * b + 1.0, [x, y], tf.float32)}
 
     class Model(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x"),

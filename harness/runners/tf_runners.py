@@ -13,6 +13,24 @@ from harness.formats import KERAS, SAVED_MODEL
 from harness.runners.base import Runner, cast_input, ordered_by_names
 
 NARROW_FLOATS = ("float16", "bfloat16", "float32", "mixed_float16", "mixed_bfloat16")
+# Ops that call back into Python functions registered in the process that built the graph: a SavedModel holding
+# one loads and runs there only (TF Serving or a fresh process: "Could not find callback with key=pyfunc_0").
+PROCESS_BOUND_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
+
+
+def process_bound_ops(artifact: Path) -> list[str]:
+    """The op types of PROCESS_BOUND_OPS in a SavedModel's graphs and functions, read from saved_model.pb."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((artifact / "saved_model.pb").read_bytes())
+    found: set[str] = set()
+    for meta_graph in saved.meta_graphs:
+        graph = meta_graph.graph_def
+        found.update(node.op for node in graph.node if node.op in PROCESS_BOUND_OPS)
+        for function in graph.library.function:
+            found.update(node.op for node in function.node_def if node.op in PROCESS_BOUND_OPS)
+    return sorted(found)
 
 
 def widened_to_float64(config: Any, inside_dtype: bool = False) -> Any:
@@ -35,6 +53,11 @@ class SavedModelRunner(Runner):
     def load(self, artifact: Path, io: dict[str, Any]) -> Any:
         import tensorflow as tf
 
+        # Judged as a user would run it, not in the worker that may have written it and still holds the callback.
+        bound = process_bound_ops(artifact)
+        if bound:
+            raise RuntimeError(f"the SavedModel holds {', '.join(bound)} ops, Python callbacks that exist only in the "
+                               "process that wrote it: TF Serving or any other process cannot run it")
         loaded = tf.saved_model.load(str(artifact))
         return loaded, loaded.signatures["serving_default"]  # keep `loaded` alive with its variables
 
