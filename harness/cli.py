@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.converters import tracked_packages
+from harness.converters import default_converters, hosted_by_definition, tracked_packages
 from harness.converters.routes import Route
 from harness.errors import ModelInputError, PluginError, StackError, UntrustedArtifactError, UsageError
 from harness.execution.stacks import BASE_STACKS, KNOWN_STACKS, get_stack, project_root, stacks_with
@@ -436,6 +436,10 @@ def command_upgrade(args: argparse.Namespace) -> int:
 
     derivation = derive(args.package)  # a bad spec or an unknown package is one line and exit 2
     mark = derivation.stack.name
+    if not hosted_by_definition(derivation.stack, default_converters()):
+        raise UsageError(f"no converter uses {derivation.package}: no converter's record names it and it is not a "
+                         "framework package every converter uses, so no route would exercise it (install the "
+                         "converter plugin that uses it)")
     folder = f"{derivation.package}-{derivation.old_version}-to-{safe_label(derivation.new_version)}"
     args.out = args.out or str(Path("reports") / "upgrades" / folder)
     args.with_packages = [args.package, *args.with_packages]

@@ -258,3 +258,17 @@ def test_parity_stacks_provisions_the_base_stacks_and_only_names_the_optional_on
     assert provisioned == list(stacks.BASE_STACKS) and "tf2onnx116" not in provisioned
     printed = capsys.readouterr().out
     assert "stack tf2onnx116 (optional" in printed and "transformers 5" in printed
+
+
+def test_an_upgrade_of_a_package_no_converter_uses_is_refused_before_provisioning(
+        isolated_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """onnx2torch is pinned in the current stack for a plugin; without the plugin no converter's record names it,
+    so an upgrade would double every route without exercising it, and read as an approval."""
+    provisioned: list[str] = []
+    monkeypatch.setattr(stacks, "provision_stacks", provisioned.extend)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["upgrade", "onnx2torch==1.5.14", "--models", "mlp"]) == 2
+    error = capsys.readouterr().err
+    assert "no converter uses onnx2torch" in error and provisioned == []

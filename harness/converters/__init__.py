@@ -13,6 +13,7 @@ from harness.converters.onnx_from_torch import OnnxFromTorch
 from harness.converters.tf_from_onnx import TfFromOnnx
 from harness.converters.torch_from_onnx import TorchFromOnnx
 from harness.errors import PluginError
+from harness.execution.stacks import StackDefinition
 from harness.plugins import CONVERTERS_GROUP, load_group
 
 
@@ -41,20 +42,28 @@ def default_converters(stacks: Sequence[str] = (), opsets: Sequence[int | None] 
 
 def hosted_by(stack: str, base: Sequence[Converter]) -> list[Converter]:
     """The converters of `base` of which `stack` runs a second version: those stacks.toml names for a defined
-    extra stack; for one derived by --with, those whose package it replaced, else (a shared dependency such as
-    onnx or numpy) every converter of the stack it derives from. None for a base stack."""
-    from packaging.utils import canonicalize_name
-
+    extra stack; for one derived by --with, those whose record names the package it replaced (as its package or
+    an extra package), else, for a framework package every converter uses (onnx, numpy, ...), every converter
+    of the stack it derives from, else none: a package no converter uses has no route to compare. None for a
+    base stack."""
     from harness.execution.stacks import get_stack
 
-    definition = get_stack(stack).definition
+    return hosted_by_definition(get_stack(stack).definition, base)
+
+
+def hosted_by_definition(definition: StackDefinition, base: Sequence[Converter]) -> list[Converter]:
+    """hosted_by for a stack definition, registered or not yet (parity upgrade asks before deriving it)."""
+    from packaging.utils import canonicalize_name
+
     if definition.base:
         return []
     if not definition.derived_from:
         return [converter for converter in base if type(converter).__name__ in definition.hosts]
     from_base = [converter for converter in base if converter.stack == definition.derived_from]
-    own = [converter for converter in from_base if canonicalize_name(converter.package) == definition.package]
-    return own or from_base
+    own = [converter for converter in from_base if definition.package in
+           {canonicalize_name(name) for name in (converter.package, *converter.extra_packages)}]
+    shared = definition.package in {canonicalize_name(name) for name in FRAMEWORK_PACKAGES}
+    return own or (from_base if shared else [])
 
 
 def plugin_converters() -> list[Converter]:
