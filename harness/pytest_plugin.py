@@ -23,6 +23,8 @@ ZOO_BASELINE = "--zoo-baseline"
 ZOO_SHARD = "--zoo-shard"
 ZOO_NO_CACHE = "--zoo-no-cache"
 ZOO_FINDINGS = "--zoo-findings"
+ZOO_ABSOLUTE = "--zoo-absolute"
+PUBLISHED_RESULTS = Path("reports") / "results.csv"  # under the rootdir: the published run, the default baseline
 PASSING_STATUSES = ("pass", "xfail", "xpass", "skipped")
 
 
@@ -42,13 +44,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(ZOO_FINDINGS, metavar="DIR",
                     help="replay every finding folder here as a test (default: reports/findings under the rootdir)")
     group.addoption(ZOO_BASELINE, metavar="FILE",
-                    help="a results.csv/.json of an earlier run: fail a cell only on regressions against it")
+                    help="a results.csv/.json of an earlier run: fail a cell only on regressions against it "
+                         f"(default: {PUBLISHED_RESULTS} under the rootdir, the published run, where it exists)")
+    group.addoption(ZOO_ABSOLUTE, action="store_true",
+                    help="judge every cell absolutely: fail on any failure a known-failure record does not cover")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "zoo: one (model, route) cell of the parity zoo")
     config.addinivalue_line("markers", "stacks: needs the converter stacks (provisioned on first use)")
-    baseline = config.getoption(ZOO_BASELINE, None)
+    baseline = zoo_baseline(config) if config.getoption(ZOO, False) else None
     if baseline:
         from harness.reporting.diff import load_results
 
@@ -56,6 +61,18 @@ def pytest_configure(config: pytest.Config) -> None:
             load_results(baseline)  # a bad file stops the session before any cell runs
         except ValueError as exc:
             raise pytest.UsageError(f"{ZOO_BASELINE}: {exc}") from None
+
+
+def zoo_baseline(config: pytest.Config) -> str | None:
+    """The results a cell is judged against (regressions only): --zoo-baseline, else the published run's; None
+    with --zoo-absolute, or where neither exists. A gate that is red on an unchanged main gets switched off."""
+    if config.getoption(ZOO_ABSOLUTE, False):
+        return None
+    given = config.getoption(ZOO_BASELINE, None)
+    if given:
+        return str(given)
+    published = Path(config.rootpath) / PUBLISHED_RESULTS
+    return str(published) if published.is_file() else None
 
 
 class ZooState:
@@ -123,7 +140,7 @@ class ZooItem(pytest.Item):
         state.rows += rows
         table = to_frame(rows)[["hop_index", "hop", "output", "converter", "converter_version", "stack",
                                 "status", "max_abs_err", "hop_max_abs_err", "known_failure", "error"]]
-        baseline = self.config.getoption(ZOO_BASELINE)
+        baseline = zoo_baseline(self.config)
         if baseline:
             from harness.reporting.diff import regressed_cells
 
