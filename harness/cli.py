@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 
 from harness.converters import default_converters, hosted_by_definition, tracked_packages
 from harness.converters.routes import Route
-from harness.errors import ModelInputError, PluginError, StackError, UntrustedArtifactError, UsageError
+from harness.errors import ParityError, UsageError
 from harness.execution.stacks import BASE_STACKS, KNOWN_STACKS, get_stack, project_root, stacks_with
 from harness.run.engine import EngineOptions
 from harness.run.progress import REPORT_INTERVAL, Progress, Throttled
@@ -57,6 +58,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="reports", help="report directory (default: reports)")
     parser.add_argument("--work-dir", help="artifacts and the run journal (default: .parity/runs in the checkout)")
     parser.add_argument("--resume", action="store_true", help="keep the cells an interrupted run finished")
+    parser.add_argument("--known-failures", action="append", metavar="FILE",
+                        help="your own known-failure records, added to the shipped ones and the project's "
+                             "known_failures.toml; repeat per file")
     parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                         help="cells run side by side, each lane with its own worker processes (default: the "
                              "number of cores, bounded by memory at about 6 GB a lane)")
@@ -335,12 +339,12 @@ def report_rows(rows: list[dict[str, Any]], out: Path, command: str, *, publish:
     """Every report of a run again, from its rows, with the current known-failure records applied."""
     from harness.probes.node_cases import classify_stochastic
     from harness.reporting.write import write_reports
-    from harness.run.known_failures import apply_known_failures, load_known_failures
-    from harness.run.session import known_failures_path
+    from harness.run.known_failures import apply_known_failures
+    from harness.run.session import known_failure_records
 
     classify_stochastic(rows)
     zoo_rows = [row for row in rows if not row.get("probe_kind")]
-    stale = apply_known_failures(zoo_rows, load_known_failures(known_failures_path())) if zoo_rows and all(
+    stale = apply_known_failures(zoo_rows, known_failure_records()) if zoo_rows and all(
         row.get("raw_status") for row in zoo_rows) else []
     original = next((str(row["command"]) for row in rows if row.get("command")), "")
     write_reports(rows, out, command=original or command, stale=stale, publish=True, compatibility=publish)
@@ -754,8 +758,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "known_failures", None):
+            os.environ["PARITY_KNOWN_FAILURES"] = os.pathsep.join(str(Path(path).resolve())
+                                                                  for path in args.known_failures)
         return int(args.handler(args))
-    except (UsageError, StackError, ModelInputError, PluginError, UntrustedArtifactError) as exc:
+    except ParityError as exc:
         if args.debug:
             raise
         print(f"parity: error: {exc}", file=sys.stderr)

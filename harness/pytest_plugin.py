@@ -107,10 +107,10 @@ class ZooState:
         out = self.config.getoption(ZOO_OUT)
         if out and self.rows:
             from harness.reporting.write import write_reports
-            from harness.run.known_failures import apply_known_failures, load_known_failures
-            from harness.run.session import known_failures_path
+            from harness.run.known_failures import apply_known_failures
+            from harness.run.session import known_failure_records
 
-            stale = apply_known_failures(self.rows, load_known_failures(known_failures_path()))
+            stale = apply_known_failures(self.rows, known_failure_records())
             worker = os.environ.get("PYTEST_XDIST_WORKER")
             # xdist: one report folder per worker process; `parity merge OUT/gw*` joins them.
             write_reports(self.rows, Path(out) / worker if worker else Path(out), command="pytest --zoo", stale=stale)
@@ -131,12 +131,12 @@ class ZooItem(pytest.Item):
 
     def runtest(self) -> None:
         from harness.reporting.results import to_frame
-        from harness.run.known_failures import apply_known_failures, load_known_failures
-        from harness.run.session import known_failures_path
+        from harness.run.known_failures import apply_known_failures
+        from harness.run.session import known_failure_records
 
         state = self.config.stash[zoo_state_key]
         rows = state.engine.run_route(self.spec, self.route)
-        apply_known_failures(rows, load_known_failures(known_failures_path()))
+        apply_known_failures(rows, known_failure_records())
         state.rows += rows
         table = to_frame(rows)[["hop_index", "hop", "output", "converter", "converter_version", "stack",
                                 "status", "max_abs_err", "hop_max_abs_err", "known_failure", "error"]]

@@ -19,9 +19,8 @@ from harness.converters.tf_from_onnx import TfFromOnnx
 from harness.fuzz.findings import FailedHop, read_finding, read_findings, write_finding, write_readme
 from harness.fuzz.shrink import shrink
 from harness.fuzz.signature import Signature, known_record, normalise_message, signature_of
-from harness.run.known_failures import load_known_failures
 from harness.run.selection import select_routes
-from harness.run.session import known_failures_path
+from harness.run.session import known_failure_records
 
 TORCH_ROUTE = "torch>onnx>tf>onnx>torch"
 
@@ -121,7 +120,7 @@ def test_slugs_are_readable_folder_names_and_distinct_per_signature() -> None:
 
 # -- known failures --------------------------------------------------------------------------------------
 def test_a_known_failure_covers_a_generated_model_by_hop_status_and_error_whatever_its_scope() -> None:
-    records = load_known_failures(known_failures_path())
+    records = known_failure_records()
     row = {"model": "fuzz00012", "route": TORCH_ROUTE, "hop": "onnx->tf", "status": "convert_error",
            "error": "BackendIsNotSupposedToImplementIt: Unsqueeze version 13 is not implemented."}
     # The record names three zoo models; a generated model is none of them, and it still counts as known.

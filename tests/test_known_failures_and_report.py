@@ -9,10 +9,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from harness.errors import UsageError
 from harness.reporting.results import summary_table
 from harness.reporting.write import write_reports
 from harness.run.known_failures import KnownFailure, apply_known_failures, load_known_failures
-from harness.run.session import known_failures_path
+from harness.run.session import known_failure_records
 
 
 def make_row(**overrides: Any) -> dict[str, Any]:
@@ -68,9 +69,26 @@ def test_a_record_quoting_only_the_harness_wording_is_refused(tmp_path: Path) ->
 
 
 def test_the_committed_known_failures_file_loads_and_every_record_has_a_reason() -> None:
-    records = load_known_failures(known_failures_path())
+    records = known_failure_records()
     assert all(record.reason.strip() for record in records)
     assert len({record.id for record in records}) == len(records)
+
+
+def test_a_users_own_records_add_to_the_shipped_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = {record.id for record in known_failure_records()}
+    assert "onnx-tf-rejects-ir10" in shipped  # from the package, wherever it is installed
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[[failure]]\nid = "my-exporter-bug"\nreason = "r"\nstatus = "convert_error"\n'
+                    'error_contains = "MyOp is not supported"\n')
+    monkeypatch.setenv("PARITY_KNOWN_FAILURES", str(mine))
+    assert {record.id for record in known_failure_records()} == shipped | {"my-exporter-bug"}
+    mine.write_text('[[failure]]\nid = "onnx-tf-rejects-ir10"\nreason = "r"\nstatus = "convert_error"\n'
+                    'error_contains = "ir_version"\n')
+    with pytest.raises(UsageError, match="already defined"):
+        known_failure_records()
+    monkeypatch.setenv("PARITY_KNOWN_FAILURES", str(tmp_path / "missing.toml"))
+    with pytest.raises(UsageError, match="no such file"):
+        known_failure_records()
 
 
 def test_reports_are_written_and_the_summary_shows_the_worst_hop(tmp_path: Path) -> None:

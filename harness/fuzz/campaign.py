@@ -35,8 +35,8 @@ from harness.fuzz.findings import (
 from harness.fuzz.shrink import shrink
 from harness.fuzz.signature import Signature, failing_row, known_record, normalise_message, signature_of
 from harness.run.engine import Engine, io_for
-from harness.run.known_failures import KnownFailure, load_known_failures
-from harness.run.session import known_failures_path
+from harness.run.known_failures import KnownFailure
+from harness.run.session import known_failure_records
 from harness.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ class Campaign:
     def __init__(self, engine: Engine, routes: Sequence[Route], options: CampaignOptions,
                  progress: Callable[[str], None] = print) -> None:
         self.engine, self.routes, self.options, self.progress = engine, list(routes), options, progress
-        self.records: list[KnownFailure] = load_known_failures(known_failures_path())
+        self.records: list[KnownFailure] = known_failure_records()
         self.state = CampaignState()
         self.findings: dict[str, FindingRecord] = {record.signature.key: record
                                                    for record in read_findings(options.out_dir)}

@@ -28,8 +28,30 @@ from harness.spec import ModelSpec
 JOURNAL = "rows.jsonl"
 
 
-def known_failures_path() -> Path:
-    return project_root() / "known_failures.toml"
+# The records of the built-in converters' failures, shipped with the package (an installed harness has them too).
+SHIPPED_KNOWN_FAILURES = Path(__file__).resolve().parents[1] / "known_failures.toml"
+
+
+def known_failures_paths() -> list[Path]:
+    """Where known-failure records come from: the shipped ones, then the project's own known_failures.toml (the
+    current directory for an installed harness), then the files PARITY_KNOWN_FAILURES names (--known-failures)."""
+    extra = [Path(text) for text in os.environ.get("PARITY_KNOWN_FAILURES", "").split(os.pathsep) if text]
+    for path in extra:
+        if not path.is_file():
+            raise UsageError(f"--known-failures {path}: no such file")
+    project = project_root() / "known_failures.toml"
+    return list(dict.fromkeys([SHIPPED_KNOWN_FAILURES, *([project] if project.is_file() else []), *extra]))
+
+
+def known_failure_records() -> list[Any]:
+    """Every known-failure record, from every file of known_failures_paths(); an id appears once."""
+    records: list[Any] = []
+    for path in known_failures_paths():
+        for record in load_known_failures(path):
+            if any(record.id == seen.id for seen in records):
+                raise UsageError(f"{path}: known failure {record.id!r} is already defined; give yours another id")
+            records.append(record)
+    return records
 
 
 @dataclass
@@ -135,7 +157,7 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
     # Written afresh with only the whole lines, so the next cell never lands on a torn fragment.
     write_atomic(journal_path, "".join(json.dumps(entry, default=str) + "\n"
                                        for entry in [{"header": header}, *finished.values()]))
-    known_failures = load_known_failures(known_failures_path())
+    known_failures = known_failure_records()
     done: dict[int, list[dict[str, Any]]] = {}
     progress.total = len(cells)
     todo = []
