@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import harness.execution.cache
@@ -506,3 +507,44 @@ def test_the_budget_evicts_the_least_recently_used_entries(tmp_path: Path, monke
     assert cache.restore("current", tasks[0]) is not None and cache.restore("current", tasks[2]) is not None
     monkeypatch.setenv("PARITY_CACHE_BUDGET_MB", "0")  # no limit
     assert cache.keep_to_budget() == (0, 0)
+
+
+def test_a_refusal_is_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A torch artifact refused for naming an untrusted rebuild may be trusted by the next run (a plugin declares
+    the function, the user sets PARITY_TRUSTED_REBUILDS): the refusal, naming this run's folder, is not replayed."""
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
+    source, target = tmp_path / "in.onnx", tmp_path / "out" / "model.onnx"
+    source.write_bytes(b"model")
+    task = {"task": "convert", "converter": {"class": "harness.converters.tf_from_onnx:TfFromOnnx", "variant": ""},
+            "source": str(source), "target": str(target), "io": {}, "example": str(source)}
+    cache = TaskCache(tmp_path / "cache")
+    refused = {"ok": False, "error": f"UntrustedArtifactError: {tmp_path}/module.json names 'mine:rebuild', which "
+                                     "is not a rebuild function of the harness or of an installed plugin"}
+    cache.store("current", task, refused)
+    assert cache.restore("current", task) is None and not list(cache.entries())
+    cache.store("current", task, {"ok": False, "error": "BackendIsNotSupposedToImplementIt: Erfc"})
+    assert cache.restore("current", task) == {"ok": False, "error": "BackendIsNotSupposedToImplementIt: Erfc"}
+
+
+@pytest.mark.stacks
+def test_two_runs_sharing_one_cache_side_by_side_agree_and_leave_whole_entries(tmp_path: Path) -> None:
+    """A user's two terminals (or xdist workers) on one cache: each entry is stored by one rename, so neither run
+    half-reads one, both give the same statuses, and a third run finds every task cached."""
+    import subprocess
+
+    def parity(name: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "harness.cli", "zoo", "--models", "mlp", "--routes", "torch>onnx>tf>onnx>torch",
+             "--examples", "3", "--profile", "ci", "--no-localize", "--cache-dir", str(tmp_path / "cache"),
+             "--work-dir", str(tmp_path / name), "--out", str(tmp_path / name / "reports")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    first, second = parity("first"), parity("second")
+    outputs = [process.communicate(timeout=900)[0] for process in (first, second)]
+    assert first.returncode == second.returncode == 0, outputs
+    third = parity("third")
+    output = third.communicate(timeout=900)[0]
+    assert third.returncode == 0 and ", 0 conversions," in output, output
+    statuses = [pd.read_csv(tmp_path / name / "reports" / "results.csv")[["hop", "status", "max_abs_err"]]
+                for name in ("first", "second", "third")]
+    assert statuses[0].equals(statuses[1]) and statuses[0].equals(statuses[2])

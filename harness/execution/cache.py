@@ -29,7 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UsageError
+from harness.errors import UntrustedArtifactError, UsageError
 from harness.execution.stacks import get_stack, harness_import_root
 from harness.execution.torch_artifact import IMPORTING_ARGUMENTS, REBUILD_CODE, RECIPE_FILE
 from harness.execution.worker import DEFAULT_WORKER_THREADS, worker_threads
@@ -411,6 +411,8 @@ class TaskCache:
         """Keep a task's reply: a result, the converter's own error, or its crash by a fault signal ({"ok": False,
         "crash": ...}): all deterministic on the same bytes, and slow to get again. A kill (out of memory) or a
         timeout is the machine's and is never stored. `entry`: the key taken before the task ran."""
+        if is_refusal(reply):
+            return
         entry = entry or self.entry_for(stack, task)
         if entry is None:
             return
@@ -466,6 +468,12 @@ class TaskCache:
         for staging in self.root.glob("*/.staging-*"):  # left by a run killed mid-store
             shutil.rmtree(staging, ignore_errors=True)
         return removed
+
+
+def is_refusal(reply: dict[str, Any]) -> bool:
+    """A worker's refusal to load an untrusted artifact: it depends on what is trusted now (PARITY_TRUSTED_REBUILDS,
+    the installed plugins' parity.rebuilds) and names this run's folder, so it is never kept to be replayed."""
+    return not reply.get("ok", True) and UntrustedArtifactError.__name__ in str(reply.get("error", ""))
 
 
 DEFAULT_BUDGET_MB = 10 * 1024  # a dozen checks of small models left 4.3 GB; the published job's cache is ~3 GB
