@@ -279,56 +279,108 @@ def badge(status: str, text: str, title: str, data: dict[str, Any]) -> str:
             f"{html.escape(text)}</td>")
 
 
+def zoo_tables(zoo: pd.DataFrame) -> list[str]:
+    """One table per source framework, holding only the models built in it and the routes that start from it, a
+    column per (route, hop) with the opsets collapsed into it: each model's own routes side by side, not spread
+    over every route of the zoo. Every hop at every opset keeps its own data-* element (what tests read)."""
+    from harness.converters.routes import strip_opset
+
+    out: list[str] = []
+    zoo = zoo.assign(base_route=[strip_opset(str(route)) for route in zoo["route"]],
+                     source=[str(route).split(">")[0] for route in zoo["route"]])  # a route starts at its source
+    for source, by_source in zoo.groupby("source", sort=False):
+        columns = by_source.drop_duplicates(["base_route", "hop_index"]).sort_values(["base_route", "hop_index"])
+        route_stacks = {str(route): " ".join(sorted(set(group["stack"].dropna().astype(str))))
+                        for route, group in by_source.groupby("base_route")} if "stack" in by_source else {}
+        out.append(f"<h2>From {html.escape(str(source))}: model x route x hop</h2>"
+                   f"<table id='zoo-{html.escape(str(source))}'><tr><th>model</th>")
+        out += [f"<th data-converter='{html.escape(str(c.converter))}' "
+                f"data-stacks='{html.escape(route_stacks.get(str(c.base_route), ''))}'>"
+                f"{wrappable(str(c.base_route))}<br>{c.hop_index}. {html.escape(str(c.hop))}</th>"
+                for c in columns.itertuples()]
+        out.append("</tr>")
+        for model, rows in by_source.groupby("model", sort=False):
+            out.append(f"<tr><th>{html.escape(str(model))}</th>")
+            cells: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+            for row in cast(list[dict[str, Any]], rows.drop_duplicates(["route", "hop_index"]).to_dict("records")):
+                cells.setdefault((str(row["base_route"]), row["hop_index"]), []).append(row)
+            for column in columns.itertuples():
+                at_opsets = cells.get((str(column.base_route), column.hop_index))
+                out.append(zoo_cell(str(model), at_opsets) if at_opsets else "<td></td>")
+            out.append("</tr>")
+        out.append("</table>")
+    return out
+
+
+def hop_data(model: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {"model": model, "route": row["route"], "hop": row["hop"], "hop-index": row["hop_index"],
+            "status": row["status"], "converter": row["converter"], "max-abs-err": row["max_abs_err"],
+            "opset": cell_opset_of_rows([row])[1]}
+
+
+def number(value: Any) -> float:
+    """A float from a results cell; NaN where there is none."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def wrappable(route: str) -> str:
+    """A route id, escaped, that a narrow column header may wrap after each '>'."""
+    return html.escape(route).replace("&gt;", "&gt;<wbr>")
+
+
+def data_attributes(data: dict[str, Any]) -> str:
+    return " ".join(f'data-{key}="{html.escape(str(value))}"' for key, value in data.items())
+
+
+def opset_chip(model: str, row: dict[str, Any]) -> str:
+    opset = opset_number(row.get("opset"))
+    colour = COLOURS.get(str(row["status"]), "#bdbdbd")
+    title = f"opset {opset}: {row['status']}" + ("" if pd.isna(row["error"]) else f": {row['error']}")
+    return (f'<span class="opset" style="background:{colour}" title="{html.escape(title)}" '
+            f"{data_attributes(hop_data(model, row))}>{opset if opset is not None else '?'}</span>")
+
+
+def zoo_cell(model: str, at_opsets: list[dict[str, Any]]) -> str:
+    """A hop of a route: coloured by its run at the exporter's default opset (else its first), then one small
+    square per chosen export opset, coloured by its status."""
+    default = next((row for row in at_opsets if row["route"] == row["base_route"]), at_opsets[0])
+    # A figure only where it is one: a failed run's "inf" says nothing the status does not.
+    error = f" {float(default['max_abs_err']):.1e}" if math.isfinite(number(default["max_abs_err"])) else ""
+    title = "" if pd.isna(default["error"]) else str(default["error"])
+    chosen = sorted((row for row in at_opsets if row is not default),
+                    key=lambda row: opset_number(row.get("opset")) or 0)
+    chips = "".join(opset_chip(model, row) for row in chosen)
+    colour = COLOURS.get(str(default["status"]), "#bdbdbd")
+    return (f'<td class="cell" style="background:{colour}" title="{html.escape(title)}" '
+            f"{data_attributes(hop_data(model, default))}>{html.escape(str(default['status']) + error)}"
+            + (f'<div class="opsets">{chips}</div>' if chips else "") + "</td>")
+
+
 def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str,
                 table: pd.DataFrame | None = None) -> str:
     zoo, node, _ = split(frame)
     out = ["<!doctype html><html><head><meta charset='utf-8'><title>Parity compatibility matrix</title><style>",
            "body{font:13px sans-serif;margin:1em} table{border-collapse:collapse;margin-bottom:2em}",
            "td,th{border:1px solid #fff;padding:2px 5px} .cell{color:#fff;white-space:nowrap}",
-           "th{background:#eee;position:sticky;top:0} .hidden{display:none}</style></head><body>",
+           "th{background:#eee;position:sticky;top:0;max-width:8em;font-weight:normal;font-size:11px}",
+           "tr>th:first-child{max-width:none;white-space:nowrap;text-align:left} .hidden{display:none}",
+           ".opsets{display:flex;gap:1px;margin-top:1px} .opset{font-size:9px;padding:0 2px;color:#fff}",
+           "</style></head><body>",
            "<h1>Parity compatibility matrix</h1><ul>"]
     out += [f"<li>{html.escape(line.lstrip('- '))}</li>" for line in header_lines(frame, command) if line]
     converters = sorted(set(frame["converter"].dropna()))
     out += ["</ul><p>Show converter: <select id='converter'><option value=''>all</option>"]
     out += [f"<option>{html.escape(str(name))}</option>" for name in converters]
-    opsets = sorted({str(int(o)) for o in pd.to_numeric(zoo.get("opset", pd.Series(dtype=float)),
-                                                        errors="coerce").dropna()}, key=int)
-    out += ["</select> Show export opset: <select id='opset'><option value=''>all</option>"]
-    out += [f"<option>{opset}</option>" for opset in opsets]
     stacks = sorted(set(frame["stack"].dropna().astype(str))) if "stack" in frame else []
     out += ["</select> Show stack: <select id='stack'><option value=''>all</option>"]
     out += [f"<option>{html.escape(name)}</option>" for name in stacks]
-    out += ["</select> Hover a cell for its error.</p>"]
+    out += ["</select> Hover a cell for its error. Each zoo cell shows the route at the exporter's default opset; "
+            "the small squares below it, the same hop at each chosen export opset.</p>"]
     if not zoo.empty:
-        out.append("<h2>Zoo: model x route x hop</h2><table id='zoo'><tr><th>model</th>")
-        columns = zoo.drop_duplicates(["route", "hop_index"]).sort_values(["route", "hop_index"])
-        export_opsets = {str(route): cell_opset(group)[0] for route, group in zoo.groupby("route")}
-        # A column shows under a stack when any hop of its route ran there (a second version's routes too).
-        route_stacks = {str(route): " ".join(sorted(set(group["stack"].dropna().astype(str))))
-                        for route, group in zoo.groupby("route")} if "stack" in zoo else {}
-        out += [f"<th data-converter='{html.escape(str(c.converter))}' "
-                f"data-stacks='{html.escape(route_stacks.get(str(c.route), ''))}' "
-                f"data-opset='{export_opsets.get(str(c.route)) or ''}'>{html.escape(str(c.route))}<br>"
-                f"{c.hop_index}. {html.escape(str(c.hop))}</th>" for c in columns.itertuples()]
-        out.append("</tr>")
-        for model, rows in zoo.groupby("model", sort=False):
-            out.append(f"<tr><th>{html.escape(str(model))}</th>")
-            # Each hop's first row (its first output), looked up once per model rather than masked per column.
-            first_rows = {(row["route"], row["hop_index"]): row
-                          for row in rows.drop_duplicates(["route", "hop_index"]).to_dict("records")}
-            for column in columns.itertuples():
-                row = first_rows.get((column.route, column.hop_index))
-                if row is None:
-                    out.append("<td></td>")
-                    continue
-                error = "" if pd.isna(row["max_abs_err"]) else f"{float(row['max_abs_err']):.1e}"
-                out.append(badge(str(row["status"]), f"{row['status']} {error}".strip(),
-                                 str(row["error"] if not pd.isna(row["error"]) else ""),
-                                 {"model": model, "route": column.route, "hop": row["hop"],
-                                  "hop-index": column.hop_index, "status": row["status"],
-                                  "converter": row["converter"], "max-abs-err": row["max_abs_err"]}))
-            out.append("</tr>")
-        out.append("</table>")
+        out += zoo_tables(zoo)
     table = op_table(final_hop(node)) if table is None else table
     if not table.empty:
         out.append("<h2>ONNX operators by hop (node test cases)</h2><table id='ops'><tr><th>op</th>")
@@ -350,13 +402,11 @@ def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], comma
     out.append("""<script>
 function filterColumns() {
   var wanted = document.getElementById('converter').value;
-  var opset = document.getElementById('opset').value;
   var stack = document.getElementById('stack').value;
   document.querySelectorAll('table').forEach(function (table) {
     var heads = table.rows[0].cells;
     for (var i = 1; i < heads.length; i++) {
       var show = (!wanted || heads[i].dataset.converter === wanted) &&
-                 (!opset || heads[i].dataset.opset === undefined || heads[i].dataset.opset === opset) &&
                  (!stack || heads[i].dataset.stacks === undefined ||
                   heads[i].dataset.stacks.split(' ').indexOf(stack) >= 0);
       for (var r = 0; r < table.rows.length; r++) {
@@ -367,7 +417,6 @@ function filterColumns() {
   });
 }
 document.getElementById('converter').addEventListener('change', filterColumns);
-document.getElementById('opset').addEventListener('change', filterColumns);
 document.getElementById('stack').addEventListener('change', filterColumns);
 </script></body></html>""")
     return "\n".join(out)
