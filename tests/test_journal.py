@@ -27,6 +27,7 @@ class ScriptedEngine:
     options: EngineOptions = field(default_factory=EngineOptions)
     conversions: int = 0
     pool: Any = field(default_factory=lambda: SimpleNamespace(started=0))
+    cache: Any = None  # no task cache: nothing to keep to a budget
 
     def sibling(self, lane: int) -> ScriptedEngine:
         return ScriptedEngine(self.run_dir / f"lane{lane}", pool=SimpleNamespace(started=0, close=lambda: None))
