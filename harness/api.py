@@ -9,10 +9,10 @@ from __future__ import annotations
 from harness.converters.base import Converter
 from harness.errors import ParityError, UsageError
 from harness.execution.torch_artifact import save_torch_module
-from harness.formats import FORMATS, KERAS, ONNX, SAVED_MODEL, TORCH, Format
+from harness.formats import FORMATS, KERAS, ONNX, SAVED_MODEL, TFLITE, TORCH, Format
 from harness.spec import InputSpec, ModelSpec, OutputSpec, Tolerance
 
 __all__ = [
-    "FORMATS", "KERAS", "ONNX", "SAVED_MODEL", "TORCH", "Converter", "Format", "InputSpec", "ModelSpec",
+    "FORMATS", "KERAS", "ONNX", "SAVED_MODEL", "TFLITE", "TORCH", "Converter", "Format", "InputSpec", "ModelSpec",
     "OutputSpec", "ParityError", "Tolerance", "UsageError", "save_torch_module",
 ]

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.converters import default_converters, hosted_by_definition, tracked_packages
-from harness.converters.routes import Route
+from harness.converters.routes import Route, pass_marks
 from harness.errors import ParityError, UsageError
 from harness.execution.stacks import BASE_STACKS, KNOWN_STACKS, get_stack, project_root, stacks_with
 from harness.run.engine import EngineOptions
 from harness.run.progress import REPORT_INTERVAL, Progress, Throttled
 from harness.run.search import PROFILES
-from harness.run.selection import filter_routes, select_models, select_routes, zoo_cells
+from harness.run.selection import all_routes, filter_routes, select_models, select_routes, zoo_cells
 from harness.run.session import Job, default_jobs, open_engine, run_cells
 from harness.run.shards import EVERYTHING, Shard
 from harness.run.user_model import recognise
@@ -537,6 +537,11 @@ def command_list(args: argparse.Namespace) -> int:
     for route in select_routes(None, converters):
         hops = ", ".join(f"{hop.converter.name} ({hop.converter.stack})" for hop in route.hops)
         print(f"route  {route.id:34s} {hops}")
+    # Routes through an ONNX -> ONNX pass run only when a --routes pattern names the pass (`*@onnxslim*`).
+    for route in all_routes(converters, passes=True):
+        if pass_marks(route):
+            hops = ", ".join(f"{hop.converter.name} ({hop.converter.stack})" for hop in route.hops)
+            print(f"route  {route.id:34s} {hops} [by name only]")
     return 0
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from harness.converters import default_converters
 from harness.converters.routes import enumerate_routes
 from harness.errors import UsageError
-from harness.formats import KERAS, TORCH
+from harness.formats import KERAS, ONNX, TFLITE, TORCH
 from harness.run.engine import io_for
 from harness.run.inputs import build_array, build_example, example_recipes, largest_recipe, seeded_recipes
 from harness.run.selection import select_models, select_routes
@@ -21,22 +21,48 @@ from model_zoo import all_models
 def test_round_trips_are_enumerated_from_the_converter_graph() -> None:
     converters = default_converters()
     assert [r.id for r in enumerate_routes(converters, TORCH)] == [
-        "torch>onnx>tf>onnx>torch", "torch>onnx@dynamo>tf>onnx>torch"]
-    assert [r.id for r in enumerate_routes(converters, KERAS)] == [
-        "keras>onnx>torch>onnx>tf", "keras>onnx>torch>onnx@dynamo>tf"]
+        "torch>onnx>tf>onnx>torch", "torch>onnx>tf@onnx2tf>onnx>torch", "torch>onnx>tflite",
+        "torch>onnx@dynamo>tf>onnx>torch", "torch>onnx@dynamo>tf@onnx2tf>onnx>torch", "torch>onnx@dynamo>tflite"]
+    keras = [r.id for r in enumerate_routes(converters, KERAS)]
+    # The routes of before the new converters keep their ids.
+    assert {"keras>onnx>torch>onnx>tf", "keras>onnx>torch>onnx@dynamo>tf"} <= set(keras)
+    assert {"keras>onnx>torch>onnx>tflite", "keras>onnx@keras-export>torch>onnx>tf@onnx2tf"} <= set(keras)
+    assert len(keras) == 12  # two Keras exporters x two torch exporters x three ONNX -> TF family converters
 
 
-def test_every_route_alternates_through_onnx_and_returns_to_its_family() -> None:
+def test_every_route_returns_to_its_family_or_ends_where_it_is_deployed() -> None:
+    read = {converter.source for converter in default_converters()}
     for route in select_routes(None):
         formats = [route.source] + [hop.converter.target for hop in route.hops]
-        assert formats[-1].family == route.source.family
+        assert formats[-1].family == route.source.family or formats[-1] not in read, route.id
         assert all(fmt.name == "onnx" for fmt in formats[1::2])
         assert [hop.converter.source for hop in route.hops] == formats[:-1]
 
 
 def test_a_route_without_a_way_back_is_not_enumerated() -> None:
-    one_way = [c for c in default_converters() if c.target is not TORCH]
+    one_way = [c for c in default_converters() if c.target not in (TORCH, TFLITE)]
     assert enumerate_routes(one_way, TORCH) == []
+
+
+def test_a_deploy_route_ends_in_a_format_no_converter_reads() -> None:
+    # torch>onnx>tflite is a cell; torch>onnx>tf>onnx>tflite is not (it visits the TF family twice).
+    deploy = [r.id for r in enumerate_routes(default_converters(), TORCH) if r.hops[-1].converter.target is TFLITE]
+    assert deploy == ["torch>onnx>tflite", "torch>onnx@dynamo>tflite"]
+    assert [r.id for r in enumerate_routes(default_converters(), ONNX) if len(r.hops) == 1] == ["onnx>tflite"]
+
+
+def test_a_pass_runs_only_between_an_exporter_and_a_converter_and_only_when_named() -> None:
+    assert not any("onnxslim" in route.id for route in select_routes(None))
+    assert not any("onnxslim" in route.id for route in select_routes(["torch>*"]))
+    chosen = [route.id for route in select_routes(["torch>onnx>onnx@onnxslim>tf*>onnx>torch"])]
+    assert chosen == ["torch>onnx>onnx@onnxslim>tf>onnx>torch", "torch>onnx>onnx@onnxslim>tf@onnx2tf>onnx>torch"]
+    every = [route for route in enumerate_routes(default_converters(), TORCH, passes=True)]
+    for route in every:
+        for index, hop in enumerate(route.hops):
+            if hop.converter.is_pass:
+                assert index > 0 and not route.hops[index - 1].converter.is_pass, route.id
+                assert index + 1 < len(route.hops) and route.hops[index - 1].converter.source != ONNX, route.id
+    assert "torch>onnx>onnx@onnxslim>tflite" in [route.id for route in every]
 
 
 def test_unknown_model_and_route_names_are_usage_errors() -> None:

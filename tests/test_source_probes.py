@@ -136,7 +136,7 @@ def test_relu_passes_both_torch_exporters_and_tf2onnx(probe_pool: tuple[Path, Wo
     run_dir, pool = probe_pool
     rows = run_source_probes(run_dir, pool, name_filter=["relu", "activation_relu"], progress=lambda line: None)
     by_route = {row["route"]: row for row in rows}
-    assert set(by_route) == {"torch>onnx", "torch>onnx@dynamo", "keras>onnx"}
+    assert set(by_route) == {"torch>onnx", "torch>onnx@dynamo", "keras>onnx", "keras>onnx@keras-export"}
     for row in rows:
         assert row["status"] == "pass", row
         assert "Relu" in row["onnx_op_types"].split(", ") and row["expected_ops_missing"] == ""

@@ -57,6 +57,7 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_package_ships_its_stack_definitions() -> None:
     assert stacks.BASE_STACKS == ("current", "legacy")
     assert stacks.SECOND_VERSIONS == {"tf2onnx116": ("OnnxFromSavedModel",)}
+    assert stacks.defined_stacks()["onnx2tf"].python == "3.12"  # its converters' home, on its own interpreter
     current = stacks.defined_stacks()["current"]
     assert str(current.pins()["onnx2pytorch"]) == "onnx2pytorch==0.6.0"
     assert "hypothesis>=6.100" in current.requirements  # the worker's own requirement, in every stack
@@ -238,8 +239,9 @@ def test_upgrade_runs_both_sides_and_diffs_them_into_the_upgrade_folder(
     monkeypatch.chdir(tmp_path)
     assert main(["upgrade", "onnx2pytorch==0.5.1", "--models", "mlp"]) == exit_status
     marked = {route.replace("@onnx2pytorch-0.5.1", "") for route in ran if "@onnx2pytorch-0.5.1" in route}
-    assert marked and marked == {route for route in ran if "@" not in route.replace("@dynamo", "")}
-    assert {"current", "legacy", "onnx2pytorch-0.5.1"} == set(provisioned)
+    assert marked and marked == {route for route in ran if "@onnx2pytorch-0.5.1" not in route}
+    # The routes through onnx2tf read onnx2pytorch's module back too (torch>onnx>tf@onnx2tf>onnx>torch).
+    assert {"current", "legacy", "onnx2pytorch-0.5.1", "onnx2tf"} == set(provisioned)
     diff = pd.read_csv(tmp_path / "reports" / "upgrades" / "onnx2pytorch-0.6.0-to-0.5.1" / "diff.csv")
     regressed = diff[diff["class"] == "regressed"]
     assert set(regressed["hop"]) == ({"onnx->torch"} if derived_fails else set())
@@ -273,3 +275,19 @@ def test_an_upgrade_of_a_package_no_converter_uses_is_refused_before_provisionin
     assert main(["upgrade", "onnx2torch==1.5.14", "--models", "mlp"]) == 2
     error = capsys.readouterr().err
     assert "no converter uses onnx2torch" in error and provisioned == []
+
+
+def test_a_stack_on_another_python_is_keyed_by_it_and_says_in_one_line_when_it_is_missing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    own = f"{sys.version_info.major}.{sys.version_info.minor}"
+    current = stacks.defined_stacks()["current"]
+    # A stack without `python` is keyed as before: by the harness's own interpreter.
+    assert replace(current, python=own).key == current.key != replace(current, python="3.99").key
+    assert stacks.find_python(current) == Path(sys.executable)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    with pytest.raises(StackError) as missing:
+        stacks.find_python(replace(stacks.defined_stacks()["onnx2tf"], python="3.99"))
+    assert "stack 'onnx2tf' needs Python 3.99" in str(missing.value) and "\n" not in str(missing.value)

@@ -124,6 +124,49 @@ def saved_model_to_onnx(command: dict[str, Any]) -> None:
     check_onnx(command["target"])
 
 
+def onnx2tf_convert(command: dict[str, Any], out: str, saved_model: bool) -> None:
+    import onnx
+    import onnx2tf
+
+    graph = onnx.load(command["path"], load_external_data=False).graph
+    initializers = {tensor.name for tensor in graph.initializer}
+    # The inputs' layout kept, as the harness keeps it: onnx2tf would make 4-D and 3-D inputs channels-last.
+    onnx2tf.convert(input_onnx_file_path=command["path"], output_folder_path=out, non_verbose=True,
+                    keep_shape_absolutely_input_names=[v.name for v in graph.input if v.name not in initializers],
+                    flatbuffer_direct_output_saved_model=saved_model)
+
+
+def onnx_to_tflite(command: dict[str, Any]) -> None:
+    import glob
+    import shutil
+
+    out = command["target"] + "_onnx2tf"
+    onnx2tf_convert(command, out, saved_model=False)
+    shutil.copyfile(glob.glob(f"{out}/*_float32.tflite")[0], command["target"])
+
+
+def onnx_to_tf_onnx2tf(command: dict[str, Any]) -> None:
+    onnx2tf_convert(command, command["target"], saved_model=True)  # the SavedModel beside onnx2tf's other files
+
+
+def keras_export_to_onnx(command: dict[str, Any]) -> None:
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec([None if isinstance(dim, str) else dim for dim in spec["shape"]], spec["dtype"],
+                           name=spec["name"]) for spec in command["inputs"]]
+    # With the signature: Keras 3.15 refuses a model read from a .keras file without one ("has never called").
+    models[command["key"]].export(command["target"], format="onnx", input_signature=specs if len(specs) == 1
+                                  else [specs])
+    check_onnx(command["target"])
+
+
+def onnx_slim(command: dict[str, Any]) -> None:
+    import onnxslim
+
+    onnxslim.slim(command["path"], command["target"])
+    check_onnx(command["target"])
+
+
 def runnable(kind: str, command: dict[str, Any]) -> Any:
     """The model to run: held in memory, or loaded from its file once."""
     key = command.get("key") or f"{kind}:{command['path']}"
@@ -137,6 +180,10 @@ def runnable(kind: str, command: dict[str, Any]) -> Any:
 
             loaded = tf.saved_model.load(command["path"])
             models[key] = (loaded, loaded.signatures[SIGNATURE])  # the object keeps the variables alive
+        elif kind == "tflite":
+            from ai_edge_litert.interpreter import Interpreter
+
+            models[key] = Interpreter(model_path=command["path"]).get_signature_runner()
     return models[key]
 
 
@@ -154,6 +201,12 @@ def run_once(kind: str, model: Any, names: list[str], inputs: list[np.ndarray]) 
         feed = {graph_input.name: array.astype(ORT_DTYPES.get(graph_input.type, array.dtype), copy=False)
                 for graph_input, array in zip(model.get_inputs(), inputs)}
         return list(model.run(None, feed))
+    if kind == "tflite":
+        details = model.get_input_details()
+        order = [name for name in names if name in details] if set(names) <= set(details) else sorted(details)
+        outputs = model(**{name: array.astype(details[name]["dtype"], copy=False)
+                           for name, array in zip(order, inputs)})
+        return [outputs[name] for name in sorted(outputs)]
     import tensorflow as tf
 
     signature = model[1]
@@ -194,7 +247,8 @@ def warm(command: dict[str, Any]) -> None:
 # and returns the converted model to hold in memory, or None when it wrote "target".
 CONVERSIONS = {
     "torch_to_onnx": torch_to_onnx, "onnx_to_torch": onnx_to_torch, "onnx_to_tf": onnx_to_tf,
-    "keras_to_onnx": keras_to_onnx, "saved_model_to_onnx": saved_model_to_onnx,
+    "keras_to_onnx": keras_to_onnx, "saved_model_to_onnx": saved_model_to_onnx, "onnx_to_tflite": onnx_to_tflite,
+    "onnx_to_tf_onnx2tf": onnx_to_tf_onnx2tf, "keras_export_to_onnx": keras_export_to_onnx, "onnx_slim": onnx_slim,
 }
 
 

@@ -38,7 +38,8 @@ BARE_SCRIPT = Path(__file__).with_name("bare_script.py")
 # How the bare script runs each artifact format: its run kind, and whether it runs in the torch process (ONNX
 # under onnxruntime, as a user's torch-side script would) rather than in the converter's. A format missing here
 # is never fed to another runtime: parity bench refuses the route.
-BARE_RUNS = {"torch": ("torch", False), "keras": ("keras", False), "tf": ("tf", False), "onnx": ("onnx", True)}
+BARE_RUNS = {"torch": ("torch", False), "keras": ("keras", False), "tf": ("tf", False), "onnx": ("onnx", True),
+             "tflite": ("tflite", False)}
 DEFAULT_ROUTES = ("torch>onnx>tf>onnx>torch", "keras>onnx>torch>onnx>tf")
 
 # Harness stages (exclusive seconds: a stage nested in another is counted once, in the inner one).

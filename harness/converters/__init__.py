@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from harness.converters.base import Converter
+from harness.converters.onnx_from_keras_export import OnnxFromKerasViaExport
+from harness.converters.onnx_from_onnx_onnxslim import OnnxFromOnnxViaOnnxslim
 from harness.converters.onnx_from_tf import OnnxFromKeras, OnnxFromSavedModel
 from harness.converters.onnx_from_torch import OnnxFromTorch
 from harness.converters.tf_from_onnx import TfFromOnnx
+from harness.converters.tf_from_onnx_onnx2tf import TfFromOnnxViaOnnx2tf, TfliteFromOnnx
 from harness.converters.torch_from_onnx import TorchFromOnnx
 from harness.errors import PluginError
 from harness.execution.stacks import StackDefinition
@@ -25,9 +28,13 @@ def default_converters(stacks: Sequence[str] = (), opsets: Sequence[int | None] 
         OnnxFromTorch("torchscript"),
         OnnxFromTorch("dynamo"),
         TfFromOnnx(),
+        TfFromOnnxViaOnnx2tf(),
+        TfliteFromOnnx(),
         OnnxFromKeras(),
+        OnnxFromKerasViaExport(),
         OnnxFromSavedModel(),
         TorchFromOnnx(),
+        OnnxFromOnnxViaOnnxslim(),
         *plugin_converters(),
     ]
     second = [type(converter)(converter.variant, stack=stack) for stack in stacks

@@ -77,6 +77,12 @@ class Converter(ABC):
         return clone
 
     @property
+    def is_pass(self) -> bool:
+        """An ONNX -> ONNX pass (a simplifier): a hop only between an exporter and a converter out of ONNX, in
+        routes chosen by a pattern naming its mark (harness.converters.routes)."""
+        return self.source == self.target
+
+    @property
     def name(self) -> str:
         return type(self).__name__ + (f"[{self.variant}]" if self.variant else "")
 

@@ -1,5 +1,7 @@
 """Hops and routes, enumerated from the converter graph: every round trip that leaves a framework
-family, visits every other family once, and comes back."""
+family, visits every other family once, and comes back; and every one-way deploy route, which ends in a
+format no converter reads back (a TFLite flatbuffer). Routes through an ONNX -> ONNX pass (onnxslim) are
+enumerated only when asked for (passes=True), and chosen only by a pattern that names the pass's mark."""
 
 from __future__ import annotations
 
@@ -72,15 +74,20 @@ def strip_opset(route_id: str) -> str:
     return OPSET_MARK.sub("", route_id)
 
 
-def enumerate_routes(converters: Sequence[Converter], source: Format) -> list[Route]:
-    """Round trips from `source` back to its family through every other framework family once.
+def enumerate_routes(converters: Sequence[Converter], source: Format, *, passes: bool = False) -> list[Route]:
+    """Round trips from `source` back to its family through every other framework family once, and deploy
+    routes: one way into a family not yet visited, ending in a format that no converter reads (torch>onnx>tflite).
 
     An ONNX source is the hub itself: every return to ONNX after visiting one or more frameworks is a
     route (onnx>tf>onnx, onnx>torch>onnx, and the trips through both).
+
+    passes: also the routes with an ONNX -> ONNX pass right after an exporter (where users put a simplifier),
+    which always a converter out of ONNX follows; each such position doubles a route, hence not by default.
     """
     families = {fmt.family for converter in converters for fmt in (converter.source, converter.target)}
     others = families - {source.family, "onnx"}
     hub_source = source.family == "onnx"
+    read = {converter.source for converter in converters}
     routes: list[Route] = []
 
     def extend(current: Format, path: list[Converter], visited: set[str]) -> None:
@@ -93,6 +100,10 @@ def enumerate_routes(converters: Sequence[Converter], source: Format) -> list[Ro
             hops = [*path, converter]
             if not consistent_opsets(hops):
                 continue
+            if converter.is_pass:  # never a route's last hop; only after an exporter (X -> ONNX, X not ONNX)
+                if passes and path and path[-1].source.family != "onnx":
+                    extend(converter.target, hops, visited)
+                continue
             if family == source.family:
                 if (hub_source and visited) or visited >= others:
                     routes.append(Route(source, tuple(Hop(i + 1, c) for i, c in enumerate(hops))))
@@ -100,7 +111,15 @@ def enumerate_routes(converters: Sequence[Converter], source: Format) -> list[Ro
                     continue
             elif family != "onnx" and family in visited:
                 continue
+            elif converter.target not in read:  # a deploy format: the route ends where the model is shipped
+                routes.append(Route(source, tuple(Hop(i + 1, c) for i, c in enumerate(hops))))
+                continue
             extend(converter.target, hops, visited | ({family} - {"onnx"}))
 
     extend(source, [], set())
     return routes
+
+
+def pass_marks(route: Route) -> list[str]:
+    """The marks (`@onnxslim`) of the passes on a route: a pattern must name each to choose it."""
+    return [f"@{hop.converter.marks[0]}" for hop in route.hops if hop.converter.is_pass and hop.converter.marks]

@@ -46,11 +46,16 @@ class StackDefinition:
     package: str = ""  # a derived stack: the canonical name of the package it replaces
     fingerprint: str = ""  # the bytes of local wheels and checkouts among the requirements
     origin: str = ""  # a derived stack: the --with text that made it
+    python: str = ""  # "3.12": the interpreter version it is built on; "": the harness's own
+
+    @property
+    def python_version(self) -> str:
+        return self.python or f"{sys.version_info.major}.{sys.version_info.minor}"
 
     @property
     def key(self) -> str:
         """What the environment depends on: the interpreter's version, the pins, local files' contents."""
-        identity = {"python": f"{sys.version_info.major}.{sys.version_info.minor}",
+        identity = {"python": self.python_version,
                     "requirements": sorted(self.requirements), "fingerprint": self.fingerprint}
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -76,7 +81,8 @@ def defined_stacks() -> dict[str, StackDefinition]:
     worker = tuple(data.get("worker_requirements", ()))
     return {name: StackDefinition(name=name, requirements=(*worker, *entry["requirements"]),
                                   description=entry.get("description", ""), base=bool(entry.get("base")),
-                                  hosts=tuple(entry.get("hosts", ())), checks=tuple(entry.get("checks", ())))
+                                  hosts=tuple(entry.get("hosts", ())), checks=tuple(entry.get("checks", ())),
+                                  python=str(entry.get("python", "")))
             for name, entry in data["stack"].items()}
 
 
@@ -84,7 +90,9 @@ KNOWN_STACKS = tuple(defined_stacks())
 # The stacks every run uses; the others host a second version of some converters, for side-by-side
 # upgrade checks (`parity zoo --stacks current,legacy,tf2onnx116`, `--with PKG==VER`).
 BASE_STACKS = tuple(name for name, definition in defined_stacks().items() if definition.base)
-SECOND_VERSIONS = {name: definition.hosts for name, definition in defined_stacks().items() if not definition.base}
+SECOND_VERSIONS = {name: definition.hosts for name, definition in defined_stacks().items() if definition.hosts}
+# A stack neither base nor hosting second versions is the home of converters that declare it (onnx2tf): provisioned
+# when a chosen route runs one of them.
 _derived: dict[str, StackDefinition] = {}  # registered by --with for this process
 
 
@@ -211,14 +219,15 @@ class Stack:
                 self.install()
             self.check_imports()
             record = {"name": self.name, "requirements": list(self.definition.requirements),
-                      "python": sys.version.split()[0], "derived_from": self.definition.derived_from,
+                      "python": installed_versions(self.python, [])["python"],
+                      "derived_from": self.definition.derived_from,
                       "origin": self.definition.origin, "adopted": str(adopted or ""),
                       "seconds": round(time.perf_counter() - started, 1)}
             (self.folder / MARKER).write_text(json.dumps(record, indent=1) + "\n")
 
     def install(self) -> None:
         log = self.folder / "provision.log"
-        commands = [[sys.executable, "-m", "venv", str(self.folder / "env")],
+        commands = [[str(find_python(self.definition)), "-m", "venv", str(self.folder / "env")],
                     [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
                      *self.definition.requirements]]
         with log.open("ab") as sink:
@@ -253,6 +262,32 @@ class Stack:
         (self.folder / "env").symlink_to(old.resolve(), target_is_directory=True)
         print(f"[parity] stack {self.name!r}: using {old}, which holds its pins", flush=True)
         return old
+
+
+def find_python(definition: StackDefinition) -> Path:
+    """The interpreter a stack is built with: the harness's own, or for a stack pinning another version
+    (`python = "3.12"`) a `pythonX.Y` on PATH or under pyenv, each asked for its version (a pyenv shim of a
+    version not selected is on PATH but fails); a one-line StackError when there is none."""
+    wanted = definition.python_version
+    if wanted == f"{sys.version_info.major}.{sys.version_info.minor}":
+        return Path(sys.executable)
+    command = f"python{wanted}"
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    # Newest patch release first: 3.12.10 before 3.12.9.
+    installed = sorted(pyenv_root.glob(f"versions/{wanted}.*/bin/{command}"),
+                       key=lambda path: [int(part) if part.isdigit() else -1
+                                         for part in path.parent.parent.name.split(".")], reverse=True)
+    on_path = shutil.which(command)
+    for candidate in [*([Path(on_path)] if on_path else []), *installed]:
+        try:
+            completed = subprocess.run([str(candidate), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                       capture_output=True, text=True, timeout=60, cwd=candidate.parent)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if completed.returncode == 0 and completed.stdout.strip() == wanted:
+            return candidate
+    raise StackError(f"stack {definition.name!r} needs Python {wanted}: no working {command} on PATH or under "
+                     f"{pyenv_root}/versions (install one, e.g. `pyenv install {wanted}`)")
 
 
 @contextmanager
@@ -454,7 +489,7 @@ def derive(text: str) -> Derivation:
     definition = StackDefinition(
         name=f"{request.package}-{request.label}", requirements=requirements,
         description=f"{base.name} with {request.requirement}", checks=base.checks, derived_from=base.name,
-        package=request.package, fingerprint=request.fingerprint, origin=text)
+        package=request.package, fingerprint=request.fingerprint, origin=text, python=base.python)
     return Derivation(definition, request.package, base.name, old, request.version)
 
 

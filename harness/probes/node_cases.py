@@ -331,8 +331,9 @@ def probe_stages(converters: list[Converter] | None = None) -> dict[str, Stage]:
     for first in (converter for converter in chosen if converter.source == ONNX):
         name = stage_name(first)
         stages.append(Stage(name, f"onnx->{first.target.name}", first.stack, first))
+        # An ONNX -> ONNX pass (onnxslim) writes ONNX already: it has no way back to take.
         stages += [Stage(stage_name(back, name), f"{first.target.name}->onnx", first.stack, back, parent=name)
-                   for back in chosen if back.source == first.target and back.target == ONNX]
+                   for back in chosen if back.source == first.target != ONNX and back.target == ONNX]
     return {stage.name: stage for stage in stages}
 
 

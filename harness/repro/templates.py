@@ -152,6 +152,25 @@ def convert_and_run(inputs):
         return run_onnx(path, inputs, OPSET)
 '''
 
+KERAS_EXPORT = '''
+OPSET = {opset!r}  # None: the opset Keras leaves to its exporter
+# (name, shape with None for a dynamic axis, dtype) of each input, as the Keras model takes it.
+SIGNATURE = {signature!r}
+
+
+def convert_and_run(inputs):
+    import keras
+    import tensorflow as tf
+
+    model = keras.saving.load_model(str(HERE / "model.keras"))
+    specs = [tf.TensorSpec(shape, dtype, name=name) for name, shape, dtype in SIGNATURE]
+    options = {{}} if OPSET is None else {{"opset_version": OPSET}}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "exported.onnx"
+        model.export(str(path), format="onnx", input_signature=specs if len(specs) == 1 else [specs], **options)
+        return run_onnx(path, inputs, OPSET)
+'''
+
 TF2ONNX_SAVED_MODEL = '''
 OPSET = {opset!r}
 
@@ -217,6 +236,7 @@ TEMPLATE_FILES = {
     "onnx2pytorch": ("model.onnx",),
     "onnx-snippet": ("model.onnx",),
     "tf2onnx-keras": ("model.keras",),
+    "keras-export": ("model.keras",),
     "tf2onnx-saved-model": ("saved_model",),
     "torch-generated": ("model.py", "weights.npz", "export_input.npz"),
     "torch-onnx2pytorch": ("source.onnx", "export_input.npz"),
@@ -273,6 +293,7 @@ def render(plan: ReproPlan, *, title: str, what: str, input_names: list[str], ou
         "onnx2pytorch": ONNX2PYTORCH,
         "onnx-snippet": ONNX_SNIPPET.format(snippet=plan.snippet),
         "tf2onnx-keras": TF2ONNX_KERAS.format(opset=opset, signature=signature or []),
+        "keras-export": KERAS_EXPORT.format(opset=opset, signature=signature or []),
         "tf2onnx-saved-model": TF2ONNX_SAVED_MODEL.format(opset=opset),
         "torch-generated": TORCH_EXPORT.format(dynamo=dynamo, opset=opset, dynamic_axes=dynamic_axes or {},
                                                build=BUILD_GENERATED),

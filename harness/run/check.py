@@ -91,4 +91,4 @@ def safe_output(name: str) -> str:
 
 
 def routes_from(source: Format, converters: Sequence[Any] | None = None) -> list[Route]:
-    return enumerate_routes(list(converters or default_converters()), FORMATS[source.name])
+    return enumerate_routes(list(converters or default_converters()), FORMATS[source.name], passes=True)

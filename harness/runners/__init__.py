@@ -15,9 +15,10 @@ from harness.plugins import RUNNERS_GROUP, load_group
 from harness.runners.base import Runner
 from harness.runners.onnxruntime_runner import OnnxRuntimeRunner
 from harness.runners.tf_runners import KerasRunner, SavedModelRunner
+from harness.runners.tflite_runner import TfliteRunner
 from harness.runners.torch_eager import TorchEagerRunner
 
-BUILT_IN = (TorchEagerRunner, KerasRunner, SavedModelRunner, OnnxRuntimeRunner)
+BUILT_IN = (TorchEagerRunner, KerasRunner, SavedModelRunner, OnnxRuntimeRunner, TfliteRunner)
 
 
 class NoRunner(ParityError):

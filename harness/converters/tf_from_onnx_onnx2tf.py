@@ -1,0 +1,108 @@
+"""onnx2tf, the maintained ONNX -> TensorFlow converter: a TFLite flatbuffer (its default output) and a SavedModel.
+
+Both keep every input's layout as the ONNX graph has it (keep_shape_absolutely_input_names): by default onnx2tf
+transposes 4-D and 3-D inputs to channels-last, which would change the model's interface; kept, the artifact
+takes the route's NCHW arrays and its outputs keep the ONNX names, so they are matched by name.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+from harness.converters.base import Converter
+from harness.formats import ONNX, SAVED_MODEL, TFLITE, Format
+
+# The convert_and_run snippet of a localizer's or a finding's repro: onnx2tf's Python call, as its README gives it,
+# and the artifact run where a user runs it (LiteRT for the flatbuffer, the serving signature for a SavedModel).
+ONNX2TF_SNIPPET = '''
+
+def convert_and_run(model, inputs, input_names, output_names):
+    import tempfile
+
+    import onnx
+    import onnx2tf
+
+    with tempfile.TemporaryDirectory() as folder:
+        onnx.save(model, f"{folder}/model.onnx")
+        onnx2tf.convert(input_onnx_file_path=f"{folder}/model.onnx", output_folder_path=f"{folder}/out",
+                        non_verbose=True, keep_shape_absolutely_input_names=list(input_names),
+                        flatbuffer_direct_output_saved_model=SAVED_MODEL)
+        if SAVED_MODEL:
+            import tensorflow as tf
+
+            signature = tf.saved_model.load(f"{folder}/out").signatures["serving_default"]
+            outputs = {name: value.numpy() for name, value in signature(**inputs).items()}
+        else:
+            from ai_edge_litert.interpreter import Interpreter
+
+            tflite = next(Path(f"{folder}/out").glob("*_float32.tflite"))
+            outputs = Interpreter(model_path=str(tflite)).get_signature_runner()(**inputs)
+    return [np.asarray(outputs[name]) for name in output_names]
+'''
+
+
+class Onnx2tfConverter(Converter):
+    """What both onnx2tf outputs share: the stack, the call and its record."""
+
+    source = ONNX
+    stack = "onnx2tf"  # onnx2tf 2.x needs Python >= 3.12 and pins its own TensorFlow, onnx and numpy
+    framework = "tf"
+    package = "onnx2tf"
+    extra_packages = ("ai-edge-litert",)  # the interpreter a TFLite artifact runs in
+    repro_packages = ("numpy", "onnx", "onnx2tf", "tensorflow", "ai-edge-litert")
+    node_cases = True
+    saved_model: ClassVar[bool]
+
+    def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
+        import onnx
+        import onnx2tf
+
+        graph = onnx.load(str(source), load_external_data=False).graph
+        initializers = {tensor.name for tensor in graph.initializer}
+        inputs = [value.name for value in graph.input if value.name not in initializers]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # onnx2tf writes a folder of outputs (both TFLite precisions, a schema, a tensor report): the artifact is
+        # taken out of it, so the hop's folder holds what a user ships.
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".onnx2tf-") as scratch:
+            out = Path(scratch) / "out"
+            onnx2tf.convert(input_onnx_file_path=str(source), output_folder_path=str(out), non_verbose=True,
+                            keep_shape_absolutely_input_names=inputs or None,
+                            flatbuffer_direct_output_saved_model=self.saved_model)
+            self.take(out, target)
+
+    def take(self, out: Path, target: Path) -> None:
+        raise NotImplementedError
+
+
+class TfliteFromOnnx(Onnx2tfConverter):
+    target: ClassVar[Format] = TFLITE
+    saved_model = False
+    bare_call = "onnx_to_tflite"
+    repro_snippet = "\nSAVED_MODEL = False" + ONNX2TF_SNIPPET
+
+    def take(self, out: Path, target: Path) -> None:
+        written = sorted(out.glob("*_float32.tflite"))
+        if not written:
+            raise RuntimeError(f"onnx2tf reported success but wrote no float32 .tflite (it wrote: "
+                               f"{', '.join(sorted(p.name for p in out.iterdir())) or 'nothing'})")
+        shutil.move(str(written[0]), target)
+
+
+class TfFromOnnxViaOnnx2tf(Onnx2tfConverter):
+    target: ClassVar[Format] = SAVED_MODEL
+    label = "onnx2tf"  # the second ONNX -> SavedModel converter, beside onnx-tf
+    saved_model = True
+    bare_call = "onnx_to_tf_onnx2tf"
+    repro_snippet = "\nSAVED_MODEL = True" + ONNX2TF_SNIPPET
+
+    def take(self, out: Path, target: Path) -> None:
+        if not (out / "saved_model.pb").is_file():
+            raise RuntimeError("onnx2tf reported success but wrote no saved_model.pb")
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("saved_model.pb", "fingerprint.pb", "variables", "assets"):
+            if (out / name).exists():
+                shutil.move(str(out / name), target / name)
+

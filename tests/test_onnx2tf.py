@@ -1,0 +1,57 @@
+"""onnx2tf in its own stack (Python 3.12): ONNX -> TFLite, run by LiteRT, and ONNX -> SavedModel, on real zoo models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from harness.converters.tf_from_onnx_onnx2tf import TfFromOnnxViaOnnx2tf, TfliteFromOnnx
+from harness.execution.pool import worker_environment
+from harness.execution.stacks import get_stack, harness_import_root
+from harness.run.engine import Engine
+from harness.run.selection import select_routes
+from model_zoo import all_models
+
+# Not provisioned by `tox -e tests` (CI's 10 minutes hold the two base stacks): `parity stacks onnx2tf` first.
+pytestmark = [pytest.mark.stacks, pytest.mark.skipif(
+    not get_stack("onnx2tf").is_provisioned(), reason="stack onnx2tf not provisioned (parity stacks onnx2tf)")]
+
+
+def test_the_worker_runs_on_the_stacks_own_python() -> None:
+    python = get_stack("onnx2tf").ensure()
+    ping = subprocess.run([str(python), "-m", "harness.execution.worker", "--framework", "none"],
+                          input='{"task": "ping"}\n', capture_output=True, text=True, env=worker_environment(),
+                          cwd=harness_import_root(), timeout=120)
+    assert json.loads(ping.stdout)["ok"], ping.stderr
+    version = subprocess.run([str(python), "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
+                             text=True, check=True).stdout
+    assert version.strip() == "(3, 12)"
+
+
+def test_a_cnn_deploys_to_tflite_with_its_nchw_input_kept(stack_engine: Engine) -> None:
+    (route,) = select_routes(["torch>onnx>tflite"])
+    rows = stack_engine.run_route(all_models()["potato_leaf_cnn"], route)
+    assert [row["hop"] for row in rows] == ["torch->onnx", "onnx->tflite"]
+    tflite = rows[1]
+    assert (tflite["converter"], tflite["stack"], tflite["converter_version"]) == ("TfliteFromOnnx", "onnx2tf", "2.6.9")
+    assert tflite["status"] == "pass", tflite
+    assert tflite["error_vs_truth"] < 1e-4 and not tflite.get("interface")  # fed NCHW, outputs matched by name
+
+
+def test_a_cnn_round_trips_through_onnx2tfs_saved_model(stack_engine: Engine) -> None:
+    (route,) = select_routes(["torch>onnx>tf@onnx2tf>onnx>torch"])
+    rows = stack_engine.run_route(all_models()["potato_leaf_cnn"], route)
+    assert [row["stack"] for row in rows] == ["current", "onnx2tf", "current", "current"]
+    assert rows[1]["converter"] == "TfFromOnnxViaOnnx2tf"
+    for row in rows:
+        assert row["status"] == "pass", row
+        assert row["error_vs_truth"] < 1e-4
+
+
+def test_the_records_name_the_stack_and_what_reads_onnx() -> None:
+    for converter in (TfliteFromOnnx, TfFromOnnxViaOnnx2tf):
+        assert converter.stack == "onnx2tf" and converter.node_cases and converter.bare_call
+        assert "onnx2tf.convert(" in (converter.repro_snippet or "")
+        assert not converter.deprecated
