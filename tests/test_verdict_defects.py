@@ -1,0 +1,138 @@
+"""Issue 24: the ways the oracle said the wrong thing, each a small case of arrays (or fake hops) fed to it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from harness.oracle.compare import DEFAULT_TOLERANCES, EXACT, NOISE_FACTOR, compare
+
+FP32 = DEFAULT_TOLERANCES["float32"]
+
+
+# -- 3. the noise allowance comes from the element's own noise -----------------------------------------------
+
+def test_one_cancelling_element_does_not_loosen_another_logit_of_its_row() -> None:
+    truth = np.array([[1000.0, 2.05, 0.3, -1.0]])
+    reference = truth.astype(np.float32)
+    reference[0, 2] += np.float32(2.5e-2)  # a cancelling computation: the reference's own noise is large here
+    candidate = truth.astype(np.float32)
+    candidate[0, 1] *= np.float32(1.02)  # another logit's weights scaled by 2%: 4.1e-2 off
+    assert not compare(reference, candidate, FP32).passed  # the float32 rule alone fails it
+    result = compare(reference, candidate, FP32, truth=truth)
+    assert not result.passed
+    # The cancelling element itself may be off by up to K times its own noise.
+    noisy = truth.astype(np.float32)
+    noisy[0, 2] -= np.float32(2.5e-2)
+    assert compare(reference, noisy, FP32, truth=truth).passed
+
+
+def test_one_tokens_cancellation_does_not_loosen_the_other_tokens() -> None:
+    truth = np.array([[[1000.0, 0.5, 0.25], [1000.0, 2.0, -0.5]]])  # (B, S, H)
+    reference = truth.astype(np.float32)
+    reference[0, 0, 1] += np.float32(2.5e-2)  # token 0's LayerNorm cancels
+    candidate = truth.astype(np.float32)
+    candidate[0, 1, 1] += np.float32(4e-2)  # token 1 is wrong
+    assert not compare(reference, candidate, FP32, truth=truth).passed
+
+
+@pytest.mark.parametrize("shape", [(3,), (3, 1)])
+def test_a_rank_1_output_is_judged_per_example_like_its_column_twin(shape: tuple[int, ...]) -> None:
+    truth = np.array([1e6 + 0.03, 1.0, 2.0]).reshape(shape)
+    reference = truth.astype(np.float32)  # 0.03 of float32 rounding on example 0
+    candidate = reference.copy()
+    candidate.reshape(-1)[2] *= np.float32(1.1)  # a 10% error on example 2
+    assert not compare(reference, candidate, FP32).passed
+    assert not compare(reference, candidate, FP32, truth=truth).passed
+
+
+def test_a_truth_that_disagrees_with_the_reference_beyond_rounding_is_set_aside_and_said() -> None:
+    reference = np.random.default_rng(3).standard_normal((4, 10)).astype(np.float32)
+    truth = reference.astype(np.float64)
+    truth[:, 0] += 0.05  # a wrong float64 twin: 0.05 off on one element per row
+    candidate = reference * np.float32(1.03)
+    result = compare(reference, candidate, FP32, truth=truth)
+    assert not result.passed
+    assert "float64 truth set aside" in result.note and "4 row" in result.note
+    assert "float64 truth set aside" in compare(reference, reference.copy(), FP32, truth=truth).note
+
+
+def test_a_truth_within_rounding_of_the_reference_is_used() -> None:
+    truth = np.linspace(-3, 3, 40).reshape(4, 10) + 1e-9
+    reference = truth.astype(np.float32)
+    assert compare(reference, reference.copy(), FP32, truth=truth).note == ""
+
+
+# -- 4. integer and bool outputs are exact, whatever the truth -------------------------------------------------
+
+def test_a_bool_mask_with_every_bit_flipped_fails_though_the_reference_flips_one_bit() -> None:
+    reference = np.array([[True, False, True, False]])
+    truth = np.array([[True, False, False, False]])  # the float32 reference flipped a near-threshold bit
+    result = compare(reference, ~reference, EXACT, truth=truth)
+    assert not result.passed
+
+
+def test_int64_indices_must_match_exactly_and_a_disagreeing_reference_is_called_ambiguous() -> None:
+    reference = np.array([[3, 7, 1, 0]], dtype=np.int64)
+    truth = np.array([[3, 7, 1, 1]], dtype=np.int64)
+    assert not compare(reference, np.array([[3, 7, 12, 15]], dtype=np.int64), EXACT, truth=truth).passed
+    agreeing_with_truth = compare(reference, truth.copy(), EXACT, truth=truth)
+    assert agreeing_with_truth.passed and "1 element(s) ambiguous" in agreeing_with_truth.note
+
+
+# -- 5. a more accurate candidate where the reference overflowed ---------------------------------------------
+
+def test_a_finite_candidate_where_the_reference_overflowed_is_judged_against_a_finite_truth() -> None:
+    reference = np.array([[np.inf, 1.0]], dtype=np.float32)  # a naive float32 logsumexp overflowed
+    truth = np.array([[100.4076, 1.0]])
+    shifted = np.array([[100.40761, 1.0]], dtype=np.float32)  # a max-shifted logsumexp
+    assert compare(reference, shifted, FP32, truth=truth).passed
+    assert compare(reference, reference.copy(), FP32, truth=truth).passed  # overflowing like the source
+    wrong = np.array([[50.0, 1.0]], dtype=np.float32)
+    assert not compare(reference, wrong, FP32, truth=truth).passed
+    assert not compare(reference, shifted, FP32).passed  # without a truth the reference's inf stands
+
+
+# -- 13. messages and figures describe the failing elements ---------------------------------------------------
+
+def test_the_message_quotes_the_failing_element_not_the_global_maxima() -> None:
+    truth = np.array([[5.0, 1.0, -1.0, 20.0]])
+    reference = truth.astype(np.float32)
+    reference[0, 0] += np.float32(0.01)  # noisy element
+    candidate = truth.astype(np.float32)
+    candidate[0, 0] += np.float32(0.05)  # within K x its own noise
+    candidate[0, 1] += np.float32(1e-3)  # off, where the reference is exact
+    result = compare(reference, candidate, FP32, truth=truth)
+    assert not result.passed
+    assert result.error.startswith("1 of 4 elements off the float64 truth by up to 0.001;")
+    assert "0.05" not in result.error and "(0.01)" not in result.error
+
+
+def test_figures_without_a_value_are_inf_not_huge_or_zero() -> None:
+    truth = np.array([[0.5, 1.0]])
+    reference = truth.astype(np.float32)  # exact: no noise at all
+    off = reference + np.float32(1e-3)
+    assert math.isinf(compare(reference, off, FP32, truth=truth).noise_multiple)
+    lost_inf = compare(np.array([[np.inf, 1.0]], np.float32), np.array([[0.0, 1.0]], np.float32), FP32)
+    assert not lost_inf.passed and math.isinf(lost_inf.required_atol)
+
+
+def test_an_all_nan_truth_is_not_quoted_as_an_error_of_nan() -> None:
+    reference = np.array([[0.5, 1.0]], dtype=np.float32)
+    result = compare(reference, reference + np.float32(0.1), FP32, truth=np.full((1, 2), np.nan))
+    assert not result.passed and "nan" not in result.error
+
+
+def test_noise_multiple_above_k_fails_and_below_passes() -> None:
+    truth = np.array([[100.0, 1.0, 2.0]])
+    reference = truth.astype(np.float32)
+    reference[0, 1] += np.float32(1e-4)
+    within = truth.astype(np.float32)
+    within[0, 1] += np.float32(0.5 * NOISE_FACTOR * 1e-4)
+    beyond = truth.astype(np.float32)
+    beyond[0, 1] += np.float32(2 * NOISE_FACTOR * 1e-4)
+    passed, failed = compare(reference, within, FP32, truth=truth), compare(reference, beyond, FP32, truth=truth)
+    assert passed.passed and passed.noise_multiple <= NOISE_FACTOR
+    assert not failed.passed and failed.noise_multiple > NOISE_FACTOR
