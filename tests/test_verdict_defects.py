@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness.oracle.compare import DEFAULT_TOLERANCES, EXACT, NOISE_FACTOR, compare
+from harness.oracle.verdict import OutputTrack, comparison_columns
+from harness.spec import OutputSpec
 
 FP32 = DEFAULT_TOLERANCES["float32"]
 
@@ -136,3 +139,56 @@ def test_noise_multiple_above_k_fails_and_below_passes() -> None:
     passed, failed = compare(reference, within, FP32, truth=truth), compare(reference, beyond, FP32, truth=truth)
     assert passed.passed and passed.noise_multiple <= NOISE_FACTOR
     assert not failed.passed and failed.noise_multiple > NOISE_FACTOR
+
+
+# -- 11, 12. a row aggregates every example and computes both rules --------------------------------------------
+
+def judge_all(tmp_path: Path, examples: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]],
+              classifier: bool = True) -> dict[str, object]:
+    """Judge (reference, truth, candidate) examples of one output as a hop does, and return its row columns."""
+    track, output = OutputTrack(), OutputSpec("logits", is_classifier=classifier)
+    example = tmp_path / "example.npz"
+    np.savez(example, x=np.zeros(1))
+    for index, (reference, truth, candidate) in enumerate(examples):
+        track.judge(output, FP32, reference, truth, None, candidate, 1, f"example {index}", example, tmp_path)
+    return comparison_columns(track, "torch float64" if examples[0][1] is not None else "none: test")
+
+
+def test_a_class_flip_on_one_example_is_not_hidden_by_a_larger_error_on_another(tmp_path: Path) -> None:
+    large = np.array([[1.0, 5.0]], np.float32)
+    flip = np.array([[1.0, 1.0000001]], np.float32)
+    row = judge_all(tmp_path, [(large, None, large + np.float32(0.5)), (flip, None, flip[:, ::-1].copy())])
+    assert row["status"] == "mismatch" and row["top1_agreement"] == 0.0
+
+
+def test_a_lost_inf_is_reported_beside_a_larger_finite_error(tmp_path: Path) -> None:
+    finite = np.array([[1.0, 2.0]], np.float32)
+    infinite = np.array([[np.inf, 2.0]], np.float32)
+    row = judge_all(tmp_path, [(finite, None, finite + np.float32(1e-2)),
+                               (infinite, None, np.array([[0.0, 2.0]], np.float32))], classifier=False)
+    assert row["status"] == "mismatch"
+    assert "where the reference is inf" in str(row["error"]) and "elements off" in str(row["error"])
+    assert row["max_abs_err"] == pytest.approx(1e-2, rel=1e-3) and math.isinf(float(row["required_atol"]))
+
+
+def test_the_float32_rule_column_is_computed_not_assumed(tmp_path: Path) -> None:
+    truth = np.array([[1000.0, 999.0, -998.0]])
+    reference = truth.astype(np.float32)  # exact: no noise to allow
+    candidate = reference + np.float32(5e-3)
+    row = judge_all(tmp_path, [(reference, truth, candidate)], classifier=False)
+    assert row["status"] == "mismatch" and row["float32_rule"] == "pass"
+
+
+def test_a_truth_set_aside_is_said_in_the_row(tmp_path: Path) -> None:
+    reference = np.array([[0.5, 1.0]], np.float32)
+    truth = np.array([[0.5, 1.2]])
+    row = judge_all(tmp_path, [(reference, truth, reference.copy())], classifier=False)
+    assert row["status"] == "pass" and "float64 truth set aside" in str(row["verdict_note"])
+
+
+def test_a_row_labelled_with_a_truth_says_which_examples_had_none(tmp_path: Path) -> None:
+    """Suspected in issue 24 and confirmed: the truth is decided per example, the label once per cell."""
+    reference = np.array([[0.5, 1.0]], np.float32)
+    row = judge_all(tmp_path, [(reference, reference.astype(np.float64), reference.copy()),
+                               (reference, None, reference.copy())], classifier=False)
+    assert row["truth"] == "torch float64 (1 of 2 examples had none: judged by the float32 rule)"

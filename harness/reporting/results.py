@@ -18,7 +18,7 @@ COLUMNS = (
     "stack", "status", "raw_status", "known_failure", "max_abs_err", "max_rel_err", "required_atol",
     "mismatched_fraction", "cosine_similarity", "max_ulp", "top1_agreement", "transposed", "hop_max_abs_err",
     "hop_status", "truth", "error_vs_truth", "reference_noise", "noise_multiple", "noise_factor", "float32_rule",
-    "candidate_float64_err", "precision",
+    "verdict_note", "candidate_float64_err", "precision",
     "twin_max_abs_err", "twin_status", "atol", "rtol", "tolerance_reason", "conversions", "cached", "examples",
     "source_rejections", "worst_example", "output_scale", "nonfinite_reference", "lost_dynamic_axes", "onnx_ops",
     "error", "interface", "first_divergent_node", "localization", "localized_on", "repro", "seconds", "artifact",
