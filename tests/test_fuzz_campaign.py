@@ -73,7 +73,9 @@ def test_another_error_class_or_op_is_another_signature(route: Route) -> None:
 def test_the_harness_wording_around_a_run_error_is_not_part_of_the_signature() -> None:
     one = "2 of 3 examples failed; first: run_error: on inputs 1x3x8x8: RuntimeError: Reshape failed for 48 values"
     two = "1 of 4 examples failed; first: run_error: on inputs 2x3x4: RuntimeError: Reshape failed for 96 values"
-    assert normalise_message(one) == normalise_message(two) == "RuntimeError: Reshape failed for N values"
+    three = "3 of 5 examples failed to run: on inputs 2x3x4: RuntimeError: Reshape failed for 96 values"
+    assert normalise_message(one) == normalise_message(two) == normalise_message(three) \
+        == "RuntimeError: Reshape failed for N values"
 
 
 def test_tensorflow_node_names_and_uids_are_particulars() -> None:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
 
+from harness.converters.routes import Hop, Route
+from harness.execution.pool import Step, WorkerPool
+from harness.formats import TORCH
 from harness.oracle.compare import DEFAULT_TOLERANCES, EXACT, NOISE_FACTOR, compare
 from harness.oracle.verdict import OutputTrack, comparison_columns
+from harness.run.engine import Cell, Engine, EngineOptions, HopState, RunResult
+from harness.run.known_failures import KnownFailure, apply_known_failures
 from harness.spec import OutputSpec
+from model_zoo import all_models
+from tests.fake_converters import PerturbingConverter
 
 FP32 = DEFAULT_TOLERANCES["float32"]
 
@@ -192,3 +201,70 @@ def test_a_row_labelled_with_a_truth_says_which_examples_had_none(tmp_path: Path
     row = judge_all(tmp_path, [(reference, reference.astype(np.float64), reference.copy()),
                                (reference, None, reference.copy())], classifier=False)
     assert row["truth"] == "torch float64 (1 of 2 examples had none: judged by the float32 rule)"
+
+
+# -- 1. a run error does not hide a mismatch, and a record covers a row only when it covers all of it ------------
+
+class ScriptedHops:
+    """A fake run_artifact: the source gives (batch, 4) logits and their truth; the hop gives what `hop` says for
+    each batch size (an array, or the text of a run error)."""
+
+    def __init__(self, hop: dict[int, np.ndarray | str]) -> None:
+        self.hop = hop
+
+    def __call__(self, stack: str, runner_format: str, artifact: Path, io: dict[str, Any], inputs: list[Path],
+                 out_dir: Path, *, truth: bool = False) -> RunResult:
+        with np.load(inputs[0]) as data:
+            batch = int(data["x"].shape[0])
+        reference = np.arange(batch * 4, dtype=np.float32).reshape(batch, 4)
+        if out_dir.name == "source":
+            return RunResult(Step("ok"), [[reference]], [[reference.astype(np.float64)]], "torch float64")
+        produced = self.hop[batch]
+        if isinstance(produced, str):
+            return RunResult(Step("run_error", produced))
+        return RunResult(Step("ok"), [[produced]])
+
+
+def scripted_cell(tmp_path: Path, hop: dict[int, np.ndarray | str]) -> tuple[Engine, Cell]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    engine = Engine(tmp_path, cast(WorkerPool, None), EngineOptions(), progress=lambda line: None)
+    engine.run_artifact = ScriptedHops(hop)  # type: ignore[method-assign]
+    spec = replace(all_models()["mlp"], outputs=(OutputSpec("logits", is_classifier=True),))
+    route = Route(TORCH, (Hop(1, PerturbingConverter("identity")),))
+    state = HopState(route.hops[0], tmp_path / "hop1", "current", outputs=[OutputTrack()])
+    cell = Cell(spec, route, tmp_path / "cell", {}, tmp_path / "source", [state])
+    for batch in sorted(hop):
+        example = tmp_path / f"batch{batch}.npz"
+        np.savez(example, x=np.zeros((batch, 64), np.float32))
+        engine.evaluate_file(cell, example, f"batch {batch}")
+    return engine, cell
+
+
+BAKED = "Non-zero status code returned while running Reshape node"
+
+
+def hop_row(engine: Engine, cell: Cell) -> dict[str, Any]:
+    return {"model": "mlp", "route": "torch>torch", "hop": "torch->torch", **engine.verdict(cell, cell.hops[0], 0)}
+
+
+def test_a_run_error_does_not_hide_a_silent_wrong_shape_nor_does_a_record_quoting_it(tmp_path: Path) -> None:
+    engine, cell = scripted_cell(tmp_path, {1: np.zeros((4, 4), np.float32), 2: BAKED, 3: BAKED})
+    row = hop_row(engine, cell)
+    assert row["status"] == "run_error"
+    assert "shape (4, 4) where the reference has (1, 4)" in row["error"] and BAKED in row["error"]
+    record = KnownFailure(id="baked-batch", reason="test", status="run_error", error_contains=BAKED)
+    apply_known_failures([row], [record])
+    assert row["status"] == "run_error" and not row["known_failure"]
+
+
+def test_a_second_distinct_run_error_is_listed_and_not_covered_by_a_record_of_the_first(tmp_path: Path) -> None:
+    other = "Attempting to broadcast an axis by a dimension other than 1"
+    engine, cell = scripted_cell(tmp_path, {1: BAKED, 2: BAKED, 3: other})
+    row = hop_row(engine, cell)
+    assert BAKED in row["error"] and other in row["error"]
+    apply_known_failures([row], [KnownFailure(id="baked", reason="test", status="run_error", error_contains=BAKED)])
+    assert row["status"] == "run_error"
+    covered = hop_row(*scripted_cell(tmp_path / "again", {1: BAKED, 2: BAKED}))
+    apply_known_failures([covered], [KnownFailure(id="baked", reason="test", status="run_error",
+                                                  error_contains=BAKED)])
+    assert covered["status"] == "xfail"

@@ -23,7 +23,7 @@ NOT_CONVERTER = ("source_error",)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # What the harness wraps around a converter's own words (engine.verdict, engine.convert_route).
 HARNESS_PREFIXES = (
-    re.compile(r"^\d+ of \d+ examples failed; first: "),
+    re.compile(r"^\d+ of \d+ examples failed(; first| to run): "),
     re.compile(r"^(run_error|crash|timeout): "),
     re.compile(r"^on inputs [^:]*: "),
 )

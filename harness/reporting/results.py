@@ -21,8 +21,8 @@ COLUMNS = (
     "verdict_note", "candidate_float64_err", "precision",
     "twin_max_abs_err", "twin_status", "atol", "rtol", "tolerance_reason", "conversions", "cached", "examples",
     "source_rejections", "worst_example", "output_scale", "nonfinite_reference", "lost_dynamic_axes", "onnx_ops",
-    "error", "interface", "first_divergent_node", "localization", "localized_on", "repro", "seconds", "artifact",
-    "minimal_example", "replay_example", "replay", "harness_version", "versions", "command",
+    "error", "failures", "interface", "first_divergent_node", "localization", "localized_on", "repro", "seconds",
+    "artifact", "minimal_example", "replay_example", "replay", "harness_version", "versions", "command",
 )
 
 

@@ -8,6 +8,7 @@ matches no row of a run that reached its hop in a model and route it names is st
 from __future__ import annotations
 
 import fnmatch
+import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from harness.statuses import FAILING
 Patterns = str | tuple[str, ...]
 # What the harness itself writes around a converter's error. A record quoting only this would cover every
 # future failure of its hop, whatever the converter said.
-HARNESS_WORDING = ("2 of 3 examples failed; first: run_error: on inputs 1x2x3: ", "hop 1 (a->b) ended convert_error",
+HARNESS_WORDING = ("2 of 3 examples failed to run: on inputs 1x2x3: ", "hop 1 (a->b) ended convert_error",
                    "the torch source failed: ", "not compared: ")
 
 
@@ -38,13 +39,23 @@ class KnownFailure:
     evidence: str = ""
 
     def matches(self, row: dict[str, Any]) -> bool:
+        """The row is this record's: its model, route and hop match, and the record covers every failure the row
+        lists (a row with a run error and a mismatch is covered only by a record that covers both)."""
         return (
             matches_any(str(row["model"]), self.model)
             and matches_any(str(row["route"]), self.route)
             and matches_any(str(row["hop"]), self.hop)
-            and (not self.status or row["raw_status"] == self.status)
-            and self.error_contains in str(row.get("error") or "")
+            and all((not self.status or status == self.status) and self.error_contains in error
+                    for status, error in row_failures(row))
         )
+
+
+def row_failures(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """(status, error) of every distinct failure of a row: its `failures` column, else its one status and error."""
+    listed = row.get("failures")
+    if isinstance(listed, str) and listed:
+        return [(str(status), str(error)) for status, error in json.loads(listed)]
+    return [(str(row["raw_status"]), str(row.get("error") or ""))]
 
 
 def load_known_failures(path: Path) -> list[KnownFailure]:
