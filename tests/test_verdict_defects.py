@@ -16,7 +16,7 @@ from harness.formats import TORCH
 from harness.oracle.compare import DEFAULT_TOLERANCES, EXACT, NOISE_FACTOR, compare
 from harness.oracle.verdict import OutputTrack, comparison_columns
 from harness.run.engine import Cell, Engine, EngineOptions, HopState, RunResult
-from harness.run.known_failures import KnownFailure, apply_known_failures
+from harness.run.known_failures import KnownFailure, apply_known_failures, load_known_failures
 from harness.spec import OutputSpec
 from model_zoo import all_models
 from tests.fake_converters import PerturbingConverter
@@ -268,3 +268,37 @@ def test_a_second_distinct_run_error_is_listed_and_not_covered_by_a_record_of_th
     apply_known_failures([covered], [KnownFailure(id="baked", reason="test", status="run_error",
                                                   error_contains=BAKED)])
     assert covered["status"] == "xfail"
+
+
+# -- 2. a known-failure record must say what it covers, in the converter's words --------------------------------
+
+@pytest.mark.parametrize(("body", "why"), [
+    ('', "needs a `status`"),
+    ('status = "convert_error"\n', "needs `error_contains`"),
+    ('status = "mismatch"\nerror_contains = "elements off the float64 truth"\n', "mismatch record"),
+    ('status = "run_error"\nerror_contains = "elements off the float64 truth"\n', "harness's own wording"),
+    ('status = "run_error"\nerror_contains = "dtype"\n', "harness's own wording"),
+    ('status = "run_error"\nerror_contains = "shape ("\n', "harness's own wording"),
+    ('status = "run_error"\nerror_contains = "is missing"\n', "harness's own wording"),
+    ('status = "mismatch"\n', "mismatch record"),
+    ('status = "spoiled"\nerror_contains = "Reshape"\n', "not a failing status"),
+])
+def test_a_record_that_could_cover_anything_is_refused_in_one_line(tmp_path: Path, body: str, why: str) -> None:
+    path = tmp_path / "known.toml"
+    path.write_text(f'[[failure]]\nid = "too-broad"\nreason = "r"\n{body}')
+    with pytest.raises(ValueError, match=why) as refused:
+        load_known_failures(path)
+    assert "'too-broad'" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_mismatch_record_is_bounded_by_the_figures_it_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "known.toml"
+    path.write_text('[[failure]]\nid = "rounds-worse"\nreason = "r"\nmodel = "m"\nstatus = "mismatch"\n'
+                    'max_noise_multiple = 9.0\nprecision = "float32 rounding only"\n')
+    (record,) = load_known_failures(path)
+    base = {"model": "m", "route": "r", "hop": "h", "status": "mismatch", "error": "1 of 4 elements off"}
+    within = {**base, "noise_multiple": 8.2, "precision": "float32 rounding only: in float64 ..."}
+    beyond = {**base, "noise_multiple": 50.0, "precision": "float32 rounding only: in float64 ..."}
+    changed = {**base, "noise_multiple": 8.2, "precision": "the function changed: ..."}
+    apply_known_failures([within, beyond, changed], [record])
+    assert [row["status"] for row in (within, beyond, changed)] == ["xfail", "mismatch", "mismatch"]
