@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from harness.converters.routes import Hop, Route
 from harness.execution.pool import Step, WorkerPool
 from harness.formats import TORCH
 from harness.oracle.compare import DEFAULT_TOLERANCES, EXACT, NOISE_FACTOR, compare
-from harness.oracle.verdict import OutputTrack, comparison_columns
+from harness.oracle.verdict import OutputTrack, comparison_columns, settle_rounding
+from harness.pytest_plugin import cell_fails
+from harness.reporting.diff import diff_results, regressions
 from harness.run.engine import Cell, Engine, EngineOptions, HopState, RunResult
 from harness.run.known_failures import KnownFailure, apply_known_failures, load_known_failures
 from harness.spec import OutputSpec
+from harness.statuses import FAILING, STATUS_ORDER, status_rank
 from model_zoo import all_models
 from tests.fake_converters import PerturbingConverter
 
@@ -302,3 +307,50 @@ def test_a_mismatch_record_is_bounded_by_the_figures_it_quotes(tmp_path: Path) -
     changed = {**base, "noise_multiple": 8.2, "precision": "the function changed: ..."}
     apply_known_failures([within, beyond, changed], [record])
     assert [row["status"] for row in (within, beyond, changed)] == ["xfail", "mismatch", "mismatch"]
+
+
+# -- 14. rounding worse, same function: `imprecise`, failing only when asked to be strict -------------------------
+
+ROUNDING_ROW = {
+    "model": "keras_densenet121", "route": "keras>onnx>torch", "hop": "onnx->torch", "status": "mismatch",
+    "error": "1 of 1000 elements off the float64 truth by up to 0.0067", "noise_multiple": 8.19,
+    "failures": json.dumps([["mismatch", "1 of 1000 elements off the float64 truth by up to 0.0067"]]),
+    "precision": "float32 rounding only: in float64 the converted model computes what the artifact it converted "
+                 "computes (6.4e-12); the converter kept the function but rounds worse.",
+}
+
+
+def test_rounding_worse_with_the_function_kept_is_imprecise_not_mismatch() -> None:
+    row = dict(ROUNDING_ROW)
+    settle_rounding(row)
+    assert row["status"] == "imprecise" and "8.19 x" in row["error"]
+    changed = {**ROUNDING_ROW, "precision": "the function changed: in float64 the converted model is 0.3 off"}
+    settle_rounding(changed)
+    assert changed["status"] == "mismatch"
+    reshaped = {**ROUNDING_ROW, "failures": json.dumps([["mismatch", "shape (4, 4) where the reference has (1, 4)"],
+                                                        ["mismatch", "1 of 1000 elements off the float64 truth"]])}
+    settle_rounding(reshaped)
+    assert reshaped["status"] == "mismatch"
+
+
+def test_imprecise_is_a_status_that_fails_only_when_strict() -> None:
+    assert "imprecise" in STATUS_ORDER and "imprecise" not in FAILING
+    assert status_rank("mismatch") < status_rank("imprecise") < status_rank("pass")
+    assert cell_fails(["pass", "imprecise"], strict=True) and not cell_fails(["pass", "imprecise"], strict=False)
+    assert cell_fails(["mismatch"], strict=False)
+
+
+def test_parity_diff_counts_pass_to_imprecise_as_a_regression_only_when_strict() -> None:
+    key = {"model": "m", "route": "r", "hop_index": 1, "hop": "h", "output": "o"}
+    baseline = pd.DataFrame([{**key, "status": "pass"}])
+    current = pd.DataFrame([{**key, "status": "imprecise"}])
+    assert regressions(diff_results(baseline, current)).empty
+    assert len(regressions(diff_results(baseline, current, strict=True))) == 1
+
+
+def test_one_status_ranking_ranks_an_unknown_status_worst_everywhere() -> None:
+    from harness.reporting.publish import worst as publish_worst
+    from harness.reporting.results import worst_status
+
+    assert publish_worst(["pass", "weird"]) == worst_status(pd.Series(["pass", "weird"])) == "weird"
+    assert publish_worst(["pass", "imprecise", "xfail"]) == "imprecise"

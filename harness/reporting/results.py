@@ -11,7 +11,7 @@ import pandas as pd
 
 from harness import __version__, atomic
 from harness.execution.stacks import path_scrubber
-from harness.statuses import STATUS_ORDER
+from harness.statuses import STATUS_ORDER, worst_of
 
 COLUMNS = (
     "run_id", "model", "family", "source", "route", "hop_index", "hop", "output", "converter", "converter_version",
@@ -55,7 +55,7 @@ def read_results(path: Path) -> pd.DataFrame:
 
 
 def worst_status(statuses: pd.Series) -> str:
-    return str(min(statuses, key=lambda status: STATUS_ORDER.index(status) if status in STATUS_ORDER else 0))
+    return worst_of(str(status) for status in statuses)
 
 
 def hop_order(row: dict[str, Any]) -> float:

@@ -32,7 +32,15 @@ from harness.execution.stacks import get_stack, stack_versions
 from harness.execution.worker import load_npz
 from harness.formats import KERAS, TORCH, Format
 from harness.oracle.compare import Comparison, compare, worst
-from harness.oracle.verdict import LOCALIZABLE, OutputTrack, comparison_columns, distinct, failure_kind, tolerance_for
+from harness.oracle.verdict import (
+    LOCALIZABLE,
+    OutputTrack,
+    comparison_columns,
+    distinct,
+    failure_kind,
+    settle_rounding,
+    tolerance_for,
+)
 from harness.run.inputs import build_example, example_recipes, largest_recipe, seeded_recipes
 from harness.run.search import Outcome, SearchResult, search
 from harness.runners import runner_for
@@ -339,6 +347,7 @@ class Engine:
                 if error <= SAME_FUNCTION_RTOL * scale:
                     row["precision"] = ("float32 rounding only: in float64 the converted model matches the truth "
                                         f"({error:.2g}); the converter kept the function but rounds worse")
+                    settle_rounding(row)
                     continue
                 kept = (given[index].astype(np.float64) if index < len(given) and given[index].shape == wide.shape
                         else None)
@@ -349,6 +358,7 @@ class Engine:
                                         f"function but rounds worse. The float64 gap to the truth ({error:.3g}) was "
                                         f"there before this hop, in hop {before.hop.index} "
                                         f"({before.hop.name})'s artifact")
+                    settle_rounding(row)
                 else:
                     row["precision"] = (f"the function changed: in float64 the converted model is {error:.3g} "
                                         "from the truth" + (f" and {drift:.3g} from the artifact it converted"
