@@ -21,6 +21,7 @@ from harness.pytest_plugin import cell_fails
 from harness.reporting.diff import diff_results, regressions
 from harness.run.engine import Cell, Engine, EngineOptions, HopState, RunResult
 from harness.run.known_failures import KnownFailure, apply_known_failures, load_known_failures
+from harness.run.search import SearchResult
 from harness.spec import OutputSpec
 from harness.statuses import FAILING, STATUS_ORDER, status_rank
 from model_zoo import all_models
@@ -123,8 +124,8 @@ def test_the_message_quotes_the_failing_element_not_the_global_maxima() -> None:
     candidate[0, 1] += np.float32(1e-3)  # off, where the reference is exact
     result = compare(reference, candidate, FP32, truth=truth)
     assert not result.passed
-    assert result.error.startswith("1 of 4 elements off the float64 truth by up to 0.001;")
-    assert "0.05" not in result.error and "(0.01)" not in result.error
+    assert result.error.startswith("1 of 4 elements off the float64 truth by up to 0.001 (")
+    assert "0.05" not in result.error and "0.01" not in result.error
 
 
 def test_figures_without_a_value_are_inf_not_huge_or_zero() -> None:
@@ -354,3 +355,37 @@ def test_one_status_ranking_ranks_an_unknown_status_worst_everywhere() -> None:
 
     assert publish_worst(["pass", "weird"]) == worst_status(pd.Series(["pass", "weird"])) == "weird"
     assert publish_worst(["pass", "imprecise", "xfail"]) == "imprecise"
+
+
+# -- 6. a search the source could not satisfy is not a plain pass ---------------------------------------------
+
+def test_a_cell_judged_only_on_its_export_example_because_the_source_rejected_every_draw_is_source_error(
+        tmp_path: Path) -> None:
+    engine, cell = scripted_cell(tmp_path, {2: np.arange(8, dtype=np.float32).reshape(2, 4)})
+    cell.search = SearchResult(1, None, unsatisfiable="the source model rejected every example hypothesis drew "
+                                                      "(100 tried)")
+    row = hop_row(engine, cell)
+    assert row["status"] == "source_error" and "rejected every example" in row["error"]
+    assert "1 example" in row["error"]
+
+
+# -- 8. hypothesis is steered by how much of its allowance an output used -------------------------------------
+
+def test_the_search_score_is_the_error_over_its_allowance() -> None:
+    reference = np.array([[1e-6, 1000.0]], np.float32)
+    near_zero = reference.copy()
+    near_zero[0, 0] += np.float32(0.5 * (1e-5 * 1000 + 1.3e-6 * 1e-6))  # half of its allowance (scale 1000)
+    logit = reference.copy()
+    logit[0, 1] = np.nextafter(np.float32(1000.0 + 0.93 * (1e-5 * 1000 + 1.3e-6 * 1000)), np.float32(0))
+    near, far = compare(reference, near_zero, FP32), compare(reference, logit, FP32)
+    assert near.passed and far.passed
+    assert far.allowance_used > near.allowance_used and 0.85 < far.allowance_used < 1.0
+
+
+def test_the_engine_scores_examples_by_allowance_used(tmp_path: Path) -> None:
+    engine, cell = scripted_cell(tmp_path, {1: np.array([[0.0, 1.0, 2.0, 3.0 + 2e-5]], np.float32)})
+    example = tmp_path / "batch1.npz"
+    outcome = engine.evaluate_file(cell, example, "again")
+    assert outcome is not None
+    # Against the exact truth of the scripted source the allowance is atol + rtol * |truth|.
+    assert outcome.scores["hop1:logits"] == pytest.approx(2e-5 / (1e-5 + 1.3e-6 * 3), rel=1e-2)

@@ -120,6 +120,7 @@ class Comparison:
     reference_noise: float = float("nan")  # max |float32 reference - float64 truth|
     noise_multiple: float = 0.0  # the largest error beyond tolerance in units of the noise K multiplies (inf: none)
     error: str = ""
+    allowance_used: float = 0.0  # the largest error / allowed over the elements: above 1 fails (hypothesis's score)
     note: str = ""  # what the verdict rests on when it is not plain: a truth set aside, ambiguous integer elements
 
 
@@ -150,7 +151,7 @@ def compare(reference: np.ndarray, candidate: np.ndarray, tolerance: Tolerance, 
         permutation = find_transposition(reference, candidate, tolerance)
         note = f"the reference transposed by {permutation}" if permutation else ""
         return Comparison(False, np.inf, np.inf, np.inf, 1.0, 0, cosine_similarity=np.nan, max_ulp=np.inf,
-                          transposed=str(permutation) if permutation else "",
+                          allowance_used=np.inf, transposed=str(permutation) if permutation else "",
                           error=f"shape {tuple(candidate.shape)} where the reference has {tuple(reference.shape)}"
                           + (f": the output is {note}" if note else ""))
     if truth is not None and truth.shape != reference.shape:
@@ -236,8 +237,12 @@ def measure(reference: np.ndarray, candidate: np.ndarray, tolerance: Tolerance,
     if rule["ambiguous"].any():
         notes.append(f"{int(rule['ambiguous'].sum())} element(s) ambiguous: the float32 reference itself disagrees "
                      "with the float64 truth there, and either value is accepted")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        used = np.where(rule["allowed"] > 0, error / np.where(rule["allowed"] > 0, rule["allowed"], 1.0),
+                        np.where(error > 0, np.inf, 0.0))
     comparison = Comparison(
         passed=not bool(failing.any()),
+        allowance_used=float(used.max(initial=0.0)),
         max_abs_err=max_abs,
         max_rel_err=float((finite_errors / np.maximum(np.abs(ref[finite_ref]), max(tolerance.atol, 1e-30))).max(
             initial=0.0)),
@@ -296,9 +301,9 @@ def failure_message(reference: np.ndarray, rule: dict[str, np.ndarray], toleranc
         worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
         if judged_by_truth:
             notes.append(f"{int(group.sum())} of {failing.size} elements off the float64 truth by up to "
-                         f"{float(error[group].max()):.3g}; the worst, {float(error[worst]):.3g} off, exceeds atol "
+                         f"{float(error[group].max()):.3g} (the worst, {float(error[worst]):.3g} off, exceeds atol "
                          f"{tolerance.atol:g} + rtol {tolerance.rtol:g}*|truth| and {NOISE_FACTOR:g} x the "
-                         f"reference's noise there ({float(rule['noise'][worst]):.3g})")
+                         f"reference's noise there, {float(rule['noise'][worst]):.3g})")
         else:
             scale = float(rule["row_scale"][worst])
             notes.append(f"{int(group.sum())} of {failing.size} elements off; max abs err "

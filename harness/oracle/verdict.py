@@ -23,7 +23,7 @@ from harness.oracle.compare import NOISE_FACTOR, Comparison, compare, default_to
 from harness.spec import ModelSpec, OutputSpec, Tolerance
 
 # Statuses of a hop whose failure the localizer can explain.
-LOCALIZABLE = ("mismatch", "convert_error", "run_error")
+LOCALIZABLE = ("mismatch", "imprecise", "convert_error", "run_error")
 
 
 def tolerance_for(spec: ModelSpec, output: str, reference: np.ndarray) -> Tolerance:
@@ -70,7 +70,7 @@ class OutputTrack:
         """Judge one example's output and keep it when it is the worst so far (and its input, when it failed)."""
         self.tolerance = tolerance
         if produced is None:
-            comparison = Comparison(False, np.inf, np.inf, np.inf, 1.0, 0, error=(
+            comparison = Comparison(False, np.inf, np.inf, np.inf, 1.0, 0, allowance_used=np.inf, error=(
                 f"the artifact gave {produced_count} outputs; output {output.name!r} is missing"))
         else:
             comparison = compare(reference, produced, tolerance, truth=truth, classifier=output.is_classifier)

@@ -586,7 +586,8 @@ class Engine:
                 previous[index] if previous is not None and index < len(previous) else None,
                 produced[index] if index < len(produced) else None, len(produced), label, input_file,
                 state.artifact.parent)
-            outcome.scores[f"hop{state.hop.index}:{output.name}"] = comparison.max_rel_err
+            # Steered by how much of its allowance the output used, not by a relative error that ignores it.
+            outcome.scores[f"hop{state.hop.index}:{output.name}"] = comparison.allowance_used
             if not comparison.passed:
                 outcome.failures.append(f"hop {state.hop.index} {state.hop.name} {output.name}: {comparison.error}")
 
@@ -671,6 +672,12 @@ class Engine:
             columns.update({"status": min((status for status, _ in failures), key=STATUS_ORDER.index),
                             "error": "; ".join(text for _, text in failures),
                             "failures": json.dumps([list(failure) for failure in failures])})
+        if cell.search is not None and cell.search.unsatisfiable:
+            # Judged on the export (and regression) examples alone: the search never ran, which fails the cell.
+            judged = len(track.seen)
+            columns.update({"status": "source_error", "error": "; ".join(filter(None, [
+                f"{cell.search.unsatisfiable}: only {judged} example{'s' if judged != 1 else ''} judged "
+                "(the export and regression examples)", columns.get("error")]))})
         if cell.search is not None and cell.search.flaky:
             columns["error"] = (columns.get("error") or "") + f" [{cell.search.flaky}]"
         return columns
