@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
+import sys
+import types
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -13,12 +16,15 @@ import pandas as pd
 import pytest
 
 from harness.converters.routes import Hop, Route
+from harness.errors import describe_error
 from harness.execution.pool import Step, WorkerPool
 from harness.formats import TORCH
-from harness.oracle.compare import DEFAULT_TOLERANCES, EXACT, NOISE_FACTOR, compare
+from harness.oracle.compare import DEFAULT_TOLERANCES, EXACT, NOISE_FACTOR, compare, rule_source, tolerance_rule
 from harness.oracle.verdict import OutputTrack, comparison_columns, settle_rounding
 from harness.pytest_plugin import cell_fails
 from harness.reporting.diff import diff_results, regressions
+from harness.repro.localized import LOCALIZED_HEADER, ONNX2PYTORCH_SNIPPET, localized_repro
+from harness.repro.templates import TEMPLATE_FILES, ReproPlan, render
 from harness.run.engine import Cell, Engine, EngineOptions, HopState, RunResult
 from harness.run.known_failures import KnownFailure, apply_known_failures, load_known_failures
 from harness.run.search import SearchResult
@@ -389,3 +395,60 @@ def test_the_engine_scores_examples_by_allowance_used(tmp_path: Path) -> None:
     assert outcome is not None
     # Against the exact truth of the scripted source the allowance is atol + rtol * |truth|.
     assert outcome.scores["hop1:logits"] == pytest.approx(2e-5 / (1e-5 + 1.3e-6 * 3), rel=1e-2)
+
+
+# -- 10. one tolerance rule, and one "most telling line", rendered verbatim into every generated repro ------------
+
+def fuzz_repro_text() -> str:
+    plan = ReproPlan("onnx2pytorch", "onnx2pytorch", TEMPLATE_FILES["onnx2pytorch"], ("onnx2pytorch",))
+    return render(plan, title="t", what="w", input_names=["x"], output_names=["y"], rule=rule_source())
+
+
+def localized_repro_text() -> str:
+    header = LOCALIZED_HEADER.format(converter="C", package="p", version="1", index=1, op_type="Relu", name="r",
+                                     domain="ai.onnx", opset=17, status="mismatch", atol=None, rtol=None)
+    return localized_repro(header, ONNX2PYTORCH_SNIPPET, rule_source())
+
+
+@pytest.mark.parametrize("text", [fuzz_repro_text, localized_repro_text])
+def test_every_repro_embeds_the_harness_rule_and_error_line_verbatim(text: Any) -> None:
+    rendered = text()
+    assert inspect.getsource(tolerance_rule) in rendered
+    assert inspect.getsource(describe_error) in rendered
+    assert f"NOISE_FACTOR = {NOISE_FACTOR!r}" in rendered
+    compile(rendered, "repro.py", "exec")
+    assert "harness" not in fuzz_repro_text()  # an upstream reader's repro names nothing of ours
+
+
+def load_repro(text: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
+    """The repro's functions, defined as its module would define them; main() is not run, onnx not needed."""
+    monkeypatch.setitem(sys.modules, "onnx", types.ModuleType("onnx"))
+    namespace: dict[str, Any] = {"__name__": "repro", "__file__": str(tmp_path / "repro.py")}
+    exec(compile(text, "repro.py", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("text, judge", [(fuzz_repro_text, "within_tolerance"), (localized_repro_text, "verdict")])
+def test_a_repro_fails_what_the_harness_fails(text: Any, judge: str, monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    namespace = load_repro(text(), monkeypatch, tmp_path)
+    judged = namespace[judge]
+
+    def repro_passes(reference: np.ndarray, candidate: np.ndarray) -> bool:
+        result = judged("y", reference, candidate)
+        return bool(result[0] if isinstance(result, tuple) else result)
+
+    scaled = np.array([[100.0, 1.0], [1.0, 1.0]], np.float32)
+    off = scaled.copy()
+    off[1, 1] += np.float32(1e-4)  # a row of scale 1, beside a row of scale 100
+    nan_reference = np.array([[np.nan, 1.0]], np.float32)
+    for reference, candidate in ((scaled, off), (nan_reference, np.array([[0.5, 1.0]], np.float32))):
+        assert not compare(reference, candidate, FP32).passed
+        assert not repro_passes(reference, candidate)
+    assert repro_passes(scaled, scaled.copy())
+
+
+def test_a_repro_names_the_telling_line_as_the_harness_does(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    namespace = load_repro(fuzz_repro_text(), monkeypatch, tmp_path)
+    error = RuntimeError("\x1b[31mfailed:\x1b[0m\nsome context\nValueError: the real cause")
+    assert namespace["describe_error"](error) == describe_error(error) == "RuntimeError: ValueError: the real cause"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 from dataclasses import dataclass, replace
@@ -37,8 +38,8 @@ TRUTH_DISAGREEMENT = 1e-3
 
 def tolerance_rule(reference: np.ndarray, candidate: np.ndarray, atol: float, rtol: float,
                    truth: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The harness's one tolerance rule (docs/tolerance.md), element by element; every generated repro embeds
-    this function verbatim. reference and candidate have one shape; truth, when given, is the float64 truth of
+    """The one tolerance rule of every verdict (parity's docs/tolerance.md), element by element; generated repros
+    embed this function verbatim. reference and candidate have one shape; truth, when given, is the float64 truth of
     that shape. Rows are the leading axis (one example of a batch); rank 0 and 1: each element is its own row.
 
     Returns arrays of the reference's shape: failing; error (against what the element was judged by); allowed;
@@ -101,6 +102,15 @@ def tolerance_rule(reference: np.ndarray, candidate: np.ndarray, atol: float, rt
                      set_aside=set_aside, disagreement=disagreement)
     failing = ~same_nonfinite & (error > allowed)
     return {**found, "failing": failing, "error": np.where(same_nonfinite, 0.0, error), "allowed": allowed}
+
+
+def rule_source() -> str:
+    """tolerance_rule and the constants it reads, as the text every generated repro embeds (so a repro judges by
+    this rule, verbatim, not by a copy that drifts), with torch.testing's per-dtype defaults."""
+    defaults = {name: (tolerance.atol, tolerance.rtol) for name, tolerance in DEFAULT_TOLERANCES.items()}
+    return (f"NOISE_FACTOR = {NOISE_FACTOR!r}\nTRUTH_DISAGREEMENT = {TRUTH_DISAGREEMENT!r}\n"
+            f"# torch.testing.assert_close's (atol, rtol) per dtype; other dtypes (integers, bool) are exact.\n"
+            f"DEFAULTS = {defaults!r}\n\n\n" + inspect.getsource(tolerance_rule))
 
 
 @dataclass(frozen=True)
