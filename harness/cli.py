@@ -401,11 +401,11 @@ def command_diff(args: argparse.Namespace) -> int:
     except ValueError as exc:  # the message names the file and what is wrong with it
         raise UsageError(str(exc)) from None
     return write_diff(baseline, current, [args.baseline, args.current], Path(args.out), args.name,
-                      baseline_mark=args.baseline_mark, current_mark=args.current_mark)
+                      baseline_mark=args.baseline_mark, current_mark=args.current_mark, strict=args.strict)
 
 
 def write_diff(baseline: Any, current: Any, labels: list[str], out_dir: Path, name: str, *,
-               baseline_mark: str | None = None, current_mark: str | None = None) -> int:
+               baseline_mark: str | None = None, current_mark: str | None = None, strict: bool = False) -> int:
     """Diff two result frames (or the marked and unmarked routes of them), write diff.md and its CSV;
     1 when anything regressed."""
     from harness.reporting.diff import diff_markdown, diff_results, diff_summary_text, regressions
@@ -425,7 +425,7 @@ def write_diff(baseline: Any, current: Any, labels: list[str], out_dir: Path, na
         current = current[[key in both for key in zip(current["model"], current["route"])]]
     if baseline.empty or current.empty:
         raise UsageError("nothing to compare: a side has no rows (check --baseline-mark / --current-mark)")
-    diff = diff_results(baseline, current)
+    diff = diff_results(baseline, current, strict=strict)
     write_atomic(out_dir / name, diff_markdown(diff, *labels))
     write_atomic(out_dir / Path(name).with_suffix(".csv").name, diff.to_csv(index=False))
     print(diff_summary_text(diff))
@@ -694,6 +694,8 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--baseline-mark", metavar="MARK",
                       help="the baseline is the routes marked @MARK (a second version run side by side)")
     diff.add_argument("--current-mark", metavar="MARK", help="the current side is the routes marked @MARK")
+    diff.add_argument("--strict", action="store_true",
+                      help="count imprecise rows (same function, float32 rounding worse) as failing")
     diff.set_defaults(handler=command_diff)
     replay = commands.add_parser("replay", help="re-run a cell's saved artifacts on one example (its minimal one)")
     replay.add_argument("cell", help="the cell folder, .parity/runs/<model>/<route>")

@@ -82,3 +82,11 @@ def describe_error(exc: BaseException) -> str:
     if not telling.startswith(f"{type(exc).__name__}:"):
         telling = f"{type(exc).__name__}: {telling}"
     return telling[:500]
+
+
+def describe_error_source() -> str:
+    """describe_error and the patterns it reads, as the text every generated repro embeds (needs `import re`)."""
+    import inspect
+
+    return (f"ANSI_ESCAPE = re.compile({ANSI_ESCAPE.pattern!r})\nNAMED_ERROR = re.compile({NAMED_ERROR.pattern!r})\n"
+            "\n\n" + inspect.getsource(describe_error))

@@ -25,7 +25,14 @@ ZOO_NO_CACHE = "--zoo-no-cache"
 ZOO_FINDINGS = "--zoo-findings"
 ZOO_ABSOLUTE = "--zoo-absolute"
 PUBLISHED_RESULTS = Path("reports") / "results.csv"  # under the rootdir: the published run, the default baseline
-PASSING_STATUSES = ("pass", "xfail", "xpass", "skipped")
+ZOO_STRICT = "--zoo-strict"
+
+
+def cell_fails(statuses: list[str], *, strict: bool) -> bool:
+    """A cell fails on any failing status of its rows (`imprecise`: only when strict); xfail never fails it."""
+    from harness.statuses import failing_statuses
+
+    return any(status in failing_statuses(strict=strict) for status in statuses)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,6 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(ZOO_OUT, metavar="DIR", help="write the zoo reports (results.csv, summary.md) here")
     group.addoption(ZOO_SHARD, metavar="K/N", default="1/1",
                     help="collect only this shard's cells (a deterministic split over N machines), e.g. 2/3")
+    group.addoption(ZOO_STRICT, action="store_true",
+                    help="fail imprecise cells too (same function, float32 rounding worse than the reference's)")
     group.addoption(ZOO_NO_CACHE, action="store_true", help="convert and run every cell again (no task cache)")
     group.addoption(ZOO_FINDINGS, metavar="DIR",
                     help="replay every finding folder here as a test (default: reports/findings under the rootdir)")
@@ -141,17 +150,18 @@ class ZooItem(pytest.Item):
         table = to_frame(rows)[["hop_index", "hop", "output", "converter", "converter_version", "stack",
                                 "status", "max_abs_err", "hop_max_abs_err", "known_failure", "error"]]
         baseline = zoo_baseline(self.config)
+        strict = bool(self.config.getoption(ZOO_STRICT))
         if baseline:
             from harness.reporting.diff import regressed_cells
 
-            found = regressed_cells(baseline, rows).get((self.spec.name, self.route.id), [])
+            found = regressed_cells(baseline, rows, strict=strict).get((self.spec.name, self.route.id), [])
             if found:
                 raise ZooCellFailure(f"regressed against {baseline}:\n  " + "\n  ".join(found) + "\n\n"
                                      + table.to_string(index=False))
             if any(row.get("raw_status", row["status"]) not in ("pass", "skipped") for row in rows):
                 pytest.xfail(f"fails, but no worse than in {baseline} (or the cell is new)")
             return
-        if any(row["status"] not in PASSING_STATUSES for row in rows):
+        if cell_fails([row["status"] for row in rows], strict=strict):
             raise ZooCellFailure(table.to_string(index=False))
         known = sorted({row["known_failure"] for row in rows if row["status"] == "xfail"})
         if known:

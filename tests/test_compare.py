@@ -90,12 +90,12 @@ def test_worst_prefers_failures_then_the_largest_excess(reference: np.ndarray) -
 
 
 def test_atol_is_measured_in_units_of_the_output_scale() -> None:
-    reference = np.array([300.0, -4.0, 0.001], dtype=np.float32)
-    # 2e-5 off on the element near -4 is below one float32 ULP of the output's scale (300): float noise.
-    noise = reference + np.array([0.0, 2e-5, 0.0], dtype=np.float32)
+    reference = np.array([[300.0, -4.0, 0.001]], dtype=np.float32)  # one example's row
+    # 2e-5 off on the element near -4 is below one float32 ULP of the row's scale (300): float noise.
+    noise = reference + np.array([[0.0, 2e-5, 0.0]], dtype=np.float32)
     assert compare(reference, noise, FP32).passed
     # 1e-2 on that element is a thousand times the tolerance at that scale: a real difference.
-    wrong = reference + np.array([0.0, 1e-2, 0.0], dtype=np.float32)
+    wrong = reference + np.array([[0.0, 1e-2, 0.0]], dtype=np.float32)
     result = compare(reference, wrong, FP32)
     assert not result.passed and result.output_scale == pytest.approx(300.0)
     assert "x scale 300" in result.error
@@ -154,18 +154,19 @@ def test_against_a_float64_truth_one_large_element_does_not_hide_sign_flips() ->
 # -- the float64 truth: float noise is judged against the reference's own noise ------------------------------
 
 def sigmoid_like_case() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """truth, a float32 reference 2.6e-5 off it, a candidate 2.1e-5 off it on other elements, and a
-    candidate that is 10x the reference's noise off: the UNet false alarm measured on real converters."""
+    """truth, a float32 reference 2.6e-5 off it, a candidate 2.1e-5 off it the other way on the same (sensitive)
+    elements, 4.7e-5 from the reference, and a candidate that is 10x the reference's noise off: the UNet false
+    alarm measured on real converters."""
     rng = np.random.default_rng(1)
     truth = rng.uniform(0.05, 0.95, size=(2, 64))
     reference = truth.astype(np.float32)
     reference[0, 3] += np.float32(2.6e-5)
     reference[1, 9] -= np.float32(2.6e-5)
     candidate = truth.astype(np.float32)
-    candidate[0, 40] -= np.float32(2.1e-5)
-    candidate[1, 50] += np.float32(2.1e-5)
+    candidate[0, 3] -= np.float32(2.1e-5)
+    candidate[1, 9] += np.float32(2.1e-5)
     broken = candidate.copy()
-    broken[1, 20] += np.float32(2.6e-4)
+    broken[1, 9] += np.float32(2.6e-4)
     return truth, reference, candidate, broken
 
 
@@ -182,7 +183,7 @@ def test_an_error_ten_times_the_reference_noise_fails_against_the_truth() -> Non
     truth, reference, _, broken = sigmoid_like_case()
     result = compare(reference, broken, FP32, truth=truth)
     assert not result.passed
-    assert "x the reference's own noise" in result.error
+    assert "x the reference's noise there" in result.error
 
 
 def test_with_an_exact_reference_the_truth_rule_is_torch_testing() -> None:
@@ -205,7 +206,9 @@ def test_an_output_dtype_change_is_a_mismatch() -> None:
 
 # -- the rule as a property: within K x the reference's noise never fails, beyond it always does --------------
 
-@given(seed=st.integers(0, 2**32 - 1), noise=st.floats(1e-6, 1e-2), fraction=st.floats(0.0, 1.0),
+# Reference noise from 1e-6 of the magnitude (far beyond float32 rounding) up to 1e-4: a reference further than
+# TRUTH_DISAGREEMENT of its scale from the truth sets the truth aside (test_verdict_defects).
+@given(seed=st.integers(0, 2**32 - 1), noise=st.floats(1e-6, 1e-4), fraction=st.floats(0.0, 1.0),
        magnitude=st.sampled_from([1e-2, 1.0, 1e3]))
 @settings(max_examples=200, deadline=None)
 def test_an_error_within_k_times_the_reference_noise_passes_and_beyond_both_bounds_fails(

@@ -39,15 +39,21 @@ def test_a_record_turns_only_the_matching_failure_into_xfail() -> None:
 
 def test_a_record_that_matches_nothing_it_covers_is_stale() -> None:
     rows = [make_row()]
-    records = [KnownFailure(id="old", reason="fixed upstream", model="mlp", status="mismatch"),
-               KnownFailure(id="elsewhere", reason="other model", model="text_cnn", status="mismatch")]
+    records = [KnownFailure(id="old", reason="fixed upstream", model="mlp", status="convert_error",
+                            error_contains="Frobnicate"),
+               KnownFailure(id="elsewhere", reason="other model", model="text_cnn", status="convert_error",
+                            error_contains="Frobnicate")]
     assert apply_known_failures(rows, records) == ["old"]
 
 
-def test_a_broad_record_on_a_passing_cell_is_an_xpass() -> None:
-    rows = [make_row(status="pass")]
-    apply_known_failures(rows, [KnownFailure(id="flaky", reason="r", model="mlp", hop="onnx->tf")])
-    assert rows[0]["status"] == "xpass"
+def test_a_record_naming_a_passing_cell_exactly_is_an_xpass_and_a_glob_record_is_not() -> None:
+    rows = [make_row(status="pass"), make_row(status="pass", model="text_cnn")]
+    exact = KnownFailure(id="fixed", reason="r", model="mlp", route="torch>onnx>tf>onnx>torch", hop="onnx->tf",
+                         status="convert_error", error_contains="Unsqueeze version 13")
+    broad = KnownFailure(id="broad", reason="r", model="text_*", route="*", hop="onnx->tf",
+                         status="convert_error", error_contains="Unsqueeze version 13")
+    apply_known_failures(rows, [exact, broad])
+    assert [row["status"] for row in rows] == ["xpass", "pass"]
 
 
 def test_records_need_an_id_and_a_reason(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ RECORD_PROBE = """
 import json
 from harness.converters import default_converters, tracked_packages
 from harness.probes.node_cases import probe_routes, probe_stages
+from harness.oracle.compare import rule_source
 from harness.oracle.localize import repro_snippet
 from harness.repro.templates import plan_for, render
 from harness.bench.timing import BARE_RUNS
@@ -70,8 +71,8 @@ print(json.dumps({
     "localizer_repro": "from onnx2torch import convert" in repro_snippet(plugin),
     "finding_repro": plan.kind,
     "finding_packages": list(plan.packages),
-    "finding_compiles": bool(compile(render(plan, title="t", what="w", input_names=["x"], output_names=["y"]),
-                                     "repro.py", "exec")),
+    "finding_compiles": bool(compile(render(plan, title="t", what="w", input_names=["x"], output_names=["y"],
+                                            rule=rule_source()), "repro.py", "exec")),
 }))
 """
 

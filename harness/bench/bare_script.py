@@ -3,7 +3,8 @@
 One long-lived process per stack and framework (torch and TensorFlow segfault together), making the
 converter calls and running the artifacts, and nothing else: no twin, no float64 truth, no comparison,
 no artifact format of its own (a converted torch or Keras model stays in memory, as in a user's script).
-It imports nothing from the harness, only the user's model code (model_zoo) and the converters.
+It imports nothing from the harness but errors.describe_error (the standard library's re alone), so a failure
+reads as the harness words it; otherwise only the user's model code (model_zoo) and the converters.
 
 Run as `STACK_PYTHON harness/bench/bare_script.py`; it reads one JSON command a line on stdin and answers one
 JSON line on stdout: {"ok": bool, "seconds": float (inside this process), "error": str, "failed": int}.
@@ -18,6 +19,8 @@ import time
 from typing import Any
 
 import numpy as np
+
+from harness.errors import describe_error
 
 OPSET = 17  # what tf2onnx and the TorchScript exporter are called with in the harness too
 SIGNATURE = "serving_default"
@@ -286,9 +289,7 @@ def main() -> int:
             else:
                 reply["failed"] = result if isinstance(result, int) else 0
         except Exception as exc:
-            # The last line of TensorFlow's "in user code:" messages is the telling one.
-            lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [""]
-            reply = {"ok": False, "error": f"{type(exc).__name__}: {lines[-1][:300]}", "failed": 0}
+            reply = {"ok": False, "error": describe_error(exc), "failed": 0}
         reply["seconds"] = time.perf_counter() - started
         replies.write(json.dumps(reply) + "\n")
     return 0

@@ -47,7 +47,8 @@ DRAW_BATCH = 200  # descriptions drawn per hypothesis run; a campaign draws anot
 SAME_CHAIN = 2  # models tried per layer chain (the summary, attributes included), at different shapes or weights
 WRITE_UP_FAILED = "new, not written up"
 LANE_LEAD = 2  # models a lane may finish before the main process has judged them
-LOCALIZE = ("mismatch",)  # a mismatch's signature is its first divergent op; an error's is its message
+# A mismatch's signature is its first divergent op (an imprecise one's too); an error's is its message.
+LOCALIZE = ("mismatch", "imprecise")
 
 
 @dataclass

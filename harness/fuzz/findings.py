@@ -25,6 +25,7 @@ from harness.converters.base import Converter
 from harness.execution.stacks import get_stack, portable, stack_versions
 from harness.execution.worker import load_npz
 from harness.fuzz.signature import Signature, error_class, normalise_message, strip_harness_wording
+from harness.oracle.compare import rule_source
 from harness.repro.templates import keras_signature, plan_for, render
 
 FINDING = "finding.json"
@@ -202,7 +203,7 @@ def write_finding(folder: Path, failed: FailedHop, description: Any, *, torch_so
             f"signature `{sig.key}`.")
     write_portable(folder / "repro.py", render(
         plan, title=f"{sig.package} {versions.get(sig.package, '?')}: {one_line_cause(sig.status, row)[:120]}",
-        what=what, input_names=input_names, output_names=output_names, opset=opset,
+        what=what, input_names=input_names, output_names=output_names, rule=rule_source(), opset=opset,
         dynamo=failed.converter.variant == "dynamo", dynamic_axes=dynamic_axes_for(failed.io),
         signature=keras_signature(failed.io)))
     write_portable(folder / "versions.json", json.dumps(

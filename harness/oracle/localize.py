@@ -34,8 +34,8 @@ from harness.execution.pool import WorkerPool, call_task
 from harness.execution.stacks import stack_versions
 from harness.execution.worker import load_npz, save_npz
 from harness.formats import ONNX
-from harness.oracle.compare import compare, default_tolerance
-from harness.repro.localized import LOCALIZED_HEADER, LOCALIZED_MAIN
+from harness.oracle.compare import compare, default_tolerance, rule_source
+from harness.repro.localized import LOCALIZED_HEADER, localized_repro
 from harness.runners import runner_for
 from harness.spec import Tolerance
 
@@ -478,7 +478,7 @@ def write_repro(localization: Localization, out_dir: Path, converter: Converter)
         index=localization.node_index, op_type=localization.op_type, name=localization.node_name,
         domain=localization.domain, opset=localization.opset, status=localization.status,
         atol=tolerance.atol if tolerance else None, rtol=tolerance.rtol if tolerance else None)
-    (out_dir / "repro.py").write_text(header + repro_snippet(converter) + LOCALIZED_MAIN)
+    (out_dir / "repro.py").write_text(localized_repro(header, repro_snippet(converter), rule_source()))
     # A command rather than a path: the folder is meant to travel (to an upstream bug report) as it is.
     (out_dir / "README.txt").write_text(
         f"{localization.summary()}\n\n"

@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from harness.reporting.results import to_frame
-from harness.statuses import FAILING, STATUS_ORDER
+from harness.statuses import STATUS_ORDER, failing_statuses
 
 GROWTH = 10.0  # max_abs_err must grow by more than this factor, while failing, to count as a regression
 CLASSES = ("regressed", "improved", "new", "gone", "unchanged")
@@ -116,8 +116,13 @@ def effective_status(row: Mapping[str, Any]) -> str:
     return "pass" if status == "xpass" else status
 
 
-def _fails(status: str) -> bool:
-    return status in FAILING or status == "xfail"  # xfail here only when the row has no raw_status
+def _fails(status: str, strict: bool = False) -> bool:
+    # xfail here only when the row has no raw_status; imprecise (same function, rounds worse) only when strict.
+    return status in failing_statuses(strict=strict) or status == "xfail"
+
+
+def _passes(status: str, strict: bool = False) -> bool:
+    return status == "pass" or (status == "imprecise" and not strict)
 
 
 def _grew(before: float, after: float) -> bool:
@@ -233,18 +238,20 @@ def _ops_for(key: Key, sides: list[tuple[dict[Key, dict[str, Any]], Groups]]) ->
 # ---------------------------------------------------------------------------------------------- classifying
 
 
-def classify(base: Mapping[str, Any] | None, cur: Mapping[str, Any] | None) -> tuple[str, str]:
-    """(class, reason) of one key; see the module docstring for the rules."""
+def classify(base: Mapping[str, Any] | None, cur: Mapping[str, Any] | None, *,
+             strict: bool = False) -> tuple[str, str]:
+    """(class, reason) of one key; see the module docstring for the rules. `imprecise` counts as passing unless
+    strict."""
     if base is None:
         return "new", f"only in current ({effective_status(cur or {})})"
     if cur is None:
         return "gone", f"only in baseline ({effective_status(base)})"
     before, after = effective_status(base), effective_status(cur)
-    if before == "pass" and _fails(after):
+    if _passes(before, strict) and _fails(after, strict):
         return "regressed", f"{before} -> {after}"
-    if _fails(before) and after == "pass":
+    if _fails(before, strict) and _passes(after, strict):
         return "improved", f"{before} -> {after}"
-    same_side = (before == after == "pass") or (_fails(before) and _fails(after))
+    same_side = (before == after == "pass") or (_fails(before, strict) and _fails(after, strict))
     if same_side:
         b_req, c_req = _number(base.get("required_atol")), _number(cur.get("required_atol"))
         b_atol, c_atol = _number(base.get("atol")), _number(cur.get("atol"))
@@ -253,9 +260,9 @@ def classify(base: Mapping[str, Any] | None, cur: Mapping[str, Any] | None) -> t
             return "regressed", f"required_atol {b_req:.2g} -> {c_req:.2g}, past atol {c_atol:.2g}"
         if _crossed(c_req, c_atol, b_req, b_atol):
             return "improved", f"required_atol {b_req:.2g} -> {c_req:.2g}, back within atol {c_atol:.2g}"
-        if _fails(before) and _grew(b_err, c_err):
+        if _fails(before, strict) and _grew(b_err, c_err):
             return "regressed", f"{after}: max_abs_err {b_err:.2g} -> {c_err:.2g} (>{GROWTH:g}x) while failing"
-        if _fails(before) and _grew(c_err, b_err):
+        if _fails(before, strict) and _grew(c_err, b_err):
             return "improved", f"{after}: max_abs_err {b_err:.2g} -> {c_err:.2g} (<1/{GROWTH:g}) still failing"
         if before == after == "pass" and _grew(b_err, c_err):
             return "unchanged", f"pass: max_abs_err {b_err:.2g} -> {c_err:.2g} (>{GROWTH:g}x), within tolerance"
@@ -265,15 +272,16 @@ def classify(base: Mapping[str, Any] | None, cur: Mapping[str, Any] | None) -> t
     return "unchanged", ""
 
 
-def diff_results(baseline: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model, route, hop, output) key with both sides' columns, its class and the reason."""
+def diff_results(baseline: pd.DataFrame, current: pd.DataFrame, *, strict: bool = False) -> pd.DataFrame:
+    """One row per (model, route, hop, output) key with both sides' columns, its class and the reason (strict:
+    `imprecise` counts as failing)."""
     base, cur = _keyed(baseline), _keyed(current)
     sides = [(cur, _groups(cur)), (base, _groups(base))]
     keys = list(cur) + [key for key in base if key not in cur]
     records = []
     for key in keys:
         b, c = base.get(key), cur.get(key)
-        kind, reason = classify(b, c)
+        kind, reason = classify(b, c, strict=strict)
         either = c if c is not None else b
         assert either is not None
         record: dict[str, Any] = {"model": key[0], "route": key[1], "hop_index": either["hop_index"], "hop": key[2],
@@ -334,7 +342,8 @@ def describe(row: Mapping[Any, Any]) -> str:
     return text
 
 
-def regressed_cells(baseline_path: str | Path, rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+def regressed_cells(baseline_path: str | Path, rows: list[dict[str, Any]], *,
+                    strict: bool = False) -> dict[tuple[str, str], list[str]]:
     """(model, route) -> regression descriptions of `rows` (a run's result rows) against a baseline file.
 
     Only the baseline cells that `rows` ran are compared, so one cell's rows can be checked at a time; the baseline
@@ -347,7 +356,7 @@ def regressed_cells(baseline_path: str | Path, rows: list[dict[str, Any]]) -> di
     ran = {(str(m), str(r)) for m, r in zip(current["model"], current["route"])}
     in_run = [(str(m), str(r)) in ran for m, r in zip(baseline["model"], baseline["route"])]
     found: dict[tuple[str, str], list[str]] = {}
-    for row in regressions(diff_results(baseline[in_run], current)).to_dict(orient="records"):
+    for row in regressions(diff_results(baseline[in_run], current, strict=strict)).to_dict(orient="records"):
         found.setdefault((str(row["model"]), str(row["route"])), []).append(describe(row))
     return found
 

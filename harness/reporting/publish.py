@@ -18,11 +18,11 @@ import pandas as pd
 
 from harness import __version__
 from harness.reporting.results import cell_rows, hop_order, write_atomic
-from harness.statuses import STATUS_ORDER
+from harness.statuses import worst_of
 
-COLOURS = {"pass": "#2e7d32", "xpass": "#558b2f", "mismatch": "#f9a825", "convert_error": "#c62828",
-           "run_error": "#ef6c00", "crash": "#6a1b9a", "timeout": "#4527a0", "xfail": "#8d6e63",
-           "skipped": "#9e9e9e", "untested": "#e0e0e0", "partial": "#9ccc65"}
+COLOURS = {"pass": "#2e7d32", "xpass": "#558b2f", "mismatch": "#f9a825", "imprecise": "#fdd835",
+           "convert_error": "#c62828", "run_error": "#ef6c00", "crash": "#6a1b9a", "timeout": "#4527a0",
+           "xfail": "#8d6e63", "skipped": "#9e9e9e", "untested": "#e0e0e0", "partial": "#9ccc65"}
 
 
 def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -31,12 +31,8 @@ def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
     return frame[kind == ""], frame[kind == "node"], frame[kind.isin(["torch", "keras"])]
 
 
-def rank(status: str) -> int:
-    return STATUS_ORDER.index(status) if status in STATUS_ORDER else len(STATUS_ORDER)
-
-
 def worst(statuses: Iterable[str]) -> str:
-    return str(min(statuses, key=rank))
+    return worst_of(statuses)
 
 
 def header_lines(frame: pd.DataFrame, command: str) -> list[str]:
@@ -74,7 +70,8 @@ def op_cell(group: list[dict[str, Any]]) -> dict[str, Any]:
     status = worst(row["status"] for row in failing)
     first = next(row for row in failing if row["status"] == status)
     error = str(first["error"] or "")
-    detail = error.split(":", 1)[0] if status != "mismatch" else f"{float(first['max_abs_err']):.1e}"
+    detail = error.split(":", 1)[0] if status not in ("mismatch", "imprecise") else \
+        f"{float(first['max_abs_err']):.1e}"
     label = "partial" if passed else status
     text = f"{status} {len(tested) - passed}/{len(tested)} ({detail})"
     return {"status": label, "worst": status, "text": f"{ranges} ({detail})" if ranges else text,

@@ -12,18 +12,18 @@ import pandas as pd
 
 from harness import __version__, atomic
 from harness.execution.stacks import path_scrubber
-from harness.statuses import STATUS_ORDER
+from harness.statuses import STATUS_ORDER, worst_of
 
 COLUMNS = (
     "run_id", "model", "family", "source", "route", "hop_index", "hop", "output", "converter", "converter_version",
     "stack", "status", "raw_status", "known_failure", "max_abs_err", "max_rel_err", "required_atol",
     "mismatched_fraction", "cosine_similarity", "max_ulp", "top1_agreement", "transposed", "hop_max_abs_err",
     "hop_status", "truth", "error_vs_truth", "reference_noise", "noise_multiple", "noise_factor", "float32_rule",
-    "candidate_float64_err", "precision",
+    "verdict_note", "candidate_float64_err", "precision",
     "twin_max_abs_err", "twin_status", "atol", "rtol", "tolerance_reason", "conversions", "cached", "examples",
     "source_rejections", "worst_example", "output_scale", "nonfinite_reference", "lost_dynamic_axes", "onnx_ops",
-    "error", "interface", "first_divergent_node", "localization", "localized_on", "repro", "seconds", "artifact",
-    "minimal_example", "replay_example", "replay", "harness_version", "versions", "command",
+    "error", "failures", "interface", "first_divergent_node", "localization", "localized_on", "repro", "seconds",
+    "artifact", "minimal_example", "replay_example", "replay", "harness_version", "versions", "command",
 )
 
 
@@ -56,7 +56,7 @@ def read_results(path: Path) -> pd.DataFrame:
 
 
 def worst_status(statuses: pd.Series) -> str:
-    return str(min(statuses, key=lambda status: STATUS_ORDER.index(status) if status in STATUS_ORDER else 0))
+    return worst_of(str(status) for status in statuses)
 
 
 def hop_order(row: dict[str, Any]) -> float:

@@ -1,12 +1,17 @@
 """The localizer's repro.py: the smallest failing ONNX subgraph through one converter, judged against
 onnxruntime's outputs. A converter's record gives the convert_and_run snippet; these are the rest."""
 
+from harness.repro.templates import shared_rules
+
 LOCALIZED_HEADER = '''"""Standalone repro: {converter} ({package} {version}) on the smallest failing ONNX subgraph.
 
 First divergent node: #{index} {op_type} {name!r} ({domain} opset {opset}); harness status {status}.
 Needs only numpy, onnx and {package} (with what it imports itself). Exit 1: the divergence reproduces.
 """
 
+from __future__ import annotations
+
+import re
 import sys
 from pathlib import Path
 
@@ -15,7 +20,6 @@ import onnx
 
 HERE = Path(__file__).resolve().parent
 ATOL, RTOL = {atol!r}, {rtol!r}  # None: the harness default for the output's dtype
-DEFAULTS = {{"float16": (1e-5, 1e-3), "float32": (1e-5, 1.3e-6), "float64": (1e-7, 1e-7)}}
 '''
 
 # convert_and_run snippets of the built-in ONNX consumers (their records point here)
@@ -46,19 +50,13 @@ def convert_and_run(model, inputs, input_names, output_names):
 LOCALIZED_MAIN = '''
 
 def verdict(name, reference, candidate):
-    """The harness's rule: |c - r| <= atol * max(1, max|r|) + rtol * |r| over finite reference elements."""
+    """The verdict against onnxruntime's outputs (no float64 truth): tolerance_rule, verbatim above."""
     if reference.shape != candidate.shape:
         print(f"{name}: shape {candidate.shape} where onnxruntime gives {reference.shape}")
         return False, float("inf")
     atol, rtol = (ATOL, RTOL) if ATOL is not None else DEFAULTS.get(reference.dtype.name, (0.0, 0.0))
-    ref, cand = reference.astype(np.float64), candidate.astype(np.float64)
-    finite = np.isfinite(ref)
-    if not finite.any():
-        return True, 0.0
-    ref, cand = ref[finite], cand[finite]
-    err = np.where(np.isfinite(cand), np.abs(cand - ref), np.inf)
-    allowed = atol * max(1.0, float(np.abs(ref).max())) + rtol * np.abs(ref)
-    return not bool((err > allowed).any()), float(err.max())
+    judged = tolerance_rule(reference, candidate, atol, rtol)
+    return not bool(judged["failing"].any()), float(judged["error"].max(initial=0.0))
 
 
 def main():
@@ -73,15 +71,7 @@ def main():
     try:
         produced = convert_and_run(model, inputs, input_names, output_names)
     except Exception as exc:
-        # TensorFlow opens with "in user code:" and puts the cause on the last line naming an error.
-        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [""]
-        telling = lines[0]
-        if telling.endswith(":") and len(lines) > 1:
-            named = [line for line in lines[1:] if "Error" in line.split(":")[0] or "Exception" in line]
-            telling = named[-1] if named else lines[-1]
-        if not telling.startswith(type(exc).__name__):
-            telling = f"{type(exc).__name__}: {telling}"
-        print(f"conversion or run failed: {telling[:500]}")
+        print(f"conversion or run failed: {describe_error(exc)}")
         return 1
     worst, failed = 0.0, False
     for name, candidate in zip(output_names, produced):
@@ -95,3 +85,9 @@ def main():
 if __name__ == "__main__":
     sys.exit(main())
 '''
+
+
+def localized_repro(header: str, snippet: str, rule: str) -> str:
+    """The localizer's repro.py: its header, the converter's convert_and_run snippet, the harness's tolerance rule
+    (oracle.compare.rule_source(), verbatim) and error line, and the main that judges by them."""
+    return header + snippet + shared_rules(rule) + LOCALIZED_MAIN

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.errors import describe_error_source
+
 HEADER = '''"""{title}
 
 {what}
@@ -13,6 +15,9 @@ Needs only {packages}. Run it in this folder: python repro.py
 Exit 1: the bug reproduces (an exception, or outputs beyond tolerance of expected.npz); exit 0: it is fixed.
 """
 
+from __future__ import annotations
+
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -22,8 +27,6 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 INPUT_NAMES = {input_names!r}
 OUTPUT_NAMES = {output_names!r}
-# torch.testing.assert_close's float32 defaults, with atol in units of each output's scale.
-ATOL, RTOL = 1e-5, 1.3e-6
 '''
 
 COMMON = '''
@@ -49,25 +52,20 @@ def run_onnx(path, inputs, opset=None):
 
 
 def within_tolerance(name, expected, produced):
+    """The verdict without a float64 truth: tolerance_rule (above, verbatim) at the dtype's defaults."""
     if expected.shape != produced.shape:
         print(f"{name}: shape {produced.shape}, expected {expected.shape}")
         return False
     if expected.dtype != produced.dtype and not (expected.dtype.kind == produced.dtype.kind == "f"):
         print(f"{name}: dtype {produced.dtype}, expected {expected.dtype}")
         return False
-    ref, out = expected.astype(np.float64), produced.astype(np.float64)
-    infinite = np.isinf(ref)
-    if not np.array_equal(np.isnan(ref), np.isnan(out)) or not np.array_equal(ref[infinite], out[infinite]):
-        print(f"{name}: NaN or Inf where expected.npz has other values")
-        return False
-    finite = np.isfinite(ref)
-    if not finite.any():
-        return True
-    error = np.abs(out[finite] - ref[finite])
-    allowed = ATOL * max(1.0, float(np.abs(ref[finite]).max())) + RTOL * np.abs(ref[finite])
-    worst = float(np.nan_to_num(error, nan=np.inf).max())
-    print(f"{name}: max abs err {worst:.6g}")
-    return bool((error <= allowed).all())
+    atol, rtol = DEFAULTS.get(expected.dtype.name, (0.0, 0.0))
+    judged = tolerance_rule(expected, produced, atol, rtol)
+    failing = judged["failing"]
+    worst = float(judged["error"][failing].max()) if failing.any() else float(judged["error"].max(initial=0.0))
+    print(f"{name}: max abs err {worst:.6g}" + (f", {int(failing.sum())} element(s) beyond tolerance"
+                                                if failing.any() else ""))
+    return not bool(failing.any())
 
 
 def main():
@@ -76,15 +74,7 @@ def main():
     try:
         produced = convert_and_run(inputs)
     except Exception as exc:
-        # TensorFlow and torch.export put the cause on the last line that names an error.
-        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [""]
-        telling = lines[0]
-        if telling.endswith(":") and len(lines) > 1:
-            named = [line for line in lines[1:] if "Error" in line.split(":")[0] or "Exception" in line]
-            telling = named[-1] if named else lines[-1]
-        if not telling.startswith(type(exc).__name__):
-            telling = f"{type(exc).__name__}: {telling}"
-        print(f"FAILED: {telling[:500]}")
+        print(f"FAILED: {describe_error(exc)}")
         return 1
     produced = [np.asarray(output) for output in produced]
     if len(produced) < len(expected):
@@ -281,10 +271,19 @@ def plan_for(converter: Any, source_format: str) -> ReproPlan:
                      snippet if kind == "onnx-snippet" else "")
 
 
+def shared_rules(rule: str) -> str:
+    """The harness's own tolerance rule (oracle.compare.rule_source, passed in: the oracle sits above this floor)
+    and its most-telling-line of an error, verbatim, for every generated repro."""
+    return "\n\n# -- the tolerance rule and error line of parity's verdict, verbatim " + "-" * 30 + "\n\n" + rule + \
+        "\n\n" + describe_error_source() + "\n"
+
+
 def render(plan: ReproPlan, *, title: str, what: str, input_names: list[str], output_names: list[str],
-           opset: int | None = None, dynamo: bool = False, dynamic_axes: dict[str, dict[int, str]] | None = None,
+           rule: str, opset: int | None = None, dynamo: bool = False,
+           dynamic_axes: dict[str, dict[int, str]] | None = None,
            signature: list[tuple[str, list[int | None], str]] | None = None) -> str:
-    """The text of repro.py. Every value is written with repr(): nothing read from a finding is ever code."""
+    """The text of repro.py. Every value is written with repr(): nothing read from a finding is ever code.
+    rule: oracle.compare.rule_source(), embedded verbatim."""
     header = HEADER.format(title=title.replace('"""', "'''"), what=what.replace('"""', "'''"),
                            packages=", ".join(plan.packages), input_names=list(input_names),
                            output_names=list(output_names))
@@ -300,7 +299,7 @@ def render(plan: ReproPlan, *, title: str, what: str, input_names: list[str], ou
         "torch-onnx2pytorch": TORCH_EXPORT.format(dynamo=dynamo, opset=opset, dynamic_axes=dynamic_axes or {},
                                                   build=BUILD_ONNX2PYTORCH),
     }
-    return header + body[plan.kind] + COMMON
+    return header + body[plan.kind] + shared_rules(rule) + COMMON
 
 
 def keras_signature(io: dict[str, Any]) -> list[tuple[str, list[int | None], str]]:

@@ -33,11 +33,20 @@ from harness.execution.stacks import get_stack, stack_versions
 from harness.execution.worker import load_npz
 from harness.formats import KERAS, TORCH, Format
 from harness.oracle.compare import Comparison, compare, worst
-from harness.oracle.verdict import LOCALIZABLE, OutputTrack, comparison_columns, tolerance_for
+from harness.oracle.verdict import (
+    LOCALIZABLE,
+    OutputTrack,
+    comparison_columns,
+    distinct,
+    failure_kind,
+    settle_rounding,
+    tolerance_for,
+)
 from harness.run.inputs import build_example, example_recipes, largest_recipe, seeded_recipes
 from harness.run.search import Outcome, SearchResult, search
 from harness.runners import runner_for
 from harness.spec import ExampleRecipe, InputSpec, ModelSpec, OutputSpec, channels_last, to_layout
+from harness.statuses import STATUS_ORDER
 
 
 @dataclass
@@ -92,7 +101,7 @@ class HopState:
     run_seconds: float = 0.0
     examples: int = 0
     run_errors: int = 0
-    first_run_error: str = ""
+    run_failures: list[str] = field(default_factory=list)  # "status: error" of every example that failed to run
     outputs: list[OutputTrack] = field(default_factory=list)
     interface: set[str] = field(default_factory=set)  # dtype casts and output matching the runner reported
 
@@ -360,6 +369,7 @@ class Engine:
                 if error <= SAME_FUNCTION_RTOL * scale:
                     row["precision"] = ("float32 rounding only: in float64 the converted model matches the truth "
                                         f"({error:.2g}); the converter kept the function but rounds worse")
+                    settle_rounding(row)
                     continue
                 kept = (given[index].astype(np.float64) if index < len(given) and given[index].shape == wide.shape
                         else None)
@@ -370,6 +380,7 @@ class Engine:
                                         f"function but rounds worse. The float64 gap to the truth ({error:.3g}) was "
                                         f"there before this hop, in hop {before.hop.index} "
                                         f"({before.hop.name})'s artifact")
+                    settle_rounding(row)
                 else:
                     row["precision"] = (f"the function changed: in float64 the converted model is {error:.3g} "
                                         "from the truth" + (f" and {drift:.3g} from the artifact it converted"
@@ -581,7 +592,7 @@ class Engine:
             state.run_seconds += run.step.seconds
             if run.step.status != "ok":
                 state.run_errors += 1
-                state.first_run_error = state.first_run_error or f"{run.step.status}: {run.step.error}"
+                state.run_failures.append(f"{run.step.status}: {run.step.error}")
                 outcome.failures.append(f"hop {state.hop.index} {state.hop.name}: {run.step.status}")
                 previous = None
                 continue
@@ -604,7 +615,8 @@ class Engine:
                 previous[index] if previous is not None and index < len(previous) else None,
                 produced[index] if index < len(produced) else None, len(produced), label, input_file,
                 state.artifact.parent)
-            outcome.scores[f"hop{state.hop.index}:{output.name}"] = comparison.max_rel_err
+            # Steered by how much of its allowance the output used, not by a relative error that ignores it.
+            outcome.scores[f"hop{state.hop.index}:{output.name}"] = comparison.allowance_used
             if not comparison.passed:
                 outcome.failures.append(f"hop {state.hop.index} {state.hop.name} {output.name}: {comparison.error}")
 
@@ -681,16 +693,34 @@ class Engine:
             reason = ("the source model failed on every example" if cell.source_rejections else "no example ran")
             return {"status": "source_error", "error": reason}
         columns: dict[str, Any] = {}
+        # Every distinct failure of the hop is kept: the worst status wins and the row lists them all, so a
+        # run error on some examples cannot hide a wrong answer on the others (nor a known failure cover both).
+        failures: list[tuple[str, str]] = []
         if track.cumulative is not None:
             columns = comparison_columns(track, cell.truth or "none: no example ran")
+            failures += [("mismatch", text) for text in track.failures()]
         if track.own is not None:
             columns.update({"hop_max_abs_err": track.own.max_abs_err,
                             "hop_status": "pass" if track.own.passed else "mismatch"})
         if state.interface:
             columns["interface"] = "; ".join(sorted(state.interface))
         if state.run_errors:
-            columns.update({"status": "run_error", "error": (
-                f"{state.run_errors} of {state.examples} examples failed; first: {state.first_run_error}")})
+            kinds = [failure_kind(text) for text in state.run_failures]
+            for text in distinct(state.run_failures):
+                status, _, error = text.partition(": ")
+                count = kinds.count(failure_kind(text))
+                failures.append((status, error if state.examples == 1 else
+                                 f"{count} of {state.examples} examples failed to run: {error}"))
+        if failures:
+            columns.update({"status": min((status for status, _ in failures), key=STATUS_ORDER.index),
+                            "error": "; ".join(text for _, text in failures),
+                            "failures": json.dumps([list(failure) for failure in failures])})
+        if cell.search is not None and cell.search.unsatisfiable:
+            # Judged on the export (and regression) examples alone: the search never ran, which fails the cell.
+            judged = len(track.seen)
+            columns.update({"status": "source_error", "error": "; ".join(filter(None, [
+                f"{cell.search.unsatisfiable}: only {judged} example{'s' if judged != 1 else ''} judged "
+                "(the export and regression examples)", columns.get("error")]))})
         if cell.search is not None and cell.search.flaky:
             columns["error"] = (columns.get("error") or "") + f" [{cell.search.flaky}]"
         return columns
