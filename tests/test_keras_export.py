@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.converters.onnx_from_keras_export import OnnxFromKerasViaExport
+from harness.oracle.compare import rule_source
 from harness.repro.templates import plan_for, render
 from harness.run.engine import Engine
 from harness.run.selection import select_routes
@@ -27,6 +28,6 @@ def test_keras_export_writes_onnx_that_onnx2pytorch_reads_and_onnx_tf_refuses(st
 def test_its_finding_repro_calls_keras_export() -> None:
     plan = plan_for(OnnxFromKerasViaExport(), "keras")
     text = render(plan, title="t", what="w", input_names=["features"], output_names=["logits"],
-                  signature=[("features", [None, 64], "float32")])
+                  rule=rule_source(), signature=[("features", [None, 64], "float32")])
     compile(text, "repro.py", "exec")
     assert 'model.export(str(path), format="onnx"' in text and plan.files == ("model.keras",)
