@@ -45,6 +45,9 @@ class Converter(ABC):
     declared_table: ClassVar[str | None] = None
     node_cases: ClassVar[bool] = False  # joins the ONNX node-case probes (from ONNX, or on the way back to it)
     source_probes: ClassVar[bool] = False  # joins the single-op probes as an exporter of its source framework
+    # Routes through it at chosen export opsets (the published opset sweep) are enumerated; False: only at the
+    # exporters' defaults, where the sweep would cost more than this converter's record says it is worth.
+    opset_sweep: ClassVar[bool] = True
 
     def __init__(self, variant: str = "", *, stack: str | None = None, opset: int | None = None) -> None:
         if variant not in self.variants:

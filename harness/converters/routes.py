@@ -57,6 +57,8 @@ def consistent_opsets(path: Sequence[Converter]) -> bool:
     exporters = [converter for converter in path if converter.takes_opset]
     if all(converter.opset is None for converter in exporters):
         return True
+    if not all(converter.opset_sweep for converter in path):
+        return False  # a converter the sweep leaves out is routed at the default opsets only
     return len({converter.target_opset for converter in exporters}) == 1
 
 
