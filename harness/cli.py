@@ -34,11 +34,17 @@ PUBLISH_OPSETS = "default,11,12,13,15"
 MUTANT_EXAMPLES = 10  # a mutant is one hop on one model: fewer examples keep a whole-zoo self-test short
 
 
+MUTANT_FLOOR = 0.9  # of planted faults detected; below it the self-test exits 1
+
+
 def add_mutant_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mutants", action="store_true",
                         help="mutation self-test instead of the round trips: plant known faults and benign "
                              "controls in the exported ONNX graph, one per hop, and write mutation.md "
                              "(hypothesis profile 'mutation': derandomized, no shrinking)")
+    parser.add_argument("--mutant-floor", type=float, default=MUTANT_FLOOR, metavar="FRACTION",
+                        help="with --mutants, exit 1 when fewer of the planted faults than this are detected "
+                             f"(default {MUTANT_FLOOR:g}; the zoo's hand-written models detect 96%%)")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -249,6 +255,9 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
           f"reports in {out_dir}/ (summary.md, results.csv, results.json)")
     if result.stale_known_failures:
         print(f"[parity] stale known failures (matched nothing): {', '.join(result.stale_known_failures)}")
+    vacuous = {(row["model"], row["output"]): row["vacuous"] for row in result.rows if row.get("vacuous")}
+    for (model, output), why in vacuous.items():
+        print(f"[parity] warning: the verdicts on {model} output {output} are vacuous: {why}", file=sys.stderr)
     return result.rows
 
 
@@ -278,7 +287,19 @@ def run_mutants(args: argparse.Namespace, work_dir: Path, models_for: Any,
     totals = summarize(runs)
     print(f"[parity] mutation self-test of {len(runs)} model(s): {totals.figures()}; "
           f"{time.perf_counter() - started:.0f} s; report in {path}")
-    return 0
+    # A verdict that misses planted faults, or fails benign changes, is worth little on this model: say so.
+    detected = totals.detected / totals.faults if totals.faults else 0.0
+    problems = []
+    if detected < args.mutant_floor:
+        problems.append(f"only {totals.detected} of {totals.faults} planted faults detected, below the floor of "
+                        f"{args.mutant_floor:.0%} (--mutant-floor): passes on this model say little; see the "
+                        "vacuous column of a round trip, and consider trained-looking weights")
+    if totals.controls_passed < totals.controls:
+        problems.append(f"{totals.controls - totals.controls_passed} of {totals.controls} benign controls failed: "
+                        "false alarms")
+    for problem in problems:
+        print(f"[parity] self-test failed: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def command_zoo(args: argparse.Namespace) -> int:

@@ -87,3 +87,30 @@ def test_a_check_cell_whose_later_hops_were_skipped_replays_the_hops_that_exist(
     assert main(["replay", str(cell), "--example", str(cell / "export_example.npz")]) == 1
     printed = capsys.readouterr().out
     assert "torch->onnx" in printed and "convert_error" in printed and "skipped" in printed
+
+
+def test_a_model_whose_outputs_ignore_the_input_is_said_to_pass_vacuously(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, rows = check(tmp_path, "tests.user_models:constant_torch_model", "--input", "x:Bx6:float32",
+                       "--routes", "torch>onnx>tf>onnx>torch", "--no-localize")
+    assert code == 0 and (rows["status"] == "pass").all()
+    assert (rows["input_dependence"] == 0).all()
+    assert rows["vacuous"].str.contains("do not depend on the input").all()
+    assert "## Vacuous verdicts" in (tmp_path / "reports" / "summary.md").read_text()
+    assert "are vacuous: the outputs do not depend on the input" in capsys.readouterr().err
+
+
+def test_a_model_whose_outputs_move_with_the_input_is_not_vacuous(tmp_path: Path) -> None:
+    _, rows = check(tmp_path, "tests.user_models:small_torch_regressor", "--input", "x:Bx6:float32",
+                    "--routes", "torch>onnx>tf>onnx>torch", "--no-localize")
+    assert (rows["input_dependence"] > 0).all() and rows["vacuous"].isna().all() | (rows["vacuous"] == "").all()
+
+
+def test_the_self_test_fails_below_its_detection_floor_and_says_why(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """googlenet's --mutants detected 1 of 9 planted faults and still exited 0; a constant model detects 2 of 5."""
+    argv = ["check", "tests.user_models:constant_torch_model", "--input", "x:Bx6:float32", "--mutants",
+            "--work-dir", str(tmp_path / "work"), "--out", str(tmp_path / "reports")]
+    assert main(argv) == 1
+    assert "below the floor of 90% (--mutant-floor)" in capsys.readouterr().err
+    assert main([*argv, "--mutant-floor", "0.2"]) == 0  # the floor is the user's to set

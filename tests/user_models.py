@@ -43,3 +43,18 @@ def layer_norm_regressor() -> Any:
 
     torch.manual_seed(5)
     return torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.LayerNorm(8), torch.nn.Linear(8, 2)).eval()
+
+
+def constant_torch_model() -> Any:
+    """Outputs that ignore the input (as googlenet with weights=None and 10 classes did): every hop passes."""
+    import torch
+
+    class Constant(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bias = torch.nn.Parameter(torch.tensor([0.5, -1.5, 2.0]))
+
+        def forward(self, x: Any) -> Any:
+            return x.sum(dim=1, keepdim=True) * 0.0 + self.bias
+
+    return Constant().eval()

@@ -21,8 +21,9 @@ COLUMNS = (
     "hop_status", "truth", "error_vs_truth", "reference_noise", "noise_multiple", "noise_factor", "float32_rule",
     "verdict_note", "candidate_float64_err", "precision",
     "twin_max_abs_err", "twin_status", "atol", "rtol", "tolerance_reason", "conversions", "cached", "examples",
-    "source_rejections", "worst_example", "output_scale", "nonfinite_reference", "lost_dynamic_axes", "onnx_ops",
-    "error", "failures", "interface", "first_divergent_node", "localization", "localized_on", "repro", "seconds",
+    "source_rejections", "worst_example", "output_scale", "input_dependence", "vacuous", "nonfinite_reference",
+    "lost_dynamic_axes", "onnx_ops", "error", "failures", "interface", "first_divergent_node", "localization",
+    "localized_on", "repro", "seconds",
     "artifact", "minimal_example", "replay_example", "replay", "harness_version", "versions", "command",
 )
 
@@ -96,6 +97,17 @@ def failure_table(frame: pd.DataFrame) -> pd.DataFrame:
                    "replay_example"]]
 
 
+def vacuous_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One line per (model, output) whose verdicts are vacuous, with the routes it concerns and why."""
+    if "vacuous" not in frame:
+        return pd.DataFrame()
+    flagged = frame[frame["vacuous"].fillna("").astype(str) != ""]
+    if flagged.empty:
+        return pd.DataFrame()
+    return (flagged.groupby(["model", "output", "vacuous"], sort=False)["route"].nunique().rename("routes")
+            .reset_index()[["model", "output", "routes", "vacuous"]])
+
+
 def versions_table(frame: pd.DataFrame) -> pd.DataFrame:
     stacks = frame.drop_duplicates("stack")[["stack", "versions"]]
     return pd.DataFrame({str(row.stack): json.loads(str(row.versions)) for row in stacks.itertuples()}).fillna("")
@@ -134,6 +146,13 @@ def summary_markdown(frame: pd.DataFrame, *, command: str, stale: list[str]) -> 
         "## Failing hops",
         "",
         failure_table(frame).to_markdown(index=False) if len(failure_table(frame)) else "None.",
+        "",
+        "## Vacuous verdicts",
+        "",
+        "Outputs of the source model that do not move with its input, or sit far below the tolerance: a pass on",
+        "them says nothing about the converter.",
+        "",
+        vacuous_table(frame).to_markdown(index=False) if len(vacuous_table(frame)) else "None.",
         "",
         "## Stacks",
         "",

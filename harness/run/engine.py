@@ -33,6 +33,7 @@ from harness.execution.stacks import get_stack, stack_versions
 from harness.execution.worker import load_npz
 from harness.formats import KERAS, TORCH, Format
 from harness.oracle.compare import Comparison, compare, worst
+from harness.oracle.sensitivity import Sensitivity
 from harness.oracle.verdict import (
     LOCALIZABLE,
     OutputTrack,
@@ -118,6 +119,8 @@ class Cell:
     source_rejections: int = 0
     minimal_example: str = ""
     truth: str = ""  # how the source's float64 truth was computed, or "none: why"
+    # Per output, how the source's outputs moved over the examples: a pass on outputs that do not says nothing.
+    sensitivity: list[Sensitivity] = field(default_factory=list)
 
 
 def io_for(spec: ModelSpec, source: Format) -> dict[str, Any]:
@@ -580,6 +583,10 @@ class Engine:
             cell.truth = source.truth
         reference = source.outputs[0]
         truth = source.truths[0] if source.truths else None
+        for index, output in enumerate(reference[:len(cell.spec.outputs)]):
+            if index == len(cell.sensitivity):
+                cell.sensitivity.append(Sensitivity())
+            cell.sensitivity[index].add(output)
         outcome = Outcome()
         previous: list[np.ndarray] | None = reference
         for state in cell.hops:
@@ -677,7 +684,8 @@ class Engine:
                 "harness_version": __version__, "versions": json.dumps(versions, sort_keys=True),
             }
             for index, output in enumerate(cell.spec.outputs):
-                row = {**base, "output": output.name, **self.twin_columns(context, index)}
+                row = {**base, "output": output.name, **self.twin_columns(context, index),
+                       **sensitivity_columns(cell, index)}
                 row.update(self.verdict(cell, state, index))
                 rows.append(row)
         return rows
@@ -734,6 +742,15 @@ class Engine:
 # Two float64 evaluations of the same function differ by float64 rounding only (about 1e-16 relative per
 # operation); a changed function differs by far more than this.
 SAME_FUNCTION_RTOL = 1e-9
+
+
+def sensitivity_columns(cell: Cell, index: int) -> dict[str, Any]:
+    """input_dependence and vacuous of one output: measured on the source's outputs of the cell's examples."""
+    if index >= len(cell.sensitivity) or not cell.sensitivity[index].examples:
+        return {"input_dependence": None, "vacuous": ""}
+    sensitivity = cell.sensitivity[index]
+    tolerance = tolerance_for(cell.spec, cell.spec.outputs[index].name, np.empty(0, sensitivity.dtype))
+    return {"input_dependence": sensitivity.input_dependence, "vacuous": sensitivity.vacuous(tolerance)}
 
 
 def _replayed_only(*args: Any) -> Any:
