@@ -113,3 +113,9 @@ def test_an_observer_sees_the_stages_of_a_cell_in_the_engines_order(engine: Engi
     per_example = seen[3:-3]
     assert per_example[:4] == [SOURCE_RUNS, HOP_RUNS, COMPARISONS, HOP_RUNS]  # the source, then hop by hop
     assert per_example.count(SOURCE_RUNS) == len(examples) >= 8
+
+
+def test_the_hops_before_a_failing_one_are_topped_up_and_the_row_says_how(engine: Engine) -> None:
+    first, failing = run(engine, "identity", "scale_1e-3")
+    assert failing["status"] == "mismatch" and first["status"] == "pass" and first["examples"] >= 8
+    assert "seeded over every value kind" in str(first["examples_drawn"])

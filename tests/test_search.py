@@ -116,3 +116,16 @@ def test_a_models_regression_examples_run_in_every_route(tmp_path: Path) -> None
     labels, rows, _ = labels_per_route(tmp_path, spec, routes, EngineOptions(examples=2, profile="ci"))
     assert all(labels[route.id][1] == kept.describe() for route in routes), labels
     assert all(row["examples"] == 4 for row in rows)  # the export example, the kept one, the search's two
+
+
+def test_top_ups_cover_every_value_kind_and_scale_not_standard_values_only() -> None:
+    """After the search stops at a later hop's failure, the earlier hops' remaining examples came all from
+    normal(1e0) (49 of 49 measured): zeros, ties, sparse, wide and large inputs never reached them."""
+    from harness.run.inputs import REAL_KINDS, spread_recipes
+
+    spec = all_models()["mlp"]
+    recipes = spread_recipes(spec, count=len(REAL_KINDS) * 2, seed=7919)
+    kinds = {recipe.inputs[0].kind for recipe in recipes}
+    assert kinds == set(REAL_KINDS)
+    assert len({recipe.inputs[0].scale_exponent for recipe in recipes}) > 2
+    assert spread_recipes(spec, count=5, seed=7919) == recipes[:5]  # seeded: the same examples every run

@@ -21,6 +21,7 @@ COLUMNS = (
     "hop_status", "truth", "error_vs_truth", "reference_noise", "noise_multiple", "noise_factor", "float32_rule",
     "verdict_note", "candidate_float64_err", "precision",
     "twin_max_abs_err", "twin_status", "atol", "rtol", "tolerance_reason", "conversions", "cached", "examples",
+    "examples_drawn",
     "source_rejections", "worst_example", "output_scale", "input_dependence", "vacuous", "nonfinite_reference",
     "lost_dynamic_axes", "onnx_ops", "error", "failures", "interface", "first_divergent_node", "localization",
     "localized_on", "repro", "seconds",

@@ -43,7 +43,7 @@ from harness.oracle.verdict import (
     settle_rounding,
     tolerance_for,
 )
-from harness.run.inputs import build_example, example_recipes, largest_recipe, seeded_recipes
+from harness.run.inputs import build_example, example_recipes, largest_recipe, seeded_recipes, spread_recipes
 from harness.run.search import Outcome, SearchResult, search
 from harness.runners import runner_for
 from harness.spec import ExampleRecipe, InputSpec, ModelSpec, OutputSpec, channels_last, to_layout
@@ -121,6 +121,7 @@ class Cell:
     truth: str = ""  # how the source's float64 truth was computed, or "none: why"
     # Per output, how the source's outputs moved over the examples: a pass on outputs that do not says nothing.
     sensitivity: list[Sensitivity] = field(default_factory=list)
+    topped_up: int = 0  # examples run after the search stopped, seeded over the whole recipe distribution
 
 
 def io_for(spec: ModelSpec, source: Format) -> dict[str, Any]:
@@ -551,14 +552,17 @@ class Engine:
 
     def top_up(self, cell: Cell) -> None:
         """Hypothesis stops at the first failing example, so the hops before a failing hop may have run only
-        a few; every hop that still runs gets the full example budget from seeded examples."""
+        a few; every hop that still runs gets the full example budget from seeded examples drawn over the whole
+        recipe distribution (every value kind, every scale), not standard values alone."""
         wanted = self.options.examples + 1 + len(cell.spec.regression_examples)  # and the export example
         running = [state for state in cell.hops if state.status == "ok"]
         if not running or min(state.examples for state in running) >= wanted or cell.source_rejections >= wanted:
             return
         missing = wanted - min(state.examples for state in running)
-        for recipe in seeded_recipes(cell.spec, count=missing + 1, seed=self.options.seed + 7919)[1:]:
+        for recipe in spread_recipes(cell.spec, count=missing, seed=self.options.seed + 7919,
+                                     nonfinite=self.options.nonfinite):
             self.evaluate(cell, build_example(cell.spec, recipe), recipe.describe())
+            cell.topped_up += 1
 
     def evaluate(self, cell: Cell, arrays: list[np.ndarray], label: str) -> Outcome | None:
         """Run one example (torch layout) through the source and every converted hop."""
@@ -676,6 +680,9 @@ class Engine:
                 "converter_version": versions.get(converter.package, "?"), "stack": converter.stack,
                 "conversions": 0 if state.status == "skipped" or state.cached else 1, "cached": state.cached,
                 "examples": state.examples,
+                "examples_drawn": (f"{state.examples - cell.topped_up} by the search (hypothesis), "
+                                   f"{cell.topped_up} seeded over every value kind after it stopped at a failure"
+                                   if cell.topped_up else "by the search (hypothesis)"),
                 "source_rejections": cell.source_rejections, "onnx_ops": state.onnx_ops,
                 "lost_dynamic_axes": state.lost_dynamic_axes,
                 "seconds": round(state.convert_seconds + state.run_seconds, 3), "artifact": str(state.artifact),

@@ -118,6 +118,23 @@ def largest_recipe(spec: ModelSpec, seed: int = 0) -> ExampleRecipe:
     return ExampleRecipe(dims, tuple(InputRecipe(kind, 0, seed + i) for i, kind in enumerate(first)))
 
 
+def spread_recipes(spec: ModelSpec, *, count: int, seed: int, nonfinite: bool = False) -> list[ExampleRecipe]:
+    """`count` seeded recipes drawn from the whole distribution the search draws from: every value kind of each
+    input's domain in turn (zeros, ties, sparse, wide, large ...), scales over the full range, random dims. What
+    the hops before a failing one get once the search has stopped at the failure."""
+    recipes = []
+    for number in range(count):
+        rng = np.random.default_rng([seed, number])
+        dims: dict[str, int] = {}
+        for input_spec in spec.inputs:
+            dims.update({name: int(rng.integers(low, high + 1)) for name, (low, high) in input_spec.dim_bounds.items()})
+        recipes.append(ExampleRecipe(dims, tuple(
+            InputRecipe(kinds_for(s, nonfinite=nonfinite)[(number + i) % len(kinds_for(s, nonfinite=nonfinite))],
+                        int(rng.integers(-MAX_SCALE_EXPONENT, MAX_SCALE_EXPONENT + 1)), seed * 1000 + number * 10 + i)
+            for i, s in enumerate(spec.inputs))))
+    return recipes
+
+
 def seeded_recipes(spec: ModelSpec, *, count: int, seed: int) -> list[ExampleRecipe]:
     """A fixed list without hypothesis: the export example, then random dims with standard values."""
     if count < 1:
