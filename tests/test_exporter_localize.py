@@ -110,3 +110,12 @@ def test_a_fault_after_every_named_node_is_reported_as_unmapped(engine: Engine) 
     row = exported_row(engine, "mlp", Route(TORCH, (Hop(1, CorruptingOnnxFromTorch("torchscript_output")),)))
     assert row["first_divergent_node"] == ""
     assert "agree" in row["localization"] and "no source name maps to" in row["localization"], row["localization"]
+
+
+@pytest.mark.stacks
+def test_a_passing_value_that_does_not_read_the_fault_does_not_clear_it(engine: Engine) -> None:
+    """In a residual block the projection shortcut runs after bn2 but reads only the block's input: a fault in
+    layer2.conv1 must not be cleared by it (execution order), only by a value downstream in the data flow."""
+    row = exported_row(engine, "resnet_blocks", Route(TORCH, (Hop(1, CorruptingOnnxFromTorch("torchscript_Conv4")),)))
+    assert "(torch module layer2.conv1)" in row["first_divergent_node"], row["localization"]
+    assert "first divergent torch module 'layer2.conv1'" in row["localization"]

@@ -213,10 +213,24 @@ def onnx_intermediates(model_path: str, inputs_npz: str, out_path: str, family: 
         node = nodes[index]
         result["matched"].append({"source": source["name"], "value": name, "layout": layout, "node_index": index,
                                   "node_name": node.name, "op_type": node.op_type,
-                                  "first_node": within[0]})
+                                  "first_node": within[0], "upstream": sorted(upstream_of(nodes, index))})
         chosen.append(values[name])
     save_npz(out_path, [entry["source"] for entry in result["matched"]], chosen)
     return result
+
+
+def upstream_of(nodes: list[Any], index: int) -> set[int]:
+    """The nodes whose values flow into node `index` (itself included), through the graph's data flow."""
+    producer = {name: position for position, node in enumerate(nodes) for name in node.output if name}
+    seen: set[int] = set()
+    pending = [index]
+    while pending:
+        position = pending.pop()
+        if position in seen:
+            continue
+        seen.add(position)
+        pending += [producer[name] for name in nodes[position].input if name in producer]
+    return seen
 
 
 # -- in the controller ---------------------------------------------------------------------------------------
@@ -229,6 +243,7 @@ class TensorCheck:
     op_type: str
     first_node: int  # the first node of the source's scope: the divergence lies between it and node_index
     comparison: Comparison
+    upstream: frozenset[int] = frozenset()  # the nodes whose values flow into this one
 
 
 @dataclass
@@ -330,12 +345,17 @@ def localize_export(pool: WorkerPool, converter: Converter, source_artifact: Pat
             value = np.moveaxis(value, 1, -1)
         comparison = compare(expected, value, tolerance or default_tolerance(expected.dtype))
         result.checks.append(TensorCheck(match["source"], match["node_index"], match["node_name"],
-                                         match["op_type"], match["first_node"], comparison))
-    last_pass = max((position for position, check in enumerate(result.checks) if check.comparison.passed),
-                    default=-1)
-    result.transient = [check.source for check in result.checks[:last_pass] if not check.comparison.passed]
-    if last_pass + 1 < len(result.checks):
-        result.divergent = result.checks[last_pass + 1]
+                                         match["op_type"], match["first_node"], comparison,
+                                         frozenset(match.get("upstream", ()))))
+    # A failing value is cleared (an op the exporter fused away, not the fault) only when a passing value lies
+    # downstream of it in the graph's data flow: a shortcut that runs later but never reads it clears nothing.
+    passing = [check for check in result.checks if check.comparison.passed]
+    cleared = [check for check in result.checks if not check.comparison.passed
+               and any(check.node_index in later.upstream for later in passing)]
+    result.transient = [check.source for check in cleared]
+    failing = [check for check in result.checks if not check.comparison.passed and check not in cleared]
+    if failing:
+        result.divergent = failing[0]
         result.found = True
     else:
         result.note = "the divergence lies in nodes no source name maps to, after the last matched one"
