@@ -230,3 +230,13 @@ def test_an_empty_output_compares_without_error() -> None:
     empty = np.zeros((3, 0), dtype=np.float32)
     assert compare(empty, empty.copy(), FP32).passed
     assert compare(empty, empty.copy(), FP32, truth=empty.astype(np.float64)).passed
+
+
+def test_a_float_tolerance_override_never_loosens_an_integer_comparison() -> None:
+    """Suspected in issue 24: a model's float tolerance override applied to integer intermediates (the localizer
+    compares every prefix output with the row's tolerance). Dismissed: integers are compared exactly whatever
+    the tolerance says."""
+    loose = Tolerance(atol=10.0, rtol=1.0, reason="a model's float override")
+    reference = np.array([3, 7, 12, 15], np.int64)
+    assert not compare(reference, np.array([3, 7, 13, 15], np.int64), loose).passed
+    assert compare(reference, reference.copy(), loose).passed
