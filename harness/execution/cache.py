@@ -476,7 +476,7 @@ def is_refusal(reply: dict[str, Any]) -> bool:
     return not reply.get("ok", True) and UntrustedArtifactError.__name__ in str(reply.get("error", ""))
 
 
-DEFAULT_BUDGET_MB = 10 * 1024  # a dozen checks of small models left 4.3 GB; the published job's cache is ~3 GB
+DEFAULT_BUDGET_MB = 10 * 1024  # a dozen checks of small models left 4.3 GB; the published job uses 6.4 GiB
 
 
 def cache_budget_bytes() -> int:

@@ -277,33 +277,34 @@ def badge(status: str, text: str, title: str, data: dict[str, Any]) -> str:
 
 
 def zoo_tables(zoo: pd.DataFrame) -> list[str]:
-    """One table per source framework, holding only the models built in it and the routes that start from it, a
-    column per (route, hop) with the opsets collapsed into it: each model's own routes side by side, not spread
-    over every route of the zoo. Every hop at every opset keeps its own data-* element (what tests read)."""
+    """One table per source framework, holding only the models built in it and a column per route that starts
+    from it (its opsets collapsed into it): each model's own routes side by side at 1600 px, not spread over a
+    column per hop of every route of the zoo. A cell shows the route's hops at the exporters' default opsets as
+    numbered squares, then a line of squares per chosen export opset; every square is one hop's row, with its
+    numbers as data-* attributes (what tests read)."""
     from harness.converters.routes import strip_opset
 
     out: list[str] = []
     zoo = zoo.assign(base_route=[strip_opset(str(route)) for route in zoo["route"]],
                      source=[str(route).split(">")[0] for route in zoo["route"]])  # a route starts at its source
     for source, by_source in zoo.groupby("source", sort=False):
-        columns = by_source.drop_duplicates(["base_route", "hop_index"]).sort_values(["base_route", "hop_index"])
+        routes = sorted(set(by_source["base_route"].astype(str)))
+        converters = {route: " ".join(sorted(set(group["converter"].dropna().astype(str))))
+                      for route, group in by_source.groupby("base_route")}
         route_stacks = {str(route): " ".join(sorted(set(group["stack"].dropna().astype(str))))
                         for route, group in by_source.groupby("base_route")} if "stack" in by_source else {}
-        out.append(f"<h2>From {html.escape(str(source))}: model x route x hop</h2>"
+        out.append(f"<h2>From {html.escape(str(source))}: model x route</h2>"
                    f"<table id='zoo-{html.escape(str(source))}'><tr><th>model</th>")
-        out += [f"<th data-converter='{html.escape(str(c.converter))}' "
-                f"data-stacks='{html.escape(route_stacks.get(str(c.base_route), ''))}'>"
-                f"{wrappable(str(c.base_route))}<br>{c.hop_index}. {html.escape(str(c.hop))}</th>"
-                for c in columns.itertuples()]
+        out += [f"<th data-converters='{html.escape(converters.get(route, ''))}' "
+                f"data-stacks='{html.escape(route_stacks.get(route, ''))}'>{wrappable(route)}</th>"
+                for route in routes]
         out.append("</tr>")
         for model, rows in by_source.groupby("model", sort=False):
             out.append(f"<tr><th>{html.escape(str(model))}</th>")
-            cells: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+            cells: dict[str, list[dict[str, Any]]] = {}
             for row in cast(list[dict[str, Any]], rows.drop_duplicates(["route", "hop_index"]).to_dict("records")):
-                cells.setdefault((str(row["base_route"]), row["hop_index"]), []).append(row)
-            for column in columns.itertuples():
-                at_opsets = cells.get((str(column.base_route), column.hop_index))
-                out.append(zoo_cell(str(model), at_opsets) if at_opsets else "<td></td>")
+                cells.setdefault(str(row["base_route"]), []).append(row)
+            out += [zoo_cell(str(model), cells[route]) if route in cells else "<td></td>" for route in routes]
             out.append("</tr>")
         out.append("</table>")
     return out
@@ -332,28 +333,36 @@ def data_attributes(data: dict[str, Any]) -> str:
     return " ".join(f'data-{key}="{html.escape(str(value))}"' for key, value in data.items())
 
 
-def opset_chip(model: str, row: dict[str, Any]) -> str:
-    opset = opset_number(row.get("opset"))
+def hop_square(model: str, row: dict[str, Any]) -> str:
+    """One hop of one route at one opset: its number on its status's colour, its error on hover."""
     colour = COLOURS.get(str(row["status"]), "#bdbdbd")
-    title = f"opset {opset}: {row['status']}" + ("" if pd.isna(row["error"]) else f": {row['error']}")
-    return (f'<span class="opset" style="background:{colour}" title="{html.escape(title)}" '
-            f"{data_attributes(hop_data(model, row))}>{opset if opset is not None else '?'}</span>")
+    error = number(row["max_abs_err"])
+    title = f"{row['hop_index']}. {row['hop']} ({row['converter']}): {row['status']}"
+    title += f" {error:.1e}" if math.isfinite(error) else ""
+    title += "" if pd.isna(row["error"]) else f": {row['error']}"
+    return (f'<span class="hop" style="background:{colour}" title="{html.escape(title)}" '
+            f"{data_attributes(hop_data(model, row))}>{row['hop_index']}</span>")
 
 
-def zoo_cell(model: str, at_opsets: list[dict[str, Any]]) -> str:
-    """A hop of a route: coloured by its run at the exporter's default opset (else its first), then one small
-    square per chosen export opset, coloured by its status."""
-    default = next((row for row in at_opsets if row["route"] == row["base_route"]), at_opsets[0])
+def zoo_cell(model: str, rows: list[dict[str, Any]]) -> str:
+    """A route of a model: its hops at the default opsets (else at the first chosen one), the worst of them in
+    words, then a line per chosen export opset."""
+    by_route: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(rows, key=lambda row: int(row["hop_index"])):
+        by_route.setdefault(str(row["route"]), []).append(row)
+    default_route = next((route for route in by_route if route == rows[0]["base_route"]), next(iter(by_route)))
+    default = by_route.pop(default_route)
+    worst = worst_of([str(row["status"]) for row in default])
+    errors = [number(row["max_abs_err"]) for row in default if math.isfinite(number(row["max_abs_err"]))]
     # A figure only where it is one: a failed run's "inf" says nothing the status does not.
-    error = f" {float(default['max_abs_err']):.1e}" if math.isfinite(number(default["max_abs_err"])) else ""
-    title = "" if pd.isna(default["error"]) else str(default["error"])
-    chosen = sorted((row for row in at_opsets if row is not default),
-                    key=lambda row: opset_number(row.get("opset")) or 0)
-    chips = "".join(opset_chip(model, row) for row in chosen)
-    colour = COLOURS.get(str(default["status"]), "#bdbdbd")
-    return (f'<td class="cell" style="background:{colour}" title="{html.escape(title)}" '
-            f"{data_attributes(hop_data(model, default))}>{html.escape(str(default['status']) + error)}"
-            + (f'<div class="opsets">{chips}</div>' if chips else "") + "</td>")
+    text = worst + (f" {max(errors):.1e}" if errors else "")
+    lines = [f'<div class="hops">{"".join(hop_square(model, row) for row in default)}</div>',
+             f'<div class="worst" style="color:{COLOURS.get(worst, "#616161")}">{html.escape(text)}</div>']
+    for at_opset in sorted(by_route.values(), key=lambda rows: opset_number(rows[0].get("opset")) or 0):
+        label = opset_number(at_opset[0].get("opset"))
+        lines.append(f'<div class="hops"><span class="opset">{label if label is not None else "?"}</span>'
+                     f'{"".join(hop_square(model, row) for row in at_opset)}</div>')
+    return f"<td>{''.join(lines)}</td>"
 
 
 def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], command: str,
@@ -364,7 +373,9 @@ def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], comma
            "td,th{border:1px solid #fff;padding:2px 5px} .cell{color:#fff;white-space:nowrap}",
            "th{background:#eee;position:sticky;top:0;max-width:8em;font-weight:normal;font-size:11px}",
            "tr>th:first-child{max-width:none;white-space:nowrap;text-align:left} .hidden{display:none}",
-           ".opsets{display:flex;gap:1px;margin-top:1px} .opset{font-size:9px;padding:0 2px;color:#fff}",
+           "td{vertical-align:top;background:#fafafa} .hops{display:flex;gap:1px;margin:1px 0}",
+           ".hop{color:#fff;font-size:10px;min-width:14px;text-align:center}",
+           ".opset{font-size:9px;color:#616161;min-width:16px} .worst{font-size:11px;white-space:nowrap}",
            "</style></head><body>",
            "<h1>Parity compatibility matrix</h1><ul>"]
     out += [f"<li>{html.escape(line.lstrip('- '))}</li>" for line in header_lines(frame, command) if line]
@@ -374,8 +385,9 @@ def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], comma
     stacks = sorted(set(frame["stack"].dropna().astype(str))) if "stack" in frame else []
     out += ["</select> Show stack: <select id='stack'><option value=''>all</option>"]
     out += [f"<option>{html.escape(name)}</option>" for name in stacks]
-    out += ["</select> Hover a cell for its error. Each zoo cell shows the route at the exporter's default opset; "
-            "the small squares below it, the same hop at each chosen export opset.</p>"]
+    out += ["</select> Hover a square for its hop's error. A zoo cell is a route: its hops at the "
+            "exporters' default opsets as numbered squares and the worst of them, then a line per chosen export "
+            "opset.</p>"]
     if not zoo.empty:
         out += zoo_tables(zoo)
     table = op_table(final_hop(node)) if table is None else table
@@ -403,7 +415,8 @@ function filterColumns() {
   document.querySelectorAll('table').forEach(function (table) {
     var heads = table.rows[0].cells;
     for (var i = 1; i < heads.length; i++) {
-      var show = (!wanted || heads[i].dataset.converter === wanted) &&
+      var converters = (heads[i].dataset.converters || heads[i].dataset.converter || '').split(' ');
+      var show = (!wanted || converters.indexOf(wanted) >= 0) &&
                  (!stack || heads[i].dataset.stacks === undefined ||
                   heads[i].dataset.stacks.split(' ').indexOf(stack) >= 0);
       for (var r = 0; r < table.rows.length; r++) {
