@@ -52,6 +52,8 @@ def test_a_cnn_round_trips_through_onnx2tfs_saved_model(stack_engine: Engine) ->
 
 def test_the_records_name_the_stack_and_what_reads_onnx() -> None:
     for converter in (TfliteFromOnnx, TfFromOnnxViaOnnx2tf):
-        assert converter.stack == "onnx2tf" and converter.node_cases and converter.bare_call
+        assert converter.stack == "onnx2tf" and converter.bare_call
+        # Out of the node-case probes and the opset sweep until their cost is paid down (the record says why).
+        assert not converter.node_cases and not converter.opset_sweep
         assert "onnx2tf.convert(" in (converter.repro_snippet or "")
         assert not converter.deprecated
