@@ -234,17 +234,21 @@ class Stack:
 
     def install(self, uv: str | None) -> None:
         """The environment with every pin. uv links the packages from its shared cache (hardlinks: a second stack
-        or a rebuild costs seconds and no disk for what the cache holds) and resolves from pip's own sources."""
-        env = self.folder / "env"
+        or a rebuild costs seconds and no disk for what the cache holds) and resolves from pip's own sources.
+        The venv is python's own in both cases, not `uv venv`: its pip and setuptools are what pip-built stacks
+        hold, and uv keeps an installed release that satisfies a pin, so both installers give the same versions
+        (`uv venv` has no setuptools, and uv would add the newest where a package asks for any: in `legacy`
+        one without pkg_resources, which its tensorboard imports)."""
+        commands = [[sys.executable, "-m", "venv", str(self.folder / "env")]]
         if uv is None:
-            self.run_logged([[sys.executable, "-m", "venv", str(env)],
-                             [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-                              *self.definition.requirements]])
+            commands.append([str(self.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+                             *self.definition.requirements])
+            self.run_logged(commands)
             return
         options, variables = uv_source_options()
-        self.run_logged([[uv, "venv", "--quiet", "--python", sys.executable, str(env)],
-                         [uv, "pip", "install", "--python", str(self.python), "--link-mode", "hardlink", *options,
-                          *self.definition.requirements]], variables)
+        commands.append([uv, "pip", "install", "--python", str(self.python), "--link-mode", "hardlink", *options,
+                         *self.definition.requirements])
+        self.run_logged(commands, variables)
 
     def install_layer(self, uv: str | None) -> str:
         """A derived stack as a layer over its base: an environment of its own whose site-packages goes on to the
