@@ -333,9 +333,14 @@ class Stack:
         return out
 
     def check_imports(self) -> None:
-        for line in self.definition.checks:
-            completed = subprocess.run([str(self.python), "-c", line], capture_output=True, text=True,
-                                       cwd=self.folder)
+        """Each check in its own process, side by side: importing torch or TensorFlow takes about ten seconds of
+        one core, most of a provisioning from a warm uv cache."""
+        def run(line: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([str(self.python), "-c", line], capture_output=True, text=True, cwd=self.folder)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(self.definition.checks))) as pool:
+            results = list(pool.map(run, self.definition.checks))
+        for line, completed in zip(self.definition.checks, results):
             if completed.returncode != 0:
                 last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
                 raise StackError(f"stack {self.name!r} installed but `{line}` fails: {last[:200]}")
