@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,14 @@ from harness.execution.stacks import StackDefinition, derive, get_stack, install
 CHECKOUT = Path(__file__).resolve().parents[1]
 
 
-def fake_wheel(folder: Path, name: str, version: str, body: str) -> Path:
+def fake_wheel(folder: Path, name: str, version: str, body: str, requires: tuple[str, ...] = ()) -> Path:
     """A pure-Python wheel of one module, built by hand (a wheel is a zip with its metadata and RECORD)."""
     folder.mkdir(parents=True, exist_ok=True)
     dist_info = f"{name}-{version}.dist-info"
+    depends = "".join(f"Requires-Dist: {line}\n" for line in requires)
     files = {
         f"{name}.py": body,
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{depends}",
         f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = []
@@ -52,6 +53,20 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PARITY_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(stacks, "_derived", {})  # stacks a test registers stay in the test
     return tmp_path / "cache"
+
+
+@pytest.fixture
+def local_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder of wheels that pip, and uv through pip's configuration, install from with no index: a tiny
+    stack's whole provisioning in seconds, offline. uv's cache is the test's own."""
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    stacks.uv_source_options.cache_clear()  # it read pip's configuration once per process
+    yield folder
+    stacks.uv_source_options.cache_clear()
 
 
 def test_the_package_ships_its_stack_definitions() -> None:
@@ -145,28 +160,95 @@ def test_a_checkout_is_keyed_by_its_source_not_its_build_folders(tmp_path: Path)
     assert named.package == "onnx2pytorch" and named.label == "checkout"
 
 
-def test_a_stack_derived_from_a_local_wheel_installs_it_and_runs_it(isolated_cache: Path, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """A whole provisioning (venv, pip, import check) on a one-package base stack, so it takes seconds."""
-    tiny = StackDefinition(name="tiny", requirements=("fakeconv==1.0",), base=True, checks=("import fakeconv",))
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_a_stack_derived_from_a_local_wheel_is_a_layer_over_its_base(
+        installer: str, isolated_cache: Path, local_packages: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Whole provisionings (venv, install, import checks, the layer's pip check) of a two-package base stack and a
+    stack derived from a local wheel, so they take seconds: with uv, and with pip when uv is not there."""
+    if installer == "pip":
+        monkeypatch.setenv("PARITY_INSTALLER", "pip")
+    fake_wheel(local_packages, "fakedep", "1.0", "VERSION = '1.0'\n")
+    fake_wheel(local_packages, "fakeconv", "1.0", "ANSWER = 'base'\n", requires=("fakedep",))
+    tiny = StackDefinition(name="tiny", requirements=("fakeconv==1.0",), base=True,
+                           checks=("import fakeconv, fakedep",))
     monkeypatch.setattr(stacks, "defined_stacks", lambda: {"tiny": tiny})
-    wheel = fake_wheel(tmp_path / "v2", "fakeconv", "2.0", "ANSWER = 'from the wheel'\n")
+    # The new release needs a newer fakedep, which appears after the base was provisioned.
+    wheel = fake_wheel(tmp_path / "v2", "fakeconv", "2.0", "ANSWER = 'from the wheel'\n", requires=("fakedep>=2",))
     derivation = derive(str(wheel))
     assert (derivation.base, derivation.old_version, derivation.new_version) == ("tiny", "1.0", "2.0")
     assert derivation.stack.name == "fakeconv-2.0-wheel"
+    base_python = get_stack("tiny").ensure()
+    fake_wheel(local_packages, "fakedep", "2.0", "VERSION = '2.0'\n")
     stacks.register(derivation.stack)
     stack = get_stack("fakeconv-2.0-wheel")
     python = stack.ensure()
+    printed = capsys.readouterr().out
+    assert f"with {installer}" in printed and ("uv not found" in printed) == (installer == "pip")
     assert python.is_relative_to(isolated_cache / "stacks")
-    assert installed_versions(python, ["fakeconv"])["fakeconv"] == "2.0"
-    ran = subprocess.run([str(python), "-c", "import fakeconv; print(fakeconv.ANSWER)"], capture_output=True,
-                         text=True, check=True, cwd=tmp_path)
-    assert ran.stdout.strip() == "from the wheel"
-    marker = stack.folder / stacks.MARKER
-    assert marker.is_file() and stack.ensure() == python  # reused: the second call provisions nothing
+    ran = subprocess.run([str(python), "-c", "import fakeconv, fakedep; print(fakeconv.ANSWER, fakedep.VERSION)"],
+                         capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert ran.stdout.split() == ["from", "the", "wheel", "2.0"]
+    assert installed_versions(python, ["fakeconv", "fakedep"]) | {"python": ""} == {
+        "python": "", "fakeconv": "2.0", "fakedep": "2.0"}
+    assert installed_versions(base_python, ["fakeconv", "fakedep"])["fakeconv"] == "1.0"  # the base is untouched
+    # The layer holds only what changed; the rest is its base's.
+    layer = {path.name.split("-")[0] for path in (stack.folder / "env").glob("lib/python*/site-packages/*.dist-info")}
+    assert {"fakeconv", "fakedep"} <= layer and not layer & {"hypothesis"}
+    record = json.loads((stack.folder / stacks.MARKER).read_text())
+    assert record["installer"] == installer and record["layer_over"] == get_stack("tiny").folder.name
+    assert stack.ensure() == python  # reused: the second call provisions nothing
     # Other bytes under the same file name are another stack; the first stays where it was.
     rebuilt = fake_wheel(tmp_path / "v2b", "fakeconv", "2.0", "ANSWER = 'rebuilt'\n")
     assert derive(str(rebuilt)).stack.key != derivation.stack.key
+    # A layer whose base is gone is not provisioned (it would import nothing of the base's).
+    (get_stack("tiny").folder / stacks.MARKER).unlink()
+    assert not stack.is_provisioned()
+
+
+def test_a_derived_stack_that_does_not_resolve_is_one_line(isolated_cache: Path, local_packages: Path,
+                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_wheel(local_packages, "fakeconv", "1.0", "ANSWER = 'base'\n")
+    tiny = StackDefinition(name="tiny", requirements=("fakeconv==1.0",), base=True, checks=("import fakeconv",))
+    monkeypatch.setattr(stacks, "defined_stacks", lambda: {"tiny": tiny})
+    wheel = fake_wheel(tmp_path / "v2", "fakeconv", "2.0", "", requires=("nosuchdep>=1",))
+    stacks.register(derive(str(wheel)).stack)
+    with pytest.raises(StackError) as failure:
+        get_stack("fakeconv-2.0-wheel").ensure()
+    message = str(failure.value)
+    assert "\n" not in message and "provisioning stack 'fakeconv-2.0-wheel' failed" in message
+    assert "nosuchdep" in message and not get_stack("fakeconv-2.0-wheel").is_provisioned()
+
+
+def test_uv_resolves_from_where_pip_is_configured_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv reads no pip configuration: the harness passes pip's (a variable over the files) so that both install
+    the same files, the best version over every index as pip does."""
+    monkeypatch.setenv("PIP_FIND_LINKS", "/wheels/a /wheels/b")
+    monkeypatch.setenv("PIP_INDEX_URL", "https://mirror.example/simple")
+    monkeypatch.setenv("PIP_CERT", "/certs/ca.pem")
+    stacks.uv_source_options.cache_clear()
+    try:
+        options, variables = stacks.uv_source_options()
+    finally:
+        stacks.uv_source_options.cache_clear()
+    pairs = list(zip(options[::2], options[1::2]))
+    assert ("--index-strategy", "unsafe-best-match") in pairs
+    assert ("--index-url", "https://mirror.example/simple") in pairs
+    assert [value for flag, value in pairs if flag == "--find-links"] == ["/wheels/a", "/wheels/b"]
+    assert variables["SSL_CERT_FILE"] == "/certs/ca.pem"
+
+
+@pytest.mark.parametrize(("log", "line"), [
+    ("Collecting x\nERROR: No matching distribution found for x==9\nmore\n", "ERROR: No matching distribution"),
+    ("Using Python 3.11.7\nerror: No solution found when resolving dependencies\n  cause: Because x==9 was not "
+     "found in the package registry, we can conclude ...\n", "error: No solution found when resolving dependencies: "
+     "cause: Because x==9 was not found"),
+    ("error: Failed to fetch: `https://pypi.org/simple/x/`\n  Caused by: timeout\n", "error: Failed to fetch"),
+])
+def test_a_failed_install_is_named_by_the_line_that_says_why(log: str, line: str, tmp_path: Path) -> None:
+    path = tmp_path / "provision.log"
+    path.write_text(log)
+    assert stacks.last_error_line(path).startswith(line)
 
 
 @pytest.mark.stacks
@@ -195,6 +277,35 @@ def test_an_installed_harness_checks_a_model_from_an_empty_directory(tmp_path: P
     # The workers imported the installed copy, through a folder of links, not the checkout.
     links = list((stacks.cache_root() / "import-root").glob("*/harness"))
     assert any(link.resolve() == (site / "harness").resolve() for link in links)
+
+
+@pytest.mark.stacks
+def test_a_derived_stack_is_a_thin_layer_that_imports_its_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--with onnx2pytorch==0.5.1` over the real `current` stack (provisioned in the per-user cache, as
+    `tox -e tests` does first): the layer imports the new release, and torch and onnx from its base, in megabytes.
+    The layer is made in a cache of the test's own, whose `current` is a link to the real one."""
+    current = get_stack("current")
+    current.ensure()
+    cache = tmp_path / "cache"
+    (cache / "stacks").mkdir(parents=True)
+    (cache / "stacks" / current.folder.name).symlink_to(current.folder, target_is_directory=True)
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(cache))
+    monkeypatch.setattr(stacks, "_derived", {})
+    [name] = stacks.stacks_with(["onnx2pytorch==0.5.1"])
+    layer = get_stack(name)
+    python = layer.ensure()
+    probe = ("import json, onnx, onnx2pytorch, torch; print(json.dumps([onnx2pytorch.__file__, torch.__file__, "
+             "onnx.__file__, torch.__version__]))")
+    ran = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    converter, torch_file, onnx_file, torch_version = json.loads(ran.stdout)
+    assert Path(converter).is_relative_to(layer.folder)
+    assert not Path(torch_file).is_relative_to(layer.folder) and not Path(onnx_file).is_relative_to(layer.folder)
+    assert torch_version.startswith("2.14.1")
+    assert installed_versions(python, ["onnx2pytorch"])["onnx2pytorch"] == "0.5.1"
+    assert installed_versions(current.python, ["onnx2pytorch"])["onnx2pytorch"] == "0.6.0"  # the base unchanged
+    size = sum(path.stat().st_size for path in layer.folder.rglob("*") if path.is_file() and not path.is_symlink())
+    assert size < 300 * 2**20, f"the layer holds {size / 2**20:.0f} MB"
 
 
 def test_reports_name_a_stack_interpreter_from_home_not_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:

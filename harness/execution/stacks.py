@@ -3,6 +3,7 @@ provisioned into a per-user cache keyed by their pins, and described by the vers
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import hashlib
 import json
@@ -29,6 +30,7 @@ from harness.errors import StackError
 DEFINITIONS = Path(__file__).with_name("stacks.toml")
 HARNESS_PACKAGE = Path(__file__).resolve().parent.parent  # the harness package folder, this module two levels down
 MARKER = "stack.json"  # written beside a stack's environment once it installed and its checks imported
+LAYER_PTH = "_parity_base.pth"  # in a derived stack's site-packages: puts its base's packages after its own
 # Folders of a source checkout that are not its source: they change on every build and never enter its key.
 NOT_SOURCE = {".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", "build", "dist",
               ".mypy_cache", ".pytest_cache", ".ruff_cache", ".parity"}
@@ -190,7 +192,12 @@ class Stack:
         return f"parity stacks {self.name}"
 
     def is_provisioned(self) -> bool:
-        return (self.folder / MARKER).is_file() and self.python.exists()
+        marker = self.folder / MARKER
+        if not (marker.is_file() and self.python.exists()):
+            return False
+        # A layer imports its base's packages: it works only while that base is there.
+        layer_over = json.loads(marker.read_text()).get("layer_over")
+        return not layer_over or (self.folder.parent / layer_over / MARKER).is_file()
 
     def ensure(self, *, provision: bool = True) -> Path:
         """The stack's interpreter, provisioning it when it is missing and allowed to."""
@@ -202,45 +209,148 @@ class Stack:
         return self.python
 
     def provision(self) -> None:
-        """Create the environment (python -m venv, pip install of the pins, the import checks), once: a lock
-        keeps two runs from building it together, and the marker is written only when everything worked."""
+        """Create the environment (uv venv and uv pip install of the pins, or pip without uv; a derived stack as a
+        layer over its base), then the import checks, once: a lock keeps two runs from building it together, and
+        the marker is written only when everything worked."""
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         with exclusive(self.folder.parent / f"{self.folder.name}.lock"):
             if self.is_provisioned():
                 return  # another process finished it while this one waited
             if self.folder.exists():
-                shutil.rmtree(self.folder)  # a build that was interrupted
+                shutil.rmtree(self.folder)  # a build that was interrupted, or a layer whose base is gone
             self.folder.mkdir()
             started = time.perf_counter()
             adopted = self.adopt_checkout_env()
+            uv, layer_over = uv_binary(), ""
             if adopted is None:
-                print(f"[parity] provisioning stack {self.name!r} into {self.folder} (several minutes on first "
-                      f"use; log: {self.folder / 'provision.log'})", flush=True)
-                self.install()
+                print(f"[parity] provisioning stack {self.name!r} into {self.folder} with {'uv' if uv else 'pip'} "
+                      f"(log: {self.folder / 'provision.log'})", flush=True)
+                if uv is None:
+                    print("[parity] uv not found (the harness depends on it; PARITY_INSTALLER=pip also asks for "
+                          "pip): provisioning with pip, which takes minutes and copies every package", flush=True)
+                if self.definition.derived_from:
+                    layer_over = self.install_layer(uv)
+                else:
+                    self.install(uv)
             self.check_imports()
             record = {"name": self.name, "requirements": list(self.definition.requirements),
                       "python": installed_versions(self.python, [])["python"],
                       "derived_from": self.definition.derived_from,
                       "origin": self.definition.origin, "adopted": str(adopted or ""),
+                      "installer": "" if adopted else "uv" if uv else "pip", "layer_over": layer_over,
                       "seconds": round(time.perf_counter() - started, 1)}
             (self.folder / MARKER).write_text(json.dumps(record, indent=1) + "\n")
 
-    def install(self) -> None:
+    def install(self, uv: str | None) -> None:
+        """The environment with every pin. uv links the packages from its shared cache (hardlinks: a second stack
+        or a rebuild costs seconds and no disk for what the cache holds) and resolves from pip's own sources.
+        The venv is python's own in both cases, not `uv venv`: its pip and setuptools are what pip-built stacks
+        hold, and uv keeps an installed release that satisfies a pin, so both installers give the same versions
+        (`uv venv` has no setuptools, and uv would add the newest where a package asks for any: in `legacy`
+        one without pkg_resources, which its tensorboard imports)."""
+        # The stack's own interpreter (stacks.toml's `python`, else the harness's).
+        commands = [[str(find_python(self.definition)), "-m", "venv", str(self.folder / "env")]]
+        if uv is None:
+            commands.append([str(self.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+                             *self.definition.requirements])
+            self.run_logged(commands)
+            return
+        options, variables = uv_source_options()
+        commands.append([uv, "pip", "install", "--python", str(self.python), "--link-mode", "hardlink", *options,
+                         *self.definition.requirements])
+        self.run_logged(commands, variables)
+
+    def install_layer(self, uv: str | None) -> str:
+        """A derived stack as a layer over its base: an environment of its own whose site-packages goes on to the
+        base's (a .pth, so the base's packages come after the layer's), holding only the distributions the derived
+        pins need beyond what the base has installed (uv's or pip's dry run in the base says which). Returns the
+        base's folder name, which must stay provisioned for the layer to work."""
+        base = get_stack(self.definition.derived_from)
+        base_python = base.ensure()  # the layer runs the base's interpreter and imports its packages
+        env, requirements = self.folder / "env", self.definition.requirements
+        options, variables = uv_source_options() if uv else ([], {})
+        # A local wheel or checkout: uv would reuse what it built from the same path before the edit.
+        refresh = ["--refresh-package", self.definition.package] if self.definition.fingerprint else []
+        if uv is None:
+            # No pip of its own: ensurepip's setuptools would shadow the base's. The harness's pip works on it.
+            self.run_logged([[str(base_python), "-m", "venv", "--without-pip", str(env)]])
+            plan = self.run_logged([[*harness_pip(base_python), "install", "--no-input", "--dry-run", "--quiet",
+                                     "--report", "-", *requirements]], capture=True)
+            report, _ = json.JSONDecoder().raw_decode(plan)  # the report, then any warnings
+            changed = {canonicalize_name(item["metadata"]["name"]): item["metadata"]["version"]
+                       for item in report["install"]}
+        else:
+            self.run_logged([[uv, "venv", "--quiet", "--python", str(base_python), str(env)]])
+            plan = self.run_logged([[uv, "pip", "install", "--dry-run", "--python", str(base_python), *options,
+                                     *refresh, *requirements]], variables, capture=True)
+            # ` + name==version`, or ` + name @ url` for a local wheel or checkout.
+            changed = {canonicalize_name(name): version
+                       for name, version in re.findall(r"^ \+ ([\w.-]+)(?:==(\S+)| @ )", plan, flags=re.MULTILINE)}
+        base_paths, layer_paths = site_package_folders(base_python), site_package_folders(self.python)
+        # addsitedir rather than a bare path: the base's own .pth files (setuptools', coloredlogs') still apply.
+        (layer_paths[0] / LAYER_PTH).write_text("".join(f"import site; site.addsitedir({str(path)!r})\n"
+                                                         for path in base_paths))
+        pins = self.definition.pins()
+        new = [str(pins[name]) if name in pins else f"{name}=={version}" for name, version in sorted(changed.items())]
+        if new:
+            install = ([uv, "pip", "install", "--no-deps", "--python", str(self.python), "--link-mode", "hardlink",
+                        *options, *refresh, *new] if uv else
+                       [*harness_pip(self.python), "install", "--no-input", "--no-deps", *new])
+            self.run_logged([install], variables)
+        self.check_layer(base_python)
+        return base.folder.name
+
+    def check_layer(self, base_python: Path) -> None:
+        """`pip check` inside the layered environment: every distribution it sees (the layer's first, then the
+        base's) has what it requires (uv's own check reads only the layer's folder). A problem the base has too
+        is not the layer's."""
+        def problems(python: Path) -> list[str] | None:
+            completed = subprocess.run([*harness_pip(python), "check"], capture_output=True, text=True,
+                                       cwd=self.folder)
+            if completed.returncode != 0 and "No module named pip" in completed.stderr:
+                return None
+            return completed.stdout.splitlines() if completed.returncode != 0 else []
+
+        found = problems(self.python)
+        if found is None:
+            print(f"[parity] stack {self.name!r}: the harness has no pip to check the layer over its base with; "
+                  "import checks only", flush=True)
+            return
+        in_base = (problems(base_python) or []) if found else []
+        new = [line for line in found if line not in in_base]
+        if new:
+            raise StackError(f"stack {self.name!r} installed but does not resolve over its base "
+                             f"{self.definition.derived_from!r}: {new[0][:200]}")
+
+    def run_logged(self, commands: list[list[str]], variables: dict[str, str] | None = None, *,
+                   capture: bool = False) -> str:
+        """Run commands with their output in the provision log (and the last one's stdout then stderr returned when
+        `capture`: uv prints its plan on stderr); a one-line StackError with the log's error line when one fails."""
         log = self.folder / "provision.log"
-        commands = [[str(find_python(self.definition)), "-m", "venv", str(self.folder / "env")],
-                    [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-                     *self.definition.requirements]]
+        env = {**os.environ, **(variables or {})}
+        out = ""
         with log.open("ab") as sink:
             for command in commands:
-                completed = subprocess.run(command, stdout=sink, stderr=subprocess.STDOUT, cwd=self.folder)
+                pipe = subprocess.PIPE if capture else sink
+                completed = subprocess.run(command, stdout=pipe, stderr=pipe, cwd=self.folder, env=env)
+                if capture:
+                    out = (completed.stdout + completed.stderr).decode(errors="replace")
+                    sink.write(completed.stdout + completed.stderr)
                 if completed.returncode != 0:
+                    sink.flush()
                     raise StackError(f"provisioning stack {self.name!r} failed: `{' '.join(command[:4])} ...` "
                                      f"exited {completed.returncode}: {last_error_line(log)} (full log: {log})")
+        return out
 
     def check_imports(self) -> None:
-        for line in self.definition.checks:
-            completed = subprocess.run([str(self.python), "-c", line], capture_output=True, text=True,
-                                       cwd=self.folder)
+        """Each check in its own process, side by side: importing torch or TensorFlow takes about ten seconds of
+        one core, most of a provisioning from a warm uv cache."""
+        def run(line: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([str(self.python), "-c", line], capture_output=True, text=True, cwd=self.folder)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(self.definition.checks))) as pool:
+            results = list(pool.map(run, self.definition.checks))
+        for line, completed in zip(self.definition.checks, results):
             if completed.returncode != 0:
                 last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
                 raise StackError(f"stack {self.name!r} installed but `{line}` fails: {last[:200]}")
@@ -301,9 +411,83 @@ def exclusive(lock_path: Path) -> Iterator[None]:
 
 
 def last_error_line(log: Path) -> str:
+    """The line of a failed install's log that says why: pip's first `ERROR`; uv's `error:` with its first
+    reason (`cause: Because ...`, or `Caused by: ...`); else the last line."""
     lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("ERROR")]
-    return ((errors or lines or ["no output"])[0 if errors else -1])[:300]
+    for index, line in enumerate(lines):
+        if line.startswith("ERROR"):
+            return line[:300]
+        if line.startswith("error:"):
+            reason = next((later for later in lines[index + 1:index + 3]
+                           if later.startswith(("cause:", "Caused by:"))), "")
+            return f"{line}: {reason}"[:300] if reason else line[:300]
+    return (lines or ["no output"])[-1][:300]
+
+
+def uv_binary() -> str | None:
+    """uv: the harness depends on it (its wheel carries the binary), else on PATH. None when it is missing or
+    PARITY_INSTALLER=pip asks for pip."""
+    if os.environ.get("PARITY_INSTALLER", "").strip().lower() == "pip":
+        return None
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+# pip's options that say where packages come from, and uv's flag for each.
+PIP_SOURCES = {"index-url": "--index-url", "extra-index-url": "--extra-index-url", "find-links": "--find-links",
+               "constraint": "--constraint"}
+
+
+@cache
+def uv_source_options() -> tuple[list[str], dict[str, str]]:
+    """pip's configuration on this machine (its files and PIP_* variables, as `pip config list` shows them) as uv
+    options and variables. uv reads neither: without them it would resolve from other sources than pip does
+    (a machine's local wheels, its mirror, its caps) and could install other builds, or download gigabytes."""
+    try:
+        listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
+                                timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        listed = ""
+    chosen: dict[str, tuple[int, str]] = {}
+    rank = {"global": 0, "install": 1, ":env:": 2}  # pip's precedence: a variable over [install] over [global]
+    for line in listed.splitlines():
+        match = re.fullmatch(r"(:env:|global|install)\.([\w-]+)=(.*)", line.strip())
+        if match is None:
+            continue
+        try:
+            value = str(ast.literal_eval(match.group(3)))
+        except (ValueError, SyntaxError):
+            continue
+        section, key = rank[match.group(1)], match.group(2)
+        if key not in chosen or chosen[key][0] <= section:
+            chosen[key] = (section, value)
+    values = {key: value for key, (_, value) in chosen.items()}
+    # pip takes the best version over all its indexes; uv by default only looks at the first index naming a package.
+    options = ["--index-strategy", "unsafe-best-match"]
+    for key, flag in PIP_SOURCES.items():
+        for value in values.get(key, "").split():
+            options += [flag, value]
+    if values.get("no-index", "").lower() in ("1", "true", "yes", "on"):
+        options.append("--no-index")
+    variables = {"SSL_CERT_FILE": values["cert"]} if values.get("cert") else {}
+    return options, variables
+
+
+def harness_pip(python: Path) -> list[str]:
+    """The harness's own pip working on another environment (pip >= 22.3), which needs no pip of its own."""
+    return [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check"]
+
+
+def site_package_folders(python: Path) -> list[Path]:
+    """An environment's site-packages folders (purelib first; platlib when it is another folder)."""
+    probe = "import json, sysconfig; print(json.dumps([sysconfig.get_path('purelib'), sysconfig.get_path('platlib')]))"
+    completed = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True,
+                               cwd=python.parent)
+    return [Path(path) for path in dict.fromkeys(json.loads(completed.stdout))]
 
 
 def installed_versions(python: Path, packages: Iterable[str]) -> dict[str, str]:
