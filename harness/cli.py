@@ -331,7 +331,8 @@ def command_check(args: argparse.Namespace) -> int:
             return [prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())]
 
         return run_mutants(args, work_dir_for(args, "check"), models_for, trusted_rebuilds=factory)
-    rows = run_and_report(args, work_dir_for(args, "check"), cells_for, trusted_rebuilds=factory)
+    # The same advice a published run gives (COMPATIBILITY.md: which opset and route to use), for this model.
+    rows = run_and_report(args, work_dir_for(args, "check"), cells_for, trusted_rebuilds=factory, compatibility=True)
     # A known converter failure (xfail) is still a failure of this model's round trip.
     return 1 if any(row.get("raw_status", row["status"]) != "pass" for row in rows) else 0
 

@@ -27,6 +27,9 @@ def test_a_torch_factory_goes_through_the_torch_round_trip(tmp_path: Path) -> No
     assert list(rows["hop"]) == ["torch->onnx", "onnx->tf", "tf->onnx", "onnx->torch"]
     assert (rows["status"] == "pass").all() and code == 0
     assert rows["model"].iloc[0] == "small_torch_regressor" and (rows["examples"] >= 4).all()
+    # The advice a published run gives, for this model: it passes end to end at the default opset.
+    advice = (tmp_path / "reports" / "COMPATIBILITY.md").read_text()
+    assert "small_torch_regressor" in advice and "torch>onnx>tf>onnx>torch" in advice
 
 
 def test_a_keras_factory_reads_its_inputs_from_the_model(tmp_path: Path) -> None:
