@@ -6,6 +6,7 @@ To add a converter, write its module (a Converter subclass) and list it here; ro
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 from harness.converters.base import Converter
 from harness.converters.onnx_from_keras_export import OnnxFromKerasViaExport
@@ -91,11 +92,11 @@ FRAMEWORK_PACKAGES = (
 )
 
 
-def tracked_packages(converters: Sequence[Converter] | None = None) -> tuple[str, ...]:
+@cache
+def tracked_packages() -> tuple[str, ...]:
     """The distributions whose versions a row records: the frameworks', and each converter record's package
-    and extra packages (a plugin's included)."""
-    chosen = default_converters() if converters is None else converters
-    own = [name for converter in chosen for name in (converter.package, *converter.extra_packages)]
+    and extra packages (a plugin's included). Read once per process: every result row asks for it."""
+    own = [name for converter in default_converters() for name in (converter.package, *converter.extra_packages)]
     return tuple(dict.fromkeys([*FRAMEWORK_PACKAGES, *own]))
 
 

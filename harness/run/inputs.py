@@ -122,17 +122,24 @@ def spread_recipes(spec: ModelSpec, *, count: int, seed: int, nonfinite: bool = 
     """`count` seeded recipes drawn from the whole distribution the search draws from: every value kind of each
     input's domain in turn (zeros, ties, sparse, wide, large ...), scales over the full range, random dims. What
     the hops before a failing one get once the search has stopped at the failure."""
+    kinds = [kinds_for(input_spec, nonfinite=nonfinite) for input_spec in spec.inputs]
     recipes = []
     for number in range(count):
         rng = np.random.default_rng([seed, number])
-        dims: dict[str, int] = {}
-        for input_spec in spec.inputs:
-            dims.update({name: int(rng.integers(low, high + 1)) for name, (low, high) in input_spec.dim_bounds.items()})
+        dims = random_dims(spec, rng)
         recipes.append(ExampleRecipe(dims, tuple(
-            InputRecipe(kinds_for(s, nonfinite=nonfinite)[(number + i) % len(kinds_for(s, nonfinite=nonfinite))],
-                        int(rng.integers(-MAX_SCALE_EXPONENT, MAX_SCALE_EXPONENT + 1)), seed * 1000 + number * 10 + i)
-            for i, s in enumerate(spec.inputs))))
+            InputRecipe(own[(number + i) % len(own)], int(rng.integers(-MAX_SCALE_EXPONENT, MAX_SCALE_EXPONENT + 1)),
+                        seed * 1000 + number * 10 + i)
+            for i, own in enumerate(kinds))))
     return recipes
+
+
+def random_dims(spec: ModelSpec, rng: np.random.Generator) -> dict[str, int]:
+    """Every symbolic dim of the spec's inputs drawn within its bounds."""
+    dims: dict[str, int] = {}
+    for input_spec in spec.inputs:
+        dims.update({name: int(rng.integers(low, high + 1)) for name, (low, high) in input_spec.dim_bounds.items()})
+    return dims
 
 
 def seeded_recipes(spec: ModelSpec, *, count: int, seed: int) -> list[ExampleRecipe]:
@@ -142,9 +149,7 @@ def seeded_recipes(spec: ModelSpec, *, count: int, seed: int) -> list[ExampleRec
     recipes = [largest_recipe(spec, seed)]
     for example_seed in range(seed + 1, seed + count):
         rng = np.random.default_rng(example_seed)
-        dims: dict[str, int] = {}
-        for input_spec in spec.inputs:
-            dims.update({name: int(rng.integers(low, high + 1)) for name, (low, high) in input_spec.dim_bounds.items()})
+        dims = random_dims(spec, rng)
         recipes.append(ExampleRecipe(dims, tuple(
             InputRecipe(KINDS_BY_DOMAIN[s.domain][0], 0, example_seed * 100 + i) for i, s in enumerate(spec.inputs))))
     return recipes
