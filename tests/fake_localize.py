@@ -53,6 +53,9 @@ def mutate(model: Any, variant: str) -> Any:
     """What the wrong converter does to a graph; shared by convert() and the standalone repro."""
     from onnx import helper, numpy_helper
 
+    if variant == "exact_bias_off":
+        return computed_in_float64(model, bias_shift=BIAS_SHIFT)
+
     if variant == "clip_large":
         relu = next((index for index, node in enumerate(model.graph.node) if node.op_type == "Relu"), None)
         if relu is None:  # a prefix cut before the Relu: nothing to break
@@ -79,7 +82,7 @@ class MiscompilingOnnxConverter(Converter):
     target = ONNX
     framework = "none"
     package = "onnx"
-    variants = ("leaky", "reject_sigmoid", "identity", "clip_large")
+    variants = ("leaky", "reject_sigmoid", "identity", "clip_large", "exact_bias_off")
     repro_snippet: ClassVar[str] = '''
 
 def convert_and_run(model, inputs, input_names, output_names):
@@ -143,3 +146,62 @@ def checker_accepts(model_path: str) -> bool:
 
     onnx.checker.check_model(onnx.load(model_path), full_check=True)
     return True
+
+
+# The cancelling model: x near 1000 minus its own mean leaves values near 0.1, so onnxruntime's float32 mean is
+# off by many times the atol at the Sub (benign rounding, every element of a row shifted alike), while the
+# "exact_bias_off" converter computes in float64 (closer to the truth) but shifts the Add's bias (the real fault).
+CANCELLING = [("ReduceMean", "mean"), ("Sub", "centered"), ("Mul", "scaled"), ("Add", "biased"), ("Tanh", "out")]
+BIAS_SHIFT = 0.05
+
+
+def build_cancelling_model(out_dir: str, seed: int = 0) -> dict[str, Any]:
+    """ReduceMean -> Sub -> Mul -> Add -> Tanh over (2, 512) inputs near 1000 (opset 13, IR 8)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    width = 512
+    initializers = [numpy_helper.from_array(rng.standard_normal(width).astype(np.float32) * 50, "scale"),
+                    numpy_helper.from_array(rng.standard_normal(width).astype(np.float32) * 0.1, "bias")]
+    nodes = [helper.make_node("ReduceMean", ["x"], ["mean_out"], name="mean", axes=[-1], keepdims=1),
+             helper.make_node("Sub", ["x", "mean_out"], ["centered_out"], name="centered"),
+             helper.make_node("Mul", ["centered_out", "scale"], ["scaled_out"], name="scaled"),
+             helper.make_node("Add", ["scaled_out", "bias"], ["biased_out"], name="biased"),
+             helper.make_node("Tanh", ["biased_out"], ["y"], name="out")]
+    graph = helper.make_graph(nodes, "cancelling", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, width])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, width])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    onnx.checker.check_model(model)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(folder / "model.onnx"))
+    x = (1000.0 + 0.1 * rng.standard_normal((2, width))).astype(np.float32)
+    save_npz(str(folder / "inputs.npz"), ["x"], [x])
+    return {"model": str(folder / "model.onnx"), "inputs": str(folder / "inputs.npz")}
+
+
+def computed_in_float64(model: Any, bias_shift: float) -> Any:
+    """The graph computed in float64 between a cast of each input and a cast of each output (a converter whose
+    arithmetic is more accurate than onnxruntime's float32), with `bias_shift` added to the initializer `bias`."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from harness.runners.onnxruntime_runner import widen_to_float64
+
+    wide = widen_to_float64(model)
+    for tensor in wide.graph.initializer:
+        if tensor.name == "bias":
+            tensor.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(tensor) + bias_shift, "bias"))
+    inputs = {value.name for value in wide.graph.input}
+    outputs = {value.name for value in wide.graph.output}
+    for node in wide.graph.node:
+        node.input[:] = [f"{name}_f64" if name in inputs else name for name in node.input]
+        node.output[:] = [f"{name}_f64" if name in outputs else name for name in node.output]
+    casts_in = [helper.make_node("Cast", [name], [f"{name}_f64"], to=TensorProto.DOUBLE) for name in inputs]
+    casts_out = [helper.make_node("Cast", [f"{name}_f64"], [name], to=TensorProto.FLOAT) for name in outputs]
+    nodes = [*casts_in, *wide.graph.node, *casts_out]
+    del wide.graph.node[:]
+    wide.graph.node.extend(nodes)
+    for value in (*wide.graph.input, *wide.graph.output):  # the interface stays float32
+        value.type.tensor_type.elem_type = TensorProto.FLOAT
+    return wide

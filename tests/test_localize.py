@@ -13,8 +13,12 @@ from harness.converters.tf_from_onnx import TfFromOnnx
 from harness.execution.cache import TaskCache
 from harness.execution.pool import WorkerPool, call_task
 from harness.execution.stacks import get_stack
+from harness.execution.worker import load_npz
+from harness.oracle.compare import compare, default_tolerance
 from harness.oracle.localize import Localization, bisect, localize, named_node, prefix_outputs, write_repro
-from tests.fake_localize import CHAIN, WRONG_NODE, MiscompilingOnnxConverter
+from tests.fake_localize import CANCELLING, CHAIN, WRONG_NODE, MiscompilingOnnxConverter
+
+CANCELLING_SUB = [name for _, name in CANCELLING].index("centered")
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +121,7 @@ def test_the_repro_stands_alone_and_reproduces(pool: WorkerPool, chain: dict[str
     result = localize(pool, chain["model"], converter, chain["inputs"], tmp_path / "work")
     repro = write_repro(result, tmp_path / "repro", converter)
     assert sorted(path.name for path in repro.parent.iterdir()) == [
-        "README.txt", "expected.npz", "input.npz", "model.onnx", "repro.py", "versions.json"]
+        "README.txt", "expected.npz", "input.npz", "model.onnx", "repro.py", "truth.npz", "versions.json"]
     code = repro.read_text()
     assert "import harness" not in code and "from harness" not in code  # numpy, onnx and the converter only
     # Run from an empty folder without the checkout on the path, as someone filing the bug would.
@@ -190,3 +194,24 @@ def test_a_rerun_localizes_from_the_task_cache_without_a_worker(pool: WorkerPool
     assert_names(warm, WRONG_NODE, "mismatch")
     assert [(check.index, check.status) for check in warm.checks] == [(check.index, check.status)
                                                                       for check in cold.checks]
+
+
+def test_benign_rounding_at_a_cancelling_node_is_not_named(pool: WorkerPool, tmp_path: Path) -> None:
+    """Prefixes are judged against onnxruntime's float32 outputs AND the prefix's float64 truth, by the verdict's
+    own rule: a converter closer to the truth than onnxruntime at a cancelling Sub is not the fault; the bias it
+    shifted two nodes later is."""
+    reply = pool.call("current", "none", {"task": "call", "function": "tests.fake_localize:build_cancelling_model",
+                                          "kwargs": {"out_dir": str(tmp_path / "model")}, "framework": "none"}, 120)
+    assert reply["ok"], reply.get("error")
+    made = {key: Path(value) for key, value in reply["result"]["value"].items()}
+    converter = MiscompilingOnnxConverter("exact_bias_off")
+    result = localize(pool, made["model"], converter, made["inputs"], tmp_path / "work", scan=True)
+    assert result.found and result.verified, result.summary()
+    assert (result.node_name, result.op_type) == ("biased", "Add"), result.summary()
+    centered = next(check for check in result.checks if check.index == CANCELLING_SUB)
+    assert centered.passed and centered.truth, centered
+    # The case this guards against: judged against onnxruntime's float32 outputs alone, the Sub fails.
+    reference, produced = load_npz(centered.expected)[0], load_npz(centered.produced)[0]
+    assert not compare(reference, produced, default_tolerance(reference.dtype)).passed
+    repro = write_repro(result, tmp_path / "repro", converter)
+    assert (repro.parent / "truth.npz").is_file()

@@ -225,6 +225,7 @@ PURE_CALLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "harness.oracle.localize:extract_prefix": (("model_path",), ("out_path",)),
     # It also writes the types onnxruntime saw into the cut it read (complete_output_types).
     "harness.oracle.localize:reference_outputs": (("model_path", "inputs_npz"), ("out_path", "model_path")),
+    "harness.oracle.localize:reference_truth": (("model_path", "inputs_npz"), ("out_path",)),
     "harness.oracle.exporter_localize:torch_intermediates": (("module_dir", "inputs_npz"), ("out_path",)),
     "harness.oracle.exporter_localize:keras_intermediates": (("model_path", "inputs_npz"), ("out_path",)),
     "harness.oracle.exporter_localize:onnx_intermediates": (("model_path", "inputs_npz"), ("out_path",)),

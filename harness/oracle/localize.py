@@ -4,12 +4,14 @@ Bisection over node prefixes: prefix k is the source graph cut after node k (fil
 requires to be topological). Its outputs are node k's outputs plus every value produced so far that a
 later node or the graph's output still reads, so a wrong node stays visible after it (a residual skip
 does not hide it). Each prefix is converted with the converter under test, run with the runner of its
-target format and compared with onnxruntime's outputs of the same prefix. A conversion or run error
-counts as a failure. Binary search assumes that once a prefix fails every longer one does; the answer
-is checked locally (prefix k-1 passes, prefix k fails), and `scan=True` tries every prefix instead.
+target format and judged against onnxruntime's outputs of the same prefix and the prefix's float64 truth (the
+graph widened to float64), by the verdict's own rule (oracle.compare.tolerance_rule): benign float32 rounding
+at a cancelling node is not named as the fault. A conversion or run error counts as a failure. Binary search
+assumes that once a prefix fails every longer one does; the answer is checked locally (prefix k-1 passes,
+prefix k fails), and `scan=True` tries every prefix instead.
 
 Worker-side functions (run through the worker's "call" task; they import onnx / onnxruntime):
-  list_nodes, extract_prefix, reference_outputs.
+  list_nodes, extract_prefix, reference_outputs, reference_truth.
 Controller-side: localize() -> Localization, write_repro(), localization_row().
 """
 
@@ -133,6 +135,25 @@ def reference_outputs(model_path: str, inputs_npz: str, out_path: str) -> dict[s
     return {"outputs": names, "onnxruntime": onnxruntime.__version__}
 
 
+def reference_truth(model_path: str, inputs_npz: str, out_path: str) -> dict[str, Any]:
+    """The prefix's float64 truth (the graph widened to float64, run by onnxruntime or onnx.reference, as the
+    ONNX runner's truth is), saved as npz in graph output order."""
+    import onnx
+
+    from harness.runners.onnxruntime_runner import OnnxRuntimeRunner
+
+    graph = onnx.load(model_path).graph
+    initializers = {tensor.name for tensor in graph.initializer}
+    names = [value.name for value in graph.output]
+    arrays = load_npz(inputs_npz)
+    io = {"inputs": [{"name": value.name} for value in graph.input if value.name not in initializers],
+          "outputs": names}
+    runner = OnnxRuntimeRunner()
+    truth = runner.run_float64(Path(model_path), io, arrays)
+    save_npz(out_path, names, [np.asarray(value) for value in truth])
+    return {"outputs": names, "truth": runner.truth_used}
+
+
 def complete_output_types(model_path: str, outputs: dict[str, Any]) -> None:
     """Give a prefix's untyped outputs the dtype and rank onnxruntime produced. A cut whose outputs shape
     inference could not type would otherwise fail the onnx checker after any conversion, and the converter
@@ -166,6 +187,8 @@ class PrefixCheck:
     outputs: list[str] = field(default_factory=list)
     model: str = ""
     expected: str = ""
+    truth: str = ""  # the prefix's float64 truth (npz); empty: judged against onnxruntime's float32 outputs alone
+    truth_note: str = ""  # why there is no truth
     produced: str = ""
     artifact: str = ""
     seconds: float = 0.0
@@ -272,7 +295,15 @@ class Localizer:
         except (RuntimeError, WorkerFailure) as exc:
             check.error = f"onnxruntime or onnx could not cut or run this prefix: {exc}"
             return check
+        truth_path = folder / "truth.npz"
+        try:
+            self.call("reference_truth", model_path=str(model), inputs_npz=str(self.inputs_npz),
+                      out_path=str(truth_path))
+            check.truth = str(truth_path)
+        except (RuntimeError, WorkerFailure) as exc:  # judged by the float32 rule, as a hop without a truth is
+            check.truth_note = f"no float64 truth of this prefix: {exc}"
         expected = load_npz(str(expected_path))
+        truths: list[Any] = load_npz(check.truth) if check.truth else [None] * len(expected)
         arrays = load_npz(str(self.inputs_npz))
         io = {"inputs": [{"name": value["name"], "dtype": array.dtype.name, "shape": list(array.shape)}
                          for value, array in zip(cut["inputs"], arrays)],
@@ -303,9 +334,9 @@ class Localizer:
             check.error = f"{len(produced)} outputs where onnxruntime gives {len(expected)}"
             return check
         worst, check.status = 0.0, PASS
-        for name, reference, candidate in zip(check.outputs, expected, produced):
+        for name, reference, truth, candidate in zip(check.outputs, expected, truths, produced):
             tolerance = self.tolerance or default_tolerance(reference.dtype)
-            comparison = compare(reference, candidate, tolerance)
+            comparison = compare(reference, candidate, tolerance, truth=truth)
             worst = max(worst, comparison.max_abs_err)
             if not comparison.passed and check.passed:
                 check.status, check.error = "mismatch", f"output {name!r}: {comparison.error}"
@@ -450,7 +481,8 @@ def repro_snippet(converter: Converter) -> str:
 
 
 def write_repro(localization: Localization, out_dir: Path, converter: Converter) -> Path:
-    """A self-contained folder: model.onnx, input.npz, expected.npz, versions.json, repro.py, README.txt."""
+    """A self-contained folder: model.onnx, input.npz, expected.npz (onnxruntime), truth.npz (the float64 truth,
+    when there was one), versions.json, repro.py, README.txt."""
     prefix = localization.prefix
     if not localization.found or prefix is None:
         raise ValueError(f"nothing to reproduce: {localization.summary()}")
@@ -464,6 +496,9 @@ def write_repro(localization: Localization, out_dir: Path, converter: Converter)
     expected: dict[str, Any] = dict(zip(prefix.outputs, load_npz(prefix.expected)))
     np.savez(out_dir / "input.npz", **inputs)
     np.savez(out_dir / "expected.npz", **expected)
+    if prefix.truth and Path(prefix.truth).exists():  # the repro judges by the harness's rule, truth included
+        truths: dict[str, Any] = dict(zip(prefix.outputs, load_npz(prefix.truth)))
+        np.savez(out_dir / "truth.npz", **truths)
     versions = stack_versions(converter.stack, tracked_packages())
     (out_dir / "versions.json").write_text(json.dumps({
         "stack": converter.stack, "converter": converter.name, "package": converter.package,

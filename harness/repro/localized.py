@@ -1,5 +1,6 @@
 """The localizer's repro.py: the smallest failing ONNX subgraph through one converter, judged against
-onnxruntime's outputs. A converter's record gives the convert_and_run snippet; these are the rest."""
+onnxruntime's outputs and the subgraph's float64 truth, by the harness's rule.
+A converter's record gives the convert_and_run snippet; these are the rest."""
 
 from harness.repro.templates import shared_rules
 
@@ -49,13 +50,15 @@ def convert_and_run(model, inputs, input_names, output_names):
 
 LOCALIZED_MAIN = '''
 
-def verdict(name, reference, candidate):
-    """The verdict against onnxruntime's outputs (no float64 truth): tolerance_rule, verbatim above."""
+def verdict(name, reference, candidate, truth=None):
+    """The verdict against onnxruntime's outputs and, when given, the float64 truth: tolerance_rule, verbatim above."""
     if reference.shape != candidate.shape:
         print(f"{name}: shape {candidate.shape} where onnxruntime gives {reference.shape}")
         return False, float("inf")
     atol, rtol = (ATOL, RTOL) if ATOL is not None else DEFAULTS.get(reference.dtype.name, (0.0, 0.0))
-    judged = tolerance_rule(reference, candidate, atol, rtol)
+    if truth is not None and truth.shape != reference.shape:
+        truth = None
+    judged = tolerance_rule(reference, candidate, atol, rtol, truth)
     return not bool(judged["failing"].any()), float(judged["error"].max(initial=0.0))
 
 
@@ -65,6 +68,10 @@ def main():
         inputs = {name: data[name] for name in data.files}
     with np.load(HERE / "expected.npz") as data:
         expected = {name: data[name] for name in data.files}
+    truths = {}
+    if (HERE / "truth.npz").exists():  # the subgraph computed in float64: what rounding is judged against
+        with np.load(HERE / "truth.npz") as data:
+            truths = {name: data[name] for name in data.files}
     initializers = {tensor.name for tensor in model.graph.initializer}
     input_names = [value.name for value in model.graph.input if value.name not in initializers]
     output_names = [value.name for value in model.graph.output]
@@ -75,7 +82,7 @@ def main():
         return 1
     worst, failed = 0.0, False
     for name, candidate in zip(output_names, produced):
-        ok, err = verdict(name, expected[name], np.asarray(candidate))
+        ok, err = verdict(name, expected[name], np.asarray(candidate), truths.get(name))
         worst, failed = max(worst, err), failed or not ok
         print(f"{name}: max abs err {err:.6g}" + ("" if ok else "  EXCEEDS tolerance"))
     print(f"max abs err {worst:.6g} vs onnxruntime: " + ("DIVERGES" if failed else "within tolerance"))
