@@ -44,6 +44,11 @@ class RaisingConverter(Converter):
         raise NotImplementedError("op Frobnicate version 99 is not implemented.\nsecond line is not shown")
 
 
+# What the "process_local" variant registers while converting: state the artifact needs that only the converting
+# process holds, as a SavedModel's PyFunc callbacks or a converter's globally registered custom layers are.
+PROCESS_LOCAL: dict[str, float] = {}
+
+
 def rebuild_perturbed(directory: Path, inner: str, mode: str) -> Any:
     """The inner torch artifact wrapped so that its first output is perturbed in one way."""
     import torch
@@ -71,6 +76,8 @@ def rebuild_perturbed(directory: Path, inner: str, mode: str) -> Any:
                 flat[0] = float("nan")
             elif mode == "transpose":
                 output = output.transpose(0, 1).contiguous()
+            elif mode == "process_local":
+                output = output * PROCESS_LOCAL["scale"]
             return output
 
     return Perturbed()
@@ -83,10 +90,14 @@ class PerturbingConverter(Converter):
     target = TORCH
     framework = "torch"
     package = "torch"
-    variants = ("identity", "scale_1e-3", "scale_1e-7", "ulps_4", "nan", "transpose", "noise", "cancel")
+    variants = ("identity", "scale_1e-3", "scale_1e-7", "ulps_4", "nan", "transpose", "noise", "cancel",
+                "process_local")
 
     def convert(self, source: Path, target: Path, io: dict[str, Any], example: list[Any]) -> None:
         from harness.execution.torch_artifact import save_torch_module
+
+        if self.variant == "process_local":
+            PROCESS_LOCAL["scale"] = 1.0
 
         module = rebuild_perturbed(target, str(source), self.variant)
         save_torch_module(target, module, f"{__name__}:rebuild_perturbed", inner=str(source), mode=self.variant)

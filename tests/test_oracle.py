@@ -119,3 +119,11 @@ def test_the_hops_before_a_failing_one_are_topped_up_and_the_row_says_how(engine
     first, failing = run(engine, "identity", "scale_1e-3")
     assert failing["status"] == "mismatch" and first["status"] == "pass" and first["examples"] >= 8
     assert "seeded over every value kind" in str(first["examples_drawn"])
+
+
+def test_an_artifact_that_runs_only_in_the_converting_process_is_a_run_error(engine: Engine) -> None:
+    """Issue 25: an artifact is judged as a user would run it, loaded from its files by a process that converted
+    nothing; one that needs the converting process's state (here a registry the converter filled) cannot pass."""
+    (row,) = run(engine, "process_local")
+    assert row["status"] == "run_error", row
+    assert "scale" in str(row["error"])

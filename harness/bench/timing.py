@@ -26,7 +26,7 @@ import harness.run.engine as engine_stages
 from harness.converters.onnx_from_torch import dynamic_axes_for
 from harness.converters.routes import Route
 from harness.errors import UsageError
-from harness.execution.pool import WorkerPool, worker_environment
+from harness.execution.pool import WorkerPool, role_of, worker_environment
 from harness.execution.stacks import get_stack, project_root
 from harness.formats import ONNX, TORCH
 from harness.run.engine import Engine, EngineOptions, ModelContext, io_for
@@ -119,15 +119,17 @@ class TimedPool(WorkerPool):
         super().__init__(log_dir, **kwargs)
         self.clock = clock
 
-    def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float) -> dict[str, Any]:
-        worker = self.workers.get((stack, framework))
+    def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float, *,
+             role: str | None = None) -> dict[str, Any]:
+        role = role or role_of(task)
+        worker = self.workers.get((stack, framework, role))
         if worker is None or not worker.alive():
             with self.clock.stage(STARTUP):
                 modules = startup_modules(stack, framework, bare=False)
                 super().call(stack, framework, {"task": "call", "function": "harness.bench.bare_script:warm",
                                                 "kwargs": {"command": {"modules": modules}}, "framework": framework},
-                             timeout)
-        return super().call(stack, framework, task, timeout)
+                             timeout, role=role)
+        return super().call(stack, framework, task, timeout, role=role)
 
 
 class TimedEngine(Engine):

@@ -161,22 +161,35 @@ class WorkerProcess:
         self._log.close()
 
 
+# Tasks that load an artifact to run it. They go to workers of their own, which never convert, build or call
+# anything: an artifact is judged as a user would run it, loaded from its files by a process holding none of its
+# converter's state (a SavedModel's PyFunc callbacks, custom layers or ops a converter registered process-wide).
+RUN_TASKS = frozenset({"run"})
+
+
+def role_of(task: dict[str, Any]) -> str:
+    return "run" if task.get("task") in RUN_TASKS else "make"
+
+
 class WorkerPool:
-    """Hands each task to the live worker for its (stack, framework), starting a fresh one when needed."""
+    """Hands each task to the live worker for its (stack, framework, role), starting a fresh one when needed:
+    runs and the rest (conversions, builds, calls) never share a process."""
 
     def __init__(self, log_dir: Path, *, memory_limit_mb: float | None = None,
                  trusted_rebuilds: Sequence[str] = ()) -> None:
         self.log_dir = log_dir
         self.memory_limit_mb = memory_limit_mb
         self.trusted_rebuilds = tuple(trusted_rebuilds)
-        self.workers: dict[tuple[str, str], WorkerProcess] = {}
+        self.workers: dict[tuple[str, str, str], WorkerProcess] = {}
         self.started = 0
 
-    def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float) -> dict[str, Any]:
-        key = (stack, framework)
+    def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float, *,
+             role: str | None = None) -> dict[str, Any]:
+        """`role` sends the task to the worker of another role (a warm-up call before a worker's first run)."""
+        key = (stack, framework, role or role_of(task))
         worker = self.workers.get(key)
         if worker is None or not worker.alive():
-            worker = WorkerProcess(stack, framework, self.log_dir / f"worker-{stack}-{framework}.log",
+            worker = WorkerProcess(stack, framework, self.log_dir / f"worker-{stack}-{framework}-{key[2]}.log",
                                    self.memory_limit_mb, self.trusted_rebuilds)
             self.workers[key] = worker
             self.started += 1
