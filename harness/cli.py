@@ -488,6 +488,90 @@ def command_upgrade(args: argparse.Namespace) -> int:
     return write_diff(frame, frame.copy(), labels, Path(args.out), "diff.md", current_mark=mark)
 
 
+def command_releases(args: argparse.Namespace) -> int:
+    """Several releases of one package side by side on the zoo cells that run its converters, each in its own stack
+    (the release pinned in its home stack, the others as --with layers over it); writes OUT/PKG.md and the run's
+    reports in OUT/PKG/."""
+    import fnmatch
+    import time
+
+    import pandas as pd
+    from packaging.utils import canonicalize_name
+
+    from harness.execution.stacks import derive, provision_stacks
+    from harness.reporting.diff import load_results
+    from harness.reporting.releases import ReleaseStack, release_cells, releases_markdown
+    from harness.reporting.results import write_atomic
+
+    package = canonicalize_name(args.package)
+    versions = list(dict.fromkeys(version.strip() for version in args.versions.split(",") if version.strip()))
+    if len(versions) < 2:
+        raise UsageError("--versions needs at least two releases, comma-separated (e.g. 2.0.0,2.6.9)")
+    releases: list[ReleaseStack] = []
+    derived_specs: list[str] = []
+    for version in versions:
+        derivation = derive(f"{package}=={version}")  # a bad spec or an unknown package is one line and exit 2
+        if derivation.new_version == derivation.old_version:
+            releases.append(ReleaseStack(derivation.base, ""))  # the release its home stack pins: no layer
+        else:
+            releases.append(ReleaseStack(derivation.stack.name, derivation.stack.name))
+            derived_specs.append(f"{package}=={version}")
+    owners = [converter for converter in default_converters()
+              if package in {canonicalize_name(name) for name in (converter.package, *converter.extra_packages)}]
+    if not owners:
+        raise UsageError(f"no converter's record names {package}: no route would run it")
+    out = Path(args.out)
+    run_out = out / package
+    started = time.perf_counter()
+    if args.from_results:
+        results = Path(args.from_results)
+        seconds = None
+    else:
+        args.with_packages = [*derived_specs, *args.with_packages]
+        args.out = str(run_out)
+        converters = chosen_converters(args)
+        stacks = {release.stack for release in releases}
+        marks = [release.mark for release in releases if release.mark]
+
+        def unmarked(route: Route) -> str:
+            route_id = route.id
+            for mark in marks:
+                route_id = re.sub(mark_pattern(mark), "", route_id)
+            return route_id
+
+        names = {converter.name for converter in owners}
+        routes = [route for route in all_routes(converters)
+                  if any(hop.converter.name in names and hop.converter.stack in stacks for hop in route.hops)
+                  and (not args.routes or any(fnmatch.fnmatchcase(unmarked(route), p) for p in args.routes))]
+        if not routes:
+            raise UsageError(f"no route runs {package} in the chosen releases' stacks"
+                             + (f" and matches {', '.join(args.routes)}" if args.routes else ""))
+        cells = zoo_cells(select_models(args.models), routes)
+        if not cells:
+            raise UsageError("no chosen model starts from a format these routes take")
+        print(f"[parity] {package} releases {', '.join(versions)}: {len(cells)} cells over {len(routes)} routes "
+              f"({len(routes) // len(releases)} per release)", flush=True)
+        provision_stacks([release.stack for release in releases])  # the layers one after another
+        run_and_report(args, work_dir_for(args, "releases"), lambda engine: cells)
+        results = run_out / "results.json"
+        seconds = time.perf_counter() - started
+    try:
+        frame = load_results(results)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    cells_table = release_cells(frame, [converter.name for converter in owners], releases)
+    if cells_table.empty:
+        raise UsageError(f"{results}: no rows of {package}'s converters in the releases' stacks "
+                         f"({', '.join(release.stack for release in releases)})")
+    # The command that ran the releases; a page written again from its results names that run's command.
+    ran = frame["command"].dropna() if "command" in frame else pd.Series(dtype=str)
+    command = (str(ran.iloc[0]) if len(ran) else "") if args.from_results else reproduce_command(sys.argv[1:])
+    target = out / f"{package}.md"
+    write_atomic(target, releases_markdown(package, frame, cells_table, command, seconds))
+    print(f"[parity] release history written to {target}")
+    return 0
+
+
 def from_the_upgraded_hop(frame: Any, mark: str) -> Any:
     """The rows of each marked route, and of its unmarked twin, from the first hop the marked stack runs on.
     The hops before it are the same converters on both sides; they differ only where the input search, steered
@@ -750,6 +834,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(upgrade)
     # Derandomized by default: both sides of the diff are judged on the same drawn examples where they agree.
     upgrade.set_defaults(handler=command_upgrade, out=None, profile="ci", node_probes="none", source_probes=False)
+    releases = commands.add_parser("releases", help="several releases of a converter package side by side on the "
+                                   "zoo: per model and route the first release that passes and any that regressed; "
+                                   "writes OUT/PKG.md and the run's reports in OUT/PKG/")
+    releases.add_argument("package", metavar="PKG", help="the package whose converters to run (onnx2tf)")
+    releases.add_argument("--versions", required=True, metavar="V1,V2,...",
+                          help="the releases, comma-separated; the one its stack pins runs there, each other in a "
+                               "stack derived with --with PKG==V")
+    releases.add_argument("--models", nargs="*", metavar="GLOB", help="zoo models to run (default: all)")
+    releases.add_argument("--from-results", metavar="RESULTS",
+                          help="write PKG.md from a finished run's results.json instead of running")
+    add_run_options(releases)
+    releases.set_defaults(handler=command_releases, out=str(Path("reports") / "releases"), profile="ci",
+                          node_probes="none", source_probes=False)
     fuzz = commands.add_parser("fuzz", help="generate random valid models, run them through every route, shrink each "
                                "new failure to its smallest model and write it up under reports/findings/")
     fuzz.add_argument("--budget", type=float, metavar="MINUTES", help="stop drawing models after this many minutes")

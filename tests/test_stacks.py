@@ -107,7 +107,7 @@ def test_a_package_several_bases_pin_needs_the_base_named() -> None:
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("tf2onnxx==1.0", "no base stack pins 'tf2onnxx'; the stacks pin: "),
+    ("tf2onnxx==1.0", "no stack pins 'tf2onnxx'; the stacks pin: "),
     ("onnx2pytorch>=0.5", "expected PKG==VERSION"),
     ("onnx2pytorch", "expected PKG==VERSION"),
     ("./no/such/checkout", "no such file or folder"),
@@ -120,7 +120,7 @@ def test_a_bad_with_says_what_is_wrong(spec: str, message: str) -> None:
 def test_with_an_unknown_package_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["zoo", "--models", "mlp", "--with", "nosuchconverter==1.0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no base stack pins 'nosuchconverter'" in err[0] and "onnx2pytorch" in err[0]
+    assert len(err) == 1 and "no stack pins 'nosuchconverter'" in err[0] and "onnx2pytorch" in err[0]
     assert main(["upgrade", "nosuchconverter==1.0", "--models", "mlp"]) == 2
 
 

@@ -222,6 +222,7 @@ class Stack:
             started = time.perf_counter()
             adopted = self.adopt_checkout_env()
             uv, layer_over = uv_binary(), ""
+            layer: dict[str, str] = {}
             if adopted is None:
                 print(f"[parity] provisioning stack {self.name!r} into {self.folder} with {'uv' if uv else 'pip'} "
                       f"(log: {self.folder / 'provision.log'})", flush=True)
@@ -229,7 +230,7 @@ class Stack:
                     print("[parity] uv not found (the harness depends on it; PARITY_INSTALLER=pip also asks for "
                           "pip): provisioning with pip, which takes minutes and copies every package", flush=True)
                 if self.definition.derived_from:
-                    layer_over = self.install_layer(uv)
+                    layer_over, layer = self.install_layer(uv)
                 else:
                     self.install(uv)
             self.check_imports()
@@ -238,6 +239,8 @@ class Stack:
                       "derived_from": self.definition.derived_from,
                       "origin": self.definition.origin, "adopted": str(adopted or ""),
                       "installer": "" if adopted else "uv" if uv else "pip", "layer_over": layer_over,
+                      # What the resolver put in the layer over its base (a release's own pins), by name.
+                      "layer": layer,
                       "seconds": round(time.perf_counter() - started, 1)}
             (self.folder / MARKER).write_text(json.dumps(record, indent=1) + "\n")
 
@@ -260,11 +263,11 @@ class Stack:
                          *self.definition.requirements])
         self.run_logged(commands, variables)
 
-    def install_layer(self, uv: str | None) -> str:
+    def install_layer(self, uv: str | None) -> tuple[str, dict[str, str]]:
         """A derived stack as a layer over its base: an environment of its own whose site-packages goes on to the
         base's (a .pth, so the base's packages come after the layer's), holding only the distributions the derived
         pins need beyond what the base has installed (uv's or pip's dry run in the base says which). Returns the
-        base's folder name, which must stay provisioned for the layer to work."""
+        base's folder name, which must stay provisioned for the layer to work, and what the layer installed."""
         base = get_stack(self.definition.derived_from)
         base_python = base.ensure()  # the layer runs the base's interpreter and imports its packages
         env, requirements = self.folder / "env", self.definition.requirements
@@ -298,7 +301,7 @@ class Stack:
                        [*harness_pip(self.python), "install", "--no-input", "--no-deps", *new])
             self.run_logged([install], variables)
         self.check_layer(base_python)
-        return base.folder.name
+        return base.folder.name, dict(sorted(changed.items()))
 
     def check_layer(self, base_python: Path) -> None:
         """`pip check` inside the layered environment: every distribution it sees (the layer's first, then the
@@ -509,12 +512,20 @@ def installed_versions(python: Path, packages: Iterable[str]) -> dict[str, str]:
 
 
 def provision_stacks(names: list[str]) -> None:
-    """Provision every missing stack among `names`, side by side (they download independently)."""
+    """Provision every missing stack among `names`: the defined ones side by side (they download independently),
+    then the derived ones one after another. Layers over one base share its large wheels, and uv unpacks a wheel
+    into its cache once per concurrent install: five onnx2tf layers on TensorFlow 2.19 built side by side held
+    five 2 GB copies of it instead of links to one."""
     missing = [get_stack(name) for name in names if not get_stack(name).is_provisioned()]
     if not missing:
         return
-    with ThreadPoolExecutor(max_workers=len(missing)) as pool:
-        failures = [str(exc) for exc in pool.map(provision_or_error, missing) if exc is not None]
+    defined = [stack for stack in missing if not stack.definition.derived_from]
+    failures: list[str] = []
+    if defined:
+        with ThreadPoolExecutor(max_workers=len(defined)) as pool:
+            failures += [str(exc) for exc in pool.map(provision_or_error, defined) if exc is not None]
+    failures += [str(exc) for exc in map(provision_or_error, [s for s in missing if s not in defined])
+                 if exc is not None]
     if failures:
         raise StackError("; ".join(failures))
 
@@ -644,20 +655,40 @@ def parse_with(text: str) -> WithRequest:
     return WithRequest(package, f"{package}=={exact[0]}", safe_label(exact[0]), exact[0])
 
 
+def derivable_stacks() -> list[str]:
+    """Stacks a --with derives from: the base stacks, and the homes of converters that live apart (neither base nor
+    hosting second versions: onnx2tf's), so `--with onnx2tf==2.0.0` is a thin layer over the stack onnx2tf runs in."""
+    return [name for name, definition in defined_stacks().items() if definition.base or not definition.hosts]
+
+
+def with_extras(requirement: str, pin: Requirement) -> str:
+    """The --with requirement (`PKG==VER` or `PKG @ URL`) carrying the extras of the pin it replaces
+    (`onnx2tf[tensorflow]==2.6.9`): the other release is installed the way its stack installs this one."""
+    if not pin.extras:
+        return requirement
+    name, rest = re.fullmatch(r"([A-Za-z0-9._-]+)((?:==| @ ).*)", requirement).groups()  # type: ignore[union-attr]
+    return f"{name}[{','.join(sorted(pin.extras))}]{rest}"
+
+
 def derive(text: str) -> Derivation:
     """The stack `--with text` asks for: a defined stack pinning exactly that version (stacks.toml says why
-    one exists: derivation would not resolve), else the base stack that pins the package, with its pin replaced.
-    `STACK:SPEC` chooses the base when several pin the package."""
+    one exists: derivation would not resolve), else the base stack that pins the package, else the stack its
+    converters live in (a home stack pinning it), with its pin replaced. `STACK:SPEC` chooses the stack when
+    several pin the package."""
+    derivable = derivable_stacks()
     chosen, colon, rest = text.partition(":")
-    if not colon or chosen not in BASE_STACKS:
+    if not colon or chosen not in derivable:
         chosen, rest = "", text
     request = parse_with(rest)
-    bases = [definition for definition in defined_stacks().values()
-             if definition.base and request.package in definition.pins() and chosen in ("", definition.name)]
+    pinning = [definition for definition in defined_stacks().values()
+               if definition.name in derivable and request.package in definition.pins()
+               and chosen in ("", definition.name)]
+    # A base stack first; else the home of the converters that use the package (onnx2tf's on its own Python).
+    bases = [definition for definition in pinning if definition.base] or pinning
     if not bases:
-        pinned = sorted({package for definition in defined_stacks().values() if definition.base
+        pinned = sorted({package for definition in defined_stacks().values() if definition.name in derivable
                          for package in definition.pins()})
-        raise StackError(f"--with {text}: no base stack pins {request.package!r}; the stacks pin: {', '.join(pinned)}")
+        raise StackError(f"--with {text}: no stack pins {request.package!r}; the stacks pin: {', '.join(pinned)}")
     if len(bases) > 1:
         raise StackError(f"--with {text}: {request.package} is pinned by stacks "
                          f"{' and '.join(b.name for b in bases)}; say which: --with {bases[0].name}:{rest}")
@@ -668,8 +699,9 @@ def derive(text: str) -> Derivation:
         if not definition.base and pin is not None and not request.fingerprint \
                 and str(pin.specifier) == f"=={request.version}":
             return Derivation(definition, request.package, base.name, old, request.version)
-    requirements = tuple(request.requirement if canonicalize_name(Requirement(line).name) == request.package
-                         else line for line in base.requirements)
+    requirements = tuple(with_extras(request.requirement, Requirement(line)) if
+                         canonicalize_name(Requirement(line).name) == request.package else line
+                         for line in base.requirements)
     definition = StackDefinition(
         name=f"{request.package}-{request.label}", requirements=requirements,
         description=f"{base.name} with {request.requirement}", checks=base.checks, derived_from=base.name,

@@ -17,6 +17,7 @@ from typing import Any, cast
 import pandas as pd
 
 from harness import __version__
+from harness.reporting.advice import advice_html, advice_markdown
 from harness.reporting.results import cell_rows, hop_order, write_atomic
 from harness.statuses import worst_of
 
@@ -390,6 +391,7 @@ def matrix_html(frame: pd.DataFrame, declared: dict[str, dict[str, bool]], comma
             "opset.</p>"]
     if not zoo.empty:
         out += zoo_tables(zoo)
+        out += advice_html(zoo)
     table = op_table(final_hop(node)) if table is None else table
     if not table.empty:
         out.append("<h2>ONNX operators by hop (node test cases)</h2><table id='ops'><tr><th>op</th>")
@@ -610,6 +612,8 @@ def compatibility_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bo
              "[coverage.md](coverage.md) (operators), [summary.md](summary.md) (zoo cells and errors),",
              "matrix.html (open it locally; colour-coded, filterable), results.csv / results.json (every row).", "",
              "![matrix](matrix.png)", ""]
+    if not zoo.empty:
+        parts += advice_markdown(zoo)
     advice_table = opset_advice(zoo) if not zoo.empty else pd.DataFrame()
     if len(advice_table):
         parts += ["## Which opset to export with", "",
