@@ -472,8 +472,8 @@ class Engine:
         if source.name not in spec.source_formats and source.name not in context.artifacts:
             raise ValueError(f"route {route.id} starts from {source.name}, which model {spec.name!r} is not built in")
         io = io_for(spec, source)
-        static = [hop.converter for hop in route.hops if hop.converter.static_shapes]
-        if static:  # a converter that writes static shapes only: the route is judged at the export example's sizes
+        if any(hop.converter.static_shapes for hop in route.hops):
+            # A converter that writes static shapes only: the route is judged at the export example's sizes.
             spec = at_export_dims(spec)
         route_dir = context.folder / route.dirname
         cell = Cell(spec, route, route_dir, io, context.artifacts.get(source.name), [])
