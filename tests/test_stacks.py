@@ -393,8 +393,9 @@ def test_upgrade_runs_both_sides_and_diffs_them_into_the_upgrade_folder(
     assert main(["upgrade", "onnx2pytorch==0.5.1", "--models", "mlp"]) == exit_status
     marked = {route.replace("@onnx2pytorch-0.5.1", "") for route in ran if "@onnx2pytorch-0.5.1" in route}
     assert marked and marked == {route for route in ran if "@onnx2pytorch-0.5.1" not in route}
-    # The routes through onnx2tf read onnx2pytorch's module back too (torch>onnx>tf@onnx2tf>onnx>torch).
-    assert {"current", "legacy", "onnx2pytorch-0.5.1", "onnx2tf"} == set(provisioned)
+    # The routes through onnx2tf and nobuco read onnx2pytorch's module back too (torch>onnx>tf@onnx2tf>onnx>torch,
+    # torch>tf@nobuco>onnx>torch).
+    assert {"current", "legacy", "onnx2pytorch-0.5.1", "onnx2tf", "nobuco"} == set(provisioned)
     diff = pd.read_csv(tmp_path / "reports" / "upgrades" / "onnx2pytorch-0.6.0-to-0.5.1" / "diff.csv")
     regressed = diff[diff["class"] == "regressed"]
     assert set(regressed["hop"]) == ({"onnx->torch"} if derived_fails else set())
