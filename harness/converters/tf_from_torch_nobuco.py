@@ -66,6 +66,8 @@ class TfFromTorch(Converter):
                                   for arg, spec in zip(args, specs)},
                     input_names={arg: spec["name"] for arg, spec in zip(args, specs)},
                     output_names=dict(enumerate(io["outputs"])),
+                    # Free dims need the module's shape reads traced, or a reshape keeps the example's batch size.
+                    trace_shape=True,
                     inputs_channel_order=ChannelOrder.PYTORCH, outputs_channel_order=ChannelOrder.PYTORCH)
         except Exception as exc:
             calls = unimplemented_calls(printed.getvalue())
