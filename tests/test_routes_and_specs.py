@@ -22,12 +22,15 @@ def test_round_trips_are_enumerated_from_the_converter_graph() -> None:
     converters = default_converters()
     assert [r.id for r in enumerate_routes(converters, TORCH)] == [
         "torch>onnx>tf>onnx>torch", "torch>onnx>tf@onnx2tf>onnx>torch", "torch>onnx>tflite",
-        "torch>onnx@dynamo>tf>onnx>torch", "torch>onnx@dynamo>tf@onnx2tf>onnx>torch", "torch>onnx@dynamo>tflite"]
+        "torch>onnx@dynamo>tf>onnx>torch", "torch>onnx@dynamo>tf@onnx2tf>onnx>torch", "torch>onnx@dynamo>tflite",
+        "torch>tflite@litert-torch", "torch>tf@nobuco>onnx>torch"]
     keras = [r.id for r in enumerate_routes(converters, KERAS)]
     # The routes of before the new converters keep their ids.
     assert {"keras>onnx>torch>onnx>tf", "keras>onnx>torch>onnx@dynamo>tf"} <= set(keras)
     assert {"keras>onnx>torch>onnx>tflite", "keras>onnx@keras-export>torch>onnx>tf@onnx2tf"} <= set(keras)
     assert len(keras) == 12  # two Keras exporters x two torch exporters x three ONNX -> TF family converters
+    # litert-torch and nobuco take a user's module only, never onnx2pytorch's on the way back from Keras.
+    assert not [route for route in keras if "litert-torch" in route or "nobuco" in route]
 
 
 def test_every_route_returns_to_its_family_or_ends_where_it_is_deployed() -> None:
@@ -35,7 +38,11 @@ def test_every_route_returns_to_its_family_or_ends_where_it_is_deployed() -> Non
     for route in select_routes(None):
         formats = [route.source] + [hop.converter.target for hop in route.hops]
         assert formats[-1].family == route.source.family or formats[-1] not in read, route.id
-        assert all(fmt.name == "onnx" for fmt in formats[1::2])
+        # Through ONNX between frameworks, but for a direct converter (litert-torch, nobuco) taking the source.
+        direct = [hop.index for hop in route.hops
+                  if "onnx" not in (hop.converter.source.name, hop.converter.target.name)]
+        assert direct in ([], [1]), route.id
+        assert all(fmt.name == "onnx" for fmt in formats[1 + len(direct)::2]), route.id
         assert [hop.converter.source for hop in route.hops] == formats[:-1]
 
 
@@ -47,7 +54,7 @@ def test_a_route_without_a_way_back_is_not_enumerated() -> None:
 def test_a_deploy_route_ends_in_a_format_no_converter_reads() -> None:
     # torch>onnx>tflite is a cell; torch>onnx>tf>onnx>tflite is not (it visits the TF family twice).
     deploy = [r.id for r in enumerate_routes(default_converters(), TORCH) if r.hops[-1].converter.target is TFLITE]
-    assert deploy == ["torch>onnx>tflite", "torch>onnx@dynamo>tflite"]
+    assert deploy == ["torch>onnx>tflite", "torch>onnx@dynamo>tflite", "torch>tflite@litert-torch"]
     assert [r.id for r in enumerate_routes(default_converters(), ONNX) if len(r.hops) == 1] == ["onnx>tflite"]
 
 

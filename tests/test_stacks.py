@@ -206,6 +206,48 @@ def test_a_stack_derived_from_a_local_wheel_is_a_layer_over_its_base(
     assert not stack.is_provisioned()
 
 
+def test_a_stack_declared_a_layer_keeps_its_bases_pins_and_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    defined = stacks.defined_stacks()
+    current, litert = defined["current"], defined["litert-torch"]
+    # litert-torch lowers typing-extensions: a layer over current, whose own pins (and key) it leaves alone.
+    assert litert.layer_over == "current" and litert.layered_on == "current" and not litert.base
+    assert litert.requirements == (*current.requirements, "litert-torch==0.10.0") and litert.key != current.key
+    assert "litert-torch" not in current.pins() and defined["nobuco"].layer_over == "legacy"
+    # --with a version current pins derives from current: never the layer that carries current's pins.
+    assert derive("current:onnx==1.23.2").stack.derived_from == "current"
+    bad = tmp_path / "stacks.toml"
+    bad.write_text('[stack.top]\nlayer_over = "below"\nrequirements = []\n[stack.below]\nrequirements = []\n')
+    monkeypatch.setattr(stacks, "DEFINITIONS", bad)
+    stacks.defined_stacks.cache_clear()
+    try:
+        with pytest.raises(StackError, match="'top' is a layer over 'below', which is not a stack defined above it"):
+            stacks.defined_stacks()
+    finally:
+        monkeypatch.undo()
+        stacks.defined_stacks.cache_clear()
+
+
+def test_a_stack_declared_a_layer_installs_only_what_it_adds(isolated_cache: Path, local_packages: Path,
+                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_wheel(local_packages, "fakedep", "1.0", "VERSION = '1.0'\n")
+    fake_wheel(local_packages, "fakeconv", "1.0", "ANSWER = 'base'\n", requires=("fakedep",))
+    fake_wheel(local_packages, "fakeextra", "1.0", "EXTRA = 'layer'\n", requires=("fakedep",))
+    tiny = StackDefinition(name="tiny", requirements=("fakeconv==1.0",), base=True, checks=("import fakeconv",))
+    extra = StackDefinition(name="extra", requirements=("fakeconv==1.0", "fakeextra==1.0"), layer_over="tiny",
+                            checks=("import fakeconv, fakeextra",))
+    monkeypatch.setattr(stacks, "defined_stacks", lambda: {"tiny": tiny, "extra": extra})
+    python = get_stack("extra").ensure()  # provisions its base first
+    ran = subprocess.run([str(python), "-c", "import fakeconv, fakeextra; print(fakeconv.ANSWER, fakeextra.EXTRA)"],
+                         capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert ran.stdout.split() == ["base", "layer"]
+    layer = {path.name.split("-")[0] for path in (get_stack("extra").folder / "env").glob(
+        "lib/python*/site-packages/*.dist-info")}
+    assert "fakeextra" in layer and not layer & {"fakeconv", "fakedep", "hypothesis"}
+    record = json.loads((get_stack("extra").folder / stacks.MARKER).read_text())
+    assert record["layer_over"] == get_stack("tiny").folder.name
+    assert "fakeextra" not in installed_versions(get_stack("tiny").python, ["fakeextra"])  # the base untouched
+
+
 def test_a_derived_stack_that_does_not_resolve_is_one_line(isolated_cache: Path, local_packages: Path,
                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_wheel(local_packages, "fakeconv", "1.0", "ANSWER = 'base'\n")
@@ -351,8 +393,9 @@ def test_upgrade_runs_both_sides_and_diffs_them_into_the_upgrade_folder(
     assert main(["upgrade", "onnx2pytorch==0.5.1", "--models", "mlp"]) == exit_status
     marked = {route.replace("@onnx2pytorch-0.5.1", "") for route in ran if "@onnx2pytorch-0.5.1" in route}
     assert marked and marked == {route for route in ran if "@onnx2pytorch-0.5.1" not in route}
-    # The routes through onnx2tf read onnx2pytorch's module back too (torch>onnx>tf@onnx2tf>onnx>torch).
-    assert {"current", "legacy", "onnx2pytorch-0.5.1", "onnx2tf"} == set(provisioned)
+    # The routes through onnx2tf and nobuco read onnx2pytorch's module back too (torch>onnx>tf@onnx2tf>onnx>torch,
+    # torch>tf@nobuco>onnx>torch).
+    assert {"current", "legacy", "onnx2pytorch-0.5.1", "onnx2tf", "nobuco"} == set(provisioned)
     diff = pd.read_csv(tmp_path / "reports" / "upgrades" / "onnx2pytorch-0.6.0-to-0.5.1" / "diff.csv")
     regressed = diff[diff["class"] == "regressed"]
     assert set(regressed["hop"]) == ({"onnx->torch"} if derived_fails else set())

@@ -15,6 +15,8 @@ from harness.converters.onnx_from_tf import OnnxFromKeras, OnnxFromSavedModel
 from harness.converters.onnx_from_torch import OnnxFromTorch
 from harness.converters.tf_from_onnx import TfFromOnnx
 from harness.converters.tf_from_onnx_onnx2tf import TfFromOnnxViaOnnx2tf, TfliteFromOnnx
+from harness.converters.tf_from_torch_nobuco import TfFromTorch
+from harness.converters.tflite_from_torch_litert import TfliteFromTorch
 from harness.converters.torch_from_onnx import TorchFromOnnx
 from harness.errors import PluginError
 from harness.execution.stacks import StackDefinition
@@ -31,6 +33,8 @@ def default_converters(stacks: Sequence[str] = (), opsets: Sequence[int | None] 
         TfFromOnnx(),
         TfFromOnnxViaOnnx2tf(),
         TfliteFromOnnx(),
+        TfliteFromTorch(),
+        TfFromTorch(),
         OnnxFromKeras(),
         OnnxFromKerasViaExport(),
         OnnxFromSavedModel(),

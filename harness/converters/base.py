@@ -15,8 +15,9 @@ class Converter(ABC):
     bench, repros, the probes, declared tables) reads what it needs from these class attributes, and nothing
     dispatches on a class name. Subclasses set them and implement `convert`.
 
-    `convert` runs in a worker process of `stack` that imports only `framework` ("torch" or "tf");
-    it must import its converter package inside the method, never at module level.
+    `convert` runs in a worker process of `stack` that imports only `framework` ("torch" or "tf"; "none" for
+    neither; "torch+tf" for a converter that by design holds both, such as nobuco); it must import its converter
+    package inside the method, never at module level.
     """
 
     source: ClassVar[Format]
@@ -30,6 +31,12 @@ class Converter(ABC):
     # Other distributions whose versions every row of this converter records (its package is always recorded).
     extra_packages: ClassVar[tuple[str, ...]] = ()
     deprecated: ClassVar[str] = ""  # upstream's word that it is deprecated, with where it says so
+    # Upstream's word that it converts at the example's shapes only, with where it says so: its routes are judged
+    # on inputs at the export example's sizes, and each row says which symbolic dims were held.
+    static_shapes: ClassVar[str] = ""
+    # Converts only a route's source model (a module its user wrote), never another converter's output: a direct
+    # torch converter is not routed after onnx2pytorch (keras>onnx>torch>X), whose module no user would hand it.
+    source_only: ClassVar[bool] = False
     # parity bench: the call a careful user's script makes for this hop, run by harness/bench/bare_script.py in
     # this converter's stack: an operation of that script, or "module:function" (a plugin's own). None: none.
     bare_call: ClassVar[str | None] = None

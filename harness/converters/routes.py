@@ -96,7 +96,7 @@ def enumerate_routes(converters: Sequence[Converter], source: Format, *, passes:
         if len(path) >= MAX_HOPS:
             return
         for converter in converters:
-            if converter.source != current:
+            if converter.source != current or (converter.source_only and path):
                 continue
             family = converter.target.family
             hops = [*path, converter]

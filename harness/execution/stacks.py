@@ -49,6 +49,12 @@ class StackDefinition:
     fingerprint: str = ""  # the bytes of local wheels and checkouts among the requirements
     origin: str = ""  # a derived stack: the --with text that made it
     python: str = ""  # "3.12": the interpreter version it is built on; "": the harness's own
+    layer_over: str = ""  # a defined layer: the base stack whose pins it keeps, with its own packages added
+
+    @property
+    def layered_on(self) -> str:
+        """The stack this one is a thin layer over (a derived stack's base, a defined layer's), or ""."""
+        return self.derived_from or self.layer_over
 
     @property
     def python_version(self) -> str:
@@ -81,11 +87,20 @@ def defined_stacks() -> dict[str, StackDefinition]:
     """The stacks stacks.toml defines, in its order (the package ships the file: no checkout needed)."""
     data = tomllib.loads(DEFINITIONS.read_text())
     worker = tuple(data.get("worker_requirements", ()))
-    return {name: StackDefinition(name=name, requirements=(*worker, *entry["requirements"]),
-                                  description=entry.get("description", ""), base=bool(entry.get("base")),
-                                  hosts=tuple(entry.get("hosts", ())), checks=tuple(entry.get("checks", ())),
-                                  python=str(entry.get("python", "")))
-            for name, entry in data["stack"].items()}
+    definitions: dict[str, StackDefinition] = {}
+    for name, entry in data["stack"].items():
+        # A layer holds its base's pins and its own: the key changes when either does, and the layer's packages
+        # are resolved against the base's installed ones (install_layer).
+        under = definitions.get(entry.get("layer_over", "")) if "layer_over" in entry else None
+        if "layer_over" in entry and (under is None or under.layer_over):
+            raise StackError(f"stacks.toml: stack {name!r} is a layer over {entry['layer_over']!r}, which is not a "
+                             "stack defined above it (and not itself a layer)")
+        requirements = (*under.requirements, *entry["requirements"]) if under else (*worker, *entry["requirements"])
+        definitions[name] = StackDefinition(
+            name=name, requirements=requirements, description=entry.get("description", ""),
+            base=bool(entry.get("base")), hosts=tuple(entry.get("hosts", ())), checks=tuple(entry.get("checks", ())),
+            python=under.python if under else str(entry.get("python", "")), layer_over=under.name if under else "")
+    return definitions
 
 
 KNOWN_STACKS = tuple(defined_stacks())
@@ -229,7 +244,7 @@ class Stack:
                 if uv is None:
                     print("[parity] uv not found (the harness depends on it; PARITY_INSTALLER=pip also asks for "
                           "pip): provisioning with pip, which takes minutes and copies every package", flush=True)
-                if self.definition.derived_from:
+                if self.definition.layered_on:
                     layer_over, layer = self.install_layer(uv)
                 else:
                     self.install(uv)
@@ -264,11 +279,12 @@ class Stack:
         self.run_logged(commands, variables)
 
     def install_layer(self, uv: str | None) -> tuple[str, dict[str, str]]:
-        """A derived stack as a layer over its base: an environment of its own whose site-packages goes on to the
-        base's (a .pth, so the base's packages come after the layer's), holding only the distributions the derived
-        pins need beyond what the base has installed (uv's or pip's dry run in the base says which). Returns the
-        base's folder name, which must stay provisioned for the layer to work, and what the layer installed."""
-        base = get_stack(self.definition.derived_from)
+        """A derived stack, or one stacks.toml declares a layer, as a layer over its base: an environment of its
+        own whose site-packages goes on to the base's (a .pth, so the base's packages come after the layer's),
+        holding only the distributions its pins need beyond what the base has installed (uv's or pip's dry run in
+        the base says which). Returns the base's folder name, which must stay provisioned for the layer to work,
+        and what the layer installed."""
+        base = get_stack(self.definition.layered_on)
         base_python = base.ensure()  # the layer runs the base's interpreter and imports its packages
         env, requirements = self.folder / "env", self.definition.requirements
         options, variables = uv_source_options() if uv else ([], {})
@@ -323,7 +339,7 @@ class Stack:
         new = [line for line in found if line not in in_base]
         if new:
             raise StackError(f"stack {self.name!r} installed but does not resolve over its base "
-                             f"{self.definition.derived_from!r}: {new[0][:200]}")
+                             f"{self.definition.layered_on!r}: {new[0][:200]}")
 
     def run_logged(self, commands: list[list[str]], variables: dict[str, str] | None = None, *,
                    capture: bool = False) -> str:
@@ -696,7 +712,8 @@ def derive(text: str) -> Derivation:
     old = base.pinned_version(request.package)
     for definition in defined_stacks().values():
         pin = definition.pins().get(request.package)
-        if not definition.base and pin is not None and not request.fingerprint \
+        # A layer's pins are mostly its base's: --with onnx==X means the base's onnx, not the layer holding it.
+        if not definition.base and not definition.layer_over and pin is not None and not request.fingerprint \
                 and str(pin.specifier) == f"=={request.version}":
             return Derivation(definition, request.package, base.name, old, request.version)
     requirements = tuple(with_extras(request.requirement, Requirement(line)) if

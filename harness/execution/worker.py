@@ -23,6 +23,10 @@ from harness.atomic import open_atomic
 from harness.errors import describe_error
 
 CONFLICTING_FRAMEWORKS = {"torch": "tensorflow", "tf": "torch"}  # they segfault when they share a process
+# A converter that needs both by design (nobuco runs the torch module while it builds the Keras model) gets a
+# worker of its own kind; whatever it writes is still run in a one-framework worker.
+BOTH_FRAMEWORKS = "torch+tf"
+FRAMEWORKS = ("torch", "tf", BOTH_FRAMEWORKS, "none")
 CALLER_DIR_ENV = "PARITY_CALLER_DIR"
 THREADS_ENV = "PARITY_WORKER_THREADS"  # threads each framework runs an op on in a worker (harness.execution.pool)
 DEFAULT_WORKER_THREADS = 1
@@ -216,11 +220,11 @@ def output_names(names: list[str], count: int) -> list[str]:
 def keep_to_thread_count(framework: str) -> None:
     """Size the framework's thread pools before its first op (harness.execution.pool.worker_environment says why).
     torch also reads OMP_NUM_THREADS; onnxruntime reads the count per session."""
-    if framework == "torch":
+    if framework in ("torch", BOTH_FRAMEWORKS):
         import torch
 
         torch.set_num_threads(worker_threads())
-    elif framework == "tf":
+    if framework in ("tf", BOTH_FRAMEWORKS):
         import tensorflow as tf
 
         # Only within an op: how many ops run side by side changes no op's result, and one at a time made
@@ -262,7 +266,7 @@ def replay(task_file: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--framework", choices=("torch", "tf", "none"), default="none")
+    parser.add_argument("--framework", choices=FRAMEWORKS, default="none")
     parser.add_argument("--replay", metavar="TASK_JSON")
     args = parser.parse_args()
     add_caller_dir()

@@ -43,7 +43,14 @@ from harness.oracle.verdict import (
     settle_rounding,
     tolerance_for,
 )
-from harness.run.inputs import build_example, example_recipes, largest_recipe, seeded_recipes, spread_recipes
+from harness.run.inputs import (
+    at_export_dims,
+    build_example,
+    example_recipes,
+    largest_recipe,
+    seeded_recipes,
+    spread_recipes,
+)
 from harness.run.search import Outcome, SearchResult, search
 from harness.runners import runner_for
 from harness.spec import ExampleRecipe, InputSpec, ModelSpec, OutputSpec, channels_last, to_layout
@@ -465,6 +472,9 @@ class Engine:
         if source.name not in spec.source_formats and source.name not in context.artifacts:
             raise ValueError(f"route {route.id} starts from {source.name}, which model {spec.name!r} is not built in")
         io = io_for(spec, source)
+        if any(hop.converter.static_shapes for hop in route.hops):
+            # A converter that writes static shapes only: the route is judged at the export example's sizes.
+            spec = at_export_dims(spec)
         route_dir = context.folder / route.dirname
         cell = Cell(spec, route, route_dir, io, context.artifacts.get(source.name), [])
         blocked, blocked_status = "", "skipped"
@@ -506,7 +516,8 @@ class Engine:
                 blocked, blocked_status = f"hop {hop.index} ({hop.name}) ended {state.status}", "skipped"
                 continue
             state.onnx_ops = step.result.get("onnx_ops", "")
-            state.lost_dynamic_axes = lost_dynamic_axes(io, step.result.get("graph_inputs"))
+            state.lost_dynamic_axes = (held_dims(spec, converter.static_shapes) if converter.static_shapes
+                                       else lost_dynamic_axes(io, step.result.get("graph_inputs")))
             artifact = target
         self.write_manifest(cell)
         return cell
@@ -767,6 +778,13 @@ def _replayed_only(*args: Any) -> Any:
 def stochastic(first: list[np.ndarray], again: list[np.ndarray]) -> bool:
     """Two runs of a source on one input that differ (NaN equal to NaN) make it stochastic."""
     return len(first) != len(again) or any(not np.array_equal(a, b, equal_nan=True) for a, b in zip(first, again))
+
+
+def held_dims(spec: ModelSpec, why: str) -> str:
+    """What a static-shape converter's row says: the symbolic dims its artifact holds fixed, and upstream's word."""
+    held = [f"{input_spec.name}[{axis}] {dim} fixed to {input_spec.dim_bounds[dim][1]}"
+            for input_spec in spec.inputs for axis, dim in input_spec.symbolic_axes.items()]
+    return f"{'; '.join(held)} ({why})" if held else ""
 
 
 def lost_dynamic_axes(io: dict[str, Any], graph_inputs: list[list[int | str | None]] | None) -> str:

@@ -118,6 +118,19 @@ def largest_recipe(spec: ModelSpec, seed: int = 0) -> ExampleRecipe:
     return ExampleRecipe(dims, tuple(InputRecipe(kind, 0, seed + i) for i, kind in enumerate(first)))
 
 
+def at_export_dims(spec: ModelSpec) -> ModelSpec:
+    """`spec` with every symbolic dim held at the export example's size (its upper bound): the inputs a converter
+    that writes static shapes only can be judged on. Regression examples at other sizes are left out."""
+    import dataclasses
+
+    export_dims = largest_recipe(spec).dims
+    inputs = tuple(dataclasses.replace(input_spec, dim_bounds={name: (high, high) for name, (_, high)
+                                                               in input_spec.dim_bounds.items()})
+                   for input_spec in spec.inputs)
+    kept = tuple(recipe for recipe in spec.regression_examples if recipe.dims == export_dims)
+    return dataclasses.replace(spec, inputs=inputs, regression_examples=kept)
+
+
 def spread_recipes(spec: ModelSpec, *, count: int, seed: int, nonfinite: bool = False) -> list[ExampleRecipe]:
     """`count` seeded recipes drawn from the whole distribution the search draws from: every value kind of each
     input's domain in turn (zeros, ties, sparse, wide, large ...), scales over the full range, random dims. What
