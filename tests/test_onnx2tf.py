@@ -57,3 +57,26 @@ def test_the_records_name_the_stack_and_what_reads_onnx() -> None:
         assert not converter.node_cases and not converter.opset_sweep
         assert "onnx2tf.convert(" in (converter.repro_snippet or "")
         assert not converter.deprecated
+
+
+def test_each_onnx2tf_release_is_asked_for_a_saved_model_its_own_way() -> None:
+    """2.4 and later take **kwargs and default to flatbuffer_direct, which writes a SavedModel only when asked;
+    2.3 has the keyword but defaults to TensorFlow's converter (asking it then exits); 2.0-2.2 lack it."""
+    from types import SimpleNamespace
+
+    from harness.converters.tf_from_onnx_onnx2tf import TfFromOnnxViaOnnx2tf, TfliteFromOnnx
+
+    def since_2_4(*args: object, **kwargs: object) -> None: ...
+
+    def release_2_3(input_onnx_file_path: str = "", flatbuffer_direct_output_saved_model: bool = False,
+                    tflite_backend: str = "tf_converter") -> None: ...
+
+    def release_2_0(input_onnx_file_path: str = "", output_signaturedefs: bool = False) -> None: ...
+
+    saved_model, tflite = TfFromOnnxViaOnnx2tf(), TfliteFromOnnx()
+    assert saved_model.backend_options(SimpleNamespace(convert=since_2_4)) == {
+        "flatbuffer_direct_output_saved_model": True}
+    assert tflite.backend_options(SimpleNamespace(convert=since_2_4)) == {
+        "flatbuffer_direct_output_saved_model": False}
+    assert saved_model.backend_options(SimpleNamespace(convert=release_2_3)) == {}
+    assert saved_model.backend_options(SimpleNamespace(convert=release_2_0)) == {}

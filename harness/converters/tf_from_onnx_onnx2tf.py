@@ -73,9 +73,23 @@ class Onnx2tfConverter(Converter):
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".onnx2tf-") as scratch:
             out = Path(scratch) / "out"
             onnx2tf.convert(input_onnx_file_path=str(source), output_folder_path=str(out), non_verbose=True,
-                            keep_shape_absolutely_input_names=inputs or None,
-                            flatbuffer_direct_output_saved_model=self.saved_model)
+                            keep_shape_absolutely_input_names=inputs or None, **self.backend_options(onnx2tf))
             self.take(out, target)
+
+    def backend_options(self, onnx2tf: Any) -> dict[str, Any]:
+        """What asks this release for a SavedModel or not. From 2.4 (a `convert(*args, **kwargs)` whose default
+        backend is flatbuffer_direct) that is `flatbuffer_direct_output_saved_model`; earlier releases default to
+        TensorFlow's converter, which writes the SavedModel beside the TFLite files anyway, and 2.0-2.2 refuse the
+        keyword (so `parity releases onnx2tf` can compare them with today's)."""
+        import inspect
+
+        parameters = inspect.signature(onnx2tf.convert).parameters
+        if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
+            return {"flatbuffer_direct_output_saved_model": self.saved_model}
+        backend = parameters.get("tflite_backend")
+        if backend is not None and backend.default == "flatbuffer_direct":
+            return {"flatbuffer_direct_output_saved_model": self.saved_model}
+        return {}
 
     def take(self, out: Path, target: Path) -> None:
         raise NotImplementedError
