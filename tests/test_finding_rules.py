@@ -1,0 +1,80 @@
+"""The rules a finding must meet before it goes upstream: its input is one a user would have (else it is the
+previous hop's finding), its expected output is confirmed by two references, and its repro is self-contained."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.execution.pool import worker_environment
+from harness.execution.stacks import get_stack
+
+# A Resize (opset 13) whose declared output shape contradicts what its scales give: onnxruntime's lenient
+# merge runs it, strict shape inference refuses it (what tf2onnx wrote in the committed Resize finding).
+INVALID_RESIZE = '''
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+scales = numpy_helper.from_array(np.array([1, 1, 1.5, 1.5], dtype=np.float32), "scales")
+roi = numpy_helper.from_array(np.array([], dtype=np.float32), "roi")
+node = helper.make_node("Resize", ["x", "roi", "scales"], ["y"], mode="nearest")
+graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 5, 5])], [roi, scales])
+onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
+'''
+
+
+def write_in_stack(script: str, path: Path) -> None:
+    python = get_stack("current").ensure()
+    subprocess.run([str(python), "-c", script, str(path)], check=True, env=worker_environment())
+
+
+def finding_folder(tmp_path: Path, model_script: str) -> Path:
+    folder = tmp_path / "onnx2pytorch-mismatch--resize"
+    folder.mkdir()
+    write_in_stack(model_script, folder / "model.onnx")
+    signature = {"hop": "onnx->torch", "converter": "TorchFromOnnx", "package": "onnx2pytorch",
+                 "status": "mismatch", "detail": "shape diverge at Resize"}
+    record = {"signature": signature, "route": "torch>onnx>tf>onnx>torch", "hop_index": 4, "status": "mismatch",
+              "package": "onnx2pytorch", "hop": "onnx->torch", "error": "", "repro": {"exit_code": 1}}
+    (folder / "finding.json").write_text(json.dumps(record))
+    return folder
+
+
+@pytest.mark.stacks
+def test_an_invalid_onnx_input_makes_the_failure_the_previous_hops_finding(tmp_path: Path) -> None:
+    from harness.fuzz.validity import artifact_problems, judge_finding
+
+    folder = finding_folder(tmp_path, INVALID_RESIZE)
+    problems = artifact_problems(folder / "model.onnx", "onnx")
+    assert any("strict_mode" in problem and "Resize" in problem for problem in problems), problems
+    judged = judge_finding(folder)
+    assert judged.owner == "tf2onnx" and judged.blamed_hop == 3, judged
+    assert judged.kind == "wrote an artifact onnx2pytorch cannot be expected to read"
+    assert "strict_mode" in judged.reason
+
+
+@pytest.mark.stacks
+def test_a_valid_onnx_input_keeps_the_failure_with_the_converter_that_read_it(tmp_path: Path) -> None:
+    from harness.fuzz.validity import judge_finding
+
+    valid = INVALID_RESIZE.replace("[1, 1, 5, 5]", "[1, 1, 3, 3]")
+    judged = judge_finding(finding_folder(tmp_path, valid))
+    assert judged.owner == "onnx2pytorch" and judged.blamed_hop == 4 and judged.kind == "", judged
+
+
+def test_a_hop_reading_the_source_or_the_exporters_output_needs_no_check() -> None:
+    from harness.fuzz.validity import judge_ownership
+
+    packages = ["torch", "onnx-tf", "tf2onnx", "onnx2pytorch"]
+    assert judge_ownership(packages, 1, "torch", None).owner == "torch"
+    assert judge_ownership(packages, 2, "onnx", None).owner == "onnx-tf"
+    with pytest.raises(ValueError, match="must be checked"):
+        judge_ownership(packages, 3, "tf", None)
+    moved = judge_ownership(packages, 3, "tf", ["op PyFunc holds a Python function"])
+    assert moved.owner == "onnx-tf" and moved.blamed_hop == 2 and "PyFunc" in moved.reason
