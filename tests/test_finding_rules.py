@@ -78,3 +78,70 @@ def test_a_hop_reading_the_source_or_the_exporters_output_needs_no_check() -> No
         judge_ownership(packages, 3, "tf", None)
     moved = judge_ownership(packages, 3, "tf", ["op PyFunc holds a Python function"])
     assert moved.owner == "onnx-tf" and moved.blamed_hop == 2 and "PyFunc" in moved.reason
+
+
+# -- self-contained repros ---------------------------------------------------------------------------------------
+def test_arrays_written_inline_read_back_bit_for_bit() -> None:
+    import numpy as np
+
+    from harness.repro.literals import array_source
+
+    rng = np.random.default_rng(0)
+    floats = rng.standard_normal((3, 41)).astype(np.float32)
+    floats[0, :4] = [np.nan, np.inf, -np.inf, 1e-30]
+    for array in (floats, floats.astype(np.float64), np.arange(6, dtype=np.int64).reshape(2, 3),
+                  np.array(2.5, np.float32), np.zeros((0, 3), np.float32), np.array([True, False])):
+        again = eval(array_source(array), {"np": np})  # our own writer's output, checked to read back exactly
+        assert again.dtype == array.dtype and again.shape == array.shape
+        assert np.array_equal(again, array, equal_nan=True)
+
+
+ROUND_TRIP = '''
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from harness.repro.onnx_builder import builder_source
+
+namespace = {"np": np, "onnx": onnx, "TensorProto": TensorProto, "helper": helper, "numpy_helper": numpy_helper}
+exec(builder_source(sys.argv[1]), namespace)
+built, written = namespace["build_model"](), onnx.load(sys.argv[1])
+print(built.SerializeToString() == written.SerializeToString())
+'''
+
+
+@pytest.mark.stacks
+def test_an_onnx_model_written_as_helper_calls_builds_the_same_model(tmp_path: Path) -> None:
+    write_in_stack(INVALID_RESIZE, tmp_path / "model.onnx")  # invalid models too: the repro shows what was read
+    python = get_stack("current").ensure()
+    done = subprocess.run([str(python), "-c", ROUND_TRIP, str(tmp_path / "model.onnx")], capture_output=True,
+                          text=True, env=worker_environment(), check=True)
+    assert done.stdout.strip() == "True", done.stderr[-2000:]
+
+
+FINDINGS = Path(__file__).resolve().parents[1] / "reports" / "findings"
+
+
+def committed_findings() -> list[Path]:
+    return sorted(path.parent for path in FINDINGS.glob("*/finding.json"))
+
+
+def self_contained(folder: Path) -> bool:
+    judged = json.loads((folder / "finding.json").read_text()).get("judged") or {}
+    return bool(judged.get("self_contained"))
+
+
+@pytest.mark.stacks
+@pytest.mark.parametrize("folder", [folder for folder in committed_findings() if self_contained(folder)],
+                         ids=lambda folder: folder.name[:60])
+def test_a_committed_repro_fails_from_an_empty_folder_with_its_stacks_interpreter_only(folder: Path) -> None:
+    from harness.fuzz.rejudge import OWNER_STACK, run_in_empty_folder
+
+    text = (folder / "repro.py").read_text()
+    assert "load_arrays(" not in text and "np.load(" not in text, "a self-contained repro reads no data file"
+    for machine_path in ("/work/", "/root/", "/tmp/", "/home/"):
+        assert machine_path not in text and machine_path not in (folder / "issue.md").read_text()
+    owner = json.loads((folder / "finding.json").read_text())["judged"]["owner"]
+    result = run_in_empty_folder(folder, OWNER_STACK[owner])
+    assert result["exit_code"] == 1, result
+    assert "FAILED" in result["output"], result
