@@ -4,6 +4,7 @@ previous hop's finding), its expected output is confirmed by two references, and
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -135,13 +136,67 @@ def self_contained(folder: Path) -> bool:
 @pytest.mark.parametrize("folder", [folder for folder in committed_findings() if self_contained(folder)],
                          ids=lambda folder: folder.name[:60])
 def test_a_committed_repro_fails_from_an_empty_folder_with_its_stacks_interpreter_only(folder: Path) -> None:
-    from harness.fuzz.rejudge import OWNER_STACK, run_in_empty_folder
+    from harness.fuzz.rejudge import run_in_empty_folder
 
     text = (folder / "repro.py").read_text()
     assert "load_arrays(" not in text and "np.load(" not in text, "a self-contained repro reads no data file"
     for machine_path in ("/work/", "/root/", "/tmp/", "/home/"):
         assert machine_path not in text and machine_path not in (folder / "issue.md").read_text()
-    owner = json.loads((folder / "finding.json").read_text())["judged"]["owner"]
-    result = run_in_empty_folder(folder, OWNER_STACK[owner])
+    stack = json.loads((folder / "finding.json").read_text())["judged"]["stack"]
+    result = run_in_empty_folder(folder, stack)
     assert result["exit_code"] == 1, result
     assert "FAILED" in result["output"], result
+
+
+# -- stale means the repro stopped failing (issue 25, item 13) ---------------------------------------------------
+LIVE = "onnx-tf-convert-error--backendisnotsupposedtoimplementit-leakyrelu-version-is-not-implemen--e3c4cd"
+# The dynamo exporter's graph rounds worse on one input in float32: its repro (torch and onnx.reference) passes.
+NOT_REPRODUCING = "torch-dynamo-mismatch--values-diverge-not-localized-float32-rounding-only--c35cff"
+
+
+@pytest.mark.stacks
+def test_pytest_zoo_calls_a_finding_stale_exactly_when_its_repro_exits_0(tmp_path: Path) -> None:
+    import sys
+
+    findings = tmp_path / "findings"
+    for name in (LIVE, NOT_REPRODUCING):
+        shutil.copytree(FINDINGS / name, findings / name)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--zoo", "-k", "finding",
+                           "--zoo-findings", str(findings)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=900)
+    assert "1 failed, 1 passed" in done.stdout, done.stdout[-3000:]
+    assert f"stale finding: {findings / NOT_REPRODUCING}: its repro.py exits 0" in done.stdout, done.stdout[-3000:]
+
+
+# -- two references: who answers when the runtimes disagree (the harness's own logic, no converter needed) ------
+def finding_data(hop: str, status: str, package: str) -> dict[str, object]:
+    return {"status": status, "package": package, "hop": hop, "error": "", "signature": {"detail": ""}}
+
+
+def test_a_valid_model_one_runtime_refuses_is_that_runtimes_finding_not_the_exporters() -> None:
+    from harness.fuzz.rejudge import decide
+    from harness.fuzz.validity import Ownership
+
+    exporter = Ownership("torch", 1, "", "its input is the source model")
+    refused = {"onnxruntime": "fails: InvalidArgument: Dilation not supported", "onnx.reference": "agrees"}
+    verdict = decide(finding_data("torch->onnx", "run_error", "torch"), exporter, refused, "", [])
+    assert (verdict.owner, verdict.kind, verdict.repro_kind) == ("onnxruntime", "runtimes disagree on a valid model",
+                                                                 "onnxruntime")
+    # The same refusal of a model that fails the strict checks is the exporter's: it wrote an invalid model.
+    invalid = decide(finding_data("torch->onnx", "run_error", "torch"), exporter, refused, "",
+                     ["onnx.shape_inference.infer_shapes(strict_mode=True): MatMul incompatible dimensions"])
+    assert (invalid.owner, invalid.kind) == ("torch", "invalid model written")
+
+
+def test_an_onnx_input_no_runtime_agrees_with_the_source_on_is_its_writers_finding() -> None:
+    from harness.fuzz.rejudge import decide
+    from harness.fuzz.validity import Ownership
+
+    reader = Ownership("onnx2pytorch", 2, "", "its input was written by tf2onnx from the source model")
+    neither = {"onnxruntime": "output 0: max abs err 0.5", "onnx.reference": "output 0: max abs err 0.5"}
+    verdict = decide(finding_data("onnx->torch", "mismatch", "onnx2pytorch"), reader, neither, "tf2onnx")
+    assert (verdict.owner, verdict.kind) == ("tf2onnx", "references disagree with the source")
+    one = {"onnxruntime": "agrees", "onnx.reference": "fails: ValueError: Concat: axis 2 is out of range"}
+    confirmed = decide(finding_data("onnx->torch", "mismatch", "onnx2pytorch"), reader, one, "tf2onnx")
+    assert (confirmed.owner, confirmed.kind, confirmed.repro_kind) == ("onnx2pytorch", "wrong numbers", "onnx")

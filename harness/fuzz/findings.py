@@ -333,7 +333,8 @@ def meets_every_rule(data: dict[str, Any]) -> bool:
         return False
     repro = as_dict(judged.get("repro"))
     upstream = as_dict(data.get("upstream"))
-    return (bool(judged.get("self_contained")) and repro.get("exit_code") == 1 and bool(upstream.get("status"))
+    searched = str(upstream.get("status", "")).startswith(("known", "searched"))
+    return (bool(judged.get("self_contained")) and repro.get("exit_code") == 1 and searched
             and str(judged.get("kind")) not in (*NOT_A_BUG, *NOT_A_CONVERTER_BUG)
             and "agrees" in dict(judged.get("references") or {"": "agrees"}).values())
 

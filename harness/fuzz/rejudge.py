@@ -22,19 +22,16 @@ from harness.execution.stacks import get_stack, portable
 from harness.execution.worker import load_npz
 from harness.fuzz.findings import FINDING, as_dict, finding_kind, read_finding, repro_environment, write_portable
 from harness.fuzz.references import second_references
-from harness.fuzz.validity import Ownership, judge_finding
+from harness.fuzz.validity import Ownership, artifact_problems, judge_finding
 from harness.oracle.compare import rule_source
 from harness.repro.inline import InlineRepro, render_onnx_input, render_torch_export
 
 REPRO_TIMEOUT = 600.0
 TITLE_LENGTH = 200
 # The stack whose interpreter runs an owner's repro, and the packages it imports.
-OWNER_STACK = {"onnx-tf": "legacy", "onnx2pytorch": "current", "torch": "current", "onnxruntime": "current",
-               "tf2onnx": "current", "onnx2tf": "onnx2tf"}
-OWNER_PACKAGES = {"onnx-tf": ("numpy", "onnx", "tensorflow", "onnx-tf"),
-                  "onnx2pytorch": ("numpy", "onnx", "torch", "onnx2pytorch"),
-                  "onnxruntime": ("numpy", "onnx", "onnxruntime"),
-                  "torch": ("numpy", "torch", "onnx")}
+STACKS = ("current", "legacy", "onnx2tf")  # the stacks a finding's repro may name (finding.json is data)
+# What the repros that no converter record describes import: an exporter's (torch, onnx.reference) and a runtime's.
+OWNER_PACKAGES = {"onnxruntime": ("numpy", "onnx", "onnxruntime"), "torch": ("numpy", "torch", "onnx")}
 NOT_A_CONVERTER = ("onnxruntime", "onnx")  # runtimes: a finding of theirs is counted apart from the converters'
 
 
@@ -51,10 +48,12 @@ def agreeing(references: dict[str, str]) -> list[str]:
     return [runtime for runtime, verdict in references.items() if verdict == "agrees"]
 
 
-def decide(data: dict[str, Any], ownership: Ownership, references: dict[str, str], previous: str) -> Verdict:
+def decide(data: dict[str, Any], ownership: Ownership, references: dict[str, str], previous: str,
+           written_problems: list[str] | None = None) -> Verdict:
     """The owner and kind of a finding under the rules; `references` are onnxruntime's and onnx.reference's
     verdicts on the ONNX model in play (the failing hop's input, or for an exporter what it wrote); `previous` is
-    the package of the hop before the failing one ("" for hop 1)."""
+    the package of the hop before the failing one ("" for hop 1); `written_problems` what the strict checks find
+    in the ONNX model a converter wrote (None when it wrote none or the hop reads ONNX)."""
     status, package = str(data["status"]), str(data["package"])
     old_kind = finding_kind(status, str(data.get("error") or ""), str(data["signature"].get("detail") or ""))
     consumes_onnx = str(data["hop"]).startswith("onnx->")
@@ -66,6 +65,10 @@ def decide(data: dict[str, Any], ownership: Ownership, references: dict[str, str
         return Verdict(previous, "references disagree with the source",
                        f"onnxruntime and onnx.reference both differ from the source on the input: {references}",
                        references, "")
+    if not consumes_onnx and written_problems and status in ("run_error", "mismatch"):
+        # A model that fails the strict checks is its writer's fault, whatever a lenient runtime makes of it.
+        return Verdict(package, "invalid model written", f"the ONNX model {package} wrote fails the strict checks: "
+                       + "; ".join(written_problems), references, "torch" if package == "torch" else "")
     if not consumes_onnx and references:
         confirmed = agreeing(references)
         if status in ("run_error", "mismatch") and len(confirmed) == 1:
@@ -76,7 +79,9 @@ def decide(data: dict[str, Any], ownership: Ownership, references: dict[str, str
         if status == "mismatch" and len(confirmed) == 2:
             return Verdict(package, "not reproduced", "both runtimes compute the source's outputs from what "
                            f"{package} wrote (the campaign's mismatch was float32 rounding)", references, "")
-    repro_kind = {"onnx-tf": "onnx-tf", "onnx2pytorch": "onnx2pytorch", "torch": "torch"}.get(package, "")
+    # A converter reading ONNX gets its record's template (onnx-tf, onnx2pytorch, or its snippet: onnx2tf, onnxslim);
+    # a torch exporter the torch template. Others (tf2onnx reading a SavedModel or a Keras model) keep theirs.
+    repro_kind = "onnx" if consumes_onnx else "torch" if package == "torch" else ""
     return Verdict(package, old_kind, ownership.reason, references, repro_kind)
 
 
@@ -114,11 +119,35 @@ def torch_parts(folder: Path) -> tuple[str, str, dict[str, np.ndarray]]:
     return classes, render(call, 1), state
 
 
-def write_repro(folder: Path, data: dict[str, Any], verdict: Verdict, repro: InlineRepro) -> None:
+@dataclass(frozen=True)
+class ReproTarget:
+    """Which template an inline repro uses, in which stack it runs, what it imports."""
+
+    template: str  # "onnx-tf", "onnx2pytorch", "onnx-snippet", "onnxruntime", "torch"
+    stack: str
+    packages: tuple[str, ...]
+    snippet: str = ""
+
+
+def repro_target(verdict: Verdict, converter: Any) -> ReproTarget | None:
+    """The inline repro of a verdict, from the failing hop's converter record; None when there is none."""
+    from harness.repro.templates import plan_for
+
+    if verdict.repro_kind == "onnxruntime":
+        return ReproTarget("onnxruntime", "current", OWNER_PACKAGES["onnxruntime"])
+    if verdict.repro_kind == "torch":
+        return ReproTarget("torch", converter.stack, OWNER_PACKAGES["torch"])
+    if verdict.repro_kind == "onnx":
+        plan = plan_for(converter, "onnx")
+        return ReproTarget(plan.kind, converter.stack, tuple(plan.packages), plan.snippet)
+    return None
+
+
+def write_repro(folder: Path, data: dict[str, Any], target: ReproTarget, repro: InlineRepro) -> None:
     rule = rule_source()
-    if verdict.repro_kind in ("onnx-tf", "onnx2pytorch", "onnxruntime"):
+    if target.template != "torch":
         builder = in_stack("harness.repro.onnx_builder", str(folder / "model.onnx"))
-        text = render_onnx_input(repro, verdict.repro_kind, builder, rule)
+        text = render_onnx_input(repro, target.template, builder, rule, target.snippet)
     else:
         from harness.converters.onnx_from_torch import dynamic_axes_for
 
@@ -157,8 +186,8 @@ def replay_repro(folder: Path) -> tuple[bool, str]:
     data = read_finding(folder).data
     judged = as_dict(data.get("judged"))
     self_contained = bool(judged.get("self_contained"))
-    stack = OWNER_STACK.get(str(judged.get("owner")), str(data.get("stack"))) if self_contained else str(data["stack"])
-    if stack not in OWNER_STACK.values():
+    stack = str(judged.get("stack") or data.get("stack")) if self_contained else str(data.get("stack"))
+    if stack not in STACKS:
         raise ValueError(f"{folder.name}: no stack named {stack!r}")
     result = run_in_empty_folder(folder, stack, with_files=not self_contained)
     code = result["exit_code"]
@@ -247,14 +276,16 @@ def rejudge(folder: Path, *, run: bool = True) -> dict[str, Any]:
     hop_index = int(data["hop_index"])
     route = route_for_finding(str(data["route"]), hop_index)
     previous = route.hops[hop_index - 2].converter.package if hop_index > 1 else ""
-    verdict = decide(data, ownership, references, previous)
+    written = (artifact_problems(model, "onnx") if model.is_file() and not str(data["hop"]).startswith("onnx->")
+               else None)
+    verdict = decide(data, ownership, references, previous, written)
+    was = {"package": data["package"], "kind": finding_kind(str(data["status"]), str(data.get("error") or ""),
+                                                            str(data["signature"].get("detail") or ""))}
     judged: dict[str, Any] = {"owner": verdict.owner, "kind": verdict.kind, "reason": verdict.reason,
-                              "references": references, "was": {"package": data["package"], "kind": finding_kind(
-                                  str(data["status"]), str(data.get("error") or ""),
-                                  str(data["signature"].get("detail") or ""))}}
-    if verdict.repro_kind and (verdict.repro_kind != "torch" or (folder / "weights.npz").is_file()):
-        stack = OWNER_STACK[verdict.owner]
-        packages = OWNER_PACKAGES[verdict.owner]
+                              "references": references, "written_model_problems": written, "was": was}
+    target = repro_target(verdict, route.hops[hop_index - 1].converter)
+    if target is not None and (target.template != "torch" or (folder / "weights.npz").is_file()):
+        stack, packages = target.stack, target.packages
         versions = json.loads((folder / "versions.json").read_text())["packages"]
         if stack != json.loads((folder / "versions.json").read_text())["stack"]:
             from harness.converters import tracked_packages
@@ -273,7 +304,7 @@ def rejudge(folder: Path, *, run: bool = True) -> dict[str, Any]:
                             expected_origin=f"The source model's outputs on INPUTS (route {data['route']}); "
                             + (f"{' and '.join(confirmed)} give the same from the ONNX model." if confirmed else
                                "no ONNX runtime was asked."))
-        write_repro(folder, data, verdict, repro)
+        write_repro(folder, data, target, repro)
         result = run_in_empty_folder(folder, stack) if run else {"exit_code": None, "reproduces": False,
                                                                  "output": "not run"}
         judged["repro"] = result
@@ -281,7 +312,7 @@ def rejudge(folder: Path, *, run: bool = True) -> dict[str, Any]:
         text = issue_text(title, verdict, (folder / "repro.py").read_text(), origin, nodes, versions, packages,
                           str(result.get("output", "")), upstream or {})
         write_portable(folder / "issue.md", text)
-        judged.update(title=title, trigger=trigger, self_contained=True)
+        judged.update(title=title, trigger=trigger, self_contained=True, stack=stack)
         data["repro"] = result
     else:
         judged.update(self_contained=False, title="", trigger="",
