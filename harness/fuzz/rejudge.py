@@ -209,18 +209,28 @@ def short(text: str, limit: int) -> str:
     return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
 
 
-def issue_title(verdict: Verdict, data: dict[str, Any], version: str, trigger: str) -> str:
-    error = str(data.get("cause") or data.get("error") or "")
+def printed_cause(printed: str) -> str:
+    """What the repro said went wrong: its FAILED line, or for different outputs the line with the error figure."""
+    lines = [line.strip() for line in printed.splitlines() if line.strip()]
+    failed = next((line for line in reversed(lines) if line.startswith("FAILED:")), "")
+    if failed and "beyond tolerance" not in failed and "outputs, expected" not in failed:
+        return failed.removeprefix("FAILED:").strip()
+    return next((line for line in lines if ": max abs err" in line or ": shape [" in line or ": dtype" in line), "")
+
+
+def issue_title(verdict: Verdict, data: dict[str, Any], version: str, trigger: str, printed: str = "") -> str:
+    """The title, with the figures the repro printed (none before it ran): never the campaign's unshrunk ones."""
+    cause = printed_cause(printed)
     if verdict.kind.startswith("wrote an artifact"):
         what = f"writes an artifact {data['package']} cannot read ({short(verdict.reason.split(': ', 1)[-1], 70)})"
     elif verdict.kind == "runtimes disagree on a valid model":
-        what = f"refuses a valid model: {short(verdict.references.get(verdict.owner, ''), 80)}"
+        what = f"refuses a valid model: {short(cause or verdict.references.get(verdict.owner, ''), 90)}"
     elif data["status"] == "mismatch":
-        what = f"computes different outputs: {short(error.split(';')[0], 60)}"
+        what = "computes different outputs" + (f" ({short(cause, 60)})" if cause else "")
     elif data["status"] == "run_error":
-        what = f"the converted model fails to run: {short(error, 100)}"
+        what = "the converted model fails to run" + (f": {short(cause, 100)}" if cause else "")
     else:
-        what = f"fails to convert: {short(error, 100)}"
+        what = "fails to convert" + (f": {short(cause, 100)}" if cause else "")
     return short(f"{verdict.owner} {version}: {trigger} {what}", TITLE_LENGTH)
 
 
@@ -253,8 +263,10 @@ def origin_text(data: dict[str, Any], verdict: Verdict, pins: dict[str, str], pa
                 f"{pins.get('torch', '?')}) exports a small torch model, built in the script.")
     writer = {"torch": "torch.onnx.export", "keras": "tf2onnx (from a Keras model)"}.get(route[0], route[0])
     if hop == 2:
-        return (f"The ONNX model {data['package']} is given is what {writer} wrote for a small {route[0]} model "
-                f"(built inline in the script with onnx.helper, as written); {verdict.reason}.")
+        checks = ("it passes onnx.checker.check_model(full_check=True) and strict shape inference"
+                  if "passes the strict checks" in verdict.reason else verdict.reason.split("; ", 1)[-1])
+        return (f"The ONNX model {data['package']} is given is what {writer} wrote for a small {route[0]} model; "
+                f"{checks}. The script builds it inline with onnx.helper, as written.")
     chain = ", then ".join(packages[:hop - 1])
     checked = "it passes" if not verdict.kind else "it fails"
     return (f"The {route[hop - 1].split('@')[0]} model {data['package']} is given was written by {packages[hop - 2]} "
@@ -293,7 +305,7 @@ def rejudge(folder: Path, *, run: bool = True) -> dict[str, Any]:
 
             versions = {"python": versions.get("python", "?"), **stack_versions(stack, tracked_packages())}
         nodes = node_lines(model) if model.is_file() else []
-        trigger = trigger_text(data, nodes)
+        trigger = trigger_text(data, nodes, folder)
         title = issue_title(verdict, data, versions.get(verdict.owner, "?"), trigger)
         origin = origin_text(data, verdict, versions, [hop.converter.package for hop in route.hops])
         names = [str(name) for name in np.load(folder / "input.npz").files]
@@ -301,13 +313,14 @@ def rejudge(folder: Path, *, run: bool = True) -> dict[str, Any]:
         confirmed = agreeing(references)
         repro = InlineRepro(title=title, what=origin, packages=packages, pins=versions, input_names=names,
                             output_names=outputs, inputs=load_npz(str(folder / "input.npz")), expected=expected,
-                            expected_origin=f"The source model's outputs on INPUTS (route {data['route']}); "
+                            expected_origin="The source model's outputs on INPUTS; "
                             + (f"{' and '.join(confirmed)} give the same from the ONNX model." if confirmed else
                                "no ONNX runtime was asked."))
         write_repro(folder, data, target, repro)
         result = run_in_empty_folder(folder, stack) if run else {"exit_code": None, "reproduces": False,
                                                                  "output": "not run"}
         judged["repro"] = result
+        title = issue_title(verdict, data, versions.get(verdict.owner, "?"), trigger, str(result.get("output", "")))
         upstream = data.get("upstream") if isinstance(data.get("upstream"), dict) else {}
         text = issue_text(title, verdict, (folder / "repro.py").read_text(), origin, nodes, versions, packages,
                           str(result.get("output", "")), upstream or {})
@@ -325,11 +338,17 @@ def rejudge(folder: Path, *, run: bool = True) -> dict[str, Any]:
     return judged
 
 
-def trigger_text(data: dict[str, Any], nodes: list[str]) -> str:
-    """The op the finding turns on, in ONNX terms: the first divergent node of a mismatch, else the model's ops."""
+def trigger_text(data: dict[str, Any], nodes: list[str], folder: Path) -> str:
+    """What the finding turns on, in the converter's terms: the first divergent ONNX node of a mismatch, else the
+    model's ONNX ops, else (an exporter that wrote nothing) the torch modules it was given."""
     divergent = str(data.get("first_divergent_node") or "")
     ops = [line.split("(")[0] for line in nodes]
     if divergent.startswith("#"):
         op = divergent.split(" ")[1]
-        return f"{op} ({', '.join(ops)} model)" if len(ops) > 1 else op
-    return ", ".join(dict.fromkeys(ops)) or str(data.get("summary") or "")
+        return f"{op} (in a {' > '.join(ops)} graph)" if len(ops) > 1 else op
+    if ops:
+        return ", ".join(dict.fromkeys(ops))
+    if (folder / "weights.npz").is_file():
+        module = " ".join(torch_parts(folder)[1].split())
+        return module.replace("nn.Sequential( ", "nn.Sequential(").replace(", )", ")")
+    return str(data.get("summary") or "")
