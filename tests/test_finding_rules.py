@@ -200,3 +200,18 @@ def test_an_onnx_input_no_runtime_agrees_with_the_source_on_is_its_writers_findi
     one = {"onnxruntime": "agrees", "onnx.reference": "fails: ValueError: Concat: axis 2 is out of range"}
     confirmed = decide(finding_data("onnx->torch", "mismatch", "onnx2pytorch"), reader, one, "tf2onnx")
     assert (confirmed.owner, confirmed.kind, confirmed.repro_kind) == ("onnx2pytorch", "wrong numbers", "onnx")
+
+
+def test_an_issue_title_quotes_what_the_repro_printed_and_is_never_cut_mid_word() -> None:
+    from harness.fuzz.rejudge import Verdict, issue_title
+
+    data = {"status": "mismatch", "package": "onnx-tf", "cause": "outputs differ (max abs err 0.223)"}
+    verdict = Verdict("onnx-tf", "wrong numbers", "", {}, "onnx")
+    printed = "y: max abs err 0.0233702, 3 element(s) beyond tolerance\nFAILED: outputs beyond tolerance"
+    title = issue_title(verdict, data, "1.10.0", "Resize (in a Conv > Resize graph)", printed)
+    assert "0.0233702" in title and "0.223" not in title
+    long_error = "FAILED: ValueError: " + " ".join(f"word{index}" for index in range(80))
+    crash = issue_title(Verdict("tf2onnx", "crash", "", {}, ""), {"status": "convert_error", "package": "tf2onnx"},
+                        "1.17.0", "Pad", long_error)
+    assert len(crash) <= 200 and crash.endswith(" …") and crash.removesuffix(" …").split(" ")[-1].startswith("word")
+    assert all(word.startswith("word") for word in crash.split("ValueError: ")[1].removesuffix(" …").split(" "))

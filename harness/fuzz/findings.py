@@ -403,8 +403,9 @@ def write_readme(out_dir: Path, campaign: dict[str, Any]) -> Path:
     lines = ["# Findings of `parity fuzz`", "",
              "Each folder holds a minimal generated model that breaks a converter: `description.json`, `model.onnx`, "
              "`input.npz`, `expected.npz`, `repro.py` (needs only the converter's own packages; exit 1 while the bug "
-             "is there), `versions.json`, `issue.md` (a draft upstream issue) and `finding.json`. "
-             "`pytest --zoo` replays each one.", ""]
+             "is there; once judged, it builds the model inline and needs no file beside it), `versions.json`, "
+             "`issue.md` (a draft upstream issue) and `finding.json`. `pytest --zoo` runs each repro and calls a "
+             "finding stale when it exits 0.", ""]
     if campaign:
         lines += [f"Last campaign: `{campaign.get('command', '')}`: {campaign.get('models', 0)} models in "
                   f"{float(campaign.get('seconds', 0)) / 60:.1f} min, {campaign.get('failures', 0)} failing routes, "
