@@ -142,7 +142,8 @@ def test_a_committed_repro_fails_from_an_empty_folder_with_its_stacks_interprete
     assert "load_arrays(" not in text and "np.load(" not in text, "a self-contained repro reads no data file"
     for machine_path in ("/work/", "/root/", "/tmp/", "/home/"):
         assert machine_path not in text and machine_path not in (folder / "issue.md").read_text()
-    stack = json.loads((folder / "finding.json").read_text())["judged"]["stack"]
+    data = json.loads((folder / "finding.json").read_text())
+    stack = data["judged"].get("stack") or data["stack"]
     result = run_in_empty_folder(folder, stack)
     assert result["exit_code"] == 1, result
     assert "FAILED" in result["output"], result

@@ -73,7 +73,9 @@ def decide(data: dict[str, Any], ownership: Ownership, references: dict[str, str
         confirmed = agreeing(references)
         if status in ("run_error", "mismatch") and len(confirmed) == 1:
             refusing = next(runtime for runtime in references if runtime not in confirmed)
-            return Verdict(refusing, "runtimes disagree on a valid model",
+            # The campaign found the written graph equal to the source in float64: the runtime rounds worse.
+            kind = "rounds worse" if old_kind == "rounds worse" else "runtimes disagree on a valid model"
+            return Verdict(refusing, kind,
                            f"{confirmed[0]} computes the source's outputs from what {package} wrote; {refusing}: "
                            f"{references[refusing]}", references, "onnxruntime" if refusing == "onnxruntime" else "")
         if status == "mismatch" and len(confirmed) == 2:
