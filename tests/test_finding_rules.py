@@ -4,6 +4,7 @@ previous hop's finding), its expected output is confirmed by two references, and
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -163,9 +164,11 @@ def test_pytest_zoo_calls_a_finding_stale_exactly_when_its_repro_exits_0(tmp_pat
     for name in (LIVE, NOT_REPRODUCING):
         shutil.copytree(FINDINGS / name, findings / name)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    # The checkout under test, not whichever copy of the harness the environment has installed.
+    env = {**os.environ, "PYTHONPATH": str(FINDINGS.parents[1])}
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--zoo", "-k", "finding",
                            "--zoo-findings", str(findings)], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=900)
+                          timeout=1800, env=env)
     assert "1 failed, 1 passed" in done.stdout, done.stdout[-3000:]
     assert f"stale finding: {findings / NOT_REPRODUCING}: its repro.py exits 0" in done.stdout, done.stdout[-3000:]
 

@@ -334,7 +334,8 @@ def meets_every_rule(data: dict[str, Any]) -> bool:
     repro = as_dict(judged.get("repro"))
     upstream = as_dict(data.get("upstream"))
     searched = str(upstream.get("status", "")).startswith(("known", "searched"))
-    return (bool(judged.get("self_contained")) and repro.get("exit_code") == 1 and searched
+    return (bool(judged.get("self_contained")) and repro.get("exit_code") == 1 and bool(repro.get("reproduces"))
+            and searched
             and str(judged.get("kind")) not in (*NOT_A_BUG, *NOT_A_CONVERTER_BUG)
             and "agrees" in dict(judged.get("references") or {"": "agrees"}).values())
 
@@ -369,7 +370,9 @@ def judged_lines(records: Sequence[FindingRecord]) -> list[str]:
     lines = ["", "## Judged under the rules a maintainer applies", "",
              "Whose finding it is (an input that fails the strict checks makes it the previous hop's), whether "
              "onnxruntime or onnx.reference confirms the expected output, a repro that builds the model inline and "
-             "exits 1 from an empty folder, and an upstream search (docs/findings.md). Counted from finding.json:", "",
+             "exits 1 from an empty folder, and an upstream search ([the rules](../../docs/howto/fuzzing.md)). "
+             f"Counted from finding.json ({len(records) - len(judged)} of {len(records)} findings not judged yet):",
+             "",
              "| group | owner | kind | findings | meeting every rule |", "|---|---|---|---|---|"]
     for (group, owner, kind), (count, meeting) in sorted(counts.items()):
         lines.append(f"| {cell(group)} | {cell(owner)} | {cell(kind)} | {count} | {meeting} |")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +28,8 @@ from harness.oracle.compare import rule_source
 from harness.repro.inline import InlineRepro, render_onnx_input, render_torch_export
 
 REPRO_TIMEOUT = 600.0
+# A temporary or home folder a framework logs on stderr: nothing of this machine goes into a finding's files.
+MACHINE_PATH = re.compile(r"(?<![\w.])/(?:tmp|root|home|work)/[^\s\"'\\]*|~/\.cache/[^\s\"'\\]*")
 TITLE_LENGTH = 200
 # The stack whose interpreter runs an owner's repro, and the packages it imports.
 STACKS = ("current", "legacy", "onnx2tf")  # the stacks a finding's repro may name (finding.json is data)
@@ -176,9 +179,11 @@ def run_in_empty_folder(folder: Path, stack: str, *, with_files: bool = False) -
                                   timeout=REPRO_TIMEOUT, env=repro_environment())
         except subprocess.TimeoutExpired:
             return {"exit_code": None, "reproduces": False, "output": f"no exit within {REPRO_TIMEOUT:.0f} s"}
-    return {"exit_code": done.returncode, "reproduces": done.returncode == 1,
-            "output": portable(done.stdout.strip())[-4000:],
-            "stderr": [portable(line) for line in done.stderr.strip().splitlines()[-2:]],
+    # Exit 1 counts only with the repro's own verdict line: an uncaught exception (a broken script) exits 1 too.
+    verdict_line = any(line.startswith("FAILED") for line in done.stdout.splitlines())
+    return {"exit_code": done.returncode, "reproduces": done.returncode == 1 and verdict_line,
+            "output": MACHINE_PATH.sub("<path>", portable(done.stdout.strip()))[-4000:],
+            "stderr": [MACHINE_PATH.sub("<path>", portable(line)) for line in done.stderr.strip().splitlines()[-2:]],
             "python": f"parity stacks {stack} --python", "self_contained": True, "from_empty_folder": True}
 
 
@@ -195,7 +200,7 @@ def replay_repro(folder: Path) -> tuple[bool, str]:
     code = result["exit_code"]
     printed = str(result.get("output", "")).strip().splitlines()
     tail = printed[-1] if printed else str((result.get("stderr") or ["no output"])[-1])
-    if code == 1:
+    if code == 1 and result["reproduces"]:
         return True, tail
     if code == 0:
         return False, f"its repro.py exits 0 (the bug is fixed, or the finding was wrong): {tail}"

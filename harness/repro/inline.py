@@ -176,7 +176,7 @@ def render_torch_export(repro: InlineRepro, *, classes: str, module: str, weight
     """A torch exporter's repro: `module` is the nn.Sequential expression (codegen.render), `classes` the source of
     the helper classes it uses, `weights` its state dict."""
     build = (f"    model = {module}\n    model.load_state_dict({{name: torch.from_numpy(value) "
-             "for name, value in WEIGHTS.items()}})\n    return model")
+             f"for name, value in WEIGHTS.items()}})\n    return model")
     body = TORCH_EXPORT.format(dynamo=dynamo, opset=opset, dynamic_axes=dict(dynamic_axes), build=build)
     body = body.replace('load_arrays("export_input.npz")', "EXPORT_INPUTS")
     torch_data = (f"\n\n{classes}WEIGHTS = {named_arrays_source(weights)}\n\n"
