@@ -704,6 +704,12 @@ def command_fuzz(args: argparse.Namespace) -> int:
     from harness.execution.stacks import provision_stacks
     from harness.fuzz.campaign import Campaign, CampaignOptions, drawn_models, load_description
 
+    if args.rejudge:
+        from harness.fuzz.campaign import rejudge_all
+
+        count = rejudge_all(Path(args.out), lambda line: print(line, flush=True))
+        print(f"[parity] fuzz: {count} findings judged again; {Path(args.out) / 'README.md'}")
+        return 0
     given = None
     if args.description:
         try:
@@ -871,6 +877,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="kill a worker whose resident memory exceeds this (default 8192)")
     fuzz.add_argument("--no-cache", action="store_true", help="convert and run everything again")
     fuzz.add_argument("--cache-dir", help="the task cache (default: .parity/cache in the checkout)")
+    fuzz.add_argument("--rejudge", action="store_true",
+                      help="judge every finding in --out again under the rules (whose it is, two references, a "
+                           "self-contained repro run from an empty folder) and rewrite its files; no campaign")
     fuzz.set_defaults(handler=command_fuzz)
     cache = commands.add_parser("cache", help="show or trim the task cache (conversions, runs, twin builds)")
     cache.add_argument("action", choices=("info", "prune"))

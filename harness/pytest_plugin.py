@@ -177,7 +177,7 @@ class ZooItem(pytest.Item):
 
 
 class FindingItem(pytest.Item):
-    """A committed `parity fuzz` finding: passes while its minimal model still fails with the same signature."""
+    """A committed `parity fuzz` finding: passes while its repro.py, run from an empty folder in its stack, exits 1."""
 
     def __init__(self, *, folder: Path, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -185,16 +185,14 @@ class FindingItem(pytest.Item):
         self.add_marker("zoo")
 
     def runtest(self) -> None:
-        from harness.fuzz.campaign import replay_finding
+        from harness.fuzz.rejudge import replay_repro
 
-        state = self.config.stash[zoo_state_key]
         try:
-            replay = replay_finding(state.engine, self.folder)
+            reproduces, printed = replay_repro(self.folder)
         except ValueError as exc:  # the folder's files are data, and these are not valid
             raise ZooCellFailure(f"invalid finding {self.folder}: {exc}") from None
-        if not replay.reproduces:
-            raise ZooCellFailure(f"stale finding: {self.folder} no longer fails the way it records; now: {replay.now}. "
-                                 "The bug may be fixed: check its repro.py, then remove the folder")
+        if not reproduces:
+            raise ZooCellFailure(f"stale finding: {self.folder}: {printed}. Check it upstream, then remove the folder")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ZooCellFailure):

@@ -356,6 +356,7 @@ class Campaign:
                           f"({final.description.summary()}), {len(shrunk.steps)} shrink steps in "
                           f"{shrunk.seconds:.0f} s; repro.py exit {repro['exit_code']}"
                           + ("" if repro["reproduces"] else " (does NOT reproduce the failure)"))
+            self.progress(f"[fuzz] judged: {judge_quietly(folder)}")
         record = read_finding(folder)
         self.findings[signature.key] = record
         self.state.new.append(folder.name)
@@ -503,6 +504,31 @@ class Campaign:
 class Replay:
     reproduces: bool
     now: str  # the signature the finding's model fails with today, or "passes"
+
+
+def judge_quietly(folder: Path) -> str:
+    """Judge a new finding under the rules (rejudge.py); a campaign goes on when that fails, and says why."""
+    from harness.fuzz.rejudge import rejudge
+
+    try:
+        judged = rejudge(folder)
+    except Exception as exc:  # any failure to judge is reported and left for `parity fuzz --rejudge`
+        return f"could not judge {folder.name}: {type(exc).__name__}: {str(exc)[:200]}"
+    repro = judged.get("repro") or {}
+    return (f"{judged['owner']}: {judged['kind']}; self-contained repro: {judged.get('self_contained')}, "
+            f"exit {repro.get('exit_code')}")
+
+
+def rejudge_all(out_dir: Path, progress: Callable[[str], None]) -> int:
+    """`parity fuzz --rejudge`: every finding folder under out_dir judged again, then the README rewritten."""
+    count = 0
+    for record in read_findings(out_dir):
+        progress(f"[fuzz] {record.folder.name}: {judge_quietly(record.folder)}")
+        count += 1
+    campaign_path = out_dir / CAMPAIGN
+    campaign = json.loads(campaign_path.read_text()) if campaign_path.is_file() else {}
+    write_readme(out_dir, campaign if isinstance(campaign, dict) else {})
+    return count
 
 
 def replay_finding(engine: Engine, folder: Path) -> Replay:

@@ -319,6 +319,86 @@ def cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+# Kinds a judged finding may have that say it is no converter bug at all (beside NOT_A_BUG).
+NOT_A_CONVERTER_BUG = ("not reproduced", "references disagree with the source")
+RUNTIMES = ("onnxruntime", "onnx")
+
+
+def meets_every_rule(data: dict[str, Any]) -> bool:
+    """A finding a maintainer would accept: its input was one a user would have (the owner is judged), two
+    references confirm its expected output, its repro builds the model inline and fails from an empty folder, and
+    its tracker was searched."""
+    judged = data.get("judged")
+    if not isinstance(judged, dict):
+        return False
+    repro = as_dict(judged.get("repro"))
+    upstream = as_dict(data.get("upstream"))
+    searched = str(upstream.get("status", "")).startswith(("known", "searched"))
+    return (bool(judged.get("self_contained")) and repro.get("exit_code") == 1 and bool(repro.get("reproduces"))
+            and searched
+            and str(judged.get("kind")) not in (*NOT_A_BUG, *NOT_A_CONVERTER_BUG)
+            and "agrees" in dict(judged.get("references") or {"": "agrees"}).values())
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A field of finding.json that should be an object (the file is data: anything else reads as empty)."""
+    return value if isinstance(value, dict) else {}
+
+
+def owner_group(owner: str) -> str:
+    from harness.converters import default_converters
+
+    deprecated = {converter.package for converter in default_converters() if converter.deprecated}
+    if owner in RUNTIMES:
+        return "runtimes"
+    return "deprecated converters" if owner in deprecated else "maintained converters"
+
+
+def judged_lines(records: Sequence[FindingRecord]) -> list[str]:
+    """The findings as re-judged under the rules (finding.json's "judged"), counted by owner and kind,
+    maintained converters apart; nothing when no finding was judged."""
+    judged = [record for record in records if isinstance(record.data.get("judged"), dict)]
+    if not judged:
+        return []
+    counts: dict[tuple[str, str, str], list[int]] = {}
+    for record in judged:
+        verdict = record.data["judged"]
+        owner, kind = str(verdict.get("owner")), str(verdict.get("kind"))
+        entry = counts.setdefault((owner_group(owner), owner, kind), [0, 0])
+        entry[0] += 1
+        entry[1] += meets_every_rule(record.data)
+    lines = ["", "## Judged under the rules a maintainer applies", "",
+             "Whose finding it is (an input that fails the strict checks makes it the previous hop's), whether "
+             "onnxruntime or onnx.reference confirms the expected output, a repro that builds the model inline and "
+             "exits 1 from an empty folder, and an upstream search ([the rules](../../docs/howto/fuzzing.md)). "
+             f"Counted from finding.json ({len(records) - len(judged)} of {len(records)} findings not judged yet):",
+             "",
+             "| group | owner | kind | findings | meeting every rule |", "|---|---|---|---|---|"]
+    for (group, owner, kind), (count, meeting) in sorted(counts.items()):
+        lines.append(f"| {cell(group)} | {cell(owner)} | {cell(kind)} | {count} | {meeting} |")
+    for group in ("maintained converters", "deprecated converters", "runtimes"):
+        members = [record for record in judged if owner_group(str(record.data["judged"].get("owner"))) == group]
+        accepted = [record for record in members if meets_every_rule(record.data)]
+        new = [record for record in accepted if str(record.data["upstream"].get("status", "")).startswith("searched")]
+        owners = sorted({str(record.data["judged"]["owner"]) for record in accepted})
+        lines.append(f"\n{group.capitalize()}: {len(members)} findings, {len(accepted)} meeting every rule across "
+                     f"{len(owners)} ({', '.join(owners) or 'none'}), {len(new)} of them not found upstream.")
+    lines += ["", "| finding | was | now | reason | references | repro from an empty folder | upstream |",
+              "|---|---|---|---|---|---|---|"]
+    for record in judged:
+        verdict = record.data["judged"]
+        was = verdict.get("was") or {}
+        repro = as_dict(verdict.get("repro"))
+        run = f"exit {repro.get('exit_code')}" if verdict.get("self_contained") else "not self-contained"
+        upstream = as_dict(record.data.get("upstream"))
+        references = "; ".join(f"{name}: {state}" for name, state in dict(verdict.get("references") or {}).items())
+        lines.append(f"| [{cell(record.folder.name)}]({record.folder.name}/issue.md) | {cell(was.get('package'))}: "
+                     f"{cell(was.get('kind'))} | {cell(verdict.get('owner'))}: {cell(verdict.get('kind'))} | "
+                     f"{cell(str(verdict.get('reason'))[:200])} | {cell(references or '-')} | {cell(run)} | "
+                     f"{cell(upstream.get('status', 'not searched'))} |")
+    return lines
+
+
 def write_readme(out_dir: Path, campaign: dict[str, Any]) -> Path:
     """reports/findings/README.md: every finding with its converter, layers, cause and repro status, then the
     known-failure signatures the campaign counted."""
@@ -326,8 +406,9 @@ def write_readme(out_dir: Path, campaign: dict[str, Any]) -> Path:
     lines = ["# Findings of `parity fuzz`", "",
              "Each folder holds a minimal generated model that breaks a converter: `description.json`, `model.onnx`, "
              "`input.npz`, `expected.npz`, `repro.py` (needs only the converter's own packages; exit 1 while the bug "
-             "is there), `versions.json`, `issue.md` (a draft upstream issue) and `finding.json`. "
-             "`pytest --zoo` replays each one.", ""]
+             "is there; once judged, it builds the model inline and needs no file beside it), `versions.json`, "
+             "`issue.md` (a draft upstream issue) and `finding.json`. `pytest --zoo` runs each repro and calls a "
+             "finding stale when it exits 0.", ""]
     if campaign:
         lines += [f"Last campaign: `{campaign.get('command', '')}`: {campaign.get('models', 0)} models in "
                   f"{float(campaign.get('seconds', 0)) / 60:.1f} min, {campaign.get('failures', 0)} failing routes, "
@@ -362,6 +443,7 @@ def write_readme(out_dir: Path, campaign: dict[str, Any]) -> Path:
             f"{cell(kinds[record.folder.name])} | "
             f"{cell(record.signature.status)} | {cell(data.get('layers'))}: `{cell(data.get('summary'))}` | "
             f"{cell(data.get('cause', ''))} | {cell(record.hits)} | {cell(repro_status(data))} |")
+    lines += judged_lines(records)
     known = campaign.get("known", {}) if campaign else {}
     if known:
         lines += ["", "Known failures (`known_failures.toml`) the campaign met, counted and not reported as new:", "",

@@ -1,0 +1,186 @@
+"""A self-contained repro.py: the minimal model built inline (onnx.helper calls, or a few lines of torch), its
+inputs and expected outputs as literals, the one converter call that fails, the expected and actual values
+printed. It needs no file beside it and runs from any folder: exit 1 while the bug is there, 0 once it is fixed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.repro.literals import arrays_source, named_arrays_source
+from harness.repro.templates import ONNX2PYTORCH, ONNX_SNIPPET, ONNX_TF, TORCH_EXPORT, shared_rules
+
+HEADER = '''"""{title}
+
+{what}
+Needs only {packages}: pip install {pins}
+Run it from any folder: python repro.py
+Exit 1 while the bug is there, 0 once it is fixed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+{imports}
+INPUT_NAMES = {input_names!r}
+OUTPUT_NAMES = {output_names!r}
+# A scratch folder for the files the converter reads and writes, removed at exit.
+HERE = Path(tempfile.mkdtemp(prefix="repro-"))
+'''
+
+ONNX_IMPORTS = "import onnx\nfrom onnx import TensorProto, helper, numpy_helper\n"
+
+DATA = '''
+
+{builder}
+
+INPUTS = {inputs}
+
+# {expected_origin}
+EXPECTED = {expected}
+'''
+
+# An ONNX runtime's view of a written model: the strict checks first (an invalid model is the converter's own
+# fault whatever a lenient runtime makes of it), then onnx's reference evaluator.
+RUN_ONNX = '''
+
+def run_onnx(path, inputs, opset=None):
+    """Check the written model strictly (at the opset asked for, when one was), then run onnx.reference on it."""
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    written = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
+    if opset is not None and written != opset:
+        raise RuntimeError(f"{path.name}: the converter wrote opset {written}, not {opset} as asked")
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    names = [value.name for value in model.graph.input if value.name not in initializers]
+    return ReferenceEvaluator(model).run(None, dict(zip(names, inputs)))
+'''
+
+ONNXRUNTIME = '''
+SOURCE = "model.onnx"  # the model built above, as onnxruntime loads it
+
+
+def convert_and_run(inputs):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(HERE / SOURCE), providers=["CPUExecutionProvider"])
+    names = [value.name for value in session.get_inputs()]
+    return session.run(None, dict(zip(names, inputs)))
+'''
+
+MAIN = '''
+
+def show(label, array):
+    print(f"{label} ({array.dtype}, shape {list(array.shape)}):")
+    print(np.array2string(array, precision=7, threshold=48, edgeitems=4))
+
+
+def within_tolerance(name, expected, produced):
+    """The verdict: tolerance_rule (above, verbatim) at torch.testing's defaults for the dtype."""
+    if expected.shape != produced.shape:
+        print(f"{name}: shape {list(produced.shape)}, expected {list(expected.shape)}")
+        return False
+    if expected.dtype != produced.dtype and not (expected.dtype.kind == produced.dtype.kind == "f"):
+        print(f"{name}: dtype {produced.dtype}, expected {expected.dtype}")
+        return False
+    atol, rtol = DEFAULTS.get(expected.dtype.name, (0.0, 0.0))
+    judged = tolerance_rule(expected, produced, atol, rtol)
+    failing = judged["failing"]
+    worst = float(judged["error"][failing].max()) if failing.any() else float(judged["error"].max(initial=0.0))
+    print(f"{name}: max abs err {worst:.6g}" + (f", {int(failing.sum())} element(s) beyond tolerance"
+                                                if failing.any() else ""))
+    return not bool(failing.any())
+
+
+def main():
+    try:
+        {prepare}
+        try:
+            produced = convert_and_run(INPUTS)
+        except Exception as exc:
+            print(f"FAILED: {describe_error(exc)}")
+            return 1
+        produced = [np.asarray(output) for output in produced]
+        for name, want, got in zip(OUTPUT_NAMES, EXPECTED, produced):
+            show(f"expected {name}", want)
+            show(f"actual {name}", got)
+        if len(produced) < len(EXPECTED):
+            print(f"FAILED: {len(produced)} outputs, expected {len(EXPECTED)}")
+            return 1
+        ok = all([within_tolerance(name, want, got) for name, want, got in zip(OUTPUT_NAMES, EXPECTED, produced)])
+        print("outputs match" if ok else "FAILED: outputs beyond tolerance")
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(HERE, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+# The converter bodies that read an ONNX file (HERE / SOURCE): main saves the inline model there first.
+ONNX_BODIES = {"onnx-tf": ONNX_TF, "onnx2pytorch": ONNX2PYTORCH, "onnxruntime": ONNXRUNTIME}
+SAVE_ONNX = 'onnx.save(build_model(), str(HERE / SOURCE))'
+
+
+@dataclass(frozen=True)
+class InlineRepro:
+    """What an inline repro.py says and holds."""
+
+    title: str
+    what: str  # the trigger and where the input came from, in the converter's terms
+    packages: Sequence[str]  # what it imports, as a user installs them
+    pins: Mapping[str, str]  # their versions
+    input_names: Sequence[str]
+    output_names: Sequence[str]
+    inputs: Sequence[np.ndarray]
+    expected: Sequence[np.ndarray]
+    expected_origin: str  # a comment: which references gave and confirmed EXPECTED
+
+
+def header(repro: InlineRepro, imports: str) -> str:
+    pins = " ".join(f"{name}=={repro.pins[name]}" if name in repro.pins else name for name in repro.packages)
+    return HEADER.format(title=repro.title.replace('"""', "'''"), what=repro.what.replace('"""', "'''"),
+                         packages=", ".join(repro.packages), pins=pins, imports=imports,
+                         input_names=list(repro.input_names), output_names=list(repro.output_names))
+
+
+def data(repro: InlineRepro, builder: str) -> str:
+    return DATA.format(builder=builder.rstrip(), inputs=arrays_source(repro.inputs),
+                       expected_origin=repro.expected_origin.replace("\n", " "), expected=arrays_source(repro.expected))
+
+
+def render_onnx_input(repro: InlineRepro, kind: str, builder: str, rule: str, snippet: str = "") -> str:
+    """A repro whose converter reads an ONNX model: `builder` is onnx_builder's `def build_model()` source; `kind`
+    is "onnx-tf", "onnx2pytorch", "onnxruntime", or "onnx-snippet" with the converter record's snippet."""
+    body = ONNX_SNIPPET.format(snippet=snippet) if kind == "onnx-snippet" else ONNX_BODIES[kind]
+    return (header(repro, ONNX_IMPORTS) + data(repro, builder) + body + RUN_ONNX + shared_rules(rule)
+            + MAIN.replace("{prepare}", SAVE_ONNX))
+
+
+def render_torch_export(repro: InlineRepro, *, classes: str, module: str, weights: Mapping[str, np.ndarray],
+                        export_inputs: Sequence[np.ndarray], rule: str, dynamo: bool, opset: int | None,
+                        dynamic_axes: Mapping[str, Mapping[int, str]]) -> str:
+    """A torch exporter's repro: `module` is the nn.Sequential expression (codegen.render), `classes` the source of
+    the helper classes it uses, `weights` its state dict."""
+    build = (f"    model = {module}\n    model.load_state_dict({{name: torch.from_numpy(value) "
+             f"for name, value in WEIGHTS.items()}})\n    return model")
+    body = TORCH_EXPORT.format(dynamo=dynamo, opset=opset, dynamic_axes=dict(dynamic_axes), build=build)
+    body = body.replace('load_arrays("export_input.npz")', "EXPORT_INPUTS")
+    torch_data = (f"\n\n{classes}WEIGHTS = {named_arrays_source(weights)}\n\n"
+                  f"# The example the exporter traces (EXPECTED is the module's output on INPUTS).\n"
+                  f"EXPORT_INPUTS = {arrays_source(export_inputs)}\n")
+    return (header(repro, "import torch\nfrom torch import nn\n") + data(repro, "").rstrip() + "\n" + torch_data
+            + body + RUN_ONNX + shared_rules(rule) + MAIN.replace("{prepare}", "pass"))

@@ -1,0 +1,221 @@
+"""The rules a finding must meet before it goes upstream: its input is one a user would have (else it is the
+previous hop's finding), its expected output is confirmed by two references, and its repro is self-contained."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.execution.pool import worker_environment
+from harness.execution.stacks import get_stack
+
+# A Resize (opset 13) whose declared output shape contradicts what its scales give: onnxruntime's lenient
+# merge runs it, strict shape inference refuses it (what tf2onnx wrote in the committed Resize finding).
+INVALID_RESIZE = '''
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+scales = numpy_helper.from_array(np.array([1, 1, 1.5, 1.5], dtype=np.float32), "scales")
+roi = numpy_helper.from_array(np.array([], dtype=np.float32), "roi")
+node = helper.make_node("Resize", ["x", "roi", "scales"], ["y"], mode="nearest")
+graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 5, 5])], [roi, scales])
+onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
+'''
+
+
+def write_in_stack(script: str, path: Path) -> None:
+    python = get_stack("current").ensure()
+    subprocess.run([str(python), "-c", script, str(path)], check=True, env=worker_environment())
+
+
+def finding_folder(tmp_path: Path, model_script: str) -> Path:
+    folder = tmp_path / "onnx2pytorch-mismatch--resize"
+    folder.mkdir()
+    write_in_stack(model_script, folder / "model.onnx")
+    signature = {"hop": "onnx->torch", "converter": "TorchFromOnnx", "package": "onnx2pytorch",
+                 "status": "mismatch", "detail": "shape diverge at Resize"}
+    record = {"signature": signature, "route": "torch>onnx>tf>onnx>torch", "hop_index": 4, "status": "mismatch",
+              "package": "onnx2pytorch", "hop": "onnx->torch", "error": "", "repro": {"exit_code": 1}}
+    (folder / "finding.json").write_text(json.dumps(record))
+    return folder
+
+
+@pytest.mark.stacks
+def test_an_invalid_onnx_input_makes_the_failure_the_previous_hops_finding(tmp_path: Path) -> None:
+    from harness.fuzz.validity import artifact_problems, judge_finding
+
+    folder = finding_folder(tmp_path, INVALID_RESIZE)
+    problems = artifact_problems(folder / "model.onnx", "onnx")
+    assert any("strict_mode" in problem and "Resize" in problem for problem in problems), problems
+    judged = judge_finding(folder)
+    assert judged.owner == "tf2onnx" and judged.blamed_hop == 3, judged
+    assert judged.kind == "wrote an artifact onnx2pytorch cannot be expected to read"
+    assert "strict_mode" in judged.reason
+
+
+@pytest.mark.stacks
+def test_a_valid_onnx_input_keeps_the_failure_with_the_converter_that_read_it(tmp_path: Path) -> None:
+    from harness.fuzz.validity import judge_finding
+
+    valid = INVALID_RESIZE.replace("[1, 1, 5, 5]", "[1, 1, 3, 3]")
+    judged = judge_finding(finding_folder(tmp_path, valid))
+    assert judged.owner == "onnx2pytorch" and judged.blamed_hop == 4 and judged.kind == "", judged
+
+
+def test_a_hop_reading_the_source_or_the_exporters_output_needs_no_check() -> None:
+    from harness.fuzz.validity import judge_ownership
+
+    packages = ["torch", "onnx-tf", "tf2onnx", "onnx2pytorch"]
+    assert judge_ownership(packages, 1, "torch", None).owner == "torch"
+    assert judge_ownership(packages, 2, "onnx", None).owner == "onnx-tf"
+    with pytest.raises(ValueError, match="must be checked"):
+        judge_ownership(packages, 3, "tf", None)
+    moved = judge_ownership(packages, 3, "tf", ["op PyFunc holds a Python function"])
+    assert moved.owner == "onnx-tf" and moved.blamed_hop == 2 and "PyFunc" in moved.reason
+
+
+# -- self-contained repros ---------------------------------------------------------------------------------------
+def test_arrays_written_inline_read_back_bit_for_bit() -> None:
+    import numpy as np
+
+    from harness.repro.literals import array_source
+
+    rng = np.random.default_rng(0)
+    floats = rng.standard_normal((3, 41)).astype(np.float32)
+    floats[0, :4] = [np.nan, np.inf, -np.inf, 1e-30]
+    for array in (floats, floats.astype(np.float64), np.arange(6, dtype=np.int64).reshape(2, 3),
+                  np.array(2.5, np.float32), np.zeros((0, 3), np.float32), np.array([True, False])):
+        again = eval(array_source(array), {"np": np})  # our own writer's output, checked to read back exactly
+        assert again.dtype == array.dtype and again.shape == array.shape
+        assert np.array_equal(again, array, equal_nan=True)
+
+
+ROUND_TRIP = '''
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from harness.repro.onnx_builder import builder_source
+
+namespace = {"np": np, "onnx": onnx, "TensorProto": TensorProto, "helper": helper, "numpy_helper": numpy_helper}
+exec(builder_source(sys.argv[1]), namespace)
+built, written = namespace["build_model"](), onnx.load(sys.argv[1])
+print(built.SerializeToString() == written.SerializeToString())
+'''
+
+
+@pytest.mark.stacks
+def test_an_onnx_model_written_as_helper_calls_builds_the_same_model(tmp_path: Path) -> None:
+    write_in_stack(INVALID_RESIZE, tmp_path / "model.onnx")  # invalid models too: the repro shows what was read
+    python = get_stack("current").ensure()
+    done = subprocess.run([str(python), "-c", ROUND_TRIP, str(tmp_path / "model.onnx")], capture_output=True,
+                          text=True, env=worker_environment(), check=True)
+    assert done.stdout.strip() == "True", done.stderr[-2000:]
+
+
+FINDINGS = Path(__file__).resolve().parents[1] / "reports" / "findings"
+
+
+def committed_findings() -> list[Path]:
+    return sorted(path.parent for path in FINDINGS.glob("*/finding.json"))
+
+
+def self_contained(folder: Path) -> bool:
+    judged = json.loads((folder / "finding.json").read_text()).get("judged") or {}
+    return bool(judged.get("self_contained"))
+
+
+@pytest.mark.stacks
+@pytest.mark.parametrize("folder", [folder for folder in committed_findings() if self_contained(folder)],
+                         ids=lambda folder: folder.name[:60])
+def test_a_committed_repro_fails_from_an_empty_folder_with_its_stacks_interpreter_only(folder: Path) -> None:
+    from harness.fuzz.rejudge import run_in_empty_folder
+
+    text = (folder / "repro.py").read_text()
+    assert "load_arrays(" not in text and "np.load(" not in text, "a self-contained repro reads no data file"
+    for machine_path in ("/work/", "/root/", "/tmp/", "/home/"):
+        assert machine_path not in text and machine_path not in (folder / "issue.md").read_text()
+    data = json.loads((folder / "finding.json").read_text())
+    stack = data["judged"].get("stack") or data["stack"]
+    result = run_in_empty_folder(folder, stack)
+    assert result["exit_code"] == 1, result
+    assert "FAILED" in result["output"], result
+
+
+# -- stale means the repro stopped failing (issue 25, item 13) ---------------------------------------------------
+LIVE = "onnx-tf-convert-error--backendisnotsupposedtoimplementit-leakyrelu-version-is-not-implemen--e3c4cd"
+# The dynamo exporter's graph rounds worse on one input in float32: its repro (torch and onnx.reference) passes.
+NOT_REPRODUCING = "torch-dynamo-mismatch--values-diverge-not-localized-float32-rounding-only--c35cff"
+
+
+@pytest.mark.stacks
+def test_pytest_zoo_calls_a_finding_stale_exactly_when_its_repro_exits_0(tmp_path: Path) -> None:
+    import sys
+
+    findings = tmp_path / "findings"
+    for name in (LIVE, NOT_REPRODUCING):
+        shutil.copytree(FINDINGS / name, findings / name)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    # The checkout under test, not whichever copy of the harness the environment has installed.
+    env = {**os.environ, "PYTHONPATH": str(FINDINGS.parents[1])}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--zoo", "-k", "finding",
+                           "--zoo-findings", str(findings)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=1800, env=env)
+    assert "1 failed, 1 passed" in done.stdout, done.stdout[-3000:]
+    assert f"stale finding: {findings / NOT_REPRODUCING}: its repro.py exits 0" in done.stdout, done.stdout[-3000:]
+
+
+# -- two references: who answers when the runtimes disagree (the harness's own logic, no converter needed) ------
+def finding_data(hop: str, status: str, package: str) -> dict[str, object]:
+    return {"status": status, "package": package, "hop": hop, "error": "", "signature": {"detail": ""}}
+
+
+def test_a_valid_model_one_runtime_refuses_is_that_runtimes_finding_not_the_exporters() -> None:
+    from harness.fuzz.rejudge import decide
+    from harness.fuzz.validity import Ownership
+
+    exporter = Ownership("torch", 1, "", "its input is the source model")
+    refused = {"onnxruntime": "fails: InvalidArgument: Dilation not supported", "onnx.reference": "agrees"}
+    verdict = decide(finding_data("torch->onnx", "run_error", "torch"), exporter, refused, "", [])
+    assert (verdict.owner, verdict.kind, verdict.repro_kind) == ("onnxruntime", "runtimes disagree on a valid model",
+                                                                 "onnxruntime")
+    # The same refusal of a model that fails the strict checks is the exporter's: it wrote an invalid model.
+    invalid = decide(finding_data("torch->onnx", "run_error", "torch"), exporter, refused, "",
+                     ["onnx.shape_inference.infer_shapes(strict_mode=True): MatMul incompatible dimensions"])
+    assert (invalid.owner, invalid.kind) == ("torch", "invalid model written")
+
+
+def test_an_onnx_input_no_runtime_agrees_with_the_source_on_is_its_writers_finding() -> None:
+    from harness.fuzz.rejudge import decide
+    from harness.fuzz.validity import Ownership
+
+    reader = Ownership("onnx2pytorch", 2, "", "its input was written by tf2onnx from the source model")
+    neither = {"onnxruntime": "output 0: max abs err 0.5", "onnx.reference": "output 0: max abs err 0.5"}
+    verdict = decide(finding_data("onnx->torch", "mismatch", "onnx2pytorch"), reader, neither, "tf2onnx")
+    assert (verdict.owner, verdict.kind) == ("tf2onnx", "references disagree with the source")
+    one = {"onnxruntime": "agrees", "onnx.reference": "fails: ValueError: Concat: axis 2 is out of range"}
+    confirmed = decide(finding_data("onnx->torch", "mismatch", "onnx2pytorch"), reader, one, "tf2onnx")
+    assert (confirmed.owner, confirmed.kind, confirmed.repro_kind) == ("onnx2pytorch", "wrong numbers", "onnx")
+
+
+def test_an_issue_title_quotes_what_the_repro_printed_and_is_never_cut_mid_word() -> None:
+    from harness.fuzz.rejudge import Verdict, issue_title
+
+    data = {"status": "mismatch", "package": "onnx-tf", "cause": "outputs differ (max abs err 0.223)"}
+    verdict = Verdict("onnx-tf", "wrong numbers", "", {}, "onnx")
+    printed = "y: max abs err 0.0233702, 3 element(s) beyond tolerance\nFAILED: outputs beyond tolerance"
+    title = issue_title(verdict, data, "1.10.0", "Resize (in a Conv > Resize graph)", printed)
+    assert "0.0233702" in title and "0.223" not in title
+    long_error = "FAILED: ValueError: " + " ".join(f"word{index}" for index in range(80))
+    crash = issue_title(Verdict("tf2onnx", "crash", "", {}, ""), {"status": "convert_error", "package": "tf2onnx"},
+                        "1.17.0", "Pad", long_error)
+    assert len(crash) <= 200 and crash.endswith(" …") and crash.removesuffix(" …").split(" ")[-1].startswith("word")
+    assert all(word.startswith("word") for word in crash.split("ValueError: ")[1].removesuffix(" …").split(" "))
