@@ -44,6 +44,7 @@ from harness.oracle.verdict import (
     tolerance_for,
 )
 from harness.run.inputs import build_example, example_recipes, largest_recipe, seeded_recipes, spread_recipes
+from harness.run.known_failures import KnownFailure
 from harness.run.search import Outcome, SearchResult, search
 from harness.runners import runner_for
 from harness.spec import ExampleRecipe, InputSpec, ModelSpec, OutputSpec, channels_last, to_layout
@@ -177,6 +178,8 @@ class Engine:
         self.cache = TaskCache(self.options.cache_dir) if self.options.cache_dir else None
         self.stage_observer: StageObserver | None = None  # told when each stage of a cell begins and ends
         self.example_observer: Callable[[Path], None] | None = None  # told of every input file a search runs
+        # Known-failure records (run_cells sets them): a hop whose failure one of them explains is not localized.
+        self.known_failures: list[KnownFailure] = []
 
     def stage(self, name: str) -> AbstractContextManager[None]:
         return self.stage_observer(name) if self.stage_observer is not None else nullcontext()
@@ -189,6 +192,7 @@ class Engine:
         other = Engine(self.run_dir, pool, self.options, progress=self.progress)
         other.run_id, other.contexts, other.descriptions = self.run_id, self.contexts, self.descriptions
         other.stage_observer, other.example_observer = self.stage_observer, self.example_observer
+        other.known_failures = self.known_failures
         return other
 
     # -- tasks -------------------------------------------------------------------------------------
@@ -344,15 +348,21 @@ class Engine:
             fmt = state.hop.converter.target.name
             if not hop_rows or state.status != "ok" or not runner_for(fmt).truth_kind or cell.source_artifact is None:
                 continue
-            inputs = [track.failing_input for track in state.outputs if track.failing_input is not None][:1]
-            if not inputs:
+            failing = [track for track in state.outputs if track.failing_input is not None][:1]
+            if not failing:
                 continue
+            failing_input = failing[0].failing_input
+            assert failing_input is not None
+            inputs = [failing_input]
             scratch = cell.folder / "scratch" / f"precision_hop{state.hop.index}"
-            source = self.run_artifact("current", cell.route.source.name, cell.source_artifact, cell.io, inputs,
-                                       scratch / "source", truth=True)
+            truths = failing[0].failing_truths  # the source's truth on this input, kept when it was judged
+            if truths is None:
+                source = self.run_artifact("current", cell.route.source.name, cell.source_artifact, cell.io,
+                                           inputs, scratch / "source", truth=True)
+                truths = source.truths[0] if source.truths else None
             candidate = self.run_artifact(state.runner_stack, fmt, state.artifact, cell.io, inputs,
                                           scratch / "candidate", truth=True)
-            if not source.truths or not candidate.truths:
+            if not truths or not candidate.truths:
                 continue
             before = cell.hops[position - 1] if position > 0 else None
             given: list[np.ndarray] = []  # the float64 outputs of the artifact this hop converted
@@ -362,9 +372,9 @@ class Engine:
                 given = converted.truths[0] if converted.truths else []
             for row in hop_rows:
                 index = [output.name for output in cell.spec.outputs].index(row["output"])
-                if index >= len(candidate.truths[0]) or index >= len(source.truths[0]):
+                if index >= len(candidate.truths[0]) or index >= len(truths):
                     continue
-                wide, truth = candidate.truths[0][index].astype(np.float64), source.truths[0][index]
+                wide, truth = candidate.truths[0][index].astype(np.float64), truths[index]
                 if wide.shape != truth.shape:
                     continue
                 error = float(np.abs(wide - truth).max()) if truth.size else 0.0
@@ -412,6 +422,14 @@ class Engine:
             failing = [index for index, row in enumerate(hop_rows) if row["status"] in LOCALIZABLE]
             if not failing:
                 continue
+            explained = self.explaining_records([hop_rows[index] for index in failing])
+            if explained:
+                # The record already names the cause (and its evidence); localizing it again costs a bisection.
+                note = f"not localized: known failure {', '.join(explained)} explains it"
+                for row in hop_rows:
+                    row.update({"localization": note, "repro": "", "localized_on": "",
+                                "first_divergent_node": row.get("first_divergent_node") or ""})
+                continue
             converter = state.hop.converter
             example, localized_on = self.localization_input(cell, state, failing[0] if state.status == "ok" else None)
             found_text, repro = "", ""
@@ -439,6 +457,17 @@ class Engine:
             for row in hop_rows:
                 row.update({"first_divergent_node": row.get("first_divergent_node") or found_text,
                             "localization": note, "repro": repro, "localized_on": localized_on})
+
+    def explaining_records(self, failing_rows: list[dict[str, Any]]) -> list[str]:
+        """The ids of the known-failure records that explain every failing row of a hop ([] when one is not)."""
+        explained: list[str] = []
+        for row in failing_rows:
+            record = next((record for record in self.known_failures
+                           if record.matches({**row, "raw_status": row["status"]})), None)
+            if record is None:
+                return []
+            explained.append(record.id)
+        return list(dict.fromkeys(explained))
 
     def localize_exporter(self, cell: Cell, state: HopState, example: Path) -> tuple[str, str]:
         """Hops that write ONNX: compare the source framework's intermediate values with onnxruntime's values
@@ -620,12 +649,15 @@ class Engine:
         if len(produced) > expected:
             state.interface.add(f"the artifact gives {len(produced)} outputs, the model {expected}")
         for index, output in enumerate(cell.spec.outputs):
-            comparison = state.outputs[index].judge(
+            track = state.outputs[index]
+            comparison = track.judge(
                 output, tolerance_for(cell.spec, output.name, reference[index]), reference[index],
                 truth[index] if truth is not None and index < len(truth) else None,
                 previous[index] if previous is not None and index < len(previous) else None,
                 produced[index] if index < len(produced) else None, len(produced), label, input_file,
                 state.artifact.parent)
+            if track.cumulative is comparison and not comparison.passed:  # the example it keeps for explaining
+                track.failing_truths = truth
             # Steered by how much of its allowance the output used, not by a relative error that ignores it.
             outcome.scores[f"hop{state.hop.index}:{output.name}"] = comparison.allowance_used
             if not comparison.passed:

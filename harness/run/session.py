@@ -158,6 +158,7 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
     write_atomic(journal_path, "".join(json.dumps(entry, default=str) + "\n"
                                        for entry in [{"header": header}, *finished.values()]))
     known_failures = known_failure_records()
+    engine.known_failures = known_failures
     done: dict[int, list[dict[str, Any]]] = {}
     progress.total = len(cells)
     todo = []
