@@ -79,3 +79,28 @@ def test_the_precision_check_reuses_the_truth_of_the_failing_example(pool: Worke
     assert row["status"] == "mismatch" and str(row["precision"]).startswith("the function changed")
     precision_runs = [out_dir.name for out_dir in runs if out_dir.parent.name.startswith("precision_hop")]
     assert precision_runs == ["candidate"]  # the converted model in float64; the source's truth was kept
+
+
+class CountingPool(WorkerPool):
+    """The real pool, counting the tasks that reach a worker by kind."""
+
+    def __init__(self, log_dir: Path) -> None:
+        super().__init__(log_dir)
+        self.tasks: list[str] = []
+
+    def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float) -> dict[str, Any]:
+        self.tasks.append(task["task"])
+        return super().call(stack, framework, task, timeout)
+
+
+def test_twins_are_built_once_per_model_and_a_rerun_builds_none(tmp_path: Path) -> None:
+    routes = [Route(TORCH, (Hop(1, OnnxFromTorch()), Hop(2, TorchFromOnnx()))),
+              Route(TORCH, (Hop(1, OnnxFromTorch("dynamo")), Hop(2, TorchFromOnnx())))]
+    cells = [(all_models()["mlp"], route) for route in routes]
+    options = EngineOptions(examples=2, profile="ci", cache_dir=tmp_path / "cache")
+    with CountingPool(tmp_path / "logs") as pool:
+        run_cells(Engine(tmp_path / "cold", pool, options, progress=lambda line: None), cells, progress=Silent())
+        assert pool.tasks.count("build_source") == 2  # the torch twin and the Keras twin, for both cells
+        pool.tasks.clear()
+        run_cells(Engine(tmp_path / "warm", pool, options, progress=lambda line: None), cells, progress=Silent())
+        assert pool.tasks == []  # nothing built, converted or run again: the task cache answered
