@@ -81,9 +81,9 @@ def labels_per_route(tmp_path: Path, spec: ModelSpec, routes: list[Route],
     labels: dict[str, list[str]] = {}
 
     class Recording(Engine):
-        def evaluate_file(self, cell: Cell, input_file: Path, label: str) -> Outcome | None:
+        def evaluate_file(self, cell: Cell, input_file: Path, label: str, key: str | None = None) -> Outcome | None:
             labels.setdefault(cell.route.id, []).append(label)
-            return super().evaluate_file(cell, input_file, label)
+            return super().evaluate_file(cell, input_file, label, key)
 
     with WorkerPool(tmp_path / "logs") as pool:
         engine = Recording(tmp_path / "run", pool, options, progress=lambda line: None)
@@ -103,7 +103,8 @@ def test_the_routes_of_a_model_meet_the_same_examples(tmp_path: Path) -> None:
     assert {row["status"] for row in rows} == {"pass"}  # no failure, so no shrinking to tell them apart
     first, second = (labels[route.id] for route in routes)
     assert len(first) == 7 and second == first  # the export example, then the search's six
-    assert hits >= len(second)  # the second route's source runs were not made again
+    # The second route's source runs (one task for the round of its seven examples) were not made again.
+    assert hits >= 1
 
 
 @pytest.mark.stacks

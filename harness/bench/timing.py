@@ -347,15 +347,14 @@ class BenchResult:
 
 
 def source_runs_without_truth(engine: TimedEngine, context: ModelContext, route: Route, examples: list[Path]) -> float:
-    """The source's runs of the search again, one example a call as the harness makes them, without the truth:
-    what they cost in float32 alone (untimed for both sides; it splits the harness's source runs)."""
+    """The source's runs of the search again, all in one task as the harness makes a round of them, without the
+    truth: what they cost in float32 alone (untimed for both sides; it splits the harness's source runs)."""
     artifact = context.artifacts.get(route.source.name)
-    if artifact is None:
+    if artifact is None or not examples:
         return 0.0
     started = time.perf_counter()
-    for example in examples:
-        engine.run_artifact("current", route.source.name, artifact, io_for(context.spec, route.source), [example],
-                            engine.run_dir / "bench_calibration")
+    engine.run_artifact("current", route.source.name, artifact, io_for(context.spec, route.source), examples,
+                        engine.run_dir / "bench_calibration")
     return time.perf_counter() - started
 
 

@@ -157,30 +157,39 @@ class Worker:
         self.check_framework(runner.framework)
         names = list(task["io"]["outputs"])
         errors: list[str | None] = []
-        notes: set[str] = set()
+        # Per example, as a task of that one example would give them: a batch of examples (one task per hop and
+        # round) is judged example by example.
+        example_notes: list[list[str]] = []
+        truths_used: list[str] = []  # how each example's truth was computed, "" when it has none
+        truth_errors: list[str] = []
         truth_paths = task.get("truth_outputs") or []
-        truth, truth_error = "", ""
         for index, (input_path, output_path) in enumerate(zip(task["inputs"], task["outputs"])):
             inputs = load_npz(input_path)
+            truths_used.append("")
+            truth_errors.append("")
             try:
                 outputs = runner.run(Path(task["artifact"]), task["io"], inputs)
-                notes.update(runner.notes)
+                example_notes.append(sorted(set(runner.notes)))
                 save_npz(output_path, output_names(names, len(outputs)), [np.asarray(out) for out in outputs])
                 errors.append(None)
             except Exception as exc:
                 # The input shapes tell a baked-in batch size apart from a broken kernel.
                 shapes = ", ".join("x".join(map(str, array.shape)) for array in inputs)
                 errors.append(f"on inputs {shapes}: {describe_error(exc)}")
+                example_notes.append([])
                 continue
-            if index < len(truth_paths) and not truth_error:
+            if index < len(truth_paths):
                 try:
                     wide = runner.run_float64(Path(task["artifact"]), task["io"], inputs)
                     save_npz(truth_paths[index], output_names(names, len(wide)), [np.asarray(out) for out in wide])
-                    truth = runner.truth_used
+                    truths_used[index] = runner.truth_used
                 except Exception as exc:  # no float64 twin: the row says why, the float32 rule applies
-                    truth_error = describe_error(exc)
+                    truth_errors[index] = describe_error(exc)
         self.check_framework(runner.framework)
-        return {"errors": errors, "notes": sorted(notes), "truth": truth, "truth_error": truth_error}
+        return {"errors": errors, "notes": sorted({note for notes in example_notes for note in notes}),
+                "example_notes": example_notes, "truths_used": truths_used, "truth_errors": truth_errors,
+                "truth": next((used for used in reversed(truths_used) if used), ""),
+                "truth_error": next((error for error in truth_errors if error), "")}
 
 
 # A generated model (parity fuzz) is built by the fuzz package's own functions, named here as trusted rebuilds

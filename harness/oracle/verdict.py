@@ -62,6 +62,9 @@ class OutputTrack:
     tolerance: Tolerance = field(default_factory=lambda: default_tolerance(np.dtype("float32")))
     failing_input: Path | None = None  # a copy of the input the worst failing example ran on
     failing_recipe: str = ""
+    # The source's float64 outputs (every output) on failing_input, kept by the engine: the precision check
+    # reads them instead of running the source again.
+    failing_truths: list[np.ndarray] | None = None
     float32_rule_failed: bool | None = None  # what judging against the float32 reference alone would say
 
     def judge(self, output: OutputSpec, tolerance: Tolerance, reference: np.ndarray, truth: np.ndarray | None,

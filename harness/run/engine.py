@@ -11,6 +11,7 @@ Everything that crosses a process is a file under the run directory:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 from collections.abc import Callable
@@ -51,7 +52,8 @@ from harness.run.inputs import (
     seeded_recipes,
     spread_recipes,
 )
-from harness.run.search import Outcome, SearchResult, search
+from harness.run.known_failures import KnownFailure
+from harness.run.search import Outcome, SearchResult, foreseen_draws, search
 from harness.runners import runner_for
 from harness.spec import ExampleRecipe, InputSpec, ModelSpec, OutputSpec, channels_last, to_layout
 from harness.statuses import STATUS_ORDER
@@ -129,6 +131,12 @@ class Cell:
     # Per output, how the source's outputs moved over the examples: a pass on outputs that do not says nothing.
     sensitivity: list[Sensitivity] = field(default_factory=list)
     topped_up: int = 0  # examples run after the search stopped, seeded over the whole recipe distribution
+    # Runs made ahead in batches, one task per artifact and round (Engine.prefetch), each taken by the example's
+    # one evaluation: (example key, hop index, 0 for the source) -> its run; example key -> its input file.
+    prefetched: dict[tuple[str, int], RunResult] = field(default_factory=dict)
+    batched: dict[str, Path] = field(default_factory=dict)
+    batched_examples: int = 0  # examples run in a batch ahead of their evaluation
+    unbatched_examples: int = 0  # examples evaluated with a task of their own (not foreseen, or asked again)
 
 
 def io_for(spec: ModelSpec, source: Format) -> dict[str, Any]:
@@ -184,6 +192,8 @@ class Engine:
         self.cache = TaskCache(self.options.cache_dir) if self.options.cache_dir else None
         self.stage_observer: StageObserver | None = None  # told when each stage of a cell begins and ends
         self.example_observer: Callable[[Path], None] | None = None  # told of every input file a search runs
+        # Known-failure records (run_cells sets them): a hop whose failure one of them explains is not localized.
+        self.known_failures: list[KnownFailure] = []
 
     def stage(self, name: str) -> AbstractContextManager[None]:
         return self.stage_observer(name) if self.stage_observer is not None else nullcontext()
@@ -196,6 +206,7 @@ class Engine:
         other = Engine(self.run_dir, pool, self.options, progress=self.progress)
         other.run_id, other.contexts, other.descriptions = self.run_id, self.contexts, self.descriptions
         other.stage_observer, other.example_observer = self.stage_observer, self.example_observer
+        other.known_failures = self.known_failures
         return other
 
     # -- tasks -------------------------------------------------------------------------------------
@@ -230,6 +241,36 @@ class Engine:
             else:
                 result.truth = f"none: {step.result.get('truth_error') or 'the runner has no float64 run'}"
         return result
+
+    def run_examples(self, stack: str, runner_format: str, artifact: Path, io: dict[str, Any], inputs: list[Path],
+                     out_dir: Path, *, truth: bool = False) -> list[RunResult] | None:
+        """Run one artifact on every input file in one task, and give each example's run as a task of that one
+        example gives it (run_artifact). None when the task itself failed (a crash, a timeout: the worker died
+        with every example of the batch), so that each example runs again on its own and fails on its own."""
+        runner = runner_for(runner_format)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        outputs = [out_dir / f"example_{index}.out.npz" for index in range(len(inputs))]
+        truths = [out_dir / f"example_{index}.truth.npz" for index in range(len(inputs))] if truth else []
+        task = {"task": "run", "runner": runner.reference, "artifact": str(artifact), "io": io,
+                "inputs": [str(path) for path in inputs], "outputs": [str(path) for path in outputs],
+                "truth_outputs": [str(path) for path in truths], "framework": runner.framework}
+        step = self.call(runner.stack or stack, runner.framework, task, self.options.run_timeout)
+        if step.status != "ok" or "example_notes" not in step.result:
+            return None
+        share = step.seconds / max(1, len(inputs))
+        results = []
+        for index, error in enumerate(step.result["errors"]):
+            if error:
+                results.append(RunResult(Step("run_error", error, seconds=share)))
+                continue
+            result = RunResult(Step("ok", result=step.result, seconds=share, cached=step.cached),
+                               [load_npz(str(outputs[index]))], notes=step.result["example_notes"][index])
+            if truth:
+                used = step.result["truths_used"][index]
+                result.truth = used or f"none: {step.result['truth_errors'][index] or 'the runner has no float64 run'}"
+                result.truths = [load_npz(str(truths[index]))] if used else []
+            results.append(result)
+        return results
 
     def call_function(self, stack: str, framework: str, function: str, *, pure: bool = False, **kwargs: Any) -> Any:
         """Run a project function inside a worker; its ModelInputError comes back as that exception. `pure`: a
@@ -351,15 +392,21 @@ class Engine:
             fmt = state.hop.converter.target.name
             if not hop_rows or state.status != "ok" or not runner_for(fmt).truth_kind or cell.source_artifact is None:
                 continue
-            inputs = [track.failing_input for track in state.outputs if track.failing_input is not None][:1]
-            if not inputs:
+            failing = [track for track in state.outputs if track.failing_input is not None][:1]
+            if not failing:
                 continue
+            failing_input = failing[0].failing_input
+            assert failing_input is not None
+            inputs = [failing_input]
             scratch = cell.folder / "scratch" / f"precision_hop{state.hop.index}"
-            source = self.run_artifact("current", cell.route.source.name, cell.source_artifact, cell.io, inputs,
-                                       scratch / "source", truth=True)
+            truths = failing[0].failing_truths  # the source's truth on this input, kept when it was judged
+            if truths is None:
+                source = self.run_artifact("current", cell.route.source.name, cell.source_artifact, cell.io,
+                                           inputs, scratch / "source", truth=True)
+                truths = source.truths[0] if source.truths else None
             candidate = self.run_artifact(state.runner_stack, fmt, state.artifact, cell.io, inputs,
                                           scratch / "candidate", truth=True)
-            if not source.truths or not candidate.truths:
+            if not truths or not candidate.truths:
                 continue
             before = cell.hops[position - 1] if position > 0 else None
             given: list[np.ndarray] = []  # the float64 outputs of the artifact this hop converted
@@ -369,9 +416,9 @@ class Engine:
                 given = converted.truths[0] if converted.truths else []
             for row in hop_rows:
                 index = [output.name for output in cell.spec.outputs].index(row["output"])
-                if index >= len(candidate.truths[0]) or index >= len(source.truths[0]):
+                if index >= len(candidate.truths[0]) or index >= len(truths):
                     continue
-                wide, truth = candidate.truths[0][index].astype(np.float64), source.truths[0][index]
+                wide, truth = candidate.truths[0][index].astype(np.float64), truths[index]
                 if wide.shape != truth.shape:
                     continue
                 error = float(np.abs(wide - truth).max()) if truth.size else 0.0
@@ -419,6 +466,14 @@ class Engine:
             failing = [index for index, row in enumerate(hop_rows) if row["status"] in LOCALIZABLE]
             if not failing:
                 continue
+            explained = self.explaining_records([hop_rows[index] for index in failing])
+            if explained:
+                # The record already names the cause (and its evidence); localizing it again costs a bisection.
+                note = f"not localized: known failure {', '.join(explained)} explains it"
+                for row in hop_rows:
+                    row.update({"localization": note, "repro": "", "localized_on": "",
+                                "first_divergent_node": row.get("first_divergent_node") or ""})
+                continue
             converter = state.hop.converter
             example, localized_on = self.localization_input(cell, state, failing[0] if state.status == "ok" else None)
             found_text, repro = "", ""
@@ -446,6 +501,17 @@ class Engine:
             for row in hop_rows:
                 row.update({"first_divergent_node": row.get("first_divergent_node") or found_text,
                             "localization": note, "repro": repro, "localized_on": localized_on})
+
+    def explaining_records(self, failing_rows: list[dict[str, Any]]) -> list[str]:
+        """The ids of the known-failure records that explain every failing row of a hop ([] when one is not)."""
+        explained: list[str] = []
+        for row in failing_rows:
+            record = next((record for record in self.known_failures
+                           if record.matches({**row, "raw_status": row["status"]})), None)
+            if record is None:
+                return []
+            explained.append(record.id)
+        return list(dict.fromkeys(explained))
 
     def localize_exporter(self, cell: Cell, state: HopState, example: Path) -> tuple[str, str]:
         """Hops that write ONNX: compare the source framework's intermediate values with onnxruntime's values
@@ -546,14 +612,20 @@ class Engine:
             return outcome
 
         export_recipe = largest_recipe(cell.spec, options.seed)
-        for recipe in (export_recipe, *cell.spec.regression_examples):
-            self.evaluate(cell, build_example(cell.spec, recipe), recipe.describe())
+        cell_id = f"{cell.spec.name}:{cell.route.id}:{options.nonfinite}"
         # Every route from this source meets the same examples (derandomized): the matrix compares its routes
         # on the same inputs, and the source's runs and truths are made once, for the first (the task cache).
-        cell.search = search(cell_id=f"{cell.spec.name}:{cell.route.id}:{options.nonfinite}", strategy=strategy,
+        draws_key = f"{cell.spec.name}:{cell.route.source.name}:{options.nonfinite}"
+        # The first round: the export and regression examples and what the search will draw until a failure (or
+        # its targeting) steers it, run in one task per artifact; the search then judges them one by one.
+        foreseen = foreseen_draws(cell_id=cell_id, strategy=strategy, max_examples=options.examples,
+                                  profile=options.profile, draws_key=draws_key)
+        self.prefetch(cell, [export_recipe, *cell.spec.regression_examples, *foreseen], "round1")
+        for recipe in (export_recipe, *cell.spec.regression_examples):
+            self.evaluate(cell, build_example(cell.spec, recipe), recipe.describe())
+        cell.search = search(cell_id=cell_id, strategy=strategy,
                              evaluate=evaluate, max_examples=options.examples, profile=options.profile,
-                             database_dir=options.database_dir,
-                             draws_key=f"{cell.spec.name}:{cell.route.source.name}:{options.nonfinite}")
+                             database_dir=options.database_dir, draws_key=draws_key)
         if cell.search.minimal is not None:
             path = save_inputs(cell.folder / "minimal_example.npz", cell.spec, cell.route.source,
                                build_example(cell.spec, cell.search.minimal))
@@ -570,27 +642,74 @@ class Engine:
         if not running or min(state.examples for state in running) >= wanted or cell.source_rejections >= wanted:
             return
         missing = wanted - min(state.examples for state in running)
-        for recipe in spread_recipes(cell.spec, count=missing, seed=self.options.seed + 7919,
-                                     nonfinite=self.options.nonfinite):
+        recipes = spread_recipes(cell.spec, count=missing, seed=self.options.seed + 7919,
+                                 nonfinite=self.options.nonfinite)
+        self.prefetch(cell, recipes, "top_up")
+        for recipe in recipes:
             self.evaluate(cell, build_example(cell.spec, recipe), recipe.describe())
             cell.topped_up += 1
 
+    def prefetch(self, cell: Cell, recipes: list[ExampleRecipe], round_name: str) -> None:
+        """Run a round of examples through the source (with its truth) and every hop, one task per artifact,
+        for evaluate() to take one by one in the order it asks for them. Only runs are made here: each example
+        is judged when evaluated, so an example foreseen but never asked for counts for nothing."""
+        assert cell.source_artifact is not None
+        scratch = cell.folder / "scratch" / round_name
+        keys: list[str] = []
+        files: list[Path] = []
+        for recipe in recipes:
+            arrays = build_example(cell.spec, recipe)
+            key = example_key(arrays)
+            if key in keys or key in cell.batched:
+                continue
+            keys.append(key)
+            files.append(save_inputs(scratch / f"example_{len(files)}.npz", cell.spec, cell.route.source, arrays))
+        if not files:
+            return
+        with self.stage(SOURCE_RUNS):
+            sources = self.run_examples("current", cell.route.source.name, cell.source_artifact, cell.io, files,
+                                        scratch / "source", truth=True)
+        if sources is None:
+            return
+        for key, path, source in zip(keys, files, sources):
+            cell.batched[key] = path
+            cell.prefetched[(key, 0)] = source
+        accepted = [(key, path) for key, path, source in zip(keys, files, sources) if source.step.status == "ok"]
+        for state in cell.hops:
+            if state.status != "ok" or not accepted:
+                break
+            with self.stage(HOP_RUNS):
+                runs = self.run_examples(state.runner_stack, state.hop.converter.target.name, state.artifact,
+                                         cell.io, [path for _, path in accepted], scratch / f"hop{state.hop.index}")
+            for (key, _), run in zip(accepted, runs or []):
+                cell.prefetched[(key, state.hop.index)] = run
+
     def evaluate(self, cell: Cell, arrays: list[np.ndarray], label: str) -> Outcome | None:
-        """Run one example (torch layout) through the source and every converted hop."""
+        """Run one example (torch layout) through the source and every converted hop (or take its runs from the
+        batch that made them ahead)."""
+        key = example_key(arrays)
+        if (key, 0) in cell.prefetched:
+            cell.batched_examples += 1
+            return self.evaluate_file(cell, cell.batched[key], label, key)
+        cell.unbatched_examples += 1
         path = save_inputs(cell.folder / "scratch" / "example.npz", cell.spec, cell.route.source, arrays)
         return self.evaluate_file(cell, path, label)
 
-    def evaluate_file(self, cell: Cell, input_file: Path, label: str) -> Outcome | None:
+    def evaluate_file(self, cell: Cell, input_file: Path, label: str, key: str | None = None) -> Outcome | None:
         """Run one input file (the route's layout) through the source, its float64 truth and every converted
-        hop; None if the source model itself fails on it."""
+        hop; None if the source model itself fails on it. `key`: the example's runs made ahead (prefetch) are
+        taken, each once (an example asked for again, as hypothesis does to see a failure is not flaky, runs
+        again)."""
         scratch = cell.folder / "scratch"
         inputs = [input_file]
         assert cell.source_artifact is not None
         if self.example_observer is not None:
             self.example_observer(input_file)
-        with self.stage(SOURCE_RUNS):
-            source = self.run_artifact("current", cell.route.source.name, cell.source_artifact, cell.io, inputs,
-                                       scratch / "source", truth=True)
+        source = cell.prefetched.pop((key, 0), None) if key is not None else None
+        if source is None:
+            with self.stage(SOURCE_RUNS):
+                source = self.run_artifact("current", cell.route.source.name, cell.source_artifact, cell.io, inputs,
+                                           scratch / "source", truth=True)
         if source.step.status != "ok":
             cell.source_rejections += 1
             return None
@@ -607,9 +726,11 @@ class Engine:
         for state in cell.hops:
             if state.status != "ok":
                 break
-            with self.stage(HOP_RUNS):
-                run = self.run_artifact(state.runner_stack, state.hop.converter.target.name, state.artifact,
-                                        cell.io, inputs, scratch / f"hop{state.hop.index}")
+            run = cell.prefetched.pop((key, state.hop.index), None) if key is not None else None
+            if run is None:
+                with self.stage(HOP_RUNS):
+                    run = self.run_artifact(state.runner_stack, state.hop.converter.target.name, state.artifact,
+                                            cell.io, inputs, scratch / f"hop{state.hop.index}")
             state.examples += 1
             state.run_seconds += run.step.seconds
             if run.step.status != "ok":
@@ -631,12 +752,15 @@ class Engine:
         if len(produced) > expected:
             state.interface.add(f"the artifact gives {len(produced)} outputs, the model {expected}")
         for index, output in enumerate(cell.spec.outputs):
-            comparison = state.outputs[index].judge(
+            track = state.outputs[index]
+            comparison = track.judge(
                 output, tolerance_for(cell.spec, output.name, reference[index]), reference[index],
                 truth[index] if truth is not None and index < len(truth) else None,
                 previous[index] if previous is not None and index < len(previous) else None,
                 produced[index] if index < len(produced) else None, len(produced), label, input_file,
                 state.artifact.parent)
+            if track.cumulative is comparison and not comparison.passed:  # the example it keeps for explaining
+                track.failing_truths = truth
             # Steered by how much of its allowance the output used, not by a relative error that ignores it.
             outcome.scores[f"hop{state.hop.index}:{output.name}"] = comparison.allowance_used
             if not comparison.passed:
@@ -769,6 +893,15 @@ def sensitivity_columns(cell: Cell, index: int) -> dict[str, Any]:
     sensitivity = cell.sensitivity[index]
     tolerance = tolerance_for(cell.spec, cell.spec.outputs[index].name, np.empty(0, sensitivity.dtype))
     return {"input_dependence": sensitivity.input_dependence, "vacuous": sensitivity.vacuous(tolerance)}
+
+
+def example_key(arrays: list[np.ndarray]) -> str:
+    """An example's identity: its arrays' dtypes, shapes and bytes."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def _replayed_only(*args: Any) -> Any:

@@ -130,3 +130,24 @@ def search(*, cell_id: str, strategy: SearchStrategy[ExampleRecipe],
         return SearchResult(state["examples"], last_failing[0] if last_failing else None,
                             flaky=f"{type(flaky).__name__}: a failing example did not fail again when replayed")
     return SearchResult(state["examples"], None)
+
+
+def foreseen_draws(*, cell_id: str, strategy: SearchStrategy[ExampleRecipe], max_examples: int, profile: str,
+                   draws_key: str | None = None) -> list[ExampleRecipe]:
+    """The examples a derandomized search draws while every example passes, found by running it on nothing: the
+    same search draws the same examples until a failure makes it shrink, or its targeting (from the middle of its
+    budget on) steers it by the scores. [] for a profile that is not derandomized (its draws are random)."""
+    base = settings.get_profile(profile)
+    if not base.derandomize:
+        return []
+    drawn: list[ExampleRecipe] = []
+
+    def record(recipe: ExampleRecipe) -> Outcome:
+        drawn.append(recipe)
+        return Outcome()
+
+    # Hypothesis's first targeting pass starts here (for budgets under 1000: ConjectureRunner.generate_new_examples).
+    untargeted = max(max_examples // 2, min(max_examples // 10, 50) + 1, 10)
+    search(cell_id=cell_id, strategy=strategy, evaluate=record, max_examples=min(max_examples, untargeted),
+           profile=profile, database_dir=None, draws_key=draws_key)
+    return drawn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 import pickle
@@ -19,7 +20,7 @@ from harness.atomic import write_atomic
 from harness.converters.routes import Route
 from harness.errors import UsageError
 from harness.execution.pool import WorkerPool
-from harness.execution.stacks import project_root
+from harness.execution.stacks import cache_root, project_root
 from harness.run.engine import Engine, EngineOptions
 from harness.run.known_failures import apply_known_failures, load_known_failures
 from harness.run.progress import Progress
@@ -104,28 +105,101 @@ def read_journal(path: Path, header: dict[str, Any]) -> dict[tuple[str, str], li
 
 
 Cells = list[tuple[int, ModelSpec, Route]]
-# What a real architecture's cell costs against a hand-written twin's, to hand out the costly models first:
-# measured in the published run, 31 to 45 s a cell for resnet18, efficientnet_b0 and keras_efficientnet_b0
-# against 4 to 11 s for the twins (mlp, text_cnn, gru_classifier, encoder_decoder).
+# What a real architecture's cell costs against a hand-written twin's, for a cell never measured: measured in the
+# published run, 31 to 45 s a cell for resnet18, efficientnet_b0 and keras_efficientnet_b0 against 4 to 11 s for
+# the twins (mlp, text_cnn, gru_classifier, encoder_decoder).
 REAL_ARCHITECTURE_COST = 5
+CELL_COSTS = "cell_costs.json"  # in the per-user cache: each cell's seconds, the last time it did its work
 
 
-def model_groups(cells: Sequence[tuple[int, ModelSpec, Route]], lanes: int = 1) -> list[Cells]:
-    """Cells grouped by model, the costliest group first. A model's cells stay in one lane, so its twins are
-    built once; lanes take the next group when they finish one, so the run ends with a cheap group. With
-    fewer models than lanes (`parity check` runs one), each cell is a group of its own: an idle lane costs
-    more than a model built again (or restored from the task cache) in a second lane."""
+def cell_costs_path() -> Path:
+    return cache_root() / CELL_COSTS
+
+
+def read_cell_costs(path: Path | None = None) -> dict[str, float]:
+    """Seconds per "model:route", measured (a missing or unreadable table is an empty one: it only orders lanes)."""
+    try:
+        table = json.loads((path or cell_costs_path()).read_text())
+        return {str(key): float(value) for key, value in table.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def measured_seconds(cell_rows: list[dict[str, Any]]) -> float | None:
+    """What a cell's conversions and runs took, once per hop (a hop has a row per output); None for a cell that
+    converted nothing (answered from the task cache, or failed at its source): no measure of its cold cost."""
+    if not any(row.get("conversions") for row in cell_rows):
+        return None
+    per_hop = {row["hop_index"]: float(row.get("seconds") or 0.0) for row in cell_rows}
+    return sum(per_hop.values())
+
+
+def record_cell_costs(rows_by_cell: list[list[dict[str, Any]]], path: Path | None = None) -> None:
+    """Keep the cells' measured seconds for the next run's lanes (written whole; a lost race loses a hint only)."""
+    measured = {f"{rows[0]['model']}:{rows[0]['route']}": seconds for rows in rows_by_cell if rows
+                for seconds in [measured_seconds(rows)] if seconds is not None}
+    if not measured:
+        return
+    path = path or cell_costs_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps({**read_cell_costs(path), **measured}, sort_keys=True, indent=0))
+    except OSError:
+        pass
+
+
+def model_groups(cells: Sequence[tuple[int, ModelSpec, Route]], lanes: int = 1,
+                 costs: dict[str, float] | None = None) -> list[Cells]:
+    """Cells grouped by model, the costliest group first, by each cell's measured seconds (`costs`, from the last
+    run that did its work; a cell never measured costs the median of those measured, REAL_ARCHITECTURE_COST times
+    more for a real architecture). A model's cells stay in one lane, so its twins are built once, unless its
+    cells cost more than a lane's share of the run: they are then split into pieces of about that share (the
+    twins built again in another lane cost less than a lane left idle, and so, with fewer models than lanes,
+    each cell is a group of its own). Lanes take the next group when they finish one, so the run ends with a
+    cheap group."""
+    measured = costs or {}
+    known = sorted(measured[f"{spec.name}:{route.id}"] for _, spec, route in cells
+                   if f"{spec.name}:{route.id}" in measured)
+    typical = known[len(known) // 2] if known else 1.0
+
+    def cell_cost(cell: tuple[int, ModelSpec, Route]) -> float:
+        _, spec, route = cell
+        key = f"{spec.name}:{route.id}"
+        if key in measured:
+            return measured[key]
+        return typical * (REAL_ARCHITECTURE_COST if "real_architecture" in spec.tags else 1)
+
+    def cost(group: Cells) -> float:
+        return sum(cell_cost(cell) for cell in group)
+
     by_model: dict[str, Cells] = {}
     for cell in cells:
         by_model.setdefault(cell[1].name, []).append(cell)
-
-    def cost(group: Cells) -> int:
-        return len(group) * (REAL_ARCHITECTURE_COST if "real_architecture" in group[0][1].tags else 1)
-
-    groups = sorted((sorted(group) for group in by_model.values()), key=cost, reverse=True)
+    groups = [sorted(group) for group in by_model.values()]
     if len(groups) < lanes:
-        return [[cell] for group in groups for cell in group]
-    return groups
+        return sorted(([cell] for group in groups for cell in group), key=cost, reverse=True)
+    if lanes > 1:
+        share = sum(cost(group) for group in groups) / lanes
+        groups = [piece for group in groups for piece in split_to_share(group, share, cell_cost)]
+    return sorted(groups, key=cost, reverse=True)
+
+
+def split_to_share(group: Cells, share: float,
+                   cell_cost: Callable[[tuple[int, ModelSpec, Route]], float]) -> list[Cells]:
+    """A group costing more than `share`, cut in order into pieces of about `share` each; else the group."""
+    total = sum(cell_cost(cell) for cell in group)
+    if total <= share or len(group) < 2:
+        return [group]
+    pieces = min(len(group), math.ceil(total / share))
+    target = total / pieces
+    result: list[Cells] = [[]]
+    spent = 0.0
+    for cell in group:
+        if result[-1] and spent + cell_cost(cell) / 2 > target * len(result) and len(result) < pieces:
+            result.append([])
+        result[-1].append(cell)
+        spent += cell_cost(cell)
+    return result
 
 
 def default_jobs(memory_per_lane_gb: float = 6.0) -> int:
@@ -158,6 +232,7 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
     write_atomic(journal_path, "".join(json.dumps(entry, default=str) + "\n"
                                        for entry in [{"header": header}, *finished.values()]))
     known_failures = known_failure_records()
+    engine.known_failures = known_failures
     done: dict[int, list[dict[str, Any]]] = {}
     progress.total = len(cells)
     todo = []
@@ -188,7 +263,7 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
             for index, spec, route in lane:
                 record(index, spec, route, *run_cell(lane_engine, spec, route, known_failures, progress))
 
-        groups = model_groups(todo, jobs)
+        groups = model_groups(todo, jobs, read_cell_costs() if jobs > 1 else None)
         lanes = max(1, min(jobs, len(groups) + len(alongside)))
         lane_conversions = lane_workers = 0  # the lanes' own tallies; the parent's are its engine's
         values: dict[int, Any] = {}
@@ -212,6 +287,7 @@ def run_cells(engine: Engine, cells: Sequence[tuple[ModelSpec, Route]], *, resum
             # A job's exception is raised once every lane is done, so no finished cell is lost to it.
             values = {number: lane_job_value(message) for number, message in values.items()}
     conversions, workers = engine.conversions + lane_conversions, engine.pool.started + lane_workers
+    record_cell_costs([done[index] for index, _, _ in todo if index in done])
     rows = [row for key in sorted(done) for row in done[key]]
     stale = apply_known_failures(rows, known_failures)
     if engine.cache is not None:
