@@ -20,9 +20,8 @@ from harness.run.engine import EngineOptions
 from harness.run.progress import REPORT_INTERVAL, Progress, Throttled
 from harness.run.search import PROFILES
 from harness.run.selection import all_routes, filter_routes, select_models, select_routes, zoo_cells
-from harness.run.session import Job, default_jobs, open_engine, run_cells
+from harness.run.session import Job, default_jobs, known_failures_paths, open_engine, run_cells
 from harness.run.shards import EVERYTHING, Shard
-from harness.run.user_model import recognise
 from harness.spec import ModelSpec
 
 DEFAULT_EXAMPLES = 20
@@ -317,18 +316,34 @@ def command_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_run_options(args: argparse.Namespace) -> list[Any]:
+    """The run options' own mistakes, answered before anything starts; the chosen converters."""
+    engine_options(args)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if getattr(args, "mutants", False) and not 0 <= args.mutant_floor <= 1:
+        raise UsageError("--mutant-floor must be a fraction between 0 and 1")
+    return chosen_converters(args)
+
+
 def command_check(args: argparse.Namespace) -> int:
-    from harness.run.check import prepare_user_model, routes_from
+    from harness.run.check import prepare_user_model, read_check_request, routes_from
+
+    # Every mistake the command line shows is answered before a worker starts: the options first, then the
+    # model and its inputs (a factory's framework is found in a throwaway process), then the routes.
+    converters = check_run_options(args)
+    request = read_check_request(args.model, inputs=args.input or (), dims=args.dim or ())
+    routes = filter_routes(routes_from(request.source, converters), args.routes)
 
     def cells_for(engine: Any) -> list[tuple[ModelSpec, Route]]:
-        spec, source = prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())
-        return [(spec, route) for route in filter_routes(routes_from(source, chosen_converters(args)), args.routes)]
+        spec, _ = prepare_user_model(engine, request)
+        return [(spec, route) for route in routes]
 
     # The factory named on the command line is the user's own code: its workers may rebuild from it.
-    factory = (args.model,) if recognise(args.model).kind == "factory" else ()
+    factory = (args.model,) if request.user.kind == "factory" else ()
     if args.mutants:
         def models_for(engine: Any) -> list[tuple[ModelSpec, Any]]:
-            return [prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())]
+            return [prepare_user_model(engine, request)]
 
         return run_mutants(args, work_dir_for(args, "check"), models_for, trusted_rebuilds=factory)
     # The same advice a published run gives (COMPATIBILITY.md: which opset and route to use), for this model.
@@ -790,6 +805,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "known_failures", None):
             os.environ["PARITY_KNOWN_FAILURES"] = os.pathsep.join(str(Path(path).resolve())
                                                                   for path in args.known_failures)
+            known_failures_paths()  # a file that is not there is said now, not once the cells have run
         return int(args.handler(args))
     except ParityError as exc:
         if args.debug:
