@@ -326,12 +326,38 @@ def check_run_options(args: argparse.Namespace) -> list[Any]:
     return chosen_converters(args)
 
 
+def user_requirements(args: argparse.Namespace) -> list[str]:
+    """The packages the user's model needs besides the stack's: the project's `[tool.parity] requires` (its
+    pyproject.toml, in the directory parity runs from), then --requires, which wins for a package named twice."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    from harness.run.user_model import project_requirements
+
+    chosen: dict[str, str] = {}
+    for line in [*project_requirements(Path.cwd()), *(args.requires or [])]:
+        try:
+            name = canonicalize_name(Requirement(line).name)
+        except InvalidRequirement:
+            name = line  # layer_requirements refuses it in one line
+        chosen[name] = line
+    return list(chosen.values())
+
+
 def command_check(args: argparse.Namespace) -> int:
+    from harness.execution.stacks import layer_requirements, layered
+
+    converters = check_run_options(args)
+    # The stack that runs the model, with the packages it needs layered on (a no-op when it needs none).
+    with layered(layer_requirements("current", user_requirements(args))):
+        return check_model(args, converters)
+
+
+def check_model(args: argparse.Namespace, converters: list[Any]) -> int:
     from harness.run.check import prepare_user_model, read_check_request, routes_from
 
     # Every mistake the command line shows is answered before a worker starts: the options first, then the
     # model and its inputs (a factory's framework is found in a throwaway process), then the routes.
-    converters = check_run_options(args)
     request = read_check_request(args.model, inputs=args.input or (), dims=args.dim or ())
     routes = filter_routes(routes_from(request.source, converters), args.routes)
 
@@ -710,6 +736,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an input, e.g. x:Bx3x224x224:float32 (symbolic dims by name); repeat per input")
     check.add_argument("--dim", action="append", metavar="NAME=LOW:HIGH",
                        help="bounds of a symbolic dimension (default 1:4)")
+    check.add_argument("--requires", action="append", metavar="PKG==VER",
+                       help="a package the model needs that the stack lacks (e.g. timm==1.0.31), layered onto the "
+                            "stack that runs it; repeatable; adds to requires = [...] under [tool.parity] in "
+                            "pyproject.toml of the directory parity runs from")
     add_mutant_options(check)
     add_run_options(check)
     check.set_defaults(handler=command_check, profile="ci")  # the same answer for the same model, run after run

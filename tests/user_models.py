@@ -58,3 +58,12 @@ def constant_torch_model() -> Any:
             return x.sum(dim=1, keepdim=True) * 0.0 + self.bias
 
     return Constant().eval()
+
+
+def timm_resnet10t() -> Any:
+    """A timm architecture, as a user's project builds it: timm is not in any stack, `--requires` layers it on."""
+    import timm
+    import torch
+
+    torch.manual_seed(7)
+    return timm.create_model("resnet10t", pretrained=False, num_classes=10).eval()
