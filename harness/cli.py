@@ -151,12 +151,15 @@ def work_dir_for(args: argparse.Namespace, default: str) -> Path:
     return Path(args.work_dir) if args.work_dir else project_root() / ".parity" / default
 
 
-def fetch_declared(engine: Any) -> dict[str, dict[str, bool]]:
-    """The converters' own support tables, read inside their stacks, keyed by the probe route they judge."""
+def fetch_declared(engine: Any, used: set[type] | None = None) -> dict[str, dict[str, bool]]:
+    """The converters' own support tables, read inside their stacks, keyed by the probe route they judge;
+    `used`: only those of these converter classes."""
     from harness.converters import declared_tables
 
     declared: dict[str, dict[str, bool]] = {}
     for route, converter in declared_tables().items():
+        if used is not None and type(converter) not in used:
+            continue
         try:
             declared[route] = engine.call_function(converter.stack, converter.framework, str(converter.declared_table),
                                                    pure=True)
@@ -234,9 +237,13 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
         if jobs < 1:
             raise UsageError("--jobs must be at least 1")
         jobs_beside = probe_jobs(args) if probes else []
-        reads_declared = bool(cells or jobs_beside) and not any(spec.family == "user" for spec, _ in cells)
+        # A user's check reads the tables of its routes' converters only: its advice says which opset a table
+        # supports where a hop failed on an operator (harness.reporting.opset_hints).
+        user_check = any(spec.family == "user" for spec, _ in cells)
+        used = {type(hop.converter) for _, route in cells for hop in route.hops} if user_check else None
+        reads_declared = bool(cells or jobs_beside) and (compatibility or not user_check)
         if reads_declared:
-            jobs_beside.append(lambda engine, note: fetch_declared(engine))
+            jobs_beside.append(lambda engine, note: fetch_declared(engine, used))
         # With -j, the lanes take these before any cell, with their own workers; serially they run after the cells.
         result = run_cells(engine, cells, resume=args.resume, progress=progress, on_cell=on_cell, jobs=jobs,
                            alongside=jobs_beside)

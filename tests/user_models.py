@@ -67,3 +67,21 @@ def timm_resnet10t() -> Any:
 
     torch.manual_seed(7)
     return timm.create_model("resnet10t", pretrained=False, num_classes=10).eval()
+
+
+def unsqueezing_regressor() -> Any:
+    """An outer product through unsqueeze: torch exports Unsqueeze-13 (axes as an input) from opset 13, which
+    onnx-tf 1.10.0 has no handler for, and the opset-11 form at 11 and 12 (as shufflenet_v2 meets it)."""
+    import torch
+
+    class Outer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(11)
+            self.linear = torch.nn.Linear(6, 4)
+
+        def forward(self, x: Any) -> Any:
+            y = torch.tanh(self.linear(x)).unsqueeze(1)
+            return (y * y.transpose(1, 2)).sum(-1)
+
+    return Outer().eval()
