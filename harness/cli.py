@@ -22,6 +22,7 @@ from harness.run.search import PROFILES
 from harness.run.selection import all_routes, filter_routes, select_models, select_routes, zoo_cells
 from harness.run.session import Job, default_jobs, known_failures_paths, open_engine, run_cells
 from harness.run.shards import EVERYTHING, Shard
+from harness.run.user_model import recognise
 from harness.spec import ModelSpec
 
 DEFAULT_EXAMPLES = 20
@@ -262,8 +263,11 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
     if result.stale_known_failures:
         print(f"[parity] stale known failures (matched nothing): {', '.join(result.stale_known_failures)}")
     vacuous = {(row["model"], row["output"]): row["vacuous"] for row in result.rows if row.get("vacuous")}
+    # A factory's freshly initialised model can be given weights that look trained, as the zoo's are.
+    factory = "trained_look" in args and not args.trained_look and recognise(args.model).kind == "factory"
     for (model, output), why in vacuous.items():
-        print(f"[parity] warning: the verdicts on {model} output {output} are vacuous: {why}", file=sys.stderr)
+        hint = " (a factory's model: try --trained-look)" if factory else ""
+        print(f"[parity] warning: the verdicts on {model} output {output} are vacuous: {why}{hint}", file=sys.stderr)
     return result.rows
 
 
@@ -299,7 +303,7 @@ def run_mutants(args: argparse.Namespace, work_dir: Path, models_for: Any,
     if detected < args.mutant_floor:
         problems.append(f"only {totals.detected} of {totals.faults} planted faults detected, below the floor of "
                         f"{args.mutant_floor:.0%} (--mutant-floor): passes on this model say little; see the "
-                        "vacuous column of a round trip, and consider trained-looking weights")
+                        "vacuous column of a round trip, and consider trained-looking weights (--trained-look)")
     if totals.controls_passed < totals.controls:
         problems.append(f"{totals.controls - totals.controls_passed} of {totals.controls} benign controls failed: "
                         "false alarms")
@@ -365,7 +369,8 @@ def check_model(args: argparse.Namespace, converters: list[Any]) -> int:
 
     # Every mistake the command line shows is answered before a worker starts: the options first, then the
     # model and its inputs (a factory's framework is found in a throwaway process), then the routes.
-    request = read_check_request(args.model, inputs=args.input or (), dims=args.dim or ())
+    request = read_check_request(args.model, inputs=args.input or (), dims=args.dim or (),
+                                 trained_look=args.trained_look)
     routes = filter_routes(routes_from(request.source, converters), args.routes)
 
     def cells_for(engine: Any) -> list[tuple[ModelSpec, Route]]:
@@ -747,6 +752,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a package the model needs that the stack lacks (e.g. timm==1.0.31), layered onto the "
                             "stack that runs it; repeatable; adds to requires = [...] under [tool.parity] in "
                             "pyproject.toml of the directory parity runs from")
+    check.add_argument("--trained-look", action="store_true",
+                       help="re-initialise a factory's model with weights that look trained, as the zoo's real "
+                            "architectures are (norm statistics randomised, no two weight tensors alike; seed 0), "
+                            "so that a freshly initialised model's verdicts are not vacuous; the rows say so "
+                            "(weights column)")
     add_mutant_options(check)
     add_run_options(check)
     check.set_defaults(handler=command_check, profile="ci")  # the same answer for the same model, run after run

@@ -132,3 +132,16 @@ def test_the_advice_of_a_check_says_which_opset_to_try(tmp_path: Path) -> None:
     code, rows = check(tmp_path / "at12", "tests.user_models:unsqueezing_regressor", "--input", "x:Bx6:float32",
                        "--routes", "torch>onnx@op12>tf>onnx@op12>torch", "--opsets", "12", "--no-localize")
     assert rows[rows["hop"] == "onnx->tf"]["raw_status"].iloc[0] == "pass"
+
+
+def test_trained_look_gives_a_user_model_weights_whose_verdicts_mean_something(tmp_path: Path) -> None:
+    """The zoo's models get trained-looking weights; a user's model got no such care (issue 25, item 2)."""
+    argv = ["tests.user_models:zero_headed_regressor", "--input", "x:Bx6:float32",
+            "--routes", "torch>onnx>tf>onnx>torch", "--no-localize"]
+    _, as_built = check(tmp_path / "as-built", *argv)
+    assert as_built["vacuous"].str.contains("do not depend on the input").all()
+    assert as_built["weights"].isna().all()  # nothing to state: the model runs as its factory built it
+    code, reinitialised = check(tmp_path / "trained-look", *argv, "--trained-look")
+    assert (reinitialised["input_dependence"] > 0).all() and reinitialised["vacuous"].isna().all()
+    assert reinitialised["weights"].str.startswith("re-initialised to look trained (--trained-look").all()
+    assert code == 0 and (reinitialised["status"] == "pass").all()

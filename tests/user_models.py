@@ -85,3 +85,15 @@ def unsqueezing_regressor() -> Any:
             return (y * y.transpose(1, 2)).sum(-1)
 
     return Outer().eval()
+
+
+def zero_headed_regressor() -> Any:
+    """A head initialised to zero (as some recipes zero-init a last layer): until trained, its outputs ignore the
+    input, so every verdict on it is vacuous; `--trained-look` gives it weights that look trained."""
+    import torch
+
+    torch.manual_seed(13)
+    head = torch.nn.Linear(8, 2)
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    return torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), head).eval()

@@ -9,11 +9,11 @@ from typing import Any
 
 from harness.converters import default_converters
 from harness.converters.routes import Route, enumerate_routes
-from harness.errors import ModelInputError
+from harness.errors import ModelInputError, UsageError
 from harness.execution.pool import worker_environment
 from harness.execution.stacks import get_stack
 from harness.formats import FORMATS, KERAS, ONNX, SAVED_MODEL, TORCH, Format
-from harness.run.engine import Engine, save_inputs
+from harness.run.engine import TRAINED_LOOK, Engine, save_inputs
 from harness.run.inputs import build_example, largest_recipe
 from harness.run.user_model import (
     UserModel,
@@ -41,13 +41,18 @@ class CheckRequest:
     given: tuple[InputSpec, ...]  # from --input
     dim_bounds: dict[str, tuple[int, int]]  # from --dim
     source: Format
+    trained_look: bool = False  # --trained-look: a factory's model re-initialised to look trained
 
 
-def read_check_request(model: str, *, inputs: Sequence[str] = (), dims: Sequence[str] = ()) -> CheckRequest:
+def read_check_request(model: str, *, inputs: Sequence[str] = (), dims: Sequence[str] = (),
+                       trained_look: bool = False) -> CheckRequest:
     """Recognise MODEL, parse --input and --dim, and for a factory find its framework (in a throwaway process of
     the stack, not a worker): a torch module declares no inputs, so it needs --input, which is said now rather
     than after the workers have started and built it."""
     user = recognise(model)
+    if trained_look and user.kind != "factory":
+        raise UsageError(f"--trained-look re-initialises the model a factory builds; {model} is a saved model, "
+                         "whose weights are its own: pass package.module:factory")
     dim_bounds = dict(parse_dim(text) for text in dims)
     given = tuple(parse_input(text, dim_bounds) for text in inputs)
     if given:
@@ -59,7 +64,7 @@ def read_check_request(model: str, *, inputs: Sequence[str] = (), dims: Sequence
         if source is TORCH and not given:
             raise ModelInputError(f"{model}: a torch module declares no inputs; pass --input NAME:SHAPE:DTYPE, "
                                   "e.g. --input x:Bx3x224x224:float32")
-    return CheckRequest(model, user, given, dim_bounds, source)
+    return CheckRequest(model, user, given, dim_bounds, source, trained_look)
 
 
 def prepare_user_model(engine: Engine, request: CheckRequest) -> tuple[ModelSpec, Format]:
@@ -84,7 +89,7 @@ def prepare_user_model(engine: Engine, request: CheckRequest) -> tuple[ModelSpec
         function = "build_torch_factory" if source is TORCH else "build_keras_factory"
         declared = engine.call_function("current", "torch" if source is TORCH else "tf",
                                         f"harness.run.user_model:{function}", factory=user.location,
-                                        target=str(artifact))
+                                        target=str(artifact), trained_look=request.trained_look)
         if source is TORCH:
             declared = None  # a torch module declares no inputs
     if given and declared:
@@ -94,9 +99,10 @@ def prepare_user_model(engine: Engine, request: CheckRequest) -> tuple[ModelSpec
     if not input_specs:
         raise ModelInputError(f"{model}: a torch module declares no inputs; pass --input NAME:SHAPE:DTYPE, "
                               "e.g. --input x:Bx3x224x224:float32")
+    tags = frozenset({TRAINED_LOOK} if request.trained_look else ())
     spec = ModelSpec(name=user.name, family="user", build_torch=_no_twin, build_keras=_no_twin,
                      transfer_weights=_no_twin, inputs=tuple(input_specs), outputs=(OutputSpec("output"),),
-                     description=model)
+                     description=model, tags=tags)
     if declared and declared["outputs"]:
         names = [str(name) for name in declared["outputs"]]
     else:
@@ -108,7 +114,7 @@ def prepare_user_model(engine: Engine, request: CheckRequest) -> tuple[ModelSpec
         names = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
     spec = ModelSpec(name=spec.name, family="user", build_torch=_no_twin, build_keras=_no_twin,
                      transfer_weights=_no_twin, inputs=spec.inputs,
-                     outputs=tuple(OutputSpec(safe_output(name)) for name in names), description=model)
+                     outputs=tuple(OutputSpec(safe_output(name)) for name in names), description=model, tags=tags)
     engine.register_source(spec, source, artifact)
     return spec, source
 

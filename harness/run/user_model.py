@@ -328,7 +328,12 @@ def rebuild_factory(directory: Path, factory: str) -> Any:
     return _call_factory(factory)
 
 
-def build_torch_factory(factory: str, target: str) -> dict[str, Any]:
+TRAINED_LOOK_SEED = 0  # the re-initialisation draws from this seed: the same weights on every check
+
+
+def build_torch_factory(factory: str, target: str, trained_look: bool = False) -> dict[str, Any]:
+    """Build the factory's module and save it; with trained_look, re-initialised as the zoo's real
+    architectures are (model_zoo.trained_look), so that its verdicts are not vacuous."""
     import torch
 
     from harness.execution.torch_artifact import save_torch_module
@@ -336,16 +341,26 @@ def build_torch_factory(factory: str, target: str) -> dict[str, Any]:
     module = _call_factory(factory)
     if not isinstance(module, torch.nn.Module):
         raise ModelInputError(f"factory {factory} returned {type(module).__name__}, not a torch nn.Module")
+    if trained_look:
+        from model_zoo.trained_look import look_trained_torch
+
+        torch.manual_seed(TRAINED_LOOK_SEED)
+        module = look_trained_torch(module)
     save_torch_module(Path(target), module.eval(), f"{__name__}:rebuild_factory", factory=factory)
     return {"inputs": [], "outputs": []}
 
 
-def build_keras_factory(factory: str, target: str) -> dict[str, Any]:
+def build_keras_factory(factory: str, target: str, trained_look: bool = False) -> dict[str, Any]:
     import keras
 
     model = _call_factory(factory)
     if not isinstance(model, keras.Model):
         raise ModelInputError(f"factory {factory} returned {type(model).__name__}, not a keras.Model")
+    if trained_look:
+        from model_zoo.trained_look import look_trained_keras
+
+        keras.utils.set_random_seed(TRAINED_LOOK_SEED)
+        model = look_trained_keras(model)
     model.save(target)
     return describe_keras_model(model)
 
