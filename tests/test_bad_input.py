@@ -147,6 +147,7 @@ TORCH_FACTORY = "tests.user_models:small_torch_regressor"
      "--mutant-floor must be a fraction between 0 and 1"),
     (["tests/data/tiny.onnx", "--input", "x:Bx6x:float32"], "neither a positive size"),
     (["tests/data/tiny.onnx", "--routes", "torch>*"], "no route matches torch>*"),
+    (["tests/data/tiny.onnx", "--trained-look"], "--trained-look re-initialises the model a factory builds"),
 ])
 def test_check_answers_command_line_mistakes_before_any_worker_starts(
         argv: list[str], expected: str, work: list[str], no_workers: None, capsys: pytest.CaptureFixture[str],
