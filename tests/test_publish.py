@@ -288,3 +288,16 @@ def test_a_declared_support_table_tied_to_an_opset_says_which_opset_to_try(tmp_p
     text = (tmp_path / "COMPATIBILITY.md").read_text()
     cells = advice_cells(text[text.index("## Which opset"):text.index("## Zoo round trips")], "my_model")
     assert "try opset 12" not in cells["what to do"] and "try opset 11 (--opsets 11)" in cells["what to do"]
+
+
+def test_an_op_the_opset_does_not_have_yet_is_written_as_other_ops() -> None:
+    """convnext_tiny: onnx-tf has no LayerNormalization (opset 17); below 17 torch writes it as other ops."""
+    from harness.reporting.opset_hints import opset_hint
+
+    cell = default_opset_cell("convnext_tiny")
+    cell[0]["onnx_ops"] = "Conv@ai.onnx:17 x4; LayerNormalization@ai.onnx:17 x2"
+    cell[1]["error"] = "BackendIsNotSupposedToImplementIt: LayerNormalization is not implemented."
+    declared = {"onnx>tf": {"LayerNormalization": False, **{f"LayerNormalization@{n}": False for n in range(17, 24)},
+                            **{f"Conv@{n}": True for n in range(1, 24)}}}
+    assert opset_hint(cell, declared, set())[0] == 16
+    assert opset_hint(cell, declared, {16, 15})[0] == 14  # not an opset already tested and failing

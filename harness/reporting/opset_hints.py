@@ -42,8 +42,9 @@ def opset_hint(cell: list[dict[str, Any]], declared: dict[str, dict[str, bool]],
         return None, ""
 
     def works(candidate: int) -> bool:
-        return (all(table.get(f"{op}@{candidate}") is True for op in missing)
-                and not any(table.get(f"{op}@{candidate}") is False for op in ops))
+        # An op the table lists at no version for that opset did not exist yet: the exporter writes it as other
+        # ops there (torch's LayerNorm below 17), which the converter may handle.
+        return not any(table.get(f"{op}@{candidate}") is False for op in ops)
 
     # The nearest opset below first (an older form of an op is what a converter lagging behind handles), then above.
     candidates = [n for n in sorted(OPSETS, key=lambda n: (n > current, abs(n - current)))
