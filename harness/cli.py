@@ -20,7 +20,7 @@ from harness.run.engine import EngineOptions
 from harness.run.progress import REPORT_INTERVAL, Progress, Throttled
 from harness.run.search import PROFILES
 from harness.run.selection import all_routes, filter_routes, select_models, select_routes, zoo_cells
-from harness.run.session import Job, default_jobs, known_failures_paths, open_engine, run_cells
+from harness.run.session import Job, default_jobs, open_engine, run_cells
 from harness.run.shards import EVERYTHING, Shard
 from harness.run.user_model import recognise
 from harness.spec import ModelSpec
@@ -850,9 +850,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "known_failures", None):
+            missing = [path for path in args.known_failures if not Path(path).is_file()]
+            if missing:  # said now, not once the cells have run (and nothing is set for a run that never starts)
+                raise UsageError(f"--known-failures {missing[0]}: no such file")
             os.environ["PARITY_KNOWN_FAILURES"] = os.pathsep.join(str(Path(path).resolve())
                                                                   for path in args.known_failures)
-            known_failures_paths()  # a file that is not there is said now, not once the cells have run
         return int(args.handler(args))
     except ParityError as exc:
         if args.debug:
