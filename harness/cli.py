@@ -152,12 +152,15 @@ def work_dir_for(args: argparse.Namespace, default: str) -> Path:
     return Path(args.work_dir) if args.work_dir else project_root() / ".parity" / default
 
 
-def fetch_declared(engine: Any) -> dict[str, dict[str, bool]]:
-    """The converters' own support tables, read inside their stacks, keyed by the probe route they judge."""
+def fetch_declared(engine: Any, used: set[type] | None = None) -> dict[str, dict[str, bool]]:
+    """The converters' own support tables, read inside their stacks, keyed by the probe route they judge;
+    `used`: only those of these converter classes."""
     from harness.converters import declared_tables
 
     declared: dict[str, dict[str, bool]] = {}
     for route, converter in declared_tables().items():
+        if used is not None and type(converter) not in used:
+            continue
         try:
             declared[route] = engine.call_function(converter.stack, converter.framework, str(converter.declared_table),
                                                    pure=True)
@@ -235,9 +238,13 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
         if jobs < 1:
             raise UsageError("--jobs must be at least 1")
         jobs_beside = probe_jobs(args) if probes else []
-        reads_declared = bool(cells or jobs_beside) and not any(spec.family == "user" for spec, _ in cells)
+        # A user's check reads the tables of its routes' converters only: its advice says which opset a table
+        # supports where a hop failed on an operator (harness.reporting.opset_hints).
+        user_check = any(spec.family == "user" for spec, _ in cells)
+        used = {type(hop.converter) for _, route in cells for hop in route.hops} if user_check else None
+        reads_declared = bool(cells or jobs_beside) and (compatibility or not user_check)
         if reads_declared:
-            jobs_beside.append(lambda engine, note: fetch_declared(engine))
+            jobs_beside.append(lambda engine, note: fetch_declared(engine, used))
         # With -j, the lanes take these before any cell, with their own workers; serially they run after the cells.
         result = run_cells(engine, cells, resume=args.resume, progress=progress, on_cell=on_cell, jobs=jobs,
                            alongside=jobs_beside)
@@ -256,8 +263,11 @@ def run_and_report(args: argparse.Namespace, work_dir: Path, cells_for: Any, *, 
     if result.stale_known_failures:
         print(f"[parity] stale known failures (matched nothing): {', '.join(result.stale_known_failures)}")
     vacuous = {(row["model"], row["output"]): row["vacuous"] for row in result.rows if row.get("vacuous")}
+    # A factory's freshly initialised model can be given weights that look trained, as the zoo's are.
+    factory = "trained_look" in args and not args.trained_look and recognise(args.model).kind == "factory"
     for (model, output), why in vacuous.items():
-        print(f"[parity] warning: the verdicts on {model} output {output} are vacuous: {why}", file=sys.stderr)
+        hint = " (a factory's model: try --trained-look)" if factory else ""
+        print(f"[parity] warning: the verdicts on {model} output {output} are vacuous: {why}{hint}", file=sys.stderr)
     return result.rows
 
 
@@ -293,7 +303,7 @@ def run_mutants(args: argparse.Namespace, work_dir: Path, models_for: Any,
     if detected < args.mutant_floor:
         problems.append(f"only {totals.detected} of {totals.faults} planted faults detected, below the floor of "
                         f"{args.mutant_floor:.0%} (--mutant-floor): passes on this model say little; see the "
-                        "vacuous column of a round trip, and consider trained-looking weights")
+                        "vacuous column of a round trip, and consider trained-looking weights (--trained-look)")
     if totals.controls_passed < totals.controls:
         problems.append(f"{totals.controls - totals.controls_passed} of {totals.controls} benign controls failed: "
                         "false alarms")
@@ -317,18 +327,61 @@ def command_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_run_options(args: argparse.Namespace) -> list[Any]:
+    """The run options' own mistakes, answered before anything starts; the chosen converters."""
+    engine_options(args)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if getattr(args, "mutants", False) and not 0 <= args.mutant_floor <= 1:
+        raise UsageError("--mutant-floor must be a fraction between 0 and 1")
+    return chosen_converters(args)
+
+
+def user_requirements(args: argparse.Namespace) -> list[str]:
+    """The packages the user's model needs besides the stack's: the project's `[tool.parity] requires` (its
+    pyproject.toml, in the directory parity runs from), then --requires, which wins for a package named twice."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    from harness.run.user_model import project_requirements
+
+    chosen: dict[str, str] = {}
+    for line in [*project_requirements(Path.cwd()), *(args.requires or [])]:
+        try:
+            name = canonicalize_name(Requirement(line).name)
+        except InvalidRequirement:
+            name = line  # layer_requirements refuses it in one line
+        chosen[name] = line
+    return list(chosen.values())
+
+
 def command_check(args: argparse.Namespace) -> int:
-    from harness.run.check import prepare_user_model, routes_from
+    from harness.execution.stacks import layer_requirements, layered
+
+    converters = check_run_options(args)
+    # The stack that runs the model, with the packages it needs layered on (a no-op when it needs none).
+    with layered(layer_requirements("current", user_requirements(args))):
+        return check_model(args, converters)
+
+
+def check_model(args: argparse.Namespace, converters: list[Any]) -> int:
+    from harness.run.check import prepare_user_model, read_check_request, routes_from
+
+    # Every mistake the command line shows is answered before a worker starts: the options first, then the
+    # model and its inputs (a factory's framework is found in a throwaway process), then the routes.
+    request = read_check_request(args.model, inputs=args.input or (), dims=args.dim or (),
+                                 trained_look=args.trained_look)
+    routes = filter_routes(routes_from(request.source, converters), args.routes)
 
     def cells_for(engine: Any) -> list[tuple[ModelSpec, Route]]:
-        spec, source = prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())
-        return [(spec, route) for route in filter_routes(routes_from(source, chosen_converters(args)), args.routes)]
+        spec, _ = prepare_user_model(engine, request)
+        return [(spec, route) for route in routes]
 
     # The factory named on the command line is the user's own code: its workers may rebuild from it.
-    factory = (args.model,) if recognise(args.model).kind == "factory" else ()
+    factory = (args.model,) if request.user.kind == "factory" else ()
     if args.mutants:
         def models_for(engine: Any) -> list[tuple[ModelSpec, Any]]:
-            return [prepare_user_model(engine, args.model, inputs=args.input or (), dims=args.dim or ())]
+            return [prepare_user_model(engine, request)]
 
         return run_mutants(args, work_dir_for(args, "check"), models_for, trusted_rebuilds=factory)
     # The same advice a published run gives (COMPATIBILITY.md: which opset and route to use), for this model.
@@ -785,6 +838,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an input, e.g. x:Bx3x224x224:float32 (symbolic dims by name); repeat per input")
     check.add_argument("--dim", action="append", metavar="NAME=LOW:HIGH",
                        help="bounds of a symbolic dimension (default 1:4)")
+    check.add_argument("--requires", action="append", metavar="PKG==VER",
+                       help="a package the model needs that the stack lacks (e.g. timm==1.0.31), layered onto the "
+                            "stack that runs it; repeatable; adds to requires = [...] under [tool.parity] in "
+                            "pyproject.toml of the directory parity runs from")
+    check.add_argument("--trained-look", action="store_true",
+                       help="re-initialise a factory's model with weights that look trained, as the zoo's real "
+                            "architectures are (norm statistics randomised, no two weight tensors alike; seed 0), "
+                            "so that a freshly initialised model's verdicts are not vacuous; the rows say so "
+                            "(weights column)")
     add_mutant_options(check)
     add_run_options(check)
     check.set_defaults(handler=command_check, profile="ci")  # the same answer for the same model, run after run
@@ -894,6 +956,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "known_failures", None):
+            missing = [path for path in args.known_failures if not Path(path).is_file()]
+            if missing:  # said now, not once the cells have run (and nothing is set for a run that never starts)
+                raise UsageError(f"--known-failures {missing[0]}: no such file")
             os.environ["PARITY_KNOWN_FAILURES"] = os.pathsep.join(str(Path(path).resolve())
                                                                   for path in args.known_failures)
         return int(args.handler(args))

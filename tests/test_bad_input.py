@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from harness.cli import main
 from harness.errors import ModelInputError
-from harness.execution.pool import WorkerPool
+from harness.execution.pool import WorkerPool, WorkerProcess
 from harness.run.engine import Engine, EngineOptions
 
 pytestmark = pytest.mark.stacks
@@ -116,3 +116,44 @@ def test_mutated_onnx_bytes_give_only_clean_errors(engine: Engine, data: st.Data
         assert str(error).startswith(f"{path} ") and "\n" not in str(error)
     else:
         assert isinstance(description["inputs"], list)
+
+
+@pytest.fixture
+def no_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mistake the command line shows is answered before any worker pool or worker process exists."""
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a worker pool or worker was created before the mistake was answered")
+
+    monkeypatch.setattr(WorkerPool, "__init__", refuse)
+    monkeypatch.setattr(WorkerProcess, "__init__", refuse)
+    # main() exports --known-failures to the workers' environment: whatever a case sets is undone after it.
+    monkeypatch.setenv("PARITY_KNOWN_FAILURES", "")
+
+
+TORCH_FACTORY = "tests.user_models:small_torch_regressor"
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([TORCH_FACTORY], "a torch module declares no inputs; pass --input"),
+    ([TORCH_FACTORY, "--mutants"], "a torch module declares no inputs; pass --input"),
+    ([TORCH_FACTORY, "--input", "x:Bx-3:float32"], "neither a positive size"),
+    ([TORCH_FACTORY, "--input", "x:Bx6"], "expected NAME:SHAPE:DTYPE[:HIGH]"),
+    ([TORCH_FACTORY, "--input", "x:Bx6:int64"], "an integer input needs HIGH"),
+    ([TORCH_FACTORY, "--input", "x:Bx6:float32", "--dim", "B=4:1"], "1 <= LOW <= HIGH"),
+    ([TORCH_FACTORY, "--input", "x:Bx6:float32", "--jobs", "0"], "--jobs must be at least 1"),
+    ([TORCH_FACTORY, "--input", "x:Bx6:float32", "--stacks", "current,legacy,nightly"], "unknown stack 'nightly'"),
+    ([TORCH_FACTORY, "--input", "x:Bx6:float32", "--routes", "keras>*"], "no route matches keras>*"),
+    ([TORCH_FACTORY, "--input", "x:Bx6:float32", "--known-failures", "no_such_records.toml"],
+     "no_such_records.toml: no such file"),
+    ([TORCH_FACTORY, "--input", "x:Bx6:float32", "--mutants", "--mutant-floor", "1.5"],
+     "--mutant-floor must be a fraction between 0 and 1"),
+    (["tests/data/tiny.onnx", "--input", "x:Bx6x:float32"], "neither a positive size"),
+    (["tests/data/tiny.onnx", "--routes", "torch>*"], "no route matches torch>*"),
+    (["tests/data/tiny.onnx", "--trained-look"], "--trained-look re-initialises the model a factory builds"),
+])
+def test_check_answers_command_line_mistakes_before_any_worker_starts(
+        argv: list[str], expected: str, work: list[str], no_workers: None, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing --input answered only after the workers had started and built the model (21 s on a cold machine)."""
+    monkeypatch.chdir(Path(__file__).parents[1])
+    assert expected in one_line_error(capsys, ["check", *argv, *work])

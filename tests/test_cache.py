@@ -369,9 +369,9 @@ def test_a_stacks_fingerprint_is_the_same_from_any_directory(tmp_path: Path, mon
     fingerprints = []
     for folder in (tmp_path, elsewhere):
         monkeypatch.chdir(folder)
-        harness.execution.cache.stack_fingerprint.cache_clear()
+        harness.execution.cache._stack_fingerprint.cache_clear()
         fingerprints.append(harness.execution.cache.stack_fingerprint("current"))
-    harness.execution.cache.stack_fingerprint.cache_clear()
+    harness.execution.cache._stack_fingerprint.cache_clear()
     assert fingerprints[0] == fingerprints[1]
 
 

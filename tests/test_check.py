@@ -117,3 +117,31 @@ def test_the_self_test_fails_below_its_detection_floor_and_says_why(
     assert main(argv) == 1
     assert "below the floor of 90% (--mutant-floor)" in capsys.readouterr().err
     assert main([*argv, "--mutant-floor", "0.2"]) == 0  # the floor is the user's to set
+
+
+def test_the_advice_of_a_check_says_which_opset_to_try(tmp_path: Path) -> None:
+    """shufflenet's check said only "no tested opset passes; it breaks at onnx->tf", where opset 12 avoids the
+    opset-13 Unsqueeze onnx-tf lacks; and at the default opset alone it gave no advice at all."""
+    code, rows = check(tmp_path, "tests.user_models:unsqueezing_regressor", "--input", "x:Bx6:float32",
+                       "--routes", "torch>onnx>tf>onnx>torch", "--no-localize")
+    assert list(rows["raw_status"])[:2] == ["pass", "convert_error"] and code == 1
+    advice = (tmp_path / "reports" / "COMPATIBILITY.md").read_text()
+    line = next(line for line in advice.splitlines() if line.startswith("| unsqueezing_regressor "))
+    assert "try opset 12 (--opsets 12)" in line
+    # And it is right: at opset 12 the route passes onnx-tf.
+    code, rows = check(tmp_path / "at12", "tests.user_models:unsqueezing_regressor", "--input", "x:Bx6:float32",
+                       "--routes", "torch>onnx@op12>tf>onnx@op12>torch", "--opsets", "12", "--no-localize")
+    assert rows[rows["hop"] == "onnx->tf"]["raw_status"].iloc[0] == "pass"
+
+
+def test_trained_look_gives_a_user_model_weights_whose_verdicts_mean_something(tmp_path: Path) -> None:
+    """The zoo's models get trained-looking weights; a user's model got no such care (issue 25, item 2)."""
+    argv = ["tests.user_models:zero_headed_regressor", "--input", "x:Bx6:float32",
+            "--routes", "torch>onnx>tf>onnx>torch", "--no-localize"]
+    _, as_built = check(tmp_path / "as-built", *argv)
+    assert as_built["vacuous"].str.contains("do not depend on the input").all()
+    assert as_built["weights"].isna().all()  # nothing to state: the model runs as its factory built it
+    code, reinitialised = check(tmp_path / "trained-look", *argv, "--trained-look")
+    assert (reinitialised["input_dependence"] > 0).all() and reinitialised["vacuous"].isna().all()
+    assert reinitialised["weights"].str.startswith("re-initialised to look trained (--trained-look").all()
+    assert code == 0 and (reinitialised["status"] == "pass").all()

@@ -239,3 +239,65 @@ def test_the_summary_counts_cells_by_their_worst_hop_and_hop_rows_apart(tmp_path
     summary = (tmp_path / "summary.md").read_text()
     assert "Cells by status (the worst hop of each): mismatch 1, pass 1\n" in summary
     assert "Hop rows by status: mismatch 1, skipped 1, pass 3\n" in summary
+
+
+UNSQUEEZE_13 = "BackendIsNotSupposedToImplementIt: Unsqueeze version 13 is not implemented."
+
+
+def default_opset_cell(model: str) -> list[dict[str, Any]]:
+    """A user's model checked at the exporter's default opset (17) only: onnx-tf fails on the opset-13 Unsqueeze."""
+    route = "torch>onnx>tf>onnx>torch"
+    exported = {**zoo_row(model, route, 1, "torch->onnx", "pass", 1e-8), "opset": 17,
+                "onnx_ops": "Conv@ai.onnx:17 x4; Unsqueeze@ai.onnx:17 x1; Relu@ai.onnx:17 x4"}
+    rows = [exported, {**zoo_row(model, route, 2, "onnx->tf", "convert_error", None, UNSQUEEZE_13), "opset": 17}]
+    rows += [{**zoo_row(model, route, index, hop, "skipped", None), "opset": 17}
+             for index, hop in ((3, "tf->onnx"), (4, "onnx->torch"))]
+    return rows
+
+
+def test_a_known_failure_record_tied_to_an_opset_says_which_opset_to_try(tmp_path: Path) -> None:
+    """shufflenet's advice said only "no tested opset passes; it breaks at onnx->tf" where opset 12 avoids it."""
+    from harness.run.known_failures import apply_known_failures
+    from harness.run.session import known_failure_records
+
+    rows = default_opset_cell("shufflenet_v2_x0_5")
+    apply_known_failures(rows, known_failure_records())
+    assert rows[1]["status"] == "convert_error"  # the record names other models: not an xfail of this one
+    write_reports(rows, tmp_path, command="parity check", stale=[], publish=True, compatibility=True)
+    text = (tmp_path / "COMPATIBILITY.md").read_text()
+    cells = advice_cells(text[text.index("## Which opset"):text.index("## Zoo round trips")], "shufflenet_v2_x0_5")
+    assert "try opset 12 (--opsets 12)" in cells["what to do"]
+    assert "onnx-tf-lacks-opset13-squeeze" in cells["what to do"]
+
+
+def test_a_declared_support_table_tied_to_an_opset_says_which_opset_to_try(tmp_path: Path) -> None:
+    rows = default_opset_cell("my_model")
+    # onnx-tf's own table: Unsqueeze handled in its opset-1 and opset-11 forms, not in the opset-13 one.
+    declared = {"onnx>tf": {"Unsqueeze": True, **{f"Unsqueeze@{n}": n < 13 for n in range(1, 24)},
+                            **{f"Conv@{n}": True for n in range(1, 24)}, **{f"Relu@{n}": True for n in range(1, 24)}}}
+    write_reports(rows, tmp_path, command="parity check", stale=[], declared=declared, publish=True,
+                  compatibility=True)
+    text = (tmp_path / "COMPATIBILITY.md").read_text()
+    cells = advice_cells(text[text.index("## Which opset"):text.index("## Zoo round trips")], "my_model")
+    assert "onnx-tf declares no Unsqueeze at opset 17: try opset 12 (--opsets 12)" in cells["what to do"]
+    # Tested at 12 already and failing there too, 12 is not advised again: the next opset the table supports is.
+    at_12 = [{**row, "route": "torch>onnx@op12>tf>onnx@op12>torch", "opset": 12}
+             for row in default_opset_cell("my_model")]
+    write_reports(rows + at_12, tmp_path, command="parity check", stale=[], declared=declared, publish=True,
+                  compatibility=True)
+    text = (tmp_path / "COMPATIBILITY.md").read_text()
+    cells = advice_cells(text[text.index("## Which opset"):text.index("## Zoo round trips")], "my_model")
+    assert "try opset 12" not in cells["what to do"] and "try opset 11 (--opsets 11)" in cells["what to do"]
+
+
+def test_an_op_the_opset_does_not_have_yet_is_written_as_other_ops() -> None:
+    """convnext_tiny: onnx-tf has no LayerNormalization (opset 17); below 17 torch writes it as other ops."""
+    from harness.reporting.opset_hints import opset_hint
+
+    cell = default_opset_cell("convnext_tiny")
+    cell[0]["onnx_ops"] = "Conv@ai.onnx:17 x4; LayerNormalization@ai.onnx:17 x2"
+    cell[1]["error"] = "BackendIsNotSupposedToImplementIt: LayerNormalization is not implemented."
+    declared = {"onnx>tf": {"LayerNormalization": False, **{f"LayerNormalization@{n}": False for n in range(17, 24)},
+                            **{f"Conv@{n}": True for n in range(1, 24)}}}
+    assert opset_hint(cell, declared, set())[0] == 16
+    assert opset_hint(cell, declared, {16, 15})[0] == 14  # not an opset already tested and failing

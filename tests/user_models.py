@@ -58,3 +58,42 @@ def constant_torch_model() -> Any:
             return x.sum(dim=1, keepdim=True) * 0.0 + self.bias
 
     return Constant().eval()
+
+
+def timm_resnet10t() -> Any:
+    """A timm architecture, as a user's project builds it: timm is not in any stack, `--requires` layers it on."""
+    import timm
+    import torch
+
+    torch.manual_seed(7)
+    return timm.create_model("resnet10t", pretrained=False, num_classes=10).eval()
+
+
+def unsqueezing_regressor() -> Any:
+    """An outer product through unsqueeze: torch exports Unsqueeze-13 (axes as an input) from opset 13, which
+    onnx-tf 1.10.0 has no handler for, and the opset-11 form at 11 and 12 (as shufflenet_v2 meets it)."""
+    import torch
+
+    class Outer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(11)
+            self.linear = torch.nn.Linear(6, 4)
+
+        def forward(self, x: Any) -> Any:
+            y = torch.tanh(self.linear(x)).unsqueeze(1)
+            return (y * y.transpose(1, 2)).sum(-1)
+
+    return Outer().eval()
+
+
+def zero_headed_regressor() -> Any:
+    """A head initialised to zero (as some recipes zero-init a last layer): until trained, its outputs ignore the
+    input, so every verdict on it is vacuous; `--trained-look` gives it weights that look trained."""
+    import torch
+
+    torch.manual_seed(13)
+    head = torch.nn.Linear(8, 2)
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    return torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), head).eval()

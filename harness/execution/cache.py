@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UntrustedArtifactError, UsageError
-from harness.execution.stacks import get_stack, harness_import_root
+from harness.execution.stacks import Stack, get_stack, harness_import_root
 from harness.execution.torch_artifact import IMPORTING_ARGUMENTS, REBUILD_CODE, RECIPE_FILE
 from harness.execution.worker import DEFAULT_WORKER_THREADS, worker_threads
 
@@ -177,17 +177,21 @@ def rebuild_code(artifact: Path) -> list[Path]:
     return files
 
 
-@cache
 def stack_fingerprint(stack: str) -> str:
     """Every distribution installed in a stack, name and version: any upgrade changes the key; so do the bytes
     of a local wheel or checkout it was built from (an edited checkout keeps its version)."""
+    return _stack_fingerprint(get_stack(stack))
+
+
+@cache  # by the stack itself, not its name: a layered stack (--requires) bears its base's name
+def _stack_fingerprint(stack: Stack) -> str:
     probe = ("import importlib.metadata as m\n"
              "print('\\n'.join(sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions())))")
     # Isolated (-I): `python -c` would list what lies in the current directory too (a checkout's egg-info),
     # and the same stack would get another key in every folder a run starts from.
-    listing = subprocess.run([str(get_stack(stack).python), "-I", "-c", probe], capture_output=True, text=True,
+    listing = subprocess.run([str(stack.python), "-I", "-c", probe], capture_output=True, text=True,
                              check=True).stdout
-    return digest_bytes((listing + get_stack(stack).definition.fingerprint).encode())
+    return digest_bytes((listing + stack.definition.fingerprint).encode())
 
 
 @dataclass(frozen=True)

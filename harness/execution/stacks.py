@@ -50,6 +50,7 @@ class StackDefinition:
     origin: str = ""  # a derived stack: the --with text that made it
     python: str = ""  # "3.12": the interpreter version it is built on; "": the harness's own
     layer_over: str = ""  # a defined layer: the base stack whose pins it keeps, with its own packages added
+    adds: tuple[str, ...] = ()  # a layered stack (`--requires`): the requirement lines a user's model adds to it
 
     @property
     def layered_on(self) -> str:
@@ -111,6 +112,7 @@ SECOND_VERSIONS = {name: definition.hosts for name, definition in defined_stacks
 # A stack neither base nor hosting second versions is the home of converters that declare it (onnx2tf): provisioned
 # when a chosen route runs one of them.
 _derived: dict[str, StackDefinition] = {}  # registered by --with for this process
+_layered: dict[str, StackDefinition] = {}  # a stack of this name runs with a user's packages layered on (--requires)
 
 
 def register(definition: StackDefinition) -> None:
@@ -124,7 +126,7 @@ def register(definition: StackDefinition) -> None:
 
 
 def get_stack(name: str) -> Stack:
-    definition = defined_stacks().get(name) or _derived.get(name)
+    definition = _layered.get(name) or defined_stacks().get(name) or _derived.get(name)
     if definition is None:
         raise StackError(f"unknown stack {name!r}; known stacks: {', '.join(KNOWN_STACKS)} (stacks.toml), "
                          "or derive one with --with PKG==VERSION")
@@ -202,6 +204,8 @@ class Stack:
 
     @property
     def provision_command(self) -> str:
+        if self.definition.adds:
+            return "parity check MODEL " + " ".join(f"--requires {line!r}" for line in self.definition.adds)
         if self.definition.origin:
             return f"parity stacks --with {self.definition.origin}"
         return f"parity stacks {self.name}"
@@ -239,8 +243,9 @@ class Stack:
             uv, layer_over = uv_binary(), ""
             layer: dict[str, str] = {}
             if adopted is None:
-                print(f"[parity] provisioning stack {self.name!r} into {self.folder} with {'uv' if uv else 'pip'} "
-                      f"(log: {self.folder / 'provision.log'})", flush=True)
+                adds = f" with {', '.join(self.definition.adds)} layered on" if self.definition.adds else ""
+                print(f"[parity] provisioning stack {self.name!r}{adds} into {self.folder} with "
+                      f"{'uv' if uv else 'pip'} (log: {self.folder / 'provision.log'})", flush=True)
                 if uv is None:
                     print("[parity] uv not found (the harness depends on it; PARITY_INSTALLER=pip also asks for "
                           "pip): provisioning with pip, which takes minutes and copies every package", flush=True)
@@ -284,7 +289,8 @@ class Stack:
         holding only the distributions its pins need beyond what the base has installed (uv's or pip's dry run in
         the base says which). Returns the base's folder name, which must stay provisioned for the layer to work,
         and what the layer installed."""
-        base = get_stack(self.definition.layered_on)
+        # The defined stack itself: a layered stack bears its base's name, and get_stack would give the layer.
+        base = Stack(defined_stacks()[self.definition.layered_on])
         base_python = base.ensure()  # the layer runs the base's interpreter and imports its packages
         env, requirements = self.folder / "env", self.definition.requirements
         options, variables = uv_source_options() if uv else ([], {})
@@ -305,6 +311,13 @@ class Stack:
             # ` + name==version`, or ` + name @ url` for a local wheel or checkout.
             changed = {canonicalize_name(name): version
                        for name, version in re.findall(r"^ \+ ([\w.-]+)(?:==(\S+)| @ )", plan, flags=re.MULTILINE)}
+        if self.definition.adds:
+            replaced = sorted(name for name in changed if name in base.definition.pins())
+            if replaced:  # what the stack pins is what the harness tests: a user's package must work with it
+                pin = base.definition.pins()[replaced[0]]
+                raise StackError(f"--requires {', '.join(self.definition.adds)} would replace the {base.name} stack's "
+                                 f"pin {pin} with {replaced[0]} {changed[replaced[0]] or '(a local build)'}; "
+                                 f"require a release that works with {pin}")
         base_paths, layer_paths = site_package_folders(base_python), site_package_folders(self.python)
         # addsitedir rather than a bare path: the base's own .pth files (setuptools', coloredlogs') still apply.
         (layer_paths[0] / LAYER_PTH).write_text("".join(f"import site; site.addsitedir({str(path)!r})\n"
@@ -554,11 +567,17 @@ def provision_or_error(stack: Stack) -> StackError | None:
     return None
 
 
-@cache
 def stack_versions(name: str, packages: tuple[str, ...]) -> dict[str, str]:
     """Versions of `packages` installed in a stack (harness.converters.tracked_packages: the frameworks and the
-    converters' records), read without importing any of them."""
-    versions = installed_versions(get_stack(name).ensure(), packages)
+    converters' records), and of the packages a user's model layered on it, read without importing any of them."""
+    stack = get_stack(name)
+    added = tuple(Requirement(line).name for line in stack.definition.adds)
+    return _stack_versions(stack, tuple(dict.fromkeys([*packages, *added])))
+
+
+@cache  # by the stack itself, not its name: a layered stack bears its base's name
+def _stack_versions(stack: Stack, packages: tuple[str, ...]) -> dict[str, str]:
+    versions = installed_versions(stack.ensure(), packages)
     # tensorflow-cpu installs the module "tensorflow"; one name in the reports is enough.
     if "tensorflow-cpu" in versions:
         versions.setdefault("tensorflow", versions.pop("tensorflow-cpu"))
@@ -724,6 +743,46 @@ def derive(text: str) -> Derivation:
         description=f"{base.name} with {request.requirement}", checks=base.checks, derived_from=base.name,
         package=request.package, fingerprint=request.fingerprint, origin=text, python=base.python)
     return Derivation(definition, request.package, base.name, old, request.version)
+
+
+def layer_requirements(base: str, requires: Iterable[str]) -> StackDefinition:
+    """The base stack with the packages a user's model needs layered on (`--requires`, `[tool.parity] requires`):
+    its own name, so every hop it runs runs with them, and its own key and folder, so it is provisioned once
+    (a thin layer, like a --with stack) and the task cache keys on it. A package the stack pins is refused: the
+    pins are what the harness tests (`--with` runs another release side by side)."""
+    definition = defined_stacks()[base]
+    lines: list[str] = []
+    for text in requires:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            requirement = None
+        if requirement is None or requirement.url or requirement.marker:
+            raise StackError(f"--requires {text!r}: expected a package name with versions, e.g. timm==1.0.31")
+        pinned = definition.pins().get(canonicalize_name(requirement.name))
+        if pinned is not None:
+            raise StackError(f"--requires {text}: the {base} stack pins {pinned} (what the harness tests); to try "
+                             f"another release side by side: --with {requirement.name}==VERSION")
+        lines.append(str(requirement))
+    if not lines:
+        return definition
+    return StackDefinition(name=definition.name, requirements=(*definition.requirements, *lines),
+                           description=f"{definition.description} with {', '.join(lines)}", base=definition.base,
+                           checks=definition.checks, derived_from=definition.name, origin=f"--requires {lines}",
+                           python=definition.python, adds=tuple(lines))
+
+
+@contextmanager
+def layered(definition: StackDefinition) -> Iterator[None]:
+    """Within the block, get_stack(definition.name) is this layered stack (a forked lane keeps it)."""
+    if not definition.adds:
+        yield
+        return
+    _layered[definition.name] = definition
+    try:
+        yield
+    finally:
+        _layered.pop(definition.name, None)
 
 
 def stacks_with(specs: Iterable[str]) -> list[str]:

@@ -511,9 +511,9 @@ def cell_opset_of_rows(rows: list[dict[str, Any]]) -> tuple[int | None, str]:
     return (seen[0] if len(seen) == 1 else None), f"default ({'/'.join(map(str, seen))})"
 
 
-def opset_advice(zoo: pd.DataFrame) -> pd.DataFrame:
+def opset_advice(zoo: pd.DataFrame, declared: dict[str, dict[str, bool]] | None = None) -> pd.DataFrame:
     """Per model and route (its opset marks removed): the export opsets that pass end to end, those that fail
-    and where, and one line on what to do."""
+    and where, and one line on what to do (with the opset to try where a failure is tied to one)."""
     from harness.converters.routes import strip_opset
 
     cells = []
@@ -531,9 +531,11 @@ def opset_advice(zoo: pd.DataFrame) -> pd.DataFrame:
                       "deployment": ">".join(strip_opset(str(route)).split(">")[:crossing + 1]),
                       "failure": "" if first is None else
                       f"{first['hop']}: {str(first['error'] or first['judged']).splitlines()[0][:90]}"})
+    hints = opsets_to_try(zoo, declared or {})
     rows = []
     for (model, route), group in pd.DataFrame(cells).groupby(["model", "route"], sort=False):
-        if len(group) < 2 and group["opset"].isna().all():
+        to_try = hints.get((str(model), str(route)), [])
+        if len(group) < 2 and group["opset"].isna().all() and not to_try:
             continue
         passing = group[group["passed"]]
         failing = group[~group["passed"]]
@@ -550,6 +552,8 @@ def opset_advice(zoo: pd.DataFrame) -> pd.DataFrame:
                      + advice(deployed["opset"].dropna().astype(int).tolist(),
                               undeployed["opset"].dropna().astype(int).tolist(), undeployed)
                      + f"; the way back fails at {', '.join(way_back)}")
+        if to_try:
+            to_do += "; " + "; ".join(to_try)
         rows.append({"model": model, "route": route,
                      "passes end to end at": ", ".join(passing.sort_values("opset")["label"]) or "none",
                      "deploys at": (", ".join(deployed.sort_values("opset")["label"]) or "none")
@@ -559,6 +563,28 @@ def opset_advice(zoo: pd.DataFrame) -> pd.DataFrame:
                      "what to do": to_do})
     return pd.DataFrame(rows, columns=["model", "route", "passes end to end at", "deploys at", "fails at",
                                        "what to do"])
+
+
+def opsets_to_try(zoo: pd.DataFrame, declared: dict[str, dict[str, bool]]) -> dict[tuple[str, str], list[str]]:
+    """Per model and route (opset marks removed): the sentences saying which opset to try, where a known-failure
+    record or a declared-support table ties a failing cell's failure to its opset (harness.reporting.opset_hints)."""
+    from harness.converters.routes import strip_opset
+    from harness.reporting.opset_hints import opset_hint
+
+    cells = cell_rows(zoo)
+    judged = "raw_status" if "raw_status" in zoo else "status"
+    failed: dict[tuple[str, str], set[int]] = {}
+    for (model, route), cell in cells.items():
+        opset, _ = cell_opset_of_rows(cell)
+        if opset is not None and any(row[judged] not in ("pass", "skipped", "xpass") for row in cell):
+            failed.setdefault((str(model), strip_opset(str(route))), set()).add(opset)
+    hints: dict[tuple[str, str], list[str]] = {}
+    for (model, route), cell in cells.items():
+        key = (str(model), strip_opset(str(route)))
+        _, sentence = opset_hint(cell, declared, failed.get(key, set()))
+        if sentence and sentence not in hints.get(key, []):
+            hints.setdefault(key, []).append(sentence)
+    return hints
 
 
 def deployment_hops(route_id: str) -> int:
@@ -614,7 +640,7 @@ def compatibility_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bo
              "![matrix](matrix.png)", ""]
     if not zoo.empty:
         parts += advice_markdown(zoo)
-    advice_table = opset_advice(zoo) if not zoo.empty else pd.DataFrame()
+    advice_table = opset_advice(zoo, declared) if not zoo.empty else pd.DataFrame()
     if len(advice_table):
         parts += ["## Which opset to export with", "",
                   "Per model and route, the export opsets (every exporter of the route at that opset) whose round",

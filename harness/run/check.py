@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.converters import default_converters
 from harness.converters.routes import Route, enumerate_routes
-from harness.errors import ModelInputError
+from harness.errors import ModelInputError, UsageError
 from harness.execution.pool import worker_environment
 from harness.execution.stacks import get_stack
 from harness.formats import FORMATS, KERAS, ONNX, SAVED_MODEL, TORCH, Format
-from harness.run.engine import Engine, save_inputs
+from harness.run.engine import TRAINED_LOOK, Engine, save_inputs
 from harness.run.inputs import build_example, largest_recipe
 from harness.run.user_model import (
+    UserModel,
     check_against_declaration,
     check_example_size,
     detect_factory_framework,
@@ -23,41 +25,71 @@ from harness.run.user_model import (
     parse_input,
     recognise,
 )
-from harness.spec import ModelSpec, OutputSpec
+from harness.spec import InputSpec, ModelSpec, OutputSpec
 
 
 def _no_twin(*args: Any) -> Any:
     raise RuntimeError("a user model has no twin to build")
 
 
-def prepare_user_model(engine: Engine, model: str, *, inputs: Sequence[str] = (),
-                       dims: Sequence[str] = ()) -> tuple[ModelSpec, Format]:
-    """Recognise MODEL, read or take its inputs, put its source artifact in place; register it."""
+@dataclass(frozen=True)
+class CheckRequest:
+    """What the command line says about the user's model, read and checked before any worker starts."""
+
+    model: str  # as given
+    user: UserModel
+    given: tuple[InputSpec, ...]  # from --input
+    dim_bounds: dict[str, tuple[int, int]]  # from --dim
+    source: Format
+    trained_look: bool = False  # --trained-look: a factory's model re-initialised to look trained
+
+
+def read_check_request(model: str, *, inputs: Sequence[str] = (), dims: Sequence[str] = (),
+                       trained_look: bool = False) -> CheckRequest:
+    """Recognise MODEL, parse --input and --dim, and for a factory find its framework (in a throwaway process of
+    the stack, not a worker): a torch module declares no inputs, so it needs --input, which is said now rather
+    than after the workers have started and built it."""
     user = recognise(model)
+    if trained_look and user.kind != "factory":
+        raise UsageError(f"--trained-look re-initialises the model a factory builds; {model} is a saved model, "
+                         "whose weights are its own: pass package.module:factory")
     dim_bounds = dict(parse_dim(text) for text in dims)
-    given = [parse_input(text, dim_bounds) for text in inputs]
+    given = tuple(parse_input(text, dim_bounds) for text in inputs)
+    if given:
+        check_example_size(list(given), model)
+    source = {"onnx": ONNX, "tf": SAVED_MODEL, "keras": KERAS}.get(user.kind)
+    if source is None:
+        framework = detect_factory_framework(user.location, get_stack("current").ensure(), worker_environment())
+        source = TORCH if framework == "torch" else KERAS
+        if source is TORCH and not given:
+            raise ModelInputError(f"{model}: a torch module declares no inputs; pass --input NAME:SHAPE:DTYPE, "
+                                  "e.g. --input x:Bx3x224x224:float32")
+    return CheckRequest(model, user, given, dim_bounds, source, trained_look)
+
+
+def prepare_user_model(engine: Engine, request: CheckRequest) -> tuple[ModelSpec, Format]:
+    """Read or take the model's inputs, put its source artifact in place; register it."""
+    model, user, source = request.model, request.user, request.source
+    given, dim_bounds = list(request.given), request.dim_bounds
     source_dir = engine.run_dir / user.name / "source"
     source_dir.mkdir(parents=True, exist_ok=True)
     declared: dict[str, Any] | None
-    source: Format
     if user.kind == "onnx":
-        source, artifact = ONNX, Path(user.location)
+        artifact = Path(user.location)
         declared = engine.call_function("current", "none", "harness.run.user_model:describe_onnx", path=user.location)
     elif user.kind == "tf":
-        source, artifact = SAVED_MODEL, Path(user.location)
+        artifact = Path(user.location)
         declared = engine.call_function("current", "tf", "harness.run.user_model:describe_saved_model",
                                         path=user.location)
     elif user.kind == "keras":
-        source, artifact = KERAS, Path(user.location)
+        artifact = Path(user.location)
         declared = engine.call_function("current", "tf", "harness.run.user_model:describe_keras", path=user.location)
     else:
-        framework = detect_factory_framework(user.location, get_stack("current").ensure(), worker_environment())
-        source = TORCH if framework == "torch" else KERAS
         artifact = source_dir / source.filename
         function = "build_torch_factory" if source is TORCH else "build_keras_factory"
         declared = engine.call_function("current", "torch" if source is TORCH else "tf",
                                         f"harness.run.user_model:{function}", factory=user.location,
-                                        target=str(artifact))
+                                        target=str(artifact), trained_look=request.trained_look)
         if source is TORCH:
             declared = None  # a torch module declares no inputs
     if given and declared:
@@ -67,9 +99,10 @@ def prepare_user_model(engine: Engine, model: str, *, inputs: Sequence[str] = ()
     if not input_specs:
         raise ModelInputError(f"{model}: a torch module declares no inputs; pass --input NAME:SHAPE:DTYPE, "
                               "e.g. --input x:Bx3x224x224:float32")
+    tags = frozenset({TRAINED_LOOK} if request.trained_look else ())
     spec = ModelSpec(name=user.name, family="user", build_torch=_no_twin, build_keras=_no_twin,
                      transfer_weights=_no_twin, inputs=tuple(input_specs), outputs=(OutputSpec("output"),),
-                     description=model)
+                     description=model, tags=tags)
     if declared and declared["outputs"]:
         names = [str(name) for name in declared["outputs"]]
     else:
@@ -81,7 +114,7 @@ def prepare_user_model(engine: Engine, model: str, *, inputs: Sequence[str] = ()
         names = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
     spec = ModelSpec(name=spec.name, family="user", build_torch=_no_twin, build_keras=_no_twin,
                      transfer_weights=_no_twin, inputs=spec.inputs,
-                     outputs=tuple(OutputSpec(safe_output(name)) for name in names), description=model)
+                     outputs=tuple(OutputSpec(safe_output(name)) for name in names), description=model, tags=tags)
     engine.register_source(spec, source, artifact)
     return spec, source
 

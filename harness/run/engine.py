@@ -824,6 +824,7 @@ class Engine:
                 "replay": state.replay, "minimal_example": cell.minimal_example,
                 "replay_example": f"parity replay {shlex.quote(str(cell.folder))}" if cell.minimal_example else "",
                 "harness_version": __version__, "versions": json.dumps(versions, sort_keys=True),
+                "weights": TRAINED_LOOK_NOTE if TRAINED_LOOK in cell.spec.tags else "",
             }
             for index, output in enumerate(cell.spec.outputs):
                 row = {**base, "output": output.name, **self.twin_columns(context, index),
@@ -884,6 +885,11 @@ class Engine:
 # Two float64 evaluations of the same function differ by float64 rounding only (about 1e-16 relative per
 # operation); a changed function differs by far more than this.
 SAME_FUNCTION_RTOL = 1e-9
+
+
+TRAINED_LOOK = "trained_look"  # a user model's tag: its factory's weights were re-initialised (--trained-look)
+TRAINED_LOOK_NOTE = ("re-initialised to look trained (--trained-look: model_zoo.trained_look, norm statistics "
+                     "randomised and no two weight tensors alike, seed 0)")
 
 
 def sensitivity_columns(cell: Cell, index: int) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class KnownFailure:
     max_noise_multiple: float | None = None  # mismatch records: the largest noise_multiple covered
     max_error_vs_truth: float | None = None  # mismatch records: the largest error_vs_truth covered
     precision: str = ""  # mismatch records: "float32 rounding only" (the row's precision check says so)
+    try_opset: int | None = None  # exporting at this opset avoids the failure (the evidence says so)
 
     def matches(self, row: dict[str, Any]) -> bool:
         """The row is this record's: its model, route and hop match, and the record covers every failure the row
@@ -130,6 +131,8 @@ def load_known_failures(path: Path) -> list[KnownFailure]:
         why = refusal(entry)
         if why:
             raise ValueError(f"{path}: failure {entry['id']!r} {why}")
+        if "try_opset" in entry and not isinstance(entry["try_opset"], int):
+            raise ValueError(f"{path}: failure {entry['id']!r}: try_opset must be an opset number")
         fields: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
                                   for key, value in entry.items()}
         records.append(KnownFailure(**fields))
@@ -153,8 +156,26 @@ def apply_known_failures(rows: list[dict[str, Any]], records: list[KnownFailure]
                 row["status"], row["known_failure"] = "xpass", record.id
                 used.add(record.id)
                 break
+    note_opset_hints(rows, records)
     # Stale: the run reached the record's hop (not skipped) in a model and route it names, yet nothing matched.
     reached = {(row["model"], row["route"], row["hop"]) for row in rows if row["raw_status"] != "skipped"}
     return [record.id for record in records if record.id not in used and any(
         matches_any(model, record.model) and matches_any(route, record.route) and matches_any(hop, record.hop)
         for model, route, hop in reached)]
+
+
+def note_opset_hints(rows: list[dict[str, Any]], records: list[KnownFailure]) -> None:
+    """A failing row whose failure a record ties to an opset (`try_opset`) gets `opset_hint`, whatever its model:
+    a user's model meets the same converter gap the record's models did, and the advice can say which opset
+    to export with instead."""
+    tied = [record for record in records if record.try_opset is not None]
+    for row in rows:
+        row["opset_hint"] = ""
+        if row["raw_status"] not in FAILING:
+            continue
+        for record in tied:
+            if (matches_any(str(row["route"]), record.route) and matches_any(str(row["hop"]), record.hop)
+                    and all(record.covers(status, error, row) for status, error in row_failures(row))):
+                row["opset_hint"] = f"try opset {record.try_opset} (--opsets {record.try_opset}): known failure " \
+                                    f"{record.id}"
+                break

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ModelInputError, describe_error, first_line
+from harness.errors import ModelInputError, UsageError, describe_error, first_line
 from harness.execution.stacks import harness_import_root
 from harness.execution.worker import add_caller_dir, import_object
 from harness.spec import INT_DTYPES, InputSpec
 
 DEFAULT_DIM_BOUNDS = (1, 4)
 MAX_EXAMPLE_BYTES = 2**30  # one input of one example; hypothesis makes tens, each held by several processes
+REQUIRES_HINT = "--requires PKG==VERSION, or requires = [...] under [tool.parity] in the project's pyproject.toml"
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -162,6 +163,27 @@ def check_against_declaration(given: list[InputSpec], declared: list[dict[str, A
             raise ModelInputError(f"--input {spec.name}: dtype {spec.dtype}, but {model} declares {entry['dtype']}")
 
 
+def project_requirements(folder: Path) -> list[str]:
+    """What `[tool.parity] requires` in the project's pyproject.toml (in `folder`, where parity runs) lists: the
+    packages its models need besides the stack's. Read as TOML, never executed."""
+    import tomllib
+
+    path = folder / "pyproject.toml"
+    if not path.is_file():
+        return []
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid TOML ({str(exc).splitlines()[0][:160]})") from None
+    tool = data.get("tool", {})
+    table = tool.get("parity", {}) if isinstance(tool, dict) else {}
+    requires = table.get("requires", []) if isinstance(table, dict) else []
+    if not isinstance(requires, list) or not all(isinstance(line, str) for line in requires):
+        raise UsageError(f"{path}: [tool.parity] requires must be a list of requirement strings, "
+                         'e.g. requires = ["timm==1.0.31"]')
+    return list(requires)
+
+
 def detect_factory_framework(factory: str, python: Path, env: dict[str, str]) -> str:
     """Which framework a factory's model belongs to, found in a throwaway process of the stack (never
     in a worker: it may import either framework)."""
@@ -184,7 +206,8 @@ def _detect(factory: str) -> dict[str, str]:
         importlib.import_module(module_name)
     except Exception as exc:
         return {"error": f"cannot import {module_name!r} for factory {factory}: {type(exc).__name__}: {exc}; "
-                         "run parity from the directory that holds the package, or install it in the stack"}
+                         f"run parity from the directory that holds the package; a package it needs that the stack "
+                         f"lacks: {REQUIRES_HINT}"}
     loaded = set(sys.modules)
     if {"tensorflow", "keras"} & loaded:
         return {"framework": "keras"}
@@ -296,15 +319,21 @@ def _call_factory(factory: str) -> Any:
         return target()
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise ModelInputError(f"factory {factory} raised {type(exc).__name__}: {first[:200]}; "
-                              "fix the factory (it is called with no arguments)") from None
+        fix = (f"a package it needs that the stack lacks: {REQUIRES_HINT}" if isinstance(exc, ModuleNotFoundError)
+               else "fix the factory (it is called with no arguments)")
+        raise ModelInputError(f"factory {factory} raised {type(exc).__name__}: {first[:200]}; {fix}") from None
 
 
 def rebuild_factory(directory: Path, factory: str) -> Any:
     return _call_factory(factory)
 
 
-def build_torch_factory(factory: str, target: str) -> dict[str, Any]:
+TRAINED_LOOK_SEED = 0  # the re-initialisation draws from this seed: the same weights on every check
+
+
+def build_torch_factory(factory: str, target: str, trained_look: bool = False) -> dict[str, Any]:
+    """Build the factory's module and save it; with trained_look, re-initialised as the zoo's real
+    architectures are (model_zoo.trained_look), so that its verdicts are not vacuous."""
     import torch
 
     from harness.execution.torch_artifact import save_torch_module
@@ -312,16 +341,26 @@ def build_torch_factory(factory: str, target: str) -> dict[str, Any]:
     module = _call_factory(factory)
     if not isinstance(module, torch.nn.Module):
         raise ModelInputError(f"factory {factory} returned {type(module).__name__}, not a torch nn.Module")
+    if trained_look:
+        from model_zoo.trained_look import look_trained_torch
+
+        torch.manual_seed(TRAINED_LOOK_SEED)
+        module = look_trained_torch(module)
     save_torch_module(Path(target), module.eval(), f"{__name__}:rebuild_factory", factory=factory)
     return {"inputs": [], "outputs": []}
 
 
-def build_keras_factory(factory: str, target: str) -> dict[str, Any]:
+def build_keras_factory(factory: str, target: str, trained_look: bool = False) -> dict[str, Any]:
     import keras
 
     model = _call_factory(factory)
     if not isinstance(model, keras.Model):
         raise ModelInputError(f"factory {factory} returned {type(model).__name__}, not a keras.Model")
+    if trained_look:
+        from model_zoo.trained_look import look_trained_keras
+
+        keras.utils.set_random_seed(TRAINED_LOOK_SEED)
+        model = look_trained_keras(model)
     model.save(target)
     return describe_keras_model(model)
 
