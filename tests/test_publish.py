@@ -301,3 +301,14 @@ def test_an_op_the_opset_does_not_have_yet_is_written_as_other_ops() -> None:
                             **{f"Conv@{n}": True for n in range(1, 24)}}}
     assert opset_hint(cell, declared, set())[0] == 16
     assert opset_hint(cell, declared, {16, 15})[0] == 14  # not an opset already tested and failing
+
+
+def test_coverage_of_a_run_without_node_cases_does_not_say_they_ran(rows: list[dict[str, Any]]) -> None:
+    """Issue 25 item 7: `parity check` ran no node test case, and its coverage.md said each one went through each
+    hop."""
+    from harness.reporting.publish import coverage_markdown
+
+    zoo_only = to_frame([row for row in rows if "probe_kind" not in row])
+    text = coverage_markdown(zoo_only, {}, "parity check model.onnx")
+    assert "went through each hop" not in text and "No ONNX backend node test case ran in this run" in text
+    assert "went through each hop" in coverage_markdown(to_frame(rows), {}, "parity publish")

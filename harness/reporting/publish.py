@@ -238,11 +238,14 @@ def coverage_markdown(frame: pd.DataFrame, declared: dict[str, dict[str, bool]],
     final = final_hop(node)
     table = op_table(final) if table is None else table
     parts = ["# Operator coverage, observed", "", *header_lines(frame, command), ""]
-    parts += ["Each ONNX backend node test case (one tiny model per operator and variant, with the inputs and",
-              "outputs the onnx package ships) went through each hop; a cell says how the op's cases did at",
-              "the end of the route: `pass n/n` when every case matched the expected outputs within tolerance.",
-              "Observed, not declared: the converters' own support tables are compared below.", ""]
-    if not table.empty:
+    if table.empty:  # a check, or a run without probes: say so rather than describe cases that never ran
+        parts += ["No ONNX backend node test case ran in this run (`parity publish` runs them; `parity zoo",
+                  "--node-probes per_op` too): what follows is what the run's own models showed.", ""]
+    else:
+        parts += ["Each ONNX backend node test case (one tiny model per operator and variant, with the inputs and",
+                  "outputs the onnx package ships) went through each hop; a cell says how the op's cases did at",
+                  "the end of the route: `pass n/n` when every case matched the expected outputs within tolerance.",
+                  "Observed, not declared: the converters' own support tables are compared below.", ""]
         parts += ["## Summary", "", *column_totals(table, final), "",
                   f"{len(table)} op types observed.", ""]
         disagreement = disagreements(table, declared)

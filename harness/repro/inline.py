@@ -10,7 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.repro.literals import arrays_source, named_arrays_source
-from harness.repro.templates import ONNX2PYTORCH, ONNX_SNIPPET, ONNX_TF, TORCH_EXPORT, shared_rules
+from harness.repro.templates import (
+    ONNX2PYTORCH,
+    ONNX_SNIPPET,
+    ONNX_TF,
+    TORCH_EXPORT,
+    WITHIN_TOLERANCE,
+    shared_rules,
+)
 
 HEADER = '''"""{title}
 
@@ -87,22 +94,7 @@ def show(label, array):
     print(np.array2string(array, precision=7, threshold=48, edgeitems=4))
 
 
-def within_tolerance(name, expected, produced):
-    """The verdict: tolerance_rule (above, verbatim) at torch.testing's defaults for the dtype."""
-    if expected.shape != produced.shape:
-        print(f"{name}: shape {list(produced.shape)}, expected {list(expected.shape)}")
-        return False
-    if expected.dtype != produced.dtype and not (expected.dtype.kind == produced.dtype.kind == "f"):
-        print(f"{name}: dtype {produced.dtype}, expected {expected.dtype}")
-        return False
-    atol, rtol = DEFAULTS.get(expected.dtype.name, (0.0, 0.0))
-    judged = tolerance_rule(expected, produced, atol, rtol)
-    failing = judged["failing"]
-    worst = float(judged["error"][failing].max()) if failing.any() else float(judged["error"].max(initial=0.0))
-    print(f"{name}: max abs err {worst:.6g}" + (f", {int(failing.sum())} element(s) beyond tolerance"
-                                                if failing.any() else ""))
-    return not bool(failing.any())
-
+''' + WITHIN_TOLERANCE + '''
 
 def main():
     try:

@@ -29,6 +29,25 @@ INPUT_NAMES = {input_names!r}
 OUTPUT_NAMES = {output_names!r}
 '''
 
+# The verdict every generated repro prints, at the dtype's defaults: tolerance_rule (rendered above it, verbatim)
+# without a float64 truth.
+WITHIN_TOLERANCE = '''def within_tolerance(name, expected, produced):
+    """The verdict without a float64 truth: tolerance_rule (above, verbatim) at the dtype's defaults."""
+    if expected.shape != produced.shape:
+        print(f"{name}: shape {list(produced.shape)}, expected {list(expected.shape)}")
+        return False
+    if expected.dtype != produced.dtype and not (expected.dtype.kind == produced.dtype.kind == "f"):
+        print(f"{name}: dtype {produced.dtype}, expected {expected.dtype}")
+        return False
+    atol, rtol = DEFAULTS.get(expected.dtype.name, (0.0, 0.0))
+    judged = tolerance_rule(expected, produced, atol, rtol)
+    failing = judged["failing"]
+    worst = float(judged["error"][failing].max()) if failing.any() else float(judged["error"].max(initial=0.0))
+    print(f"{name}: max abs err {worst:.6g}" + (f", {int(failing.sum())} element(s) beyond tolerance"
+                                                if failing.any() else ""))
+    return not bool(failing.any())
+'''
+
 COMMON = '''
 
 def load_arrays(name):
@@ -51,22 +70,7 @@ def run_onnx(path, inputs, opset=None):
     return ReferenceEvaluator(model).run(None, dict(zip(names, inputs)))
 
 
-def within_tolerance(name, expected, produced):
-    """The verdict without a float64 truth: tolerance_rule (above, verbatim) at the dtype's defaults."""
-    if expected.shape != produced.shape:
-        print(f"{name}: shape {produced.shape}, expected {expected.shape}")
-        return False
-    if expected.dtype != produced.dtype and not (expected.dtype.kind == produced.dtype.kind == "f"):
-        print(f"{name}: dtype {produced.dtype}, expected {expected.dtype}")
-        return False
-    atol, rtol = DEFAULTS.get(expected.dtype.name, (0.0, 0.0))
-    judged = tolerance_rule(expected, produced, atol, rtol)
-    failing = judged["failing"]
-    worst = float(judged["error"][failing].max()) if failing.any() else float(judged["error"].max(initial=0.0))
-    print(f"{name}: max abs err {worst:.6g}" + (f", {int(failing.sum())} element(s) beyond tolerance"
-                                                if failing.any() else ""))
-    return not bool(failing.any())
-
+''' + WITHIN_TOLERANCE + '''
 
 def main():
     inputs = load_arrays("input.npz")

@@ -213,10 +213,10 @@ class Engine:
     def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float) -> Step:
         return call_task(self.pool, stack, framework, task, timeout, self.cache)
 
-    def run_artifact(self, stack: str, runner_format: str, artifact: Path, io: dict[str, Any],
-                     inputs: list[Path], out_dir: Path, *, truth: bool = False) -> RunResult:
-        """Run one artifact on every input file; a failing example makes the whole step a run_error.
-        With `truth`, the artifact's float64 twin runs on the same inputs too."""
+    def run_task(self, stack: str, runner_format: str, artifact: Path, io: dict[str, Any], inputs: list[Path],
+                 out_dir: Path, *, truth: bool) -> tuple[Step, list[Path], list[Path]]:
+        """One worker task running an artifact on every input file (and its float64 twin, with `truth`): the
+        step, and the files each example's outputs and truth are written to."""
         runner = runner_for(runner_format)
         out_dir.mkdir(parents=True, exist_ok=True)
         # Named by position, not by the input's name: one input may be run twice (the stochastic check).
@@ -225,7 +225,13 @@ class Engine:
         task = {"task": "run", "runner": runner.reference, "artifact": str(artifact), "io": io,
                 "inputs": [str(path) for path in inputs], "outputs": [str(path) for path in outputs],
                 "truth_outputs": [str(path) for path in truths], "framework": runner.framework}
-        step = self.call(runner.stack or stack, runner.framework, task, self.options.run_timeout)
+        return self.call(runner.stack or stack, runner.framework, task, self.options.run_timeout), outputs, truths
+
+    def run_artifact(self, stack: str, runner_format: str, artifact: Path, io: dict[str, Any],
+                     inputs: list[Path], out_dir: Path, *, truth: bool = False) -> RunResult:
+        """Run one artifact on every input file; a failing example makes the whole step a run_error.
+        With `truth`, the artifact's float64 twin runs on the same inputs too."""
+        step, outputs, truths = self.run_task(stack, runner_format, artifact, io, inputs, out_dir, truth=truth)
         if step.status != "ok":
             return RunResult(step)
         failures = [error for error in step.result["errors"] if error]
@@ -247,14 +253,7 @@ class Engine:
         """Run one artifact on every input file in one task, and give each example's run as a task of that one
         example gives it (run_artifact). None when the task itself failed (a crash, a timeout: the worker died
         with every example of the batch), so that each example runs again on its own and fails on its own."""
-        runner = runner_for(runner_format)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        outputs = [out_dir / f"example_{index}.out.npz" for index in range(len(inputs))]
-        truths = [out_dir / f"example_{index}.truth.npz" for index in range(len(inputs))] if truth else []
-        task = {"task": "run", "runner": runner.reference, "artifact": str(artifact), "io": io,
-                "inputs": [str(path) for path in inputs], "outputs": [str(path) for path in outputs],
-                "truth_outputs": [str(path) for path in truths], "framework": runner.framework}
-        step = self.call(runner.stack or stack, runner.framework, task, self.options.run_timeout)
+        step, outputs, truths = self.run_task(stack, runner_format, artifact, io, inputs, out_dir, truth=truth)
         if step.status != "ok" or "example_notes" not in step.result:
             return None
         share = step.seconds / max(1, len(inputs))
