@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from harness.converters.base import Converter
-from harness.reporting.results import cell_rows, hop_order
+from harness.reporting.results import COLOURS, cell_opset_of_rows, cell_rows, data_attributes, hop_order
 from harness.statuses import worst_of
 
 # What a target is called in a sentence; a format not listed goes by its route name.
@@ -87,7 +87,6 @@ def number(value: Any) -> float:
 def attempts(zoo: pd.DataFrame) -> list[Attempt]:
     """Every path of every zoo cell: for each format a route reaches that is not its source's, the hops up to the
     first arrival there, judged by the worst of their rows."""
-    from harness.reporting.publish import cell_opset_of_rows
 
     found: list[Attempt] = []
     for (model, route), cell in cell_rows(zoo).items():
@@ -315,7 +314,6 @@ def advice_html(zoo: pd.DataFrame, facts: Mapping[str, ConverterFacts] | None = 
     attributes (what tests read; data-advice-model, as readers of the zoo's squares key on data-model)."""
     import html
 
-    from harness.reporting.publish import COLOURS, data_attributes
 
     lines, paths = converter_advice(zoo, facts)
     if lines.empty:

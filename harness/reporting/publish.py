@@ -18,12 +18,16 @@ import pandas as pd
 
 from harness import __version__
 from harness.reporting.advice import advice_html, advice_markdown
-from harness.reporting.results import cell_rows, hop_order, write_atomic
+from harness.reporting.results import (
+    COLOURS,
+    cell_opset_of_rows,
+    cell_rows,
+    data_attributes,
+    hop_order,
+    opset_number,
+    write_atomic,
+)
 from harness.statuses import worst_of
-
-COLOURS = {"pass": "#2e7d32", "xpass": "#558b2f", "mismatch": "#f9a825", "imprecise": "#fdd835",
-           "convert_error": "#c62828", "run_error": "#ef6c00", "crash": "#6a1b9a", "timeout": "#4527a0",
-           "xfail": "#8d6e63", "skipped": "#9e9e9e", "untested": "#e0e0e0", "partial": "#9ccc65"}
 
 
 def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -77,15 +81,6 @@ def op_cell(group: list[dict[str, Any]]) -> dict[str, Any]:
     text = f"{status} {len(tested) - passed}/{len(tested)} ({detail})"
     return {"status": label, "worst": status, "text": f"{ranges} ({detail})" if ranges else text,
             "cases": len(tested), "passed": passed, "error": error, "opsets": opsets, "by_opset": by_opset}
-
-
-def opset_number(value: Any) -> int | None:
-    """A row's opset as a number; None where it names none ("default", empty)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else int(number)
 
 
 def per_opset(tested: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -333,10 +328,6 @@ def wrappable(route: str) -> str:
     return html.escape(route).replace("&gt;", "&gt;<wbr>")
 
 
-def data_attributes(data: dict[str, Any]) -> str:
-    return " ".join(f'data-{key}="{html.escape(str(value))}"' for key, value in data.items())
-
-
 def hop_square(model: str, row: dict[str, Any]) -> str:
     """One hop of one route at one opset: its number on its status's colour, its error on hover."""
     colour = COLOURS.get(str(row["status"]), "#bdbdbd")
@@ -496,22 +487,6 @@ def opset_grid(zoo: pd.DataFrame) -> pd.DataFrame:
 def cell_opset(group: pd.DataFrame) -> tuple[int | None, str]:
     """A zoo cell's export opset (its first hop's) and its label: "12" when chosen, "default (17)" otherwise."""
     return cell_opset_of_rows(cast(list[dict[str, Any]], group.to_dict("records")))
-
-
-def cell_opset_of_rows(rows: list[dict[str, Any]]) -> tuple[int | None, str]:
-    """cell_opset of a cell's rows as plain dicts."""
-    from harness.converters.routes import opsets_in
-
-    chosen = opsets_in(str(rows[0]["route"]))[0]
-    if chosen is not None:
-        return chosen, str(chosen)
-    # At the defaults a route may export at two opsets (the dynamo exporter's and tf2onnx's): say both.
-    ordered = sorted(rows, key=hop_order)
-    seen = list(dict.fromkeys(number for number in (opset_number(row.get("opset")) for row in ordered)
-                              if number is not None))
-    if not seen:
-        return None, "default"
-    return (seen[0] if len(seen) == 1 else None), f"default ({'/'.join(map(str, seen))})"
 
 
 def opset_advice(zoo: pd.DataFrame, declared: dict[str, dict[str, bool]] | None = None) -> pd.DataFrame:

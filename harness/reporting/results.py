@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from collections.abc import Mapping
@@ -163,3 +164,38 @@ def summary_markdown(frame: pd.DataFrame, *, command: str, stale: list[str]) -> 
     if stale:
         parts += ["## Stale known failures", "", "These records matched no cell: " + ", ".join(stale), ""]
     return "\n".join(parts)
+
+
+# Shared by the published pages (publish.py) and the converter advice (advice.py).
+COLOURS = {"pass": "#2e7d32", "xpass": "#558b2f", "mismatch": "#f9a825", "imprecise": "#fdd835",
+           "convert_error": "#c62828", "run_error": "#ef6c00", "crash": "#6a1b9a", "timeout": "#4527a0",
+           "xfail": "#8d6e63", "skipped": "#9e9e9e", "untested": "#e0e0e0", "partial": "#9ccc65"}
+
+
+def opset_number(value: Any) -> int | None:
+    """A row's opset as a number; None where it names none ("default", empty)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else int(number)
+
+
+def data_attributes(data: dict[str, Any]) -> str:
+    return " ".join(f'data-{key}="{html.escape(str(value))}"' for key, value in data.items())
+
+
+def cell_opset_of_rows(rows: list[dict[str, Any]]) -> tuple[int | None, str]:
+    """cell_opset of a cell's rows as plain dicts."""
+    from harness.converters.routes import opsets_in
+
+    chosen = opsets_in(str(rows[0]["route"]))[0]
+    if chosen is not None:
+        return chosen, str(chosen)
+    # At the defaults a route may export at two opsets (the dynamo exporter's and tf2onnx's): say both.
+    ordered = sorted(rows, key=hop_order)
+    seen = list(dict.fromkeys(number for number in (opset_number(row.get("opset")) for row in ordered)
+                              if number is not None))
+    if not seen:
+        return None, "default"
+    return (seen[0] if len(seen) == 1 else None), f"default ({'/'.join(map(str, seen))})"
