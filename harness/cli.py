@@ -755,7 +755,8 @@ def command_fuzz(args: argparse.Namespace) -> int:
 
     from harness.converters import default_converters
     from harness.execution.stacks import provision_stacks
-    from harness.fuzz.campaign import Campaign, CampaignOptions, drawn_models, load_description
+    from harness.fuzz.campaign import Campaign, CampaignOptions, drawn_models
+    from harness.fuzz.findings import load_description
 
     if args.rejudge:
         from harness.fuzz.campaign import rejudge_all

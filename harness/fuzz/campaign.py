@@ -25,9 +25,12 @@ from harness.fuzz.findings import (
     CAMPAIGN,
     FailedHop,
     FindingRecord,
+    load_description,
     read_finding,
     read_findings,
+    route_for_finding,
     run_repro,
+    truncated,
     update_hits,
     write_finding,
     write_readme,
@@ -152,41 +155,6 @@ def step_text(description: ModelDescription) -> str:
     """A shrink step as the model it left: layers, input and the layer chain."""
     shape = "x".join(str(dim) for dim in description.input_shape)
     return f"{description.layer_count()} layers, input {shape} {description.input_dtype}: {description.summary()}"
-
-
-def truncated(route: Route, hop_index: int) -> Route:
-    """The route up to and including hop `hop_index`: what a shrink step or a replay needs to run."""
-    return Route(route.source, route.hops[:hop_index])
-
-
-def route_for_finding(route_id: str, hop_index: int) -> Route:
-    """The route a finding names, cut after its failing hop; ValueError when no such route or hop exists."""
-    from harness.converters import default_converters
-    from harness.converters.routes import opsets_in
-    from harness.errors import UsageError
-    from harness.run.selection import select_routes
-
-    try:
-        (route,) = select_routes([route_id], default_converters(opsets=opsets_in(route_id)))
-    except (UsageError, ValueError):
-        raise ValueError(f"no route {route_id!r}") from None
-    if not 1 <= hop_index <= len(route.hops):
-        raise ValueError(f"route {route_id} has no hop {hop_index}")
-    return truncated(route, hop_index)
-
-
-def load_description(path: Path) -> ModelDescription:
-    """A description file (untrusted): parsed and validated by the grammar; ValueError names the problem."""
-    from harness.fuzz.grammar import ModelDescription
-
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable JSON file ({type(exc).__name__}: {str(exc)[:120]})") from None
-    try:
-        return ModelDescription.from_json(data)
-    except ValueError as exc:
-        raise ValueError(f"{path}: not a valid model description: {exc}") from None
 
 
 class Campaign:

@@ -15,18 +15,22 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from harness.atomic import open_atomic, write_atomic
 from harness.converters import tracked_packages
 from harness.converters.base import Converter
+from harness.converters.routes import Route
 from harness.execution.stacks import get_stack, portable, stack_versions
 from harness.execution.worker import load_npz
 from harness.fuzz.signature import Signature, error_class, normalise_message, strip_harness_wording
 from harness.oracle.compare import rule_source
 from harness.repro.templates import keras_signature, plan_for, render
+
+if TYPE_CHECKING:
+    from harness.fuzz.grammar import ModelDescription
 
 FINDING = "finding.json"
 DESCRIPTION = "description.json"
@@ -456,3 +460,38 @@ def write_readme(out_dir: Path, campaign: dict[str, Any]) -> Path:
     path = out_dir / README
     write_portable(path, "\n".join(lines) + "\n")
     return path
+
+
+def truncated(route: Route, hop_index: int) -> Route:
+    """The route up to and including hop `hop_index`: what a shrink step or a replay needs to run."""
+    return Route(route.source, route.hops[:hop_index])
+
+
+def route_for_finding(route_id: str, hop_index: int) -> Route:
+    """The route a finding names, cut after its failing hop; ValueError when no such route or hop exists."""
+    from harness.converters import default_converters
+    from harness.converters.routes import opsets_in
+    from harness.errors import UsageError
+    from harness.run.selection import select_routes
+
+    try:
+        (route,) = select_routes([route_id], default_converters(opsets=opsets_in(route_id)))
+    except (UsageError, ValueError):
+        raise ValueError(f"no route {route_id!r}") from None
+    if not 1 <= hop_index <= len(route.hops):
+        raise ValueError(f"route {route_id} has no hop {hop_index}")
+    return truncated(route, hop_index)
+
+
+def load_description(path: Path) -> ModelDescription:
+    """A description file (untrusted): parsed and validated by the grammar; ValueError names the problem."""
+    from harness.fuzz.grammar import ModelDescription
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable JSON file ({type(exc).__name__}: {str(exc)[:120]})") from None
+    try:
+        return ModelDescription.from_json(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a valid model description: {exc}") from None

@@ -112,8 +112,8 @@ def node_lines(model: Path) -> list[str]:
 
 def torch_parts(folder: Path) -> tuple[str, str, dict[str, np.ndarray]]:
     """The generated torch model as code (helper classes, the nn.Sequential expression) and its state dict."""
-    from harness.fuzz.campaign import load_description
     from harness.fuzz.codegen import TORCH_HELPERS, helper_sources, helpers_used, render
+    from harness.fuzz.findings import load_description
     from harness.fuzz.grammar import torch_model
 
     call = torch_model(load_description(folder / "description.json"))
@@ -290,7 +290,7 @@ def rejudge(folder: Path, *, run: bool = True) -> dict[str, Any]:
     expected = load_npz(str(folder / "expected.npz"))
     model = folder / "model.onnx"
     references = second_references(model, folder / "input.npz", expected) if model.is_file() else {}
-    from harness.fuzz.campaign import route_for_finding
+    from harness.fuzz.findings import route_for_finding
 
     hop_index = int(data["hop_index"])
     route = route_for_finding(str(data["route"]), hop_index)

@@ -145,8 +145,7 @@ def consumed_artifact(folder: Path, hop: str) -> tuple[Path, str] | None:
 def judge_finding(folder: Path) -> Ownership:
     """Whose finding a committed finding folder is (finding.json is data, validated by read_finding); hop 2 and
     later inputs are checked strictly when the folder keeps them, and hop 3 and later must keep them."""
-    from harness.fuzz.campaign import route_for_finding
-    from harness.fuzz.findings import read_finding
+    from harness.fuzz.findings import read_finding, route_for_finding
 
     record = read_finding(folder)
     hop_index = int(record.data["hop_index"])
