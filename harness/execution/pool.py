@@ -171,28 +171,65 @@ def role_of(task: dict[str, Any]) -> str:
     return "run" if task.get("task") in RUN_TASKS else "make"
 
 
+def machine_memory_mb() -> float:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def worker_resident_mb(worker: WorkerProcess) -> float:
+    return resident_mb(worker.process.pid)
+
+
+# Idle workers are kept for their warm imports (seconds each), but only while all of a run's workers fit in this
+# share of the machine's memory. Five stacks, two roles and two lanes make twenty-odd workers of 0.5-2 GB; with
+# no swap, a run past memory thrashes (the kernel drops code pages and reads them back), and a conversion that
+# takes seconds sits until its timeout. Resident sizes count shared library pages once per worker, so the
+# share errs on the side of stopping a worker too many.
+IDLE_WORKERS_SHARE_OF_MEMORY = 0.5
+
+
 class WorkerPool:
     """Hands each task to the live worker for its (stack, framework, role), starting a fresh one when needed:
-    runs and the rest (conversions, builds, calls) never share a process."""
+    runs and the rest (conversions, builds, calls) never share a process. Before a new worker starts, the least
+    recently used ones are stopped while the live workers' resident memory exceeds `memory_budget_mb`."""
 
     def __init__(self, log_dir: Path, *, memory_limit_mb: float | None = None,
-                 trusted_rebuilds: Sequence[str] = ()) -> None:
+                 trusted_rebuilds: Sequence[str] = (), memory_budget_mb: float | None = None) -> None:
         self.log_dir = log_dir
         self.memory_limit_mb = memory_limit_mb
         self.trusted_rebuilds = tuple(trusted_rebuilds)
-        self.workers: dict[tuple[str, str, str], WorkerProcess] = {}
+        self.memory_budget_mb = (memory_budget_mb if memory_budget_mb is not None
+                                 else machine_memory_mb() * IDLE_WORKERS_SHARE_OF_MEMORY)
+        self.workers: dict[tuple[str, str, str], WorkerProcess] = {}  # least recently used first
         self.started = 0
+        self.stopped_for_memory = 0
+
+    def share(self, lanes: int, log_dir: Path | None = None) -> WorkerPool:
+        """A pool for one of `lanes` lanes run side by side: the same settings and an equal part of the budget."""
+        return WorkerPool(log_dir or self.log_dir, memory_limit_mb=self.memory_limit_mb,
+                          trusted_rebuilds=self.trusted_rebuilds, memory_budget_mb=self.memory_budget_mb / lanes)
+
+    def _make_room(self) -> None:
+        live = [(key, worker) for key, worker in self.workers.items() if worker.alive()]
+        used = sum(worker_resident_mb(worker) for _, worker in live)
+        for key, worker in live:
+            if used <= self.memory_budget_mb:
+                break
+            used -= worker_resident_mb(worker)
+            worker.kill()
+            del self.workers[key]
+            self.stopped_for_memory += 1
 
     def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float, *,
              role: str | None = None) -> dict[str, Any]:
         """`role` sends the task to the worker of another role (a warm-up call before a worker's first run)."""
         key = (stack, framework, role or role_of(task))
-        worker = self.workers.get(key)
+        worker = self.workers.pop(key, None)
         if worker is None or not worker.alive():
+            self._make_room()
             worker = WorkerProcess(stack, framework, self.log_dir / f"worker-{stack}-{framework}-{key[2]}.log",
                                    self.memory_limit_mb, self.trusted_rebuilds)
-            self.workers[key] = worker
             self.started += 1
+        self.workers[key] = worker  # now the most recently used
         try:
             return worker.call(task, timeout)
         except WorkerFailure:

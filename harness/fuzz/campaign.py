@@ -428,7 +428,7 @@ class Campaign:
         ahead = context.Semaphore(LANE_LEAD * jobs)
 
         def lane_main(lane: int) -> None:
-            self.engine = self.engine.sibling(lane)  # this process's own copy of the campaign
+            self.engine = self.engine.sibling(lane, jobs)  # this process's own copy of the campaign
             try:
                 for index, description in enumerate(models, 1):
                     if index % jobs != lane % jobs:

@@ -198,11 +198,11 @@ class Engine:
     def stage(self, name: str) -> AbstractContextManager[None]:
         return self.stage_observer(name) if self.stage_observer is not None else nullcontext()
 
-    def sibling(self, lane: int) -> Engine:
-        """An engine for another lane of cells run side by side (-j): its own worker processes, the same run,
-        options, cache and models (lanes hold disjoint models, so the twins are still built once)."""
-        pool = WorkerPool(self.pool.log_dir / f"lane{lane}", memory_limit_mb=self.pool.memory_limit_mb,
-                          trusted_rebuilds=self.pool.trusted_rebuilds)
+    def sibling(self, lane: int, lanes: int) -> Engine:
+        """An engine for one of `lanes` lanes of cells run side by side (-j): its own worker processes within its
+        share of the memory budget, the same run, options, cache and models (lanes hold disjoint models, so the
+        twins are still built once)."""
+        pool = self.pool.share(lanes, self.pool.log_dir / f"lane{lane}")
         other = Engine(self.run_dir, pool, self.options, progress=self.progress)
         other.run_id, other.contexts, other.descriptions = self.run_id, self.contexts, self.descriptions
         other.stage_observer, other.example_observer = self.stage_observer, self.example_observer

@@ -358,7 +358,7 @@ def run_lanes_in_processes(engine: Engine, groups: list[Cells], lanes: int, know
         work.put(None)  # one stop sign per lane
 
     def lane_main(lane_number: int) -> None:
-        lane_engine = engine.sibling(lane_number)
+        lane_engine = engine.sibling(lane_number, lanes)
         # The parent owns the progress line (it alone knows how many cells are done).
         lane_engine.progress = lambda text: queue.put((LANE_STATUS, [], text))
 
