@@ -358,7 +358,7 @@ class StubEngine:
 
     pool = StubPool()
 
-    def sibling(self, lane: int) -> StubEngine:
+    def sibling(self, lane: int, lanes: int) -> StubEngine:
         return StubEngine()
 
 

@@ -29,7 +29,7 @@ class ScriptedEngine:
     pool: Any = field(default_factory=lambda: SimpleNamespace(started=0))
     cache: Any = None  # no task cache: nothing to keep to a budget
 
-    def sibling(self, lane: int) -> ScriptedEngine:
+    def sibling(self, lane: int, lanes: int) -> ScriptedEngine:
         return ScriptedEngine(self.run_dir / f"lane{lane}", pool=SimpleNamespace(started=0, close=lambda: None))
 
     def run_route(self, spec: Any, route: Any) -> list[dict[str, Any]]:
