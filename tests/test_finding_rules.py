@@ -221,3 +221,86 @@ def test_an_issue_title_quotes_what_the_repro_printed_and_is_never_cut_mid_word(
                         "1.17.0", "Pad", long_error)
     assert len(crash) <= 200 and crash.endswith(" …") and crash.removesuffix(" …").split(" ")[-1].startswith("word")
     assert all(word.startswith("word") for word in crash.split("ValueError: ")[1].removesuffix(" …").split(" "))
+
+
+# -- inline repros of a converter reading a Keras model (tf2onnx's from_keras, Keras's own export) ---------------
+# The Keras twin of a generated model, saved as the campaign saves a Keras route's source, with an input and the
+# model's own outputs on it (what a finding folder keeps).
+KERAS_FOLDER = '''
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from harness.fuzz.grammar import ModelDescription, build_keras, build_torch, transfer_weights
+
+folder = Path(sys.argv[1])
+description = ModelDescription.from_json(json.loads((folder / "description.json").read_text()))
+model = build_keras(description)
+state = {name: tensor.detach().numpy() for name, tensor in build_torch(description).state_dict().items()}
+transfer_weights(description, state, model)
+model.save(folder / "model.keras")
+x = np.random.default_rng(0).standard_normal((1, *model.input_shape[1:])).astype(np.float32)
+np.savez(folder / "input.npz", x=x)
+np.savez(folder / "expected.npz", y=np.asarray(model(x, training=False)))
+'''
+
+# A depthwise Conv1D (groups == channels): tf2onnx 1.17.0 leaves it a StatefulPartitionedCall, which no ONNX
+# runtime knows (the committed finding ...-27880b). groups=1 is the same layer without the trigger.
+def conv1d_description(groups: int) -> dict[str, object]:
+    attrs = {"out": 5, "kernel": 1, "stride": 1, "padding": 0, "dilation": 1, "groups": groups, "bias": True,
+             "padding_mode": "zeros"}
+    return {"format": "parity-fuzz-model", "version": 1, "input_shape": [1, 5, 3], "input_dtype": "float32",
+            "vocab": None, "seed": 3, "layers": [{"kind": "conv1d", "attrs": attrs}]}
+
+
+KERAS_ROUTES = {"OnnxFromKeras": ("keras>onnx>torch>onnx>tf", "tf2onnx"),
+                "OnnxFromKerasViaExport": ("keras>onnx@keras-export>torch>onnx>tf", "keras")}
+
+
+def keras_finding(tmp_path: Path, converter: str, groups: int) -> Path:
+    route, package = KERAS_ROUTES[converter]
+    folder = tmp_path / f"{package}-keras-conv1d-groups-{groups}"
+    folder.mkdir()
+    (folder / "description.json").write_text(json.dumps(conv1d_description(groups)))
+    python = get_stack("current").ensure()
+    subprocess.run([str(python), "-c", KERAS_FOLDER, str(folder)], check=True, env=worker_environment())
+    error = "InvalidOnnxModel: the converter wrote an invalid model: No Op registered for StatefulPartitionedCall"
+    signature = {"hop": "keras->onnx", "converter": converter, "package": package, "status": "convert_error",
+                 "detail": error}
+    record = {"signature": signature, "route": route, "hop_index": 1, "status": "convert_error", "package": package,
+              "converter": converter, "hop": "keras->onnx", "error": error, "stack": "current", "opset": 17,
+              "repro": {"exit_code": None}}
+    (folder / "finding.json").write_text(json.dumps(record))
+    (folder / "versions.json").write_text(json.dumps({"stack": "current", "converter": converter,
+                                                      "packages": {"python": "3"}}))
+    return folder
+
+
+def reads_no_file(text: str) -> bool:
+    return not any(call in text for call in ("np.load(", "load_arrays(", "load_model(", "open(", ".read_text(",
+                                             ".read_bytes(", "model.keras"))
+
+
+@pytest.mark.stacks
+@pytest.mark.parametrize("converter", sorted(KERAS_ROUTES))
+def test_a_keras_source_finding_gets_an_inline_repro_that_fails_until_the_converter_is_fixed(
+        tmp_path: Path, converter: str) -> None:
+    from harness.fuzz.rejudge import rejudge
+
+    failing = keras_finding(tmp_path, converter, groups=5)
+    judged = rejudge(failing)
+    text = (failing / "repro.py").read_text()
+    assert judged["self_contained"] and reads_no_file(text), judged
+    assert "keras.layers.Conv1D(5, 1, groups=5" in text and "WEIGHTS = {" in text
+    # rejudge ran it alone in an empty folder with the stack's interpreter.
+    assert judged["repro"]["exit_code"] == 1 and judged["repro"]["reproduces"], judged["repro"]
+    assert "StatefulPartitionedCall" in judged["repro"]["output"], judged["repro"]
+    assert "the Keras model's own y: max abs err 0" in judged["repro"]["output"], judged["repro"]
+
+    # The same layer without the trigger converts: the same template's script exits 0.
+    passing = keras_finding(tmp_path, converter, groups=1)
+    judged = rejudge(passing)
+    assert judged["self_contained"] and reads_no_file((passing / "repro.py").read_text()), judged
+    assert judged["repro"]["exit_code"] == 0 and "outputs match" in judged["repro"]["output"], judged["repro"]

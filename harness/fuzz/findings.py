@@ -186,7 +186,7 @@ def write_finding(folder: Path, failed: FailedHop, description: Any, *, torch_so
         copy_artifact(failed.consumed, folder / "model.onnx")
     elif failed.produced.is_file():
         copy_artifact(failed.produced, folder / "model.onnx")
-    if plan.kind == "tf2onnx-keras":
+    if "model.keras" in plan.files:  # tf2onnx's and Keras's own export
         copy_artifact(failed.consumed, folder / "model.keras")
     elif plan.kind == "tf2onnx-saved-model":
         copy_artifact(failed.consumed, folder / "saved_model")
