@@ -304,3 +304,87 @@ def test_a_keras_source_finding_gets_an_inline_repro_that_fails_until_the_conver
     judged = rejudge(passing)
     assert judged["self_contained"] and reads_no_file((passing / "repro.py").read_text()), judged
     assert judged["repro"]["exit_code"] == 0 and "outputs match" in judged["repro"]["output"], judged["repro"]
+
+
+# -- inline repros of a converter taking the generated torch module with no ONNX on the way ----------------------
+# The generated module's weights, its example and its outputs on it, as a finding folder keeps them; argv[2] is a
+# planted fault: added to the expected outputs, it makes any faithful conversion "wrong".
+TORCH_FOLDER = '''
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from harness.fuzz.grammar import ModelDescription, build_torch
+
+folder, planted = Path(sys.argv[1]), float(sys.argv[2])
+description = ModelDescription.from_json(json.loads((folder / "description.json").read_text()))
+module = build_torch(description)
+np.savez(folder / "weights.npz", **{name: value.detach().numpy() for name, value in module.state_dict().items()})
+x = np.random.default_rng(0).standard_normal(description.input_shape).astype(np.float32)
+for name in ("input.npz", "export_input.npz"):
+    np.savez(folder / name, x=x)
+with torch.no_grad():
+    np.savez(folder / "expected.npz", y=module(torch.from_numpy(x)).numpy() + np.float32(planted))
+'''
+
+TORCH_DIRECT = {"TfliteFromTorch": ("torch>tflite@litert-torch", "torch->tflite", "litert-torch"),
+                "TfFromTorch": ("torch>tf@nobuco>onnx>torch", "torch->tf", "nobuco")}
+
+
+def torch_direct_finding(tmp_path: Path, converter: str, planted: float) -> Path:
+    route, hop, package = TORCH_DIRECT[converter]
+    folder = tmp_path / f"{package}-mismatch-planted-{planted}"
+    folder.mkdir()
+    (folder / "description.json").write_text(json.dumps(conv1d_description(1)))
+    python = get_stack("current").ensure()
+    subprocess.run([str(python), "-c", TORCH_FOLDER, str(folder), str(planted)], check=True,
+                   env=worker_environment())
+    signature = {"hop": hop, "converter": converter, "package": package, "status": "mismatch",
+                 "detail": "values diverge (not localized)"}
+    record = {"signature": signature, "route": route, "hop_index": 1, "status": "mismatch", "package": package,
+              "converter": converter, "hop": hop, "error": "", "stack": package, "opset": None,
+              "repro": {"exit_code": None}}
+    (folder / "finding.json").write_text(json.dumps(record))
+    (folder / "versions.json").write_text(json.dumps({"stack": package, "converter": converter,
+                                                      "packages": {"python": "3"}}))
+    return folder
+
+
+@pytest.mark.stacks
+@pytest.mark.parametrize("converter", sorted(TORCH_DIRECT))
+def test_a_torch_direct_converters_finding_gets_an_inline_repro_run_in_its_own_stack(
+        tmp_path: Path, converter: str) -> None:
+    from harness.fuzz.rejudge import rejudge
+
+    stack = TORCH_DIRECT[converter][2]
+    if not get_stack(stack).is_provisioned():
+        pytest.skip(f"stack {stack} not provisioned (parity stacks {stack})")
+    wrong = torch_direct_finding(tmp_path, converter, planted=0.5)
+    judged = rejudge(wrong)
+    text = (wrong / "repro.py").read_text()
+    assert judged["self_contained"] and judged["stack"] == stack and reads_no_file(text), judged
+    assert "WEIGHTS = {" in text and "EXPORT_INPUTS = [" in text and "run_onnx" not in text
+    assert judged["repro"]["exit_code"] == 1 and judged["repro"]["reproduces"], judged["repro"]
+    assert "FAILED: outputs beyond tolerance" in judged["repro"]["output"], judged["repro"]
+
+    right = torch_direct_finding(tmp_path, converter, planted=0.0)
+    judged = rejudge(right)
+    assert judged["repro"]["exit_code"] == 0 and "outputs match" in judged["repro"]["output"], judged["repro"]
+
+
+@pytest.mark.parametrize("converter", sorted(TORCH_DIRECT))
+def test_a_torch_direct_converters_record_names_a_template_a_campaign_finding_can_write(converter: str) -> None:
+    from harness.converters import default_converters
+    from harness.repro.templates import plan_for, render
+
+    (record,) = [candidate for candidate in default_converters() if candidate.name == converter]
+    plan = plan_for(record, "generated")  # what the campaign's write_finding asks for the route's source model
+    assert plan.files == ("model.py", "weights.npz", "export_input.npz")
+    text = render(plan, title="t", what="w", input_names=["x"], output_names=["y"], rule="",
+                  signature=[("x", [1, 5, 3], "float32")])
+    compile(text, "repro.py", "exec")
+    assert {"TfliteFromTorch": "litert_torch.convert(module, example)",
+            "TfFromTorch": "nobuco.pytorch_to_keras("}[converter] in text

@@ -184,15 +184,15 @@ def write_finding(folder: Path, failed: FailedHop, description: Any, *, torch_so
     # The minimal model's ONNX: what the failing hop read, or for an exporter what it wrote (when it wrote any).
     if failed.consumed_format == "onnx":
         copy_artifact(failed.consumed, folder / "model.onnx")
-    elif failed.produced.is_file():
+    elif failed.converter.target.name == "onnx" and failed.produced.is_file():  # not litert-torch's flatbuffer
         copy_artifact(failed.produced, folder / "model.onnx")
     if "model.keras" in plan.files:  # tf2onnx's and Keras's own export
         copy_artifact(failed.consumed, folder / "model.keras")
     elif plan.kind == "tf2onnx-saved-model":
         copy_artifact(failed.consumed, folder / "saved_model")
-    elif plan.kind.startswith("torch-"):
+    elif "export_input.npz" in plan.files:  # a torch module's converters: the example they are given
         save_named(folder / "export_input.npz", input_names, load_npz(str(failed.export_input)))
-        if plan.kind == "torch-generated":
+        if "model.py" in plan.files:
             if torch_source is None or failed.source_weights is None:
                 raise ValueError("a torch export repro needs the generated model's source and weights")
             write_portable(folder / "model.py", torch_source)

@@ -28,18 +28,17 @@ from harness.fuzz.validity import Ownership, artifact_problems, judge_finding
 from harness.oracle.compare import rule_source
 from harness.repro.inline import (
     KERAS_BODIES,
+    TORCH_BODIES,
     InlineRepro,
     render_keras_source,
     render_onnx_input,
-    render_torch_export,
+    render_torch_source,
 )
 
 REPRO_TIMEOUT = 600.0
 # A temporary or home folder a framework logs on stderr: nothing of this machine goes into a finding's files.
 MACHINE_PATH = re.compile(r"(?<![\w.])/(?:tmp|root|home|work)/[^\s\"'\\]*|~/\.cache/[^\s\"'\\]*")
 TITLE_LENGTH = 200
-# The stack whose interpreter runs an owner's repro, and the packages it imports.
-STACKS = ("current", "legacy", "onnx2tf")  # the stacks a finding's repro may name (finding.json is data)
 # What the repros that no converter record describes import: an exporter's (torch, onnx.reference) and a runtime's.
 OWNER_PACKAGES = {"onnxruntime": ("numpy", "onnx", "onnxruntime"), "torch": ("numpy", "torch", "onnx")}
 NOT_A_CONVERTER = ("onnxruntime", "onnx")  # runtimes: a finding of theirs is counted apart from the converters'
@@ -168,8 +167,9 @@ class ReproTarget:
 
 
 # The file-based templates (a converter record's repro_kinds) whose model a repro can build inline from its source,
-# and the inline template that does: torch.onnx.export's of the generated module, the Keras converters'.
-INLINE_FROM_SOURCE = {"torch-generated": "torch", "tf2onnx-keras": "tf2onnx-keras", "keras-export": "keras-export"}
+# and the inline template that does: the generated torch module's converters', the Keras converters'.
+INLINE_FROM_SOURCE = {"torch-generated": "torch", "litert-torch": "litert-torch", "nobuco": "nobuco",
+                      "tf2onnx-keras": "tf2onnx-keras", "keras-export": "keras-export"}
 
 
 def repro_target(verdict: Verdict, converter: Any, consumed: str = "") -> ReproTarget | None:
@@ -201,20 +201,26 @@ def write_repro(folder: Path, data: dict[str, Any], target: ReproTarget, repro: 
         build, weights, signature = keras_parts(folder)
         text = render_keras_source(repro, target.template, build=build, weights=weights, opset=target.opset,
                                    signature=signature, rule=rule)
-    elif target.template != "torch":
-        builder = in_stack("harness.repro.onnx_builder", str(folder / "model.onnx"))
-        text = render_onnx_input(repro, target.template, builder, rule, target.snippet)
-    else:
+    elif target.template in TORCH_BODIES:
         from harness.converters.onnx_from_torch import dynamic_axes_for
+        from harness.fuzz.findings import load_description
+        from harness.fuzz.grammar import model_spec
+        from harness.repro.templates import keras_signature
+        from harness.run.engine import io_for
 
         classes, module, state = torch_parts(folder)
         dynamo = "dynamo" in str(data["route"]).split(">")[1]
         opset = data.get("opset") if "@op" in str(data["route"]) else None
         io = {"inputs": [{"name": name, "shape": list(array.shape)} for name, array in
                          zip(repro.input_names, repro.inputs)], "outputs": list(repro.output_names)}
-        text = render_torch_export(repro, classes=classes, module=module, weights=state,
+        # The input signature as the harness gives a torch converter (nobuco's input_shapes): symbolic dims as None.
+        signature = keras_signature(io_for(model_spec(load_description(folder / "description.json"), "fuzz"), TORCH))
+        text = render_torch_source(repro, target.template, classes=classes, module=module, weights=state,
                                    export_inputs=load_npz(str(folder / "export_input.npz")), rule=rule,
-                                   dynamo=dynamo, opset=opset, dynamic_axes=dynamic_axes_for(io))
+                                   dynamo=dynamo, opset=opset, dynamic_axes=dynamic_axes_for(io), signature=signature)
+    else:
+        builder = in_stack("harness.repro.onnx_builder", str(folder / "model.onnx"))
+        text = render_onnx_input(repro, target.template, builder, rule, target.snippet)
     write_portable(folder / "repro.py", text)
 
 
@@ -238,6 +244,13 @@ def run_in_empty_folder(folder: Path, stack: str, *, with_files: bool = False) -
             "python": f"parity stacks {stack} --python", "self_contained": True, "from_empty_folder": True}
 
 
+def repro_stacks() -> set[str]:
+    """The stacks a finding's repro may name (finding.json is data): the converters' own."""
+    from harness.converters import default_converters
+
+    return {converter.stack for converter in default_converters()}
+
+
 def replay_repro(folder: Path) -> tuple[bool, str]:
     """Whether a committed finding still fails: its repro.py, run from an empty folder in its owner's stack, exits 1.
     Nothing else (not the machine's CPU, not another finding's signature) decides; (reproduces, what it printed)."""
@@ -245,7 +258,7 @@ def replay_repro(folder: Path) -> tuple[bool, str]:
     judged = as_dict(data.get("judged"))
     self_contained = bool(judged.get("self_contained"))
     stack = str(judged.get("stack") or data.get("stack")) if self_contained else str(data.get("stack"))
-    if stack not in STACKS:
+    if stack not in repro_stacks():
         raise ValueError(f"{folder.name}: no stack named {stack!r}")
     result = run_in_empty_folder(folder, stack, with_files=not self_contained)
     code = result["exit_code"]
@@ -316,9 +329,9 @@ def origin_text(data: dict[str, Any], verdict: Verdict, pins: dict[str, str], pa
     """Where the failing converter's input came from, in words (route hops' packages, hop 1 first)."""
     route = str(data["route"]).split(">")
     hop = int(data["hop_index"])
-    if hop == 1 and route[0] != "torch":
+    if hop == 1 and data["package"] != "torch":  # a converter of the source model other than torch's exporter
         return (f"{data['package']} {pins.get(str(data['package']), '?')} ({data['converter']}) converts a small "
-                f"{route[0].capitalize()} model, built in the script with its weights inline.")
+                f"{'Keras' if route[0] == 'keras' else route[0]} model, built in the script with its weights inline.")
     if hop == 1:
         return (f"`torch.onnx.export` ({'dynamo' if 'dynamo' in route[1] else 'TorchScript'} exporter, torch "
                 f"{pins.get('torch', '?')}) exports a small torch model, built in the script.")
@@ -359,7 +372,7 @@ def rejudge(folder: Path, *, run: bool = True) -> dict[str, Any]:
     # What the failing hop read, in its converter record's repro_kinds terms (as write_finding names it).
     consumed = "generated" if hop_index == 1 and route.source.name == TORCH.name else str(data["hop"]).split("->")[0]
     target = repro_target(verdict, route.hops[hop_index - 1].converter, consumed)
-    if target is not None and (target.template != "torch" or (folder / "weights.npz").is_file()):
+    if target is not None and (target.template not in TORCH_BODIES or (folder / "weights.npz").is_file()):
         stack, packages = target.stack, target.packages
         versions = json.loads((folder / "versions.json").read_text())["packages"]
         if stack != json.loads((folder / "versions.json").read_text())["stack"]:

@@ -12,6 +12,8 @@ import numpy as np
 from harness.repro.literals import arrays_source, named_arrays_source
 from harness.repro.templates import (
     KERAS_EXPORT,
+    LITERT_TORCH,
+    NOBUCO,
     ONNX2PYTORCH,
     ONNX_SNIPPET,
     ONNX_TF,
@@ -164,20 +166,28 @@ def render_onnx_input(repro: InlineRepro, kind: str, builder: str, rule: str, sn
             + MAIN.replace("{prepare}", SAVE_ONNX))
 
 
-def render_torch_export(repro: InlineRepro, *, classes: str, module: str, weights: Mapping[str, np.ndarray],
-                        export_inputs: Sequence[np.ndarray], rule: str, dynamo: bool, opset: int | None,
-                        dynamic_axes: Mapping[str, Mapping[int, str]]) -> str:
-    """A torch exporter's repro: `module` is the nn.Sequential expression (codegen.render), `classes` the source of
-    the helper classes it uses, `weights` its state dict."""
+# The converter bodies that start from the generated torch module (build_module(), the example in EXPORT_INPUTS):
+# torch.onnx.export's, litert-torch's, nobuco's.
+TORCH_BODIES = {"torch": TORCH_EXPORT, "litert-torch": LITERT_TORCH, "nobuco": NOBUCO}
+
+
+def render_torch_source(repro: InlineRepro, kind: str, *, classes: str, module: str,
+                        weights: Mapping[str, np.ndarray], export_inputs: Sequence[np.ndarray], rule: str,
+                        **fields: object) -> str:
+    """A repro whose converter takes the generated torch module: `kind` a key of TORCH_BODIES, `module` the
+    nn.Sequential expression (codegen.render), `classes` the source of the helper classes it uses, `weights` its
+    state dict, `fields` the template's own values (a body takes those it names)."""
     build = (f"    model = {module}\n    model.load_state_dict({{name: torch.from_numpy(value) "
              f"for name, value in WEIGHTS.items()}})\n    return model")
-    body = TORCH_EXPORT.format(dynamo=dynamo, opset=opset, dynamic_axes=dict(dynamic_axes), build=build)
+    body = TORCH_BODIES[kind].format(build=build, **fields)
+    if 'load_arrays("export_input.npz")' not in body:
+        raise ValueError(f"the {kind} template no longer reads its example from export_input.npz")
     body = body.replace('load_arrays("export_input.npz")', "EXPORT_INPUTS")
     torch_data = (f"\n\n{classes}WEIGHTS = {named_arrays_source(weights)}\n\n"
-                  f"# The example the exporter traces (EXPECTED is the module's output on INPUTS).\n"
+                  f"# The example the converter is given (EXPECTED is the module's output on INPUTS).\n"
                   f"EXPORT_INPUTS = {arrays_source(export_inputs)}\n")
     return (header(repro, "import torch\nfrom torch import nn\n") + data(repro, "").rstrip() + "\n" + torch_data
-            + body + RUN_ONNX + shared_rules(rule) + MAIN.replace("{prepare}", "pass"))
+            + body + (RUN_ONNX if "run_onnx(" in body else "") + shared_rules(rule) + MAIN.replace("{prepare}", "pass"))
 
 
 # The converter bodies that read a Keras model: the file-based templates' own, given the model built inline.
