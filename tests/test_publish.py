@@ -312,3 +312,31 @@ def test_coverage_of_a_run_without_node_cases_does_not_say_they_ran(rows: list[d
     text = coverage_markdown(zoo_only, {}, "parity check model.onnx")
     assert "went through each hop" not in text and "No ONNX backend node test case ran in this run" in text
     assert "went through each hop" in coverage_markdown(to_frame(rows), {}, "parity publish")
+
+
+def test_a_cell_exported_at_two_default_opsets_that_deploys_and_fails_on_the_way_back_gets_advice(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras's own export writes opset 15 and torch's 17, so the cell has no one opset; it deploys (keras to
+    torch) and fails at onnx->tf. With an opset to try from a declared table, the advice once raised on the empty
+    list of deployed opsets and lost COMPATIBILITY.md at the end of a 23-minute published run."""
+    import pandas as pd
+
+    from harness.reporting import publish
+
+    route = "keras>onnx@keras-export>torch>onnx>tf"
+    hops = ["keras->onnx", "onnx->torch", "torch->onnx", "onnx->tf"]
+    rows = [{"model": "potato_leaf_cnn", "route": route, "hop_index": index, "hop": hop, "opset": opset,
+             "status": status, "raw_status": status, "error": error}
+            for index, (hop, opset, status, error) in enumerate(
+                zip(hops, [15, None, 17, None], ["pass", "pass", "pass", "convert_error"],
+                    ["", "", "", "ValueError: a transpose it could not name"]), 1)]
+    monkeypatch.setattr(publish, "opsets_to_try", lambda zoo, declared: {
+        ("potato_leaf_cnn", route): ["onnx-tf declares no Squeeze at opset 17: try opset 12 (--opsets 12)"]})
+
+    table = publish.opset_advice(pd.DataFrame(rows), {})
+
+    advice = table.set_index("route").loc[route].to_dict()
+    assert advice["passes end to end at"] == "none"
+    assert advice["deploys at"] == "default (15/17) (keras>onnx@keras-export>torch)"
+    assert advice["what to do"].startswith("to deploy (keras>onnx@keras-export>torch): any tested opset works; the way back "
+                                       "fails at onnx->tf; onnx-tf declares no Squeeze")
