@@ -388,3 +388,31 @@ def test_a_torch_direct_converters_record_names_a_template_a_campaign_finding_ca
     compile(text, "repro.py", "exec")
     assert {"TfliteFromTorch": "litert_torch.convert(module, example)",
             "TfFromTorch": "nobuco.pytorch_to_keras("}[converter] in text
+
+
+def accepted_finding(hop: str, references: dict[str, str]) -> dict[str, object]:
+    """finding.json of a finding that meets every rule but perhaps the references'."""
+    return {"hop": hop, "judged": {"owner": "tf2onnx", "kind": "wrong numbers", "self_contained": True,
+                                   "references": references, "repro": {"exit_code": 1, "reproduces": True}},
+            "upstream": {"status": "searched: 'tf2onnx ...', no match"}}
+
+
+def test_an_exporters_model_both_runtimes_find_wrong_alike_confirms_the_finding() -> None:
+    """For a hop that writes ONNX, the runtimes run what the converter wrote, so neither can agree with the source
+    while the bug is there: their agreeing that the written model is wrong (and the repro checking the source
+    computes the expected outputs) is the evidence. A runtime that agrees makes it that runtime's finding."""
+    from harness.fuzz.findings import meets_every_rule
+
+    wrong_alike = {"onnxruntime": "output 0: shape [1, 3, 3], the source's [1, 3, 1]",
+                   "onnx.reference": "output 0: shape [1, 3, 3], the source's [1, 3, 1]"}
+    assert meets_every_rule(accepted_finding("keras->onnx", wrong_alike))
+    assert meets_every_rule(accepted_finding("torch->onnx", {"onnxruntime": "fails: InvalidGraph: no PyFunc",
+                                                             "onnx.reference": "fails: NotImplementedError: PyFunc"}))
+    # Not asked, or asked of only one runtime: nothing confirms it.
+    assert not meets_every_rule(accepted_finding("keras->onnx", {"onnxruntime": "not run: no stack",
+                                                                 "onnx.reference": "not run: no stack"}))
+    assert not meets_every_rule(accepted_finding("keras->onnx", {"onnxruntime": "output 0: max abs err 0.3"}))
+    # A hop that reads ONNX: the runtimes run its input, and one of them must give the source's outputs.
+    assert not meets_every_rule(accepted_finding("onnx->torch", wrong_alike))
+    assert meets_every_rule(accepted_finding("onnx->torch", {"onnxruntime": "agrees",
+                                                             "onnx.reference": "fails: Concat axis"}))
