@@ -221,3 +221,198 @@ def test_an_issue_title_quotes_what_the_repro_printed_and_is_never_cut_mid_word(
                         "1.17.0", "Pad", long_error)
     assert len(crash) <= 200 and crash.endswith(" …") and crash.removesuffix(" …").split(" ")[-1].startswith("word")
     assert all(word.startswith("word") for word in crash.split("ValueError: ")[1].removesuffix(" …").split(" "))
+
+
+# -- inline repros of a converter reading a Keras model (tf2onnx's from_keras, Keras's own export) ---------------
+# The Keras twin of a generated model, saved as the campaign saves a Keras route's source, with an input and the
+# model's own outputs on it (what a finding folder keeps).
+KERAS_FOLDER = '''
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from harness.fuzz.grammar import ModelDescription, build_keras, build_torch, transfer_weights
+
+folder = Path(sys.argv[1])
+description = ModelDescription.from_json(json.loads((folder / "description.json").read_text()))
+model = build_keras(description)
+state = {name: tensor.detach().numpy() for name, tensor in build_torch(description).state_dict().items()}
+transfer_weights(description, state, model)
+model.save(folder / "model.keras")
+x = np.random.default_rng(0).standard_normal((1, *model.input_shape[1:])).astype(np.float32)
+np.savez(folder / "input.npz", x=x)
+np.savez(folder / "expected.npz", y=np.asarray(model(x, training=False)))
+'''
+
+# A depthwise Conv1D (groups == channels): tf2onnx 1.17.0 leaves it a StatefulPartitionedCall, which no ONNX
+# runtime knows (the committed finding ...-27880b). groups=1 is the same layer without the trigger.
+def conv1d_description(groups: int) -> dict[str, object]:
+    attrs = {"out": 5, "kernel": 1, "stride": 1, "padding": 0, "dilation": 1, "groups": groups, "bias": True,
+             "padding_mode": "zeros"}
+    return {"format": "parity-fuzz-model", "version": 1, "input_shape": [1, 5, 3], "input_dtype": "float32",
+            "vocab": None, "seed": 3, "layers": [{"kind": "conv1d", "attrs": attrs}]}
+
+
+KERAS_ROUTES = {"OnnxFromKeras": ("keras>onnx>torch>onnx>tf", "tf2onnx"),
+                "OnnxFromKerasViaExport": ("keras>onnx@keras-export>torch>onnx>tf", "keras")}
+
+
+def keras_finding(tmp_path: Path, converter: str, groups: int) -> Path:
+    route, package = KERAS_ROUTES[converter]
+    folder = tmp_path / f"{package}-keras-conv1d-groups-{groups}"
+    folder.mkdir()
+    (folder / "description.json").write_text(json.dumps(conv1d_description(groups)))
+    python = get_stack("current").ensure()
+    subprocess.run([str(python), "-c", KERAS_FOLDER, str(folder)], check=True, env=worker_environment())
+    error = "InvalidOnnxModel: the converter wrote an invalid model: No Op registered for StatefulPartitionedCall"
+    signature = {"hop": "keras->onnx", "converter": converter, "package": package, "status": "convert_error",
+                 "detail": error}
+    record = {"signature": signature, "route": route, "hop_index": 1, "status": "convert_error", "package": package,
+              "converter": converter, "hop": "keras->onnx", "error": error, "stack": "current", "opset": 17,
+              "repro": {"exit_code": None}}
+    (folder / "finding.json").write_text(json.dumps(record))
+    (folder / "versions.json").write_text(json.dumps({"stack": "current", "converter": converter,
+                                                      "packages": {"python": "3"}}))
+    return folder
+
+
+def reads_no_file(text: str) -> bool:
+    return not any(call in text for call in ("np.load(", "load_arrays(", "load_model(", "open(", ".read_text(",
+                                             ".read_bytes(", "model.keras"))
+
+
+@pytest.mark.stacks
+@pytest.mark.parametrize("converter", sorted(KERAS_ROUTES))
+def test_a_keras_source_finding_gets_an_inline_repro_that_fails_until_the_converter_is_fixed(
+        tmp_path: Path, converter: str) -> None:
+    from harness.fuzz.rejudge import rejudge
+
+    failing = keras_finding(tmp_path, converter, groups=5)
+    judged = rejudge(failing)
+    text = (failing / "repro.py").read_text()
+    assert judged["self_contained"] and reads_no_file(text), judged
+    assert "keras.layers.Conv1D(5, 1, groups=5" in text and "WEIGHTS = {" in text
+    # rejudge ran it alone in an empty folder with the stack's interpreter.
+    assert judged["repro"]["exit_code"] == 1 and judged["repro"]["reproduces"], judged["repro"]
+    assert "StatefulPartitionedCall" in judged["repro"]["output"], judged["repro"]
+    assert "the Keras model's own y: max abs err 0" in judged["repro"]["output"], judged["repro"]
+
+    # The same layer without the trigger converts: the same template's script exits 0.
+    passing = keras_finding(tmp_path, converter, groups=1)
+    judged = rejudge(passing)
+    assert judged["self_contained"] and reads_no_file((passing / "repro.py").read_text()), judged
+    assert judged["repro"]["exit_code"] == 0 and "outputs match" in judged["repro"]["output"], judged["repro"]
+
+
+# -- inline repros of a converter taking the generated torch module with no ONNX on the way ----------------------
+# The generated module's weights, its example and its outputs on it, as a finding folder keeps them; argv[2] is a
+# planted fault: added to the expected outputs, it makes any faithful conversion "wrong".
+TORCH_FOLDER = '''
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from harness.fuzz.grammar import ModelDescription, build_torch
+
+folder, planted = Path(sys.argv[1]), float(sys.argv[2])
+description = ModelDescription.from_json(json.loads((folder / "description.json").read_text()))
+module = build_torch(description)
+np.savez(folder / "weights.npz", **{name: value.detach().numpy() for name, value in module.state_dict().items()})
+x = np.random.default_rng(0).standard_normal(description.input_shape).astype(np.float32)
+for name in ("input.npz", "export_input.npz"):
+    np.savez(folder / name, x=x)
+with torch.no_grad():
+    np.savez(folder / "expected.npz", y=module(torch.from_numpy(x)).numpy() + np.float32(planted))
+'''
+
+TORCH_DIRECT = {"TfliteFromTorch": ("torch>tflite@litert-torch", "torch->tflite", "litert-torch"),
+                "TfFromTorch": ("torch>tf@nobuco>onnx>torch", "torch->tf", "nobuco")}
+
+
+def torch_direct_finding(tmp_path: Path, converter: str, planted: float) -> Path:
+    route, hop, package = TORCH_DIRECT[converter]
+    folder = tmp_path / f"{package}-mismatch-planted-{planted}"
+    folder.mkdir()
+    (folder / "description.json").write_text(json.dumps(conv1d_description(1)))
+    python = get_stack("current").ensure()
+    subprocess.run([str(python), "-c", TORCH_FOLDER, str(folder), str(planted)], check=True,
+                   env=worker_environment())
+    signature = {"hop": hop, "converter": converter, "package": package, "status": "mismatch",
+                 "detail": "values diverge (not localized)"}
+    record = {"signature": signature, "route": route, "hop_index": 1, "status": "mismatch", "package": package,
+              "converter": converter, "hop": hop, "error": "", "stack": package, "opset": None,
+              "repro": {"exit_code": None}}
+    (folder / "finding.json").write_text(json.dumps(record))
+    (folder / "versions.json").write_text(json.dumps({"stack": package, "converter": converter,
+                                                      "packages": {"python": "3"}}))
+    return folder
+
+
+@pytest.mark.stacks
+@pytest.mark.parametrize("converter", sorted(TORCH_DIRECT))
+def test_a_torch_direct_converters_finding_gets_an_inline_repro_run_in_its_own_stack(
+        tmp_path: Path, converter: str) -> None:
+    from harness.fuzz.rejudge import rejudge
+
+    stack = TORCH_DIRECT[converter][2]
+    if not get_stack(stack).is_provisioned():
+        pytest.skip(f"stack {stack} not provisioned (parity stacks {stack})")
+    wrong = torch_direct_finding(tmp_path, converter, planted=0.5)
+    judged = rejudge(wrong)
+    text = (wrong / "repro.py").read_text()
+    assert judged["self_contained"] and judged["stack"] == stack and reads_no_file(text), judged
+    assert "WEIGHTS = {" in text and "EXPORT_INPUTS = [" in text and "run_onnx" not in text
+    assert judged["repro"]["exit_code"] == 1 and judged["repro"]["reproduces"], judged["repro"]
+    assert "FAILED: outputs beyond tolerance" in judged["repro"]["output"], judged["repro"]
+
+    right = torch_direct_finding(tmp_path, converter, planted=0.0)
+    judged = rejudge(right)
+    assert judged["repro"]["exit_code"] == 0 and "outputs match" in judged["repro"]["output"], judged["repro"]
+
+
+@pytest.mark.parametrize("converter", sorted(TORCH_DIRECT))
+def test_a_torch_direct_converters_record_names_a_template_a_campaign_finding_can_write(converter: str) -> None:
+    from harness.converters import default_converters
+    from harness.repro.templates import plan_for, render
+
+    (record,) = [candidate for candidate in default_converters() if candidate.name == converter]
+    plan = plan_for(record, "generated")  # what the campaign's write_finding asks for the route's source model
+    assert plan.files == ("model.py", "weights.npz", "export_input.npz")
+    text = render(plan, title="t", what="w", input_names=["x"], output_names=["y"], rule="",
+                  signature=[("x", [1, 5, 3], "float32")])
+    compile(text, "repro.py", "exec")
+    assert {"TfliteFromTorch": "litert_torch.convert(module, example)",
+            "TfFromTorch": "nobuco.pytorch_to_keras("}[converter] in text
+
+
+def accepted_finding(hop: str, references: dict[str, str]) -> dict[str, object]:
+    """finding.json of a finding that meets every rule but perhaps the references'."""
+    return {"hop": hop, "judged": {"owner": "tf2onnx", "kind": "wrong numbers", "self_contained": True,
+                                   "references": references, "repro": {"exit_code": 1, "reproduces": True}},
+            "upstream": {"status": "searched: 'tf2onnx ...', no match"}}
+
+
+def test_an_exporters_model_both_runtimes_find_wrong_alike_confirms_the_finding() -> None:
+    """For a hop that writes ONNX, the runtimes run what the converter wrote, so neither can agree with the source
+    while the bug is there: their agreeing that the written model is wrong (and the repro checking the source
+    computes the expected outputs) is the evidence. A runtime that agrees makes it that runtime's finding."""
+    from harness.fuzz.findings import meets_every_rule
+
+    wrong_alike = {"onnxruntime": "output 0: shape [1, 3, 3], the source's [1, 3, 1]",
+                   "onnx.reference": "output 0: shape [1, 3, 3], the source's [1, 3, 1]"}
+    assert meets_every_rule(accepted_finding("keras->onnx", wrong_alike))
+    assert meets_every_rule(accepted_finding("torch->onnx", {"onnxruntime": "fails: InvalidGraph: no PyFunc",
+                                                             "onnx.reference": "fails: NotImplementedError: PyFunc"}))
+    # Not asked, or asked of only one runtime: nothing confirms it.
+    assert not meets_every_rule(accepted_finding("keras->onnx", {"onnxruntime": "not run: no stack",
+                                                                 "onnx.reference": "not run: no stack"}))
+    assert not meets_every_rule(accepted_finding("keras->onnx", {"onnxruntime": "output 0: max abs err 0.3"}))
+    # A hop that reads ONNX: the runtimes run its input, and one of them must give the source's outputs.
+    assert not meets_every_rule(accepted_finding("onnx->torch", wrong_alike))
+    assert meets_every_rule(accepted_finding("onnx->torch", {"onnxruntime": "agrees",
+                                                             "onnx.reference": "fails: Concat axis"}))

@@ -338,5 +338,5 @@ def test_a_cell_exported_at_two_default_opsets_that_deploys_and_fails_on_the_way
     advice = table.set_index("route").loc[route].to_dict()
     assert advice["passes end to end at"] == "none"
     assert advice["deploys at"] == "default (15/17) (keras>onnx@keras-export>torch)"
-    assert advice["what to do"].startswith("to deploy (keras>onnx@keras-export>torch): any tested opset works; the way back "
-                                       "fails at onnx->tf; onnx-tf declares no Squeeze")
+    assert advice["what to do"].startswith("to deploy (keras>onnx@keras-export>torch): any tested opset works; "
+                                           "the way back fails at onnx->tf; onnx-tf declares no Squeeze")

@@ -6,7 +6,7 @@ import copy
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from harness.converters.base import Converter
 from harness.formats import KERAS, ONNX, SAVED_MODEL
@@ -40,7 +40,7 @@ class Tf2onnxExporter(Converter):
     framework = "tf"
     package = "tf2onnx"
     takes_opset = True
-    repro_packages = ("numpy", "tensorflow", "tf2onnx", "onnx")
+    repro_packages: ClassVar[tuple[str, ...]] = ("numpy", "tensorflow", "tf2onnx", "onnx")
 
     def default_opset(self) -> int | None:
         return OPSET
@@ -49,6 +49,7 @@ class Tf2onnxExporter(Converter):
 class OnnxFromKeras(Tf2onnxExporter):
     source = KERAS
     bare_call = "keras_to_onnx"
+    repro_packages = ("numpy", "tensorflow", "keras", "tf2onnx", "onnx")  # its repro builds the Keras model
     repro_kinds = {"keras": "tf2onnx-keras"}  # noqa: RUF012 (a record's table, never mutated)
     source_probes = True
 

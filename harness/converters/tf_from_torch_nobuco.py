@@ -39,8 +39,8 @@ class TfFromTorch(Converter):
     framework = "torch+tf"  # it runs the torch module and builds the Keras model in one process, by design
     package = "nobuco"
     label = "nobuco"
-    # No standalone repro yet: the finding templates start from ONNX, Keras or torch.onnx.export.
     repro_packages = ("numpy", "torch", "nobuco", "tensorflow")
+    repro_kinds = {"generated": "nobuco"}  # noqa: RUF012 (a record's table, never mutated)
     # Its routes go back through tf2onnx; sweeping tf2onnx's opset there would multiply them for the way back only.
     source_only = True  # a user's own module, not onnx2pytorch's (Converter.source_only)
     opset_sweep = False

@@ -28,8 +28,8 @@ class TfliteFromTorch(Converter):
     package = "litert-torch"
     extra_packages = ("ai-edge-litert",)  # the interpreter its flatbuffer runs in
     label = "litert-torch"
-    # No standalone repro yet: the finding templates start from ONNX, Keras or torch.onnx.export.
     repro_packages = ("numpy", "torch", "litert-torch", "ai-edge-litert")
+    repro_kinds = {"generated": "litert-torch"}  # noqa: RUF012 (a record's table, never mutated)
     opset_sweep = False  # no ONNX on its way: the sweep has nothing to vary
     source_only = True  # a user's own module, not onnx2pytorch's (Converter.source_only)
     static_shapes = "litert-torch converts static shapes only: google-ai-edge/litert-torch #870"

@@ -239,11 +239,31 @@ def render_statements(statements: Sequence[Statement], x: str = "x", depth: int 
     return lines
 
 
+def keras_build_source(statements: Sequence[Statement], input_shape: Sequence[int], input_dtype: str,
+                       weights: str) -> str:
+    """`def build_model()`: the Keras model with the weights the expression `weights` gives (a dict of arrays by
+    "<layer name>/<index>", in the order of layer.get_weights()). The file-based script and the inline repro both
+    build the model with it, so they build the same one."""
+    body = "".join(f"    {line}\n" for line in render_statements(statements))
+    return f'''def build_model() -> keras.Model:
+    inputs = keras.Input(shape={tuple(input_shape)!r}, dtype={input_dtype!r}, name="x")
+    x = inputs
+{body}    model = keras.Model(inputs, x, name="fuzzed")
+    weights = {weights}
+    for layer in model.layers:
+        count = sum(1 for key in weights if key.startswith(layer.name + "/"))
+        if count:
+            layer.set_weights([weights[f"{{layer.name}}/{{index}}"] for index in range(count)])
+    return model
+'''
+
+
 def keras_script(statements: Sequence[Statement], input_shape: Sequence[int], input_dtype: str, summary: str,
                  weights_file: str) -> str:
     """A standalone script (keras, tensorflow and numpy only) whose build_model() returns the Keras model with
     the weights saved in `weights_file` (keys "<layer name>/<index>", in the order of layer.get_weights())."""
-    body = "".join(f"    {line}\n" for line in render_statements(statements))
+    build = keras_build_source(statements, input_shape, input_dtype,
+                               f"dict(np.load(Path(__file__).with_name({weights_file!r})))")
     return f'''"""Rebuilds the Keras model {summary} with its weights from {weights_file}."""
 
 from pathlib import Path
@@ -252,14 +272,4 @@ import keras
 import numpy as np
 
 
-def build_model() -> keras.Model:
-    inputs = keras.Input(shape={tuple(input_shape)!r}, dtype={input_dtype!r}, name="x")
-    x = inputs
-{body}    model = keras.Model(inputs, x, name="fuzzed")
-    weights = np.load(Path(__file__).with_name({weights_file!r}))
-    for layer in model.layers:
-        count = sum(1 for key in weights.files if key.startswith(layer.name + "/"))
-        if count:
-            layer.set_weights([weights[f"{{layer.name}}/{{index}}"] for index in range(count)])
-    return model
-'''
+{build}'''

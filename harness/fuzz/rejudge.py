@@ -21,18 +21,24 @@ import numpy as np
 
 from harness.execution.stacks import get_stack, portable
 from harness.execution.worker import load_npz
+from harness.formats import TORCH
 from harness.fuzz.findings import FINDING, as_dict, finding_kind, read_finding, repro_environment, write_portable
 from harness.fuzz.references import second_references
 from harness.fuzz.validity import Ownership, artifact_problems, judge_finding
 from harness.oracle.compare import rule_source
-from harness.repro.inline import InlineRepro, render_onnx_input, render_torch_export
+from harness.repro.inline import (
+    KERAS_BODIES,
+    TORCH_BODIES,
+    InlineRepro,
+    render_keras_source,
+    render_onnx_input,
+    render_torch_source,
+)
 
 REPRO_TIMEOUT = 600.0
 # A temporary or home folder a framework logs on stderr: nothing of this machine goes into a finding's files.
 MACHINE_PATH = re.compile(r"(?<![\w.])/(?:tmp|root|home|work)/[^\s\"'\\]*|~/\.cache/[^\s\"'\\]*")
 TITLE_LENGTH = 200
-# The stack whose interpreter runs an owner's repro, and the packages it imports.
-STACKS = ("current", "legacy", "onnx2tf")  # the stacks a finding's repro may name (finding.json is data)
 # What the repros that no converter record describes import: an exporter's (torch, onnx.reference) and a runtime's.
 OWNER_PACKAGES = {"onnxruntime": ("numpy", "onnx", "onnxruntime"), "torch": ("numpy", "torch", "onnx")}
 NOT_A_CONVERTER = ("onnxruntime", "onnx")  # runtimes: a finding of theirs is counted apart from the converters'
@@ -44,7 +50,9 @@ class Verdict:
     kind: str
     reason: str
     references: dict[str, str]
-    repro_kind: str  # how repro.py is written: "onnx-tf", "onnx2pytorch", "onnxruntime", "torch", or "" (kept)
+    # How repro.py is written: "onnxruntime", the format the failing hop read ("onnx", "torch", "keras": its
+    # converter record's template for it), or "" (kept).
+    repro_kind: str
 
 
 def agreeing(references: dict[str, str]) -> list[str]:
@@ -59,7 +67,8 @@ def decide(data: dict[str, Any], ownership: Ownership, references: dict[str, str
     in the ONNX model a converter wrote (None when it wrote none or the hop reads ONNX)."""
     status, package = str(data["status"]), str(data["package"])
     old_kind = finding_kind(status, str(data.get("error") or ""), str(data["signature"].get("detail") or ""))
-    consumes_onnx = str(data["hop"]).startswith("onnx->")
+    source = str(data["hop"]).split("->")[0]
+    consumes_onnx = source == "onnx"
     if ownership.kind:
         return Verdict(ownership.owner, ownership.kind, ownership.reason, references, "")
     if consumes_onnx and references and not agreeing(references):
@@ -71,7 +80,7 @@ def decide(data: dict[str, Any], ownership: Ownership, references: dict[str, str
     if not consumes_onnx and written_problems and status in ("run_error", "mismatch"):
         # A model that fails the strict checks is its writer's fault, whatever a lenient runtime makes of it.
         return Verdict(package, "invalid model written", f"the ONNX model {package} wrote fails the strict checks: "
-                       + "; ".join(written_problems), references, "torch" if package == "torch" else "")
+                       + "; ".join(written_problems), references, source)
     if not consumes_onnx and references:
         confirmed = agreeing(references)
         if status in ("run_error", "mismatch") and len(confirmed) == 1:
@@ -84,10 +93,9 @@ def decide(data: dict[str, Any], ownership: Ownership, references: dict[str, str
         if status == "mismatch" and len(confirmed) == 2:
             return Verdict(package, "not reproduced", "both runtimes compute the source's outputs from what "
                            f"{package} wrote (the campaign's mismatch was float32 rounding)", references, "")
-    # A converter reading ONNX gets its record's template (onnx-tf, onnx2pytorch, or its snippet: onnx2tf, onnxslim);
-    # a torch exporter the torch template. Others (tf2onnx reading a SavedModel or a Keras model) keep theirs.
-    repro_kind = "onnx" if consumes_onnx else "torch" if package == "torch" else ""
-    return Verdict(package, old_kind, ownership.reason, references, repro_kind)
+    # The failing hop's converter record names the template for what it read (repro_target): an ONNX input's
+    # (onnx-tf, onnx2pytorch, or its snippet: onnx2tf, onnxslim), a torch or a Keras source's.
+    return Verdict(package, old_kind, ownership.reason, references, source)
 
 
 # -- repro.py ----------------------------------------------------------------------------------------------------
@@ -124,46 +132,95 @@ def torch_parts(folder: Path) -> tuple[str, str, dict[str, np.ndarray]]:
     return classes, render(call, 1), state
 
 
+def keras_parts(folder: Path) -> tuple[str, dict[str, np.ndarray], list[tuple[str, list[int | None], str]]]:
+    """The finding's Keras model as code (`def build_model()` reading WEIGHTS), its weights (read in the current
+    stack: harness.repro.keras_weights) and the input signature the harness gives its converter."""
+    from harness.formats import KERAS
+    from harness.fuzz.codegen import keras_build_source
+    from harness.fuzz.findings import load_description
+    from harness.fuzz.grammar import keras_program, model_spec
+    from harness.repro.templates import keras_signature
+    from harness.run.engine import io_for
+
+    description = load_description(folder / "description.json")
+    program = keras_program(description)
+    if program is None:
+        raise ValueError(f"{folder.name}: {description.summary()} has no Keras twin")
+    build = keras_build_source(program.statements, program.input_shape[1:], description.input_dtype, "WEIGHTS")
+    with tempfile.TemporaryDirectory(prefix="keras-weights-") as scratch:
+        path = Path(scratch) / "weights.npz"
+        in_stack("harness.repro.keras_weights", str(folder), str(path))
+        with np.load(path, allow_pickle=False) as saved:
+            weights = {name: saved[name] for name in saved.files}
+    return build, weights, keras_signature(io_for(model_spec(description, "fuzz"), KERAS))
+
+
 @dataclass(frozen=True)
 class ReproTarget:
     """Which template an inline repro uses, in which stack it runs, what it imports."""
 
-    template: str  # "onnx-tf", "onnx2pytorch", "onnx-snippet", "onnxruntime", "torch"
+    template: str  # "onnx-tf", "onnx2pytorch", "onnx-snippet", "onnxruntime", "torch", or a Keras source's
     stack: str
     packages: tuple[str, ...]
     snippet: str = ""
+    opset: int | None = None  # what the converter asks its exporter for (None: the exporter's default)
 
 
-def repro_target(verdict: Verdict, converter: Any) -> ReproTarget | None:
-    """The inline repro of a verdict, from the failing hop's converter record; None when there is none."""
+# The file-based templates (a converter record's repro_kinds) whose model a repro can build inline from its source,
+# and the inline template that does: the generated torch module's converters', the Keras converters'.
+INLINE_FROM_SOURCE = {"torch-generated": "torch", "litert-torch": "litert-torch", "nobuco": "nobuco",
+                      "tf2onnx-keras": "tf2onnx-keras", "keras-export": "keras-export"}
+
+
+def repro_target(verdict: Verdict, converter: Any, consumed: str = "") -> ReproTarget | None:
+    """The inline repro of a verdict, from the failing hop's converter record; None when there is none.
+    `consumed`: the format of what the hop read as the record's repro_kinds name it ("generated" for a route's
+    torch source model; the hop's source format when not given)."""
     from harness.repro.templates import plan_for
 
     if verdict.repro_kind == "onnxruntime":
         return ReproTarget("onnxruntime", "current", OWNER_PACKAGES["onnxruntime"])
-    if verdict.repro_kind == "torch":
-        return ReproTarget("torch", converter.stack, OWNER_PACKAGES["torch"])
+    if not verdict.repro_kind:
+        return None
+    try:
+        plan = plan_for(converter, consumed or verdict.repro_kind)
+    except ValueError:
+        return None  # the record names no template for this input
     if verdict.repro_kind == "onnx":
-        plan = plan_for(converter, "onnx")
         return ReproTarget(plan.kind, converter.stack, tuple(plan.packages), plan.snippet)
-    return None
+    template = INLINE_FROM_SOURCE.get(plan.kind)
+    if template is None:
+        return None
+    packages = OWNER_PACKAGES["torch"] if template == "torch" else tuple(plan.packages)
+    return ReproTarget(template, converter.stack, packages, opset=converter.target_opset)
 
 
 def write_repro(folder: Path, data: dict[str, Any], target: ReproTarget, repro: InlineRepro) -> None:
     rule = rule_source()
-    if target.template != "torch":
-        builder = in_stack("harness.repro.onnx_builder", str(folder / "model.onnx"))
-        text = render_onnx_input(repro, target.template, builder, rule, target.snippet)
-    else:
+    if target.template in KERAS_BODIES:
+        build, weights, signature = keras_parts(folder)
+        text = render_keras_source(repro, target.template, build=build, weights=weights, opset=target.opset,
+                                   signature=signature, rule=rule)
+    elif target.template in TORCH_BODIES:
         from harness.converters.onnx_from_torch import dynamic_axes_for
+        from harness.fuzz.findings import load_description
+        from harness.fuzz.grammar import model_spec
+        from harness.repro.templates import keras_signature
+        from harness.run.engine import io_for
 
         classes, module, state = torch_parts(folder)
         dynamo = "dynamo" in str(data["route"]).split(">")[1]
         opset = data.get("opset") if "@op" in str(data["route"]) else None
         io = {"inputs": [{"name": name, "shape": list(array.shape)} for name, array in
                          zip(repro.input_names, repro.inputs)], "outputs": list(repro.output_names)}
-        text = render_torch_export(repro, classes=classes, module=module, weights=state,
+        # The input signature as the harness gives a torch converter (nobuco's input_shapes): symbolic dims as None.
+        signature = keras_signature(io_for(model_spec(load_description(folder / "description.json"), "fuzz"), TORCH))
+        text = render_torch_source(repro, target.template, classes=classes, module=module, weights=state,
                                    export_inputs=load_npz(str(folder / "export_input.npz")), rule=rule,
-                                   dynamo=dynamo, opset=opset, dynamic_axes=dynamic_axes_for(io))
+                                   dynamo=dynamo, opset=opset, dynamic_axes=dynamic_axes_for(io), signature=signature)
+    else:
+        builder = in_stack("harness.repro.onnx_builder", str(folder / "model.onnx"))
+        text = render_onnx_input(repro, target.template, builder, rule, target.snippet)
     write_portable(folder / "repro.py", text)
 
 
@@ -187,6 +244,13 @@ def run_in_empty_folder(folder: Path, stack: str, *, with_files: bool = False) -
             "python": f"parity stacks {stack} --python", "self_contained": True, "from_empty_folder": True}
 
 
+def repro_stacks() -> set[str]:
+    """The stacks a finding's repro may name (finding.json is data): the converters' own."""
+    from harness.converters import default_converters
+
+    return {converter.stack for converter in default_converters()}
+
+
 def replay_repro(folder: Path) -> tuple[bool, str]:
     """Whether a committed finding still fails: its repro.py, run from an empty folder in its owner's stack, exits 1.
     Nothing else (not the machine's CPU, not another finding's signature) decides; (reproduces, what it printed)."""
@@ -194,7 +258,7 @@ def replay_repro(folder: Path) -> tuple[bool, str]:
     judged = as_dict(data.get("judged"))
     self_contained = bool(judged.get("self_contained"))
     stack = str(judged.get("stack") or data.get("stack")) if self_contained else str(data.get("stack"))
-    if stack not in STACKS:
+    if stack not in repro_stacks():
         raise ValueError(f"{folder.name}: no stack named {stack!r}")
     result = run_in_empty_folder(folder, stack, with_files=not self_contained)
     code = result["exit_code"]
@@ -265,6 +329,9 @@ def origin_text(data: dict[str, Any], verdict: Verdict, pins: dict[str, str], pa
     """Where the failing converter's input came from, in words (route hops' packages, hop 1 first)."""
     route = str(data["route"]).split(">")
     hop = int(data["hop_index"])
+    if hop == 1 and data["package"] != "torch":  # a converter of the source model other than torch's exporter
+        return (f"{data['package']} {pins.get(str(data['package']), '?')} ({data['converter']}) converts a small "
+                f"{'Keras' if route[0] == 'keras' else route[0]} model, built in the script with its weights inline.")
     if hop == 1:
         return (f"`torch.onnx.export` ({'dynamo' if 'dynamo' in route[1] else 'TorchScript'} exporter, torch "
                 f"{pins.get('torch', '?')}) exports a small torch model, built in the script.")
@@ -302,8 +369,10 @@ def rejudge(folder: Path, *, run: bool = True) -> dict[str, Any]:
                                                             str(data["signature"].get("detail") or ""))}
     judged: dict[str, Any] = {"owner": verdict.owner, "kind": verdict.kind, "reason": verdict.reason,
                               "references": references, "written_model_problems": written, "was": was}
-    target = repro_target(verdict, route.hops[hop_index - 1].converter)
-    if target is not None and (target.template != "torch" or (folder / "weights.npz").is_file()):
+    # What the failing hop read, in its converter record's repro_kinds terms (as write_finding names it).
+    consumed = "generated" if hop_index == 1 and route.source.name == TORCH.name else str(data["hop"]).split("->")[0]
+    target = repro_target(verdict, route.hops[hop_index - 1].converter, consumed)
+    if target is not None and (target.template not in TORCH_BODIES or (folder / "weights.npz").is_file()):
         stack, packages = target.stack, target.packages
         versions = json.loads((folder / "versions.json").read_text())["packages"]
         if stack != json.loads((folder / "versions.json").read_text())["stack"]:

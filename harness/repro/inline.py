@@ -1,4 +1,4 @@
-"""A self-contained repro.py: the minimal model built inline (onnx.helper calls, or a few lines of torch), its
+"""A self-contained repro.py: the minimal model built inline (onnx.helper calls, a few lines of torch or Keras), its
 inputs and expected outputs as literals, the one converter call that fails, the expected and actual values
 printed. It needs no file beside it and runs from any folder: exit 1 while the bug is there, 0 once it is fixed."""
 
@@ -11,9 +11,13 @@ import numpy as np
 
 from harness.repro.literals import arrays_source, named_arrays_source
 from harness.repro.templates import (
+    KERAS_EXPORT,
+    LITERT_TORCH,
+    NOBUCO,
     ONNX2PYTORCH,
     ONNX_SNIPPET,
     ONNX_TF,
+    TF2ONNX_KERAS,
     TORCH_EXPORT,
     WITHIN_TOLERANCE,
     shared_rules,
@@ -162,17 +166,61 @@ def render_onnx_input(repro: InlineRepro, kind: str, builder: str, rule: str, sn
             + MAIN.replace("{prepare}", SAVE_ONNX))
 
 
-def render_torch_export(repro: InlineRepro, *, classes: str, module: str, weights: Mapping[str, np.ndarray],
-                        export_inputs: Sequence[np.ndarray], rule: str, dynamo: bool, opset: int | None,
-                        dynamic_axes: Mapping[str, Mapping[int, str]]) -> str:
-    """A torch exporter's repro: `module` is the nn.Sequential expression (codegen.render), `classes` the source of
-    the helper classes it uses, `weights` its state dict."""
+# The converter bodies that start from the generated torch module (build_module(), the example in EXPORT_INPUTS):
+# torch.onnx.export's, litert-torch's, nobuco's.
+TORCH_BODIES = {"torch": TORCH_EXPORT, "litert-torch": LITERT_TORCH, "nobuco": NOBUCO}
+
+
+def render_torch_source(repro: InlineRepro, kind: str, *, classes: str, module: str,
+                        weights: Mapping[str, np.ndarray], export_inputs: Sequence[np.ndarray], rule: str,
+                        **fields: object) -> str:
+    """A repro whose converter takes the generated torch module: `kind` a key of TORCH_BODIES, `module` the
+    nn.Sequential expression (codegen.render), `classes` the source of the helper classes it uses, `weights` its
+    state dict, `fields` the template's own values (a body takes those it names)."""
     build = (f"    model = {module}\n    model.load_state_dict({{name: torch.from_numpy(value) "
              f"for name, value in WEIGHTS.items()}})\n    return model")
-    body = TORCH_EXPORT.format(dynamo=dynamo, opset=opset, dynamic_axes=dict(dynamic_axes), build=build)
+    body = TORCH_BODIES[kind].format(build=build, **fields)
+    if 'load_arrays("export_input.npz")' not in body:
+        raise ValueError(f"the {kind} template no longer reads its example from export_input.npz")
     body = body.replace('load_arrays("export_input.npz")', "EXPORT_INPUTS")
     torch_data = (f"\n\n{classes}WEIGHTS = {named_arrays_source(weights)}\n\n"
-                  f"# The example the exporter traces (EXPECTED is the module's output on INPUTS).\n"
+                  f"# The example the converter is given (EXPECTED is the module's output on INPUTS).\n"
                   f"EXPORT_INPUTS = {arrays_source(export_inputs)}\n")
     return (header(repro, "import torch\nfrom torch import nn\n") + data(repro, "").rstrip() + "\n" + torch_data
-            + body + RUN_ONNX + shared_rules(rule) + MAIN.replace("{prepare}", "pass"))
+            + body + (RUN_ONNX if "run_onnx(" in body else "") + shared_rules(rule) + MAIN.replace("{prepare}", "pass"))
+
+
+# The converter bodies that read a Keras model: the file-based templates' own, given the model built inline.
+KERAS_BODIES = {"tf2onnx-keras": TF2ONNX_KERAS, "keras-export": KERAS_EXPORT}
+LOAD_KERAS = 'keras.saving.load_model(str(HERE / "model.keras"))'
+
+# EXPECTED is the source's output as the campaign computed it; the Keras model rebuilt here must give it back, or the
+# script is not the finding's model and its verdict would say nothing about the converter.
+CHECK_KERAS_SOURCE = '''
+
+def check_source(inputs):
+    """Exit 2 (neither reproduced nor fixed) unless the Keras model built here computes EXPECTED on INPUTS."""
+    model = build_model()
+    outputs = model(inputs[0] if len(inputs) == 1 else list(inputs), training=False)
+    outputs = [keras.ops.convert_to_numpy(output) for output in
+               (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+    if not all([within_tolerance(f"the Keras model's own {name}", want, got)
+                for name, want, got in zip(OUTPUT_NAMES, EXPECTED, outputs)]):
+        print("the Keras model built here does not compute EXPECTED: this script is not the finding's model")
+        sys.exit(2)
+
+'''
+
+
+def render_keras_source(repro: InlineRepro, kind: str, *, build: str, weights: Mapping[str, np.ndarray],
+                        opset: int | None, signature: Sequence[tuple[str, list[int | None], str]], rule: str) -> str:
+    """A repro whose converter reads a Keras model: `kind` is the converter record's template for a Keras source
+    ("tf2onnx-keras", "keras-export"), `build` codegen.keras_build_source's `def build_model()` reading WEIGHTS, and
+    `weights` its arrays by "<layer name>/<index>"."""
+    body = KERAS_BODIES[kind].format(opset=opset, signature=list(signature))
+    if LOAD_KERAS not in body:
+        raise ValueError(f"the {kind} template no longer loads model.keras as {LOAD_KERAS}")
+    body = body.replace(LOAD_KERAS, "build_model()")
+    keras_data = f"\n\n{build.rstrip()}\n\n\nWEIGHTS = {named_arrays_source(weights)}\n"
+    return (header(repro, "import keras\n") + data(repro, "").rstrip() + "\n" + keras_data + CHECK_KERAS_SOURCE
+            + body + RUN_ONNX + shared_rules(rule) + MAIN.replace("{prepare}", "check_source(INPUTS)"))

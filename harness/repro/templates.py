@@ -211,6 +211,79 @@ def convert_and_run(inputs):
         return run_onnx(path, inputs, OPSET)
 '''
 
+# litert-torch as its README calls it (static shapes: the export example's), its flatbuffer run by the LiteRT
+# interpreter's signature runner, as a deployed app runs it.
+LITERT_TORCH = '''
+
+def build_module():
+{build}
+
+
+def natural(name):
+    """args_2 before args_10: litert-torch names a signature's inputs and outputs by position, not the module's."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\\d+)", name)]
+
+
+def convert_and_run(inputs):
+    import litert_torch
+    import torch
+    from ai_edge_litert.interpreter import Interpreter
+
+    module = build_module().eval()
+    example = tuple(torch.from_numpy(array) for array in load_arrays("export_input.npz"))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "converted.tflite"
+        litert_torch.convert(module, example).export(str(path))
+        interpreter = Interpreter(model_path=str(path))
+        runner = interpreter.get_signature_runner(next(iter(interpreter.get_signature_list())))
+        details = runner.get_input_details()
+        names = sorted(details, key=natural)
+        outputs = runner(**{{name: np.asarray(array, dtype=details[name]["dtype"])
+                            for name, array in zip(names, inputs)}})
+        return [np.asarray(outputs[name]) for name in sorted(outputs, key=natural)]
+'''
+
+# nobuco as the harness calls it (the module's NCHW layout kept, the route's names), its Keras model saved as the
+# SavedModel a TF user serves and run through serving_default.
+NOBUCO = '''
+# (name, shape with None for a dynamic axis, dtype) of each input, as the module takes it.
+SIGNATURE = {signature!r}
+
+
+def build_module():
+{build}
+
+
+def convert_and_run(inputs):
+    import contextlib
+    import io
+
+    import nobuco
+    import tensorflow as tf
+    import torch
+    from nobuco import ChannelOrder
+
+    module = build_module().eval()
+    args = [torch.from_numpy(array) for array in load_arrays("export_input.npz")]
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):  # its conversion trace, which names the calls it cannot convert
+            keras_model = nobuco.pytorch_to_keras(
+                module, args=args, input_shapes={{arg: shape for arg, (_, shape, _) in zip(args, SIGNATURE)}},
+                input_names={{arg: name for arg, (name, _, _) in zip(args, SIGNATURE)}},
+                output_names=dict(enumerate(OUTPUT_NAMES)), trace_shape=True,
+                inputs_channel_order=ChannelOrder.PYTORCH, outputs_channel_order=ChannelOrder.PYTORCH)
+    finally:
+        sys.stderr.write(printed.getvalue())
+    with tempfile.TemporaryDirectory() as folder:
+        keras_model.save(folder, save_format="tf")
+        signature = tf.saved_model.load(folder).signatures["serving_default"]
+        specs = signature.structured_input_signature[1]
+        outputs = signature(**{{name: tf.constant(array, dtype=specs[name].dtype)
+                               for name, array in zip(INPUT_NAMES, inputs)}})
+        return [outputs[name].numpy() for name in OUTPUT_NAMES]
+'''
+
 # The module a torch export starts from: the generated model (model.py defines build_model from weights.npz), or
 # onnx2pytorch's module of an ONNX file (a hop later in a route).
 BUILD_GENERATED = '''    sys.path.insert(0, str(HERE))
@@ -234,6 +307,8 @@ TEMPLATE_FILES = {
     "tf2onnx-saved-model": ("saved_model",),
     "torch-generated": ("model.py", "weights.npz", "export_input.npz"),
     "torch-onnx2pytorch": ("source.onnx", "export_input.npz"),
+    "litert-torch": ("model.py", "weights.npz", "export_input.npz"),
+    "nobuco": ("model.py", "weights.npz", "export_input.npz"),
 }
 
 # An ONNX input without a template of its own: the converter record's localizer snippet, given the file's model.
@@ -302,6 +377,8 @@ def render(plan: ReproPlan, *, title: str, what: str, input_names: list[str], ou
                                                build=BUILD_GENERATED),
         "torch-onnx2pytorch": TORCH_EXPORT.format(dynamo=dynamo, opset=opset, dynamic_axes=dynamic_axes or {},
                                                   build=BUILD_ONNX2PYTORCH),
+        "litert-torch": LITERT_TORCH.format(build=BUILD_GENERATED),
+        "nobuco": NOBUCO.format(signature=signature or [], build=BUILD_GENERATED),
     }
     return header + body[plan.kind] + shared_rules(rule) + COMMON
 

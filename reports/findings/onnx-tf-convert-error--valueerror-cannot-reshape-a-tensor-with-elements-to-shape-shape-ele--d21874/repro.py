@@ -1,6 +1,6 @@
-"""onnx-tf 1.10.0: Conv, Flatten, BatchNormalization fails to convert: ValueError: Cannot reshape a tensor with 6 elements to shape [1,12] (12 elements) for '{{node …
+"""onnx-tf 1.10.0: Conv, Flatten, BatchNormalization fails to convert
 
-The ONNX model onnx-tf is given is what torch.onnx.export wrote for a small torch model (built inline in the script with onnx.helper, as written); its input was written by torch from the source model; it passes the strict checks.
+The ONNX model onnx-tf is given is what torch.onnx.export wrote for a small torch model; it passes onnx.checker.check_model(full_check=True) and strict shape inference. The script builds it inline with onnx.helper, as written.
 Needs only numpy, onnx, tensorflow, onnx-tf: pip install numpy==1.26.4 onnx==1.15.0 tensorflow==2.15.1 onnx-tf==1.10.0
 Run it from any folder: python repro.py
 Exit 1 while the bug is there, 0 once it is fixed.
@@ -76,7 +76,7 @@ INPUTS = [
     np.array([0.12573022, -0.13210486, 0.64042264, 0.104900114], dtype=np.float32).reshape((1, 2, 1, 2)),
 ]
 
-# The source model's outputs on INPUTS (route torch>onnx@op12>tf>onnx@op12>torch); onnxruntime give the same from the ONNX model.
+# The source model's outputs on INPUTS; onnxruntime give the same from the ONNX model.
 EXPECTED = [
     np.array([0.6369895, -0.17490502, 0.6985448, 0.53290343, 0.30474225, -0.55120236], dtype=np.float32).reshape((1, 6)),
 ]
@@ -219,7 +219,7 @@ def show(label, array):
 
 
 def within_tolerance(name, expected, produced):
-    """The verdict: tolerance_rule (above, verbatim) at torch.testing's defaults for the dtype."""
+    """The verdict without a float64 truth: tolerance_rule (above, verbatim) at the dtype's defaults."""
     if expected.shape != produced.shape:
         print(f"{name}: shape {list(produced.shape)}, expected {list(expected.shape)}")
         return False

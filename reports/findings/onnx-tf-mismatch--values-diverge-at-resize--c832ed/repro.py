@@ -224,7 +224,7 @@ def show(label, array):
 
 
 def within_tolerance(name, expected, produced):
-    """The verdict: tolerance_rule (above, verbatim) at torch.testing's defaults for the dtype."""
+    """The verdict without a float64 truth: tolerance_rule (above, verbatim) at the dtype's defaults."""
     if expected.shape != produced.shape:
         print(f"{name}: shape {list(produced.shape)}, expected {list(expected.shape)}")
         return False

@@ -39,7 +39,7 @@ EXPECTED = [
 WEIGHTS = {
 }
 
-# The example the exporter traces (EXPECTED is the module's output on INPUTS).
+# The example the converter is given (EXPECTED is the module's output on INPUTS).
 EXPORT_INPUTS = [
     np.array([0.12573022], dtype=np.float32).reshape((1, 1, 1)),
 ]
@@ -199,7 +199,7 @@ def show(label, array):
 
 
 def within_tolerance(name, expected, produced):
-    """The verdict: tolerance_rule (above, verbatim) at torch.testing's defaults for the dtype."""
+    """The verdict without a float64 truth: tolerance_rule (above, verbatim) at the dtype's defaults."""
     if expected.shape != produced.shape:
         print(f"{name}: shape {list(produced.shape)}, expected {list(expected.shape)}")
         return False

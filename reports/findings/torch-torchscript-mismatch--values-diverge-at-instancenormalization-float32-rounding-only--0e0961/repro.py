@@ -178,7 +178,7 @@ WEIGHTS = {
     '1.bias': np.array([-0.0714811, 0.17353065, 0.0015845033, 0.056386247, -0.096874416, -0.03119964, -0.052718353], dtype=np.float32).reshape((7,)),
 }
 
-# The example the exporter traces (EXPECTED is the module's output on INPUTS).
+# The example the converter is given (EXPECTED is the module's output on INPUTS).
 EXPORT_INPUTS = [
     np.array([
         0.12573022, -0.13210486, 0.64042264, 0.104900114, -0.5356694, 0.36159506, 1.304, 0.94708097,
@@ -426,7 +426,7 @@ def show(label, array):
 
 
 def within_tolerance(name, expected, produced):
-    """The verdict: tolerance_rule (above, verbatim) at torch.testing's defaults for the dtype."""
+    """The verdict without a float64 truth: tolerance_rule (above, verbatim) at the dtype's defaults."""
     if expected.shape != produced.shape:
         print(f"{name}: shape {list(produced.shape)}, expected {list(expected.shape)}")
         return False
