@@ -28,6 +28,18 @@ def fresh_engine(tmp_path: Path) -> Iterator[Engine]:
                      progress=lambda line: None)
 
 
+# Files whose tests each stand alone (a subprocess or a repro per test, no engine shared across them): with
+# `--dist loadgroup` they are spread over the test processes test by test. Every other file stays whole on one
+# process, where its tests share the session engine's built twins and live workers.
+SPREAD_TEST_BY_TEST = frozenset({"test_check.py", "test_finding_rules.py"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name not in SPREAD_TEST_BY_TEST:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+
+
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: plain pytest runs without it
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: one test process per core, bounded by memory as `parity zoo -j` is: each process runs its
