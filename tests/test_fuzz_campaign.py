@@ -272,6 +272,20 @@ def test_a_mismatch_whose_converted_graph_equals_the_source_in_float64_only_roun
     assert finding_kind("mismatch", "", "values diverge at Resize") == "wrong numbers"
 
 
+def test_an_output_that_is_the_source_output_transposed_is_a_layout_change_not_a_bug() -> None:
+    """onnx2tf converts to channels-last by design; an output equal to the expected one with its axes permuted
+    is the interface it documents, which its maintainer would answer with a flag, not a fix."""
+    from harness.fuzz.findings import NOT_A_BUG, finding_kind
+
+    transposed = ("shape (1, 3, 3, 1) where the reference has (1, 1, 3, 3): the output is the reference "
+                  "transposed by (0, 3, 1, 2)")
+    assert finding_kind("mismatch", transposed, "shape diverge at Conv") == "layout changed (outputs transposed)"
+    assert "layout changed (outputs transposed)" in NOT_A_BUG
+    # A shape that is no permutation of the expected one is wrong numbers still.
+    assert finding_kind("mismatch", "shape (1, 2) where the reference has (1, 3)", "shape diverge at Conv") == \
+        "wrong numbers"
+
+
 def test_a_findings_folder_with_a_malformed_finding_is_read_as_data_and_refused(tmp_path: Path) -> None:
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "finding.json").write_text('{"signature": {"hop": 3}, "route": "x", "hop_index": 1}')
