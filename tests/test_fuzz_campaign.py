@@ -248,6 +248,10 @@ def test_a_finding_folder_holds_everything_an_upstream_issue_needs(tmp_path: Pat
     ("convert_error", "InvalidOnnxModel: the converter wrote an invalid model: No Op registered for PyFunc",
      "invalid model written"),
     ("convert_error", "ValueError: Unexpected number of parameters: 0", "crash"),
+    # nobuco lists the calls it has no converter for; a converter of its own that raises is a crash.
+    ("convert_error", "RuntimeError: Unimplemented nodes: Mish[torch.nn.modules.activation] > mish[torch.nn.f",
+     "unsupported (says so)"),
+    ("convert_error", "Exception: Failed conversion: ConvTranspose1d(1, 1, kernel_size=(1,), stride=(2,))", "crash"),
     ("convert_error", "SymbolicValueError: Unsupported: ONNX export of operator adaptive_avg_pool2d",
      "unsupported (says so)"),
     ("convert_error", "RuntimeError: Resize required 4D input is not supported in Tensorflow.",

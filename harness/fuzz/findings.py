@@ -77,7 +77,8 @@ class FindingRecord:
 UNSUPPORTED_WORDING = ("BackendIsNotSupposedToImplementIt", "is not supported in Tensorflow",  # onnx-tf's own
                        "Cannot set non-1 dilation",  # onnx-tf's ConvTranspose refusal
                        "NotImplementedError", "not yet implemented",  # onnx2pytorch's
-                       "UnsupportedOperatorError", "Unsupported: ONNX export")  # torch.onnx's
+                       "UnsupportedOperatorError", "Unsupported: ONNX export",  # torch.onnx's
+                       "Unimplemented nodes")  # nobuco's list of calls it has no converter for
 
 
 # Outputs transposed: the values are right and the layout is the converter's documented convention (onnx2tf's
