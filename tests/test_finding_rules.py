@@ -434,3 +434,15 @@ def test_an_exporters_model_both_runtimes_find_wrong_alike_confirms_the_finding(
     assert not meets_every_rule(accepted_finding("onnx->torch", wrong_alike))
     assert meets_every_rule(accepted_finding("onnx->torch", {"onnxruntime": "agrees",
                                                              "onnx.reference": "fails: Concat axis"}))
+
+
+def test_a_findings_text_names_no_temporary_or_home_folder_wherever_the_campaign_wrote_it(tmp_path: Path) -> None:
+    """A campaign run with --out and --work-dir outside the checkout quoted its artifacts' absolute paths in
+    errors ("Load model from /tmp/.../model.onnx failed"); a finding's files go upstream, so they are scrubbed."""
+    from harness.execution.stacks import portable
+
+    work = Path(tempfile.gettempdir()) / "campaign" / "work" / "fuzz00044" / "model.onnx"
+    mine = Path.home() / "findings" / "x" / "model.onnx"
+    text = portable(f"Load model from {work} failed; then {mine}")
+    assert tempfile.gettempdir() + "/" not in text and str(Path.home()) + "/" not in text
+    assert "campaign/work/fuzz00044/model.onnx" in text and "~/findings/x/model.onnx" in text
