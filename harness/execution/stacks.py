@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
@@ -799,8 +798,7 @@ def stacks_with(specs: Iterable[str]) -> list[str]:
 
 def portable(value: Any) -> Any:
     """A text with this machine's folders taken out: paths inside the checkout relative to it (its commands run
-    from the checkout), the per-user cache (the stacks' interpreters) and the rest of the home folder named from ~,
-    which the shell expands, and the temporary folder as <tmp>."""
+    from the checkout), the per-user cache (the stacks' interpreters) named from ~, which the shell expands."""
     return path_scrubber()(value)
 
 
@@ -811,10 +809,6 @@ def path_scrubber() -> Callable[[Any], Any]:
     if cache.is_relative_to(home):
         replacements.append((f"{cache}/", f"~/{cache.relative_to(home)}/"))
     replacements.append((f"{project_root()}/", ""))
-    # Then whatever else is this machine's: a campaign or run written outside the checkout quotes its artifacts'
-    # absolute paths in converters' errors ("Load model from /tmp/.../model.onnx failed").
-    replacements.append((f"{home}/", "~/"))
-    replacements.append((f"{tempfile.gettempdir()}/", "<tmp>/"))
 
     def scrub(value: Any) -> Any:
         if not isinstance(value, str):

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,7 +105,17 @@ def finding_kind(status: str, error: str, detail: str = "") -> str:
 
 def write_portable(path: Path, text: str) -> None:
     """A finding's files go upstream: the errors and outputs they quote name no folder of this machine."""
-    write_atomic(path, portable(text))
+    write_atomic(path, upstream_text(text))
+
+
+def upstream_text(text: str) -> str:
+    """portable(), and no home or temporary folder either: a campaign written outside the checkout quotes its
+    artifacts' absolute paths in converters' errors ("Load model from /tmp/.../model.onnx failed"). Only text that
+    goes upstream: a report's artifact paths stay paths the harness can open."""
+    text = portable(text)
+    for folder, name in ((Path.home(), "~"), (Path(tempfile.gettempdir()), "<tmp>")):
+        text = text.replace(f"{folder}/", f"{name}/")
+    return text
 
 
 def one_line_cause(status: str, row: dict[str, Any]) -> str:
