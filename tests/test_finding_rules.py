@@ -442,10 +442,10 @@ def test_a_findings_text_names_no_temporary_or_home_folder_wherever_the_campaign
     from harness.execution.stacks import portable
     from harness.fuzz.findings import upstream_text
 
-    work = Path(tempfile.gettempdir()) / "campaign" / "work" / "fuzz00044" / "model.onnx"
+    work = Path(tempfile.gettempdir()) / "campaign" / "artifacts" / "fuzz00044" / "model.onnx"
     mine = Path.home() / "findings" / "x" / "model.onnx"
     text = upstream_text(f"Load model from {work} failed; then {mine}")
     assert tempfile.gettempdir() + "/" not in text and str(Path.home()) + "/" not in text
-    assert "campaign/work/fuzz00044/model.onnx" in text and "~/findings/x/model.onnx" in text
+    assert "campaign/artifacts/fuzz00044/model.onnx" in text and "~/findings/x/model.onnx" in text
     # A report's artifact paths stay paths the harness opens again (replay, check): only upstream text is scrubbed.
     assert portable(str(work)) == str(work)

@@ -1,4 +1,4 @@
-"""tf2onnx 1.17.0: Fail: [ONNXRuntimeError] : 1 : FAIL : Load model from <tmp>/fuzz-new2/work/fuzz00123_s15/torch_tf-nobuco_onnx/hop2_onnx/m
+"""tf2onnx 1.17.0: Fail: [ONNXRuntimeError] : 1 : FAIL : Load model from <campaign work folder>/fuzz00123_s15/torch_tf-nobuco_onnx/hop2_onnx/m
 
 OnnxFromSavedModel at hop 2 (tf->onnx) of torch>tf@nobuco>onnx>torch: run_error; signature `tf->onnx | OnnxFromSavedModel | run_error | Fail: [ONNXRuntimeError] : N : FAIL : Load model from <path> failed:Node (<name>) Op (Concat) [ShapeInferenceError] Can't merge shape info. Both inferred and de`.
 Needs only numpy, tensorflow, tf2onnx, onnx. Run it in this folder: python repro.py

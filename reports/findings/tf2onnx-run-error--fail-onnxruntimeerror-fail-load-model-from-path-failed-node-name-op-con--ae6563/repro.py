@@ -1,4 +1,4 @@
-"""tf2onnx 1.17.0: Fail: [ONNXRuntimeError] : 1 : FAIL : Load model from <tmp>/fuzz-new/work/fuzz00044_s57/torch_onnx_tf-onnx2tf_onnx/hop3_o
+"""tf2onnx 1.17.0: Fail: [ONNXRuntimeError] : 1 : FAIL : Load model from <campaign work folder>/fuzz00044_s57/torch_onnx_tf-onnx2tf_onnx/hop3_o
 
 OnnxFromSavedModel at hop 3 (tf->onnx) of torch>onnx>tf@onnx2tf>onnx>torch: run_error; signature `tf->onnx | OnnxFromSavedModel | run_error | Fail: [ONNXRuntimeError] : N : FAIL : Load model from <path> failed:Node (<name>) Op (ConvTranspose) [ShapeInferenceError] Attribute pads must not contain negat`.
 Needs only numpy, tensorflow, tf2onnx, onnx. Run it in this folder: python repro.py
