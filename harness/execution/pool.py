@@ -209,12 +209,12 @@ class WorkerPool:
                           trusted_rebuilds=self.trusted_rebuilds, memory_budget_mb=self.memory_budget_mb / lanes)
 
     def _make_room(self) -> None:
-        live = [(key, worker) for key, worker in self.workers.items() if worker.alive()]
-        used = sum(worker_resident_mb(worker) for _, worker in live)
-        for key, worker in live:
+        live = [(key, worker, worker_resident_mb(worker)) for key, worker in self.workers.items() if worker.alive()]
+        used = sum(size for _, _, size in live)
+        for key, worker, size in live:
             if used <= self.memory_budget_mb:
                 break
-            used -= worker_resident_mb(worker)
+            used -= size
             worker.kill()
             del self.workers[key]
             self.stopped_for_memory += 1
