@@ -173,6 +173,39 @@ def test_an_onnx_file_comes_back_with_its_external_data(tmp_path: Path, monkeypa
     assert other_cell.with_name("model.onnx.data").read_bytes() == b"weights"
 
 
+def test_a_restored_file_is_never_missing_while_it_is_put_back(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two lanes sharing a model's folder: one restored the Keras twin (the file it holds was saved by the other
+    lane, seconds apart, so its bytes differ) while the other ran it. The restore removed the file and copied
+    it back, the run found no file, and its "File not found" reply was cached under the file's digest: a later
+    run of the same cells read a source_error from the cache (seen in test_shards under load)."""
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
+    source, example = tmp_path / "torch_module", tmp_path / "x.npz"
+    source.write_bytes(b"module")
+    example.write_bytes(b"example")
+    target = tmp_path / "a" / "model.onnx"
+    task = {"task": "convert", "converter": {"class": "harness.converters.onnx_from_torch:OnnxFromTorch",
+                                             "variant": "torchscript"},
+            "source": str(source), "target": str(target), "io": {}, "example": str(example)}
+    cache = TaskCache(tmp_path / "cache")
+    target.parent.mkdir()
+    target.write_bytes(b"graph saved by this lane")
+    cache.store("current", task, {"ok": True, "result": {}})
+    target.write_bytes(b"graph saved by the other lane")
+    seen_while_copying: list[bool] = []
+    copy = harness.execution.cache.shutil.copyfile
+
+    def watched_copy(source: Any, destination: Any) -> Any:
+        seen_while_copying.append(target.is_file())
+        return copy(source, destination)
+
+    monkeypatch.setattr(harness.execution.cache.shutil, "copyfile", watched_copy)
+    assert cache.restore("current", task) == {"ok": True, "result": {}}
+    assert seen_while_copying == [True]
+    assert target.read_bytes() == b"graph saved by this lane"
+    assert [path.name for path in target.parent.iterdir()] == ["model.onnx"]  # no temporary left beside it
+
+
 def test_a_run_of_an_onnx_file_is_keyed_by_its_external_data_too(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A run that failed because model.onnx.data was missing must not answer for the file with its weights."""

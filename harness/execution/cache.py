@@ -71,14 +71,32 @@ def digest_file(path: Path, *, just_copied: bool = False) -> str:
 
 
 def copy_hashed(source: Path, target: Path) -> str:
-    """Copy a file or a directory to `target` and hash the copy: digest_path's digest of it. Each copied
+    """Put a copy of a file or a directory at `target` and hash it: digest_path's digest of it. Each copied
     file's digest is remembered for it at once: a restored artifact is read by the next task within
     milliseconds, every example again, long before it would have settled. A later write changes its ctime,
-    and no writer but a task started after this returns could come within the same tick."""
-    if source.is_dir():
-        shutil.copytree(source, target)
-    else:
-        shutil.copyfile(source, target)  # in the kernel (sendfile): 5x faster here than writing from Python
+    and no writer but a task started after this returns could come within the same tick.
+
+    The copy is made beside the target and renamed over it: lanes share a model's folder, and a task of another
+    lane reading the target (the twin it runs) must never find it missing or half-written. A file is swapped in
+    one rename; a directory in two, with a moment between them where the name is free."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.restoring")
+    remove(staging)
+    try:
+        if source.is_dir():
+            shutil.copytree(source, staging)
+        else:
+            shutil.copyfile(source, staging)  # in the kernel (sendfile): 5x faster here than writing from Python
+        if target.is_dir() and not target.is_symlink():
+            replaced = target.with_name(f".{target.name}.{os.getpid()}.replaced")
+            remove(replaced)
+            os.replace(target, replaced)
+            os.replace(staging, target)
+            remove(replaced)
+        else:
+            os.replace(staging, target)
+    finally:
+        remove(staging)
     return digest_path(target, just_copied=True)
 
 
@@ -390,8 +408,6 @@ class TaskCache:
                     continue  # the task did not write this file (a run whose truth was unavailable)
                 if holds(target, folder / "files" / str(index), expected):
                     continue
-                remove(target)
-                target.parent.mkdir(parents=True, exist_ok=True)
                 copied.append(target)
                 # The copy is what is checked: its digest is then known to the tasks that read it.
                 if copy_hashed(folder / "files" / str(index), target) != expected:

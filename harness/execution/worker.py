@@ -145,7 +145,14 @@ class Worker:
             keras_model = spec.build_keras()
             with np.load(task["state"], allow_pickle=False) as state:
                 spec.transfer_weights({key: state[key] for key in state.files}, keras_model)
-        keras_model.save(target)
+        # Saved beside and renamed over: a lane running this twin while another lane builds it again (lanes share
+        # a model's folder) must never read a half-written zip. Keras wants the name to end in .keras.
+        staging = target.with_name(f".{os.getpid()}.{target.name}")
+        try:
+            keras_model.save(staging)
+            os.replace(staging, target)
+        finally:
+            staging.unlink(missing_ok=True)
         return {"parameters": int(keras_model.count_params())}
 
     def run(self, task: dict[str, Any]) -> dict[str, Any]:
