@@ -23,7 +23,7 @@ class StandInWorker:
     next_pid = 1000
 
     def __init__(self, stack: str, framework: str, log_path: Path, memory_limit_mb: float | None = None,
-                 trusted_rebuilds: Any = ()) -> None:
+                 trusted_rebuilds: Any = (), zygotes: Any = None) -> None:
         StandInWorker.next_pid += 1
         self.stack, self.framework, self.killed = stack, framework, False
         self.pid = StandInWorker.next_pid

@@ -17,6 +17,7 @@ from harness.errors import WorkerFailure
 from harness.execution.stacks import get_stack, harness_import_root
 from harness.execution.torch_artifact import TRUSTED_REBUILDS_ENV
 from harness.execution.worker import CALLER_DIR_ENV, THREADS_ENV, worker_threads
+from harness.execution.zygote import ForkedWorker, Zygotes
 
 if TYPE_CHECKING:
     from harness.execution.cache import TaskCache
@@ -87,16 +88,17 @@ def resident_mb(pid: int) -> float:
 
 class WorkerProcess:
     def __init__(self, stack: str, framework: str, log_path: Path, memory_limit_mb: float | None = None,
-                 trusted_rebuilds: Sequence[str] = ()) -> None:
+                 trusted_rebuilds: Sequence[str] = (), zygotes: Zygotes | None = None) -> None:
         python = get_stack(stack).ensure()
         self.stack, self.framework, self.log_path = stack, framework, log_path
         self.memory_limit_mb = memory_limit_mb
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log: IO[bytes] = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.process = subprocess.Popen(
+        environment, folder = worker_environment(trusted_rebuilds), harness_import_root()
+        forked = zygotes.spawn(python, framework, environment, folder, log_path) if zygotes else None
+        self.process: subprocess.Popen[bytes] | ForkedWorker = forked or subprocess.Popen(
             [str(python), "-m", "harness.execution.worker", "--framework", framework],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-            env=worker_environment(trusted_rebuilds), cwd=harness_import_root(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=environment, cwd=folder,
             start_new_session=True,  # its own process group, so a timeout kills converter children too
         )
 
@@ -185,15 +187,21 @@ def worker_resident_mb(worker: WorkerProcess) -> float:
 # takes seconds sits until its timeout. Resident sizes count shared library pages once per worker, so the
 # share errs on the side of stopping a worker too many.
 IDLE_WORKERS_SHARE_OF_MEMORY = 0.5
+FRESH_WORKERS_ENV = "PARITY_FRESH_WORKERS"  # "1": every worker a new interpreter, none forked from a zygote
 
 
 class WorkerPool:
     """Hands each task to the live worker for its (stack, framework, role), starting a fresh one when needed:
     runs and the rest (conversions, builds, calls) never share a process. Before a new worker starts, the least
-    recently used ones are stopped while the live workers' resident memory exceeds `memory_budget_mb`."""
+    recently used ones are stopped while the live workers' resident memory exceeds `memory_budget_mb`.
+
+    With `fork_workers` (the default unless PARITY_FRESH_WORKERS=1), new workers are forked from a zygote per
+    (stack, framework) that did the imports once (harness.execution.zygote), shared with the pools of its lanes;
+    without, each starts as a new interpreter."""
 
     def __init__(self, log_dir: Path, *, memory_limit_mb: float | None = None,
-                 trusted_rebuilds: Sequence[str] = (), memory_budget_mb: float | None = None) -> None:
+                 trusted_rebuilds: Sequence[str] = (), memory_budget_mb: float | None = None,
+                 fork_workers: bool | None = None, zygotes: Zygotes | None = None) -> None:
         self.log_dir = log_dir
         self.memory_limit_mb = memory_limit_mb
         self.trusted_rebuilds = tuple(trusted_rebuilds)
@@ -202,11 +210,17 @@ class WorkerPool:
         self.workers: dict[tuple[str, str, str], WorkerProcess] = {}  # least recently used first
         self.started = 0
         self.stopped_for_memory = 0
+        if fork_workers is None:
+            fork_workers = os.environ.get(FRESH_WORKERS_ENV, "") != "1"
+        self.zygotes = zygotes or (Zygotes(log_dir) if fork_workers else None)
+        self._owns_zygotes = zygotes is None
 
     def share(self, lanes: int, log_dir: Path | None = None) -> WorkerPool:
-        """A pool for one of `lanes` lanes run side by side: the same settings and an equal part of the budget."""
+        """A pool for one of `lanes` lanes run side by side: the same settings and zygotes, an equal part of the
+        budget."""
         return WorkerPool(log_dir or self.log_dir, memory_limit_mb=self.memory_limit_mb,
-                          trusted_rebuilds=self.trusted_rebuilds, memory_budget_mb=self.memory_budget_mb / lanes)
+                          trusted_rebuilds=self.trusted_rebuilds, memory_budget_mb=self.memory_budget_mb / lanes,
+                          fork_workers=self.zygotes is not None, zygotes=self.zygotes)
 
     def _make_room(self) -> None:
         live = [(key, worker, worker_resident_mb(worker)) for key, worker in self.workers.items() if worker.alive()]
@@ -227,7 +241,7 @@ class WorkerPool:
         if worker is None or not worker.alive():
             self._make_room()
             worker = WorkerProcess(stack, framework, self.log_dir / f"worker-{stack}-{framework}-{key[2]}.log",
-                                   self.memory_limit_mb, self.trusted_rebuilds)
+                                   self.memory_limit_mb, self.trusted_rebuilds, self.zygotes)
             self.started += 1
         self.workers[key] = worker  # now the most recently used
         try:
@@ -243,6 +257,10 @@ class WorkerPool:
         for worker in self.workers.values():
             worker.kill()
         self.workers.clear()
+        if self.zygotes is not None and self._owns_zygotes:
+            self.zygotes.close()
+        elif self.zygotes is not None:
+            self.zygotes.close_links()
 
     def __enter__(self) -> WorkerPool:
         return self
