@@ -319,6 +319,7 @@ class CellBench:
 @dataclass
 class BenchResult:
     cells: list[CellBench]
+    zygotes_started: int = 0  # warm parents the harness's workers were forked from (0: every worker started afresh)
 
     def total(self, attribute: str) -> float:
         return float(sum(getattr(cell, attribute) for cell in self.cells))
@@ -412,7 +413,7 @@ def run_bench(cells: Sequence[tuple[ModelSpec, Route]], *, examples: int, work_d
                          f"bare {cell.bare_seconds:.1f} s, ratio {cell.ratio:.2f}")
     finally:
         bare.close()
-    result = BenchResult(results)
+    result = BenchResult(results, pool.zygotes.started if pool.zygotes else 0)
     (work_dir / "bench.json").write_text(json.dumps([asdict(cell) for cell in results], indent=1))
     return result
 
@@ -427,8 +428,10 @@ def format_bench(result: BenchResult) -> str:
     lines.append(f"{'total':58s} {harness:9.1f} {bare:8.1f} {result.ratio:6.2f} "
                  f"{int(result.total('harness_conversions')):>4d}/{int(result.total('bare_conversions')):<3d} "
                  f"{int(result.total('examples')):8d}")
-    lines.append(f"processes started: harness {int(result.total('harness_started'))} (a worker per stack and "
-                 f"framework, onnxruntime in its own), bare {int(result.total('bare_started'))}")
+    forked = (f", forked from {result.zygotes_started} zygotes that did the imports" if result.zygotes_started
+              else ", each a new interpreter")
+    lines.append(f"processes started: harness {int(result.total('harness_started'))} (a worker per stack, framework "
+                 f"and role{forked}), bare {int(result.total('bare_started'))}")
     lines += ["", f"harness / bare: {result.ratio:.2f}",
               f"harness / bare without the harness's verification work ({result.verification_seconds:.1f} s: "
               f"{', '.join(VERIFICATION)}): {result.ratio_without_verification:.2f}", "",

@@ -138,6 +138,7 @@ class Zygotes:
         self._links: dict[str, ZygoteLink] = {}
         self._links_pid = os.getpid()
         self.unavailable: dict[str, str] = {}  # key -> why workers of that key start the plain way
+        self.started = 0  # zygotes this process started
 
     def spawn(self, python: Path, framework: str, environment: Mapping[str, str], cwd: Path,
               log_path: Path) -> ForkedWorker | None:
@@ -187,6 +188,7 @@ class Zygotes:
         line = process.stdout.readline() if ready else b""
         process.stdout.close()
         if line.strip() == b"listening":
+            self.started += 1
             return process
         code = process.wait() if not ready or not line else process.poll()
         if code == TAKEN_EXIT_CODE:
