@@ -30,15 +30,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-# What a worker of each framework imports before its first task (harness.execution.worker.keep_to_thread_count
-# and the modules nearly every task needs); converters are never imported here, so a run worker forked from a
-# zygote holds none of a converter's process-wide state.
+# What a worker of each framework imports before its first task (harness.execution.worker.keep_to_thread_count);
+# converters are never imported here, so a run worker forked from a zygote holds none of a converter's
+# process-wide state. Nor is onnxruntime: importing it writes a database under ~/.cache/Microsoft, and a
+# worker that only checks a file it then refuses must write nothing outside its folders (test_fuzz_onnx).
 WARM_IMPORTS = {
     "torch": ("torch", "onnx"),
     "tf": ("tensorflow", "keras", "onnx"),
     "torch+tf": ("torch", "tensorflow", "keras", "onnx"),
     "none": ("onnx",),
 }
+
 READY_TIMEOUT_S = 600.0  # a zygote's imports on a loaded machine; past it the worker starts the plain way
 EXIT_STATUS_TIMEOUT_S = 60.0
 TAKEN_EXIT_CODE = 3  # another lane started this key's zygote first: use that one
@@ -309,7 +311,8 @@ def serve_forks(framework: str, address: str, lifeline: int) -> int:
     waiting: dict[int, list[socket.socket]] = {}
     while True:
         watched: list[Any] = [listener, lifeline, *clients]
-        readable, _, _ = select.select(watched, [], [], 0.2)
+        # Reaped within 20 ms while a caller waits for an exit status (a pool closing waits for each worker).
+        readable, _, _ = select.select(watched, [], [], 0.02 if waiting else 0.5)
         while True:  # reap every child that ended, answering whoever waits for it
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
