@@ -862,8 +862,8 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--publish", action="store_true", help="also write COMPATIBILITY.md")
     merge.set_defaults(handler=command_merge)
     diff = commands.add_parser("diff", help="compare two runs' results, e.g. before and after a converter upgrade")
-    diff.add_argument("baseline", help="results.csv or results.json of the earlier run")
-    diff.add_argument("current", help="results.csv or results.json of the later run")
+    diff.add_argument("baseline", help="results.csv or results.json of the earlier run, or its report folder")
+    diff.add_argument("current", help="results.csv or results.json of the later run, or its report folder")
     diff.add_argument("--out", default="reports", help="where the diff report goes (default: reports)")
     diff.add_argument("--name", default="diff.md", help="the report's file name (default: diff.md)")
     diff.add_argument("--baseline-mark", metavar="MARK",

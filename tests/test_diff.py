@@ -180,6 +180,15 @@ def test_missing_file(tmp_path: Path) -> None:
         load_results(tmp_path / "nope.csv")
 
 
+def test_a_report_folder_stands_for_its_results_file(tmp_path: Path) -> None:
+    """`parity merge` takes report folders; `parity diff reports shard-merged` refused them."""
+    (tmp_path / "run").mkdir()
+    pd.DataFrame(baseline_rows()).to_csv(tmp_path / "run" / "results.csv", index=False)
+    assert load_results(tmp_path / "run").equals(load_results(tmp_path / "run" / "results.csv"))
+    with pytest.raises(ValueError, match=r"holds no results\.json or results\.csv"):
+        load_results(tmp_path)
+
+
 def test_parity_diff_exits_1_on_a_regression_and_0_on_itself(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     from harness.cli import main

@@ -57,8 +57,14 @@ Key = tuple[str, str, str, str, int]
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
-    """Read a results.csv or results.json a parity run wrote; ValueError naming the file when it is not one."""
+    """Read a results.csv or results.json a parity run wrote, or the one in a report folder (results.json first:
+    it keeps the types); ValueError naming the file when it is not one."""
     path = Path(path)
+    if path.is_dir():
+        found = [path / name for name in ("results.json", "results.csv") if (path / name).is_file()]
+        if not found:
+            raise ValueError(f"{path}: the folder holds no results.json or results.csv")
+        path = found[0]
     if not path.is_file():
         raise ValueError(f"{path}: no such results file")
     try:
@@ -68,7 +74,7 @@ def load_results(path: str | Path) -> pd.DataFrame:
                 raise ValueError("expected a JSON list of row objects (orient=records)")
             frame = pd.DataFrame(data)
         elif path.suffix == ".csv":
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, low_memory=False)  # whole columns typed at once: no mixed-type warnings
         else:
             raise ValueError(f"expected a .csv or .json file, not {path.suffix or 'no suffix'!r}")
     except (json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
