@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from harness.errors import WorkerFailure
 from harness.execution.pool import WorkerPool, call_task
-from harness.execution.zygote import process_running
+from harness.execution.stacks import harness_import_root
+from harness.execution.zygote import Zygotes, process_running
 
 pytestmark = pytest.mark.stacks
 
@@ -66,9 +70,9 @@ def test_a_forked_worker_killed_by_a_fault_signal_is_a_fault_and_is_replaced(tmp
         assert second != first and process_running(second)
 
 
-def test_lanes_share_the_zygotes_and_closing_the_run_ends_them(tmp_path: Path) -> None:
-    pool = WorkerPool(tmp_path / "logs")
-    assert pool.zygotes is not None
+def test_lanes_share_the_zygotes_and_closing_them_ends_them(tmp_path: Path) -> None:
+    zygotes = Zygotes()
+    pool = WorkerPool(tmp_path / "logs", zygotes=zygotes)
     pool.call("current", "none", {"task": "ping"}, 300)
     lane = os.fork()
     if lane == 0:  # a lane, as session.run_lanes forks them
@@ -81,10 +85,55 @@ def test_lanes_share_the_zygotes_and_closing_the_run_ends_them(tmp_path: Path) -
         finally:
             os._exit(code)
     assert os.waitpid(lane, 0)[1] == 0
-    assert len(list((tmp_path / "logs").glob("zygote-none-*.log"))) == 1  # the lane forked from the run's zygote
-    assert len(zygote_pids(pool.zygotes.token)) == 1
+    assert len(list((tmp_path / "logs").rglob("zygote-none-*.log"))) == 1  # the lane forked from the run's zygote
+    assert len(zygote_pids(zygotes.token)) == 1
     pool.close()
-    deadline = time.monotonic() + 10
-    while zygote_pids(pool.zygotes.token) and time.monotonic() < deadline:
+    assert len(zygote_pids(zygotes.token)) == 1  # a pool's end is not its process's: the next pool forks from it
+    zygotes.close()
+    assert wait_until(lambda: zygote_pids(zygotes.token) == [])
+
+
+def test_a_second_pool_of_the_process_forks_from_the_first_ones_zygote(tmp_path: Path) -> None:
+    zygotes = Zygotes()
+    try:
+        with WorkerPool(tmp_path / "first", zygotes=zygotes) as first:
+            first.call("current", "torch", {"task": "ping"}, 300)
+        started = time.perf_counter()
+        with WorkerPool(tmp_path / "second", zygotes=zygotes) as second:
+            second.call("current", "torch", {"task": "ping"}, 300)
+        assert time.perf_counter() - started < 1.0 and zygotes.started == 1
+        assert (tmp_path / "second" / "worker-current-torch-make.log").exists()
+    finally:
+        zygotes.close()
+
+
+def test_the_zygotes_end_with_the_process_that_made_them(tmp_path: Path) -> None:
+    script = ("from pathlib import Path; from harness.execution.pool import WorkerPool\n"
+              f"pool = WorkerPool(Path({str(tmp_path)!r}))\n"
+              "pool.call('current', 'none', {'task': 'ping'}, 300)\n"
+              "print(pool.zygotes.token)\n")  # and exits without closing anything, as a killed run would
+    token = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           cwd=harness_import_root()).stdout.strip()
+    assert token and wait_until(lambda: zygote_pids(token) == [])
+
+
+def test_a_retired_zygote_still_reports_its_workers_faults(tmp_path: Path) -> None:
+    zygotes = Zygotes(limit=1)
+    try:
+        with WorkerPool(tmp_path / "logs", zygotes=zygotes) as pool:
+            torch_worker = pool.call("current", "torch", {"task": "ping"}, 300)["result"]["pid"]
+            pool.call("current", "none", {"task": "ping"}, 300)  # past the limit: the torch zygote is retired
+            assert zygotes.retired == 1 and len(zygote_pids(zygotes.token)) == 2  # until its worker ends
+            os.kill(torch_worker, signal.SIGSEGV)
+            with pytest.raises(WorkerFailure) as failure:
+                pool.call("current", "torch", {"task": "ping"}, 300)
+            assert failure.value.fault and "SIGSEGV" in str(failure.value)
+    finally:
+        zygotes.close()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert zygote_pids(pool.zygotes.token) == []
+    return condition()

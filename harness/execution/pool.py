@@ -17,7 +17,7 @@ from harness.errors import WorkerFailure
 from harness.execution.stacks import get_stack, harness_import_root
 from harness.execution.torch_artifact import TRUSTED_REBUILDS_ENV
 from harness.execution.worker import CALLER_DIR_ENV, THREADS_ENV, worker_threads
-from harness.execution.zygote import ForkedWorker, Zygotes
+from harness.execution.zygote import ForkedWorker, Zygotes, process_zygotes
 
 if TYPE_CHECKING:
     from harness.execution.cache import TaskCache
@@ -196,8 +196,8 @@ class WorkerPool:
     recently used ones are stopped while the live workers' resident memory exceeds `memory_budget_mb`.
 
     With `fork_workers` (the default unless PARITY_FRESH_WORKERS=1), new workers are forked from a zygote per
-    (stack, framework) that did the imports once (harness.execution.zygote), shared with the pools of its lanes;
-    without, each starts as a new interpreter."""
+    (stack, framework) that did the imports once (harness.execution.zygote), shared by the process's pools and
+    its lanes; without, each starts as a new interpreter."""
 
     def __init__(self, log_dir: Path, *, memory_limit_mb: float | None = None,
                  trusted_rebuilds: Sequence[str] = (), memory_budget_mb: float | None = None,
@@ -212,8 +212,7 @@ class WorkerPool:
         self.stopped_for_memory = 0
         if fork_workers is None:
             fork_workers = os.environ.get(FRESH_WORKERS_ENV, "") != "1"
-        self.zygotes = zygotes or (Zygotes(log_dir) if fork_workers else None)
-        self._owns_zygotes = zygotes is None
+        self.zygotes = zygotes or (process_zygotes() if fork_workers else None)
 
     def share(self, lanes: int, log_dir: Path | None = None) -> WorkerPool:
         """A pool for one of `lanes` lanes run side by side: the same settings and zygotes, an equal part of the
@@ -257,10 +256,7 @@ class WorkerPool:
         for worker in self.workers.values():
             worker.kill()
         self.workers.clear()
-        if self.zygotes is not None and self._owns_zygotes:
-            self.zygotes.close()
-        elif self.zygotes is not None:
-            self.zygotes.close_links()
+        # The zygotes stay: they belong to the process (harness.execution.zygote.process_zygotes).
 
     def __enter__(self) -> WorkerPool:
         return self

@@ -128,47 +128,58 @@ class ZygoteLink:
 
 
 class Zygotes:
-    """A run's zygotes: started on first need, shared with its lanes (forked processes), gone when the run is.
+    """A process's zygotes: started on first need, shared by every pool of the process and with its lanes
+    (forked processes), gone when the process is (the lifeline closes with it).
 
-    Only the process that made it closes the lifeline; a lane that inherits it opens connections of its own."""
+    At most `limit` are kept: past it, the least recently used is retired (it forks no more and exits once its
+    workers have). Only the process that made them retires any; a lane that inherits them opens connections of
+    its own."""
 
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
+    def __init__(self, limit: int = 12) -> None:
+        self.limit = limit
         self.token = secrets.token_hex(6)
         self.owner_pid = os.getpid()
         self._lifeline_read, self._lifeline_write = os.pipe()
-        self._links: dict[str, ZygoteLink] = {}
+        self._links: dict[str, ZygoteLink] = {}  # least recently used first
         self._links_pid = os.getpid()
         self.unavailable: dict[str, str] = {}  # key -> why workers of that key start the plain way
         self.started = 0  # zygotes this process started
+        self.retired = 0
 
     def spawn(self, python: Path, framework: str, environment: Mapping[str, str], cwd: Path,
               log_path: Path) -> ForkedWorker | None:
-        """A worker forked from the zygote of this key, or None when there is none (the caller starts one)."""
+        """A worker forked from the zygote of this key, or None when there is none (the caller starts one).
+        A zygote that went away (killed, retired by the process that made it) is started again, once."""
         key = zygote_key(python, framework, environment, cwd)
-        if key in self.unavailable:
-            return None
-        try:
-            link = self._link(key, python, framework, environment, cwd)
-            return link.spawn(log_path)
-        except (OSError, ValueError) as error:
-            self.unavailable[key] = f"{type(error).__name__}: {error}"
-            self._drop(key)
-            return None
+        for attempt in (1, 2):
+            if key in self.unavailable:
+                return None
+            try:
+                link = self._link(key, python, framework, environment, cwd, log_path.parent)
+                return link.spawn(log_path)
+            except (OSError, ValueError) as error:
+                self._drop(key)
+                if attempt == 2 or not isinstance(error, ConnectionError):
+                    self.unavailable[key] = f"{type(error).__name__}: {error}"
+        return None
 
-    def _link(self, key: str, python: Path, framework: str, environment: Mapping[str, str],
-              cwd: Path) -> ZygoteLink:
+    def _link(self, key: str, python: Path, framework: str, environment: Mapping[str, str], cwd: Path,
+              log_dir: Path) -> ZygoteLink:
         if self._links_pid != os.getpid():  # a lane: the connections it inherited are its parent's
             for inherited in self._links.values():
                 inherited.connection.close()
             self._links, self._links_pid = {}, os.getpid()
         if key in self._links:
+            self._links[key] = self._links.pop(key)  # now the most recently used
             return self._links[key]
+        if os.getpid() == self.owner_pid:
+            while len(self._links) >= self.limit:
+                self._retire(next(iter(self._links)))
         address = f"\0parity-zygote-{self.token}-{key}"
         process = None
         connection = connect(address)
         if connection is None:
-            process = self._start(address, python, framework, environment, cwd, key)
+            process = self._start(address, python, framework, environment, cwd, key, log_dir)
             connection = connect(address)
             if connection is None:
                 raise ConnectionError(f"no zygote answers at {address[1:]}")
@@ -176,9 +187,10 @@ class Zygotes:
         return self._links[key]
 
     def _start(self, address: str, python: Path, framework: str, environment: Mapping[str, str], cwd: Path,
-               key: str) -> subprocess.Popen[bytes] | None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_dir / f"zygote-{framework}-{key}.log", "ab") as log:
+               key: str, log_dir: Path) -> subprocess.Popen[bytes] | None:
+        """Its log goes beside the log of the worker that needed it first."""
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / f"zygote-{framework}-{key}.log", "ab") as log:
             process = subprocess.Popen(
                 [str(python), "-m", "harness.execution.zygote", "--framework", framework,
                  "--address", address[1:], "--lifeline", str(self._lifeline_read)],
@@ -198,12 +210,21 @@ class Zygotes:
         if code is None:
             process.kill()
             process.wait()
-        raise ConnectionError(f"the zygote did not start (exit {code}); see its log in {self.log_dir}")
+        raise ConnectionError(f"the zygote did not start (exit {code}); see its log in {log_dir}")
 
     def _drop(self, key: str) -> None:
         link = self._links.pop(key, None)
         if link is not None:
             link.close()
+
+    def _retire(self, key: str) -> None:
+        """Its workers still get their exit statuses: their ForkedWorker keeps the connection open."""
+        link = self._links.pop(key)
+        try:
+            link.request({"op": "retire"})
+        except (OSError, ValueError):
+            pass
+        self.retired += 1
 
     def close_links(self) -> None:
         """This process's connections (a lane's pool, done)."""
@@ -226,6 +247,19 @@ class Zygotes:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+_process_zygotes: Zygotes | None = None
+
+
+def process_zygotes() -> Zygotes:
+    """The zygotes of this process, made on first use: every pool of a process forks from them, so a second
+    run in one process (a test session, a notebook) imports no framework again. A lane forked from the process
+    shares them."""
+    global _process_zygotes
+    if _process_zygotes is None:
+        _process_zygotes = Zygotes()
+    return _process_zygotes
 
 
 def zygote_key(python: Path, framework: str, environment: Mapping[str, str], cwd: Path) -> str:
@@ -286,7 +320,8 @@ def run_worker(framework: str, fds: list[int], own_fds: list[int]) -> None:
 
 
 def serve_forks(framework: str, address: str, lifeline: int) -> int:
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener: socket.socket | None = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    assert listener is not None
     try:
         listener.bind("\0" + address)
     except OSError:
@@ -310,7 +345,9 @@ def serve_forks(framework: str, address: str, lifeline: int) -> int:
     exited: dict[int, int] = {}
     waiting: dict[int, list[socket.socket]] = {}
     while True:
-        watched: list[Any] = [listener, lifeline, *clients]
+        if listener is None and not children and not waiting and not exited:
+            return 0  # retired, and every worker it forked has ended and been asked about
+        watched: list[Any] = [*([listener] if listener is not None else []), lifeline, *clients]
         # Reaped within 20 ms while a caller waits for an exit status (a pool closing waits for each worker).
         readable, _, _ = select.select(watched, [], [], 0.02 if waiting else 0.5)
         while True:  # reap every child that ended, answering whoever waits for it
@@ -334,8 +371,7 @@ def serve_forks(framework: str, address: str, lifeline: int) -> int:
                     clients.append(client)
                 else:
                     client.close()
-            else:
-                assert isinstance(ready, socket.socket)
+            elif ready in clients:
                 try:
                     message, fds, _, _ = socket.recv_fds(ready, 65536, 3)
                 except OSError:
@@ -345,7 +381,7 @@ def serve_forks(framework: str, address: str, lifeline: int) -> int:
                     ready.close()
                     continue
                 request = json.loads(message)
-                if request["op"] == "spawn" and len(fds) == 3:
+                if request["op"] == "spawn" and len(fds) == 3 and listener is not None:
                     sys.stderr.flush()
                     pid = os.fork()
                     if pid == 0:
@@ -355,6 +391,11 @@ def serve_forks(framework: str, address: str, lifeline: int) -> int:
                     for fd in fds:
                         os.close(fd)
                     ready.send(json.dumps({"pid": pid}).encode())
+                elif request["op"] == "retire":  # fork no more; exit once every worker has been reaped
+                    if listener is not None:
+                        listener.close()
+                        listener = None
+                    ready.send(json.dumps({"retiring": True}).encode())
                 elif request["op"] == "wait":
                     pid = int(request["pid"])
                     if pid in exited or pid not in children:  # not ours: the caller's "cannot say"
@@ -364,7 +405,8 @@ def serve_forks(framework: str, address: str, lifeline: int) -> int:
                 else:
                     for fd in fds:
                         os.close(fd)
-                    ready.send(json.dumps({"error": f"unknown request {request.get('op')!r}"}).encode())
+                    refused = "retired" if listener is None else f"unknown request {request.get('op')!r}"
+                    ready.send(json.dumps({"error": refused}).encode())
 
 
 def main() -> int:
