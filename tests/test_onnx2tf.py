@@ -80,3 +80,19 @@ def test_each_onnx2tf_release_is_asked_for_a_saved_model_its_own_way() -> None:
         "flatbuffer_direct_output_saved_model": False}
     assert saved_model.backend_options(SimpleNamespace(convert=release_2_3)) == {}
     assert saved_model.backend_options(SimpleNamespace(convert=release_2_0)) == {}
+
+
+def test_onnx2tf_leaves_the_onnx_file_it_reads_as_the_exporter_wrote_it(stack_engine: Engine) -> None:
+    """onnx2tf saves its shape fixes and onnxsim's simplification over its input file. Given the previous hop's
+    artifact, it rewrote that hop's model.onnx in place, and the harness then judged the exporter on onnx2tf's
+    rewrite: encoder_decoder's torch->onnx hop was published as "InvalidGraph" while the file the exporter
+    wrote loads and runs."""
+    (route,) = select_routes(["torch>onnx>tflite"])
+    stack_engine.run_route(all_models()["potato_leaf_cnn"], route)
+    exported = stack_engine.run_dir / "potato_leaf_cnn" / route.dirname / "hop1_onnx"
+    task = json.loads((exported / "task.json").read_text())
+    again = exported.parent / "exported_again" / "model.onnx"
+    again.parent.mkdir()
+    reply = stack_engine.pool.call("current", "torch", {**task, "target": str(again)}, 600)
+    assert reply["ok"], reply
+    assert again.read_bytes() == (exported / "model.onnx").read_bytes()

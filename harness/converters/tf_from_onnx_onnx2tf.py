@@ -71,8 +71,14 @@ class Onnx2tfConverter(Converter):
         # onnx2tf writes a folder of outputs (both TFLite precisions, a schema, a tensor report): the artifact is
         # taken out of it, so the hop's folder holds what a user ships.
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".onnx2tf-") as scratch:
+            # onnx2tf saves its shape fixes and onnxsim's simplification over the file it is given: it gets a copy
+            # (with its external data), so the previous hop's artifact stays what its converter wrote.
+            given = Path(scratch) / "in" / source.name
+            given.parent.mkdir()
+            for name in {source.name, *external_data_files(graph)}:
+                shutil.copyfile(source.parent / name, given.parent / name)
             out = Path(scratch) / "out"
-            onnx2tf.convert(input_onnx_file_path=str(source), output_folder_path=str(out), non_verbose=True,
+            onnx2tf.convert(input_onnx_file_path=str(given), output_folder_path=str(out), non_verbose=True,
                             keep_shape_absolutely_input_names=inputs or None, **self.backend_options(onnx2tf))
             self.take(out, target)
 
@@ -93,6 +99,12 @@ class Onnx2tfConverter(Converter):
 
     def take(self, out: Path, target: Path) -> None:
         raise NotImplementedError
+
+
+def external_data_files(graph: Any) -> set[str]:
+    """The files beside an ONNX model that hold its tensors' data (a dynamo export's model.onnx.data)."""
+    tensors = [*graph.initializer, *(attribute.t for node in graph.node for attribute in node.attribute)]
+    return {entry.value for tensor in tensors for entry in tensor.external_data if entry.key == "location"}
 
 
 class TfliteFromOnnx(Onnx2tfConverter):
