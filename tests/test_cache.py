@@ -542,6 +542,27 @@ def test_the_budget_evicts_the_least_recently_used_entries(tmp_path: Path, monke
     assert cache.keep_to_budget() == (0, 0)
 
 
+def test_an_entry_another_run_removes_while_this_one_prunes_is_skipped(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs sharing the checkout's cache both kept it to its budget: one removed an entry the other had just
+    listed, and the other's prune raised FileNotFoundError and ended its `parity check` (seen in the full suite
+    once the published job had filled the cache to its budget)."""
+    monkeypatch.setattr(harness.execution.cache, "stack_fingerprint", lambda stack: "fixed")
+    cache = TaskCache(tmp_path / "cache")
+    source, target = tmp_path / "a.onnx", tmp_path / "a" / "model.onnx"
+    source.write_bytes(b"a")
+    target.parent.mkdir()
+    target.write_bytes(os.urandom(100_000))
+    cache.store("current", {"task": "convert", "converter": {"class": "harness.converters.tf_from_onnx:TfFromOnnx",
+                                                             "variant": ""}, "source": str(source),
+                            "target": str(target), "io": {}, "example": str(source)}, {"ok": True, "result": {}})
+    (kept,) = cache.entries()
+    gone = kept.parent / ("0" * len(kept.name))  # listed, then removed by the other run before it is looked at
+    monkeypatch.setattr(TaskCache, "entries", lambda self: iter([gone, kept]))
+    assert cache.prune(keep_bytes=0) == 1 and not kept.exists()
+    assert cache.info()["entries"] == 0  # neither is counted once gone, and nothing raised
+
+
 def test_a_refusal_is_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A torch artifact refused for naming an untrusted rebuild may be trusted by the next run (a plugin declares
     the function, the user sets PARITY_TRUSTED_REBUILDS): the refusal, naming this run's folder, is not replayed."""

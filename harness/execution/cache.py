@@ -468,17 +468,26 @@ class TaskCache:
         return (entry.parent for entry in self.root.glob(f"*/*/{ENTRY}"))
 
     def info(self) -> dict[str, Any]:
-        sizes = [sum(file.stat().st_size for file in entry.rglob("*") if file.is_file()) for entry in self.entries()]
+        sizes = [size for _, size, _ in self._present()]
         return {"root": str(self.root), "entries": len(sizes), "bytes": sum(sizes)}
+
+    def _present(self) -> list[tuple[Path, int, float]]:
+        """Each entry with its size and last use, skipping those another run sharing the cache removes meanwhile."""
+        present = []
+        for entry in self.entries():
+            try:
+                size = sum(file.stat().st_size for file in entry.rglob("*") if file.is_file())
+                present.append((entry, size, (entry / ENTRY).stat().st_mtime))
+            except OSError:
+                continue
+        return present
 
     def prune(self, *, older_than_days: float | None = None, keep_bytes: int | None = None) -> int:
         """Remove entries last used (stored or restored) more than `older_than_days` ago, then the least recently
         used beyond `keep_bytes`."""
-        entries = sorted(self.entries(), key=lambda entry: (entry / ENTRY).stat().st_mtime, reverse=True)
         removed, kept_bytes, now = 0, 0, time.time()
-        for entry in entries:
-            size = sum(file.stat().st_size for file in entry.rglob("*") if file.is_file())
-            age_days = (now - (entry / ENTRY).stat().st_mtime) / 86400
+        for entry, size, last_used in sorted(self._present(), key=lambda present: present[2], reverse=True):
+            age_days = (now - last_used) / 86400
             if (older_than_days is not None and age_days > older_than_days) or (
                     keep_bytes is not None and kept_bytes + size > keep_bytes):
                 shutil.rmtree(entry, ignore_errors=True)
