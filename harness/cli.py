@@ -392,10 +392,10 @@ def check_model(args: argparse.Namespace, converters: list[Any]) -> int:
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a results.csv or results.json a parity run wrote (or the folder holding one)."""
-    from harness.reporting.results import read_results
+    from harness.reporting.results import read_results, results_in
 
     if path.is_dir():
-        path = path / "results.json"
+        path = results_in(path) or path / "results.json"
     try:
         frame = read_results(path)
     except (OSError, ValueError) as exc:

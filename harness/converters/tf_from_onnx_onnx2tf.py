@@ -64,7 +64,8 @@ class Onnx2tfConverter(Converter):
         import onnx
         import onnx2tf
 
-        graph = onnx.load(str(source), load_external_data=False).graph
+        model = onnx.load(str(source), load_external_data=False)
+        graph = model.graph
         initializers = {tensor.name for tensor in graph.initializer}
         inputs = [value.name for value in graph.input if value.name not in initializers]
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +76,7 @@ class Onnx2tfConverter(Converter):
             # (with its external data), so the previous hop's artifact stays what its converter wrote.
             given = Path(scratch) / "in" / source.name
             given.parent.mkdir()
-            for name in {source.name, *external_data_files(graph)}:
+            for name in {source.name, *external_data_files(model)}:
                 shutil.copyfile(source.parent / name, given.parent / name)
             out = Path(scratch) / "out"
             onnx2tf.convert(input_onnx_file_path=str(given), output_folder_path=str(out), non_verbose=True,
@@ -101,10 +102,13 @@ class Onnx2tfConverter(Converter):
         raise NotImplementedError
 
 
-def external_data_files(graph: Any) -> set[str]:
-    """The files beside an ONNX model that hold its tensors' data (a dynamo export's model.onnx.data)."""
-    tensors = [*graph.initializer, *(attribute.t for node in graph.node for attribute in node.attribute)]
-    return {entry.value for tensor in tensors for entry in tensor.external_data if entry.key == "location"}
+def external_data_files(model: Any) -> set[str]:
+    """The files beside an ONNX model that hold its tensors' data (a dynamo export's model.onnx.data): every tensor
+    onnx's own helper finds, subgraphs included, as harness.run.user_model reads them."""
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
+
+    return {entry.value for tensor in _get_all_tensors(model) if uses_external_data(tensor)
+            for entry in tensor.external_data if entry.key == "location"}
 
 
 class TfliteFromOnnx(Onnx2tfConverter):

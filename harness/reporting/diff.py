@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.reporting.results import to_frame
+from harness.reporting.results import results_in, to_frame
 from harness.statuses import STATUS_ORDER, failing_statuses
 
 GROWTH = 10.0  # max_abs_err must grow by more than this factor, while failing, to count as a regression
@@ -61,10 +61,10 @@ def load_results(path: str | Path) -> pd.DataFrame:
     it keeps the types); ValueError naming the file when it is not one."""
     path = Path(path)
     if path.is_dir():
-        found = [path / name for name in ("results.json", "results.csv") if (path / name).is_file()]
-        if not found:
+        found = results_in(path)
+        if found is None:
             raise ValueError(f"{path}: the folder holds no results.json or results.csv")
-        path = found[0]
+        path = found
     if not path.is_file():
         raise ValueError(f"{path}: no such results file")
     try:

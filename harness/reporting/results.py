@@ -52,6 +52,11 @@ def write_atomic(path: Path, text: str) -> None:
     atomic.write_atomic(path, text)
 
 
+def results_in(folder: Path) -> Path | None:
+    """The results file of a report folder: results.json (it keeps the types), else results.csv, else None."""
+    return next((folder / name for name in ("results.json", "results.csv") if (folder / name).is_file()), None)
+
+
 def read_results(path: Path) -> pd.DataFrame:
     if path.suffix == ".json":
         return pd.DataFrame(json.loads(path.read_text()))
