@@ -137,3 +137,20 @@ def wait_until(condition: Callable[[], bool], seconds: float = 10) -> bool:
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.1)
     return condition()
+
+
+def test_a_cells_planned_zygotes_start_together_at_its_first_new_worker_and_not_before(tmp_path: Path) -> None:
+    zygotes = Zygotes()
+    try:
+        with WorkerPool(tmp_path / "logs", zygotes=zygotes) as pool:
+            pool.plan([("current", "none"), ("current", "tf"), ("current", "none")])
+            assert zygotes.started == 0  # a plan alone starts nothing: a cell the task cache answers needs none
+            pool.call("current", "none", {"task": "ping"}, 300)
+            assert zygotes.started == 2  # the tf zygote started beside the one asked for, its imports under way
+            pool.call("current", "tf", {"task": "ping"}, 300)
+            assert zygotes.started == 2, "the tf worker was forked from the zygote started with the plan"
+            pool.plan([("current", "tf")])
+            pool.call("current", "tf", {"task": "ping"}, 300, role="run")  # planned and running: nothing new
+            assert zygotes.started == 2
+    finally:
+        zygotes.close()

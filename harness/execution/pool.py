@@ -8,12 +8,12 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from harness.errors import WorkerFailure
+from harness.errors import StackError, WorkerFailure
 from harness.execution.stacks import get_stack, harness_import_root
 from harness.execution.torch_artifact import TRUSTED_REBUILDS_ENV
 from harness.execution.worker import CALLER_DIR_ENV, THREADS_ENV, worker_threads
@@ -210,6 +210,7 @@ class WorkerPool:
         self.workers: dict[tuple[str, str, str], WorkerProcess] = {}  # least recently used first
         self.started = 0
         self.stopped_for_memory = 0
+        self.planned: list[tuple[str, str]] = []  # see plan()
         if fork_workers is None:
             fork_workers = os.environ.get(FRESH_WORKERS_ENV, "") != "1"
         self.zygotes = zygotes or (process_zygotes() if fork_workers else None)
@@ -232,6 +233,24 @@ class WorkerPool:
             del self.workers[key]
             self.stopped_for_memory += 1
 
+    def plan(self, processes: Iterable[tuple[str, str]]) -> None:
+        """The (stack, framework) pairs the work at hand (a cell) may call: when it first needs a new worker,
+        the zygotes of all of them start together, so their imports run side by side. Work answered from the task
+        cache starts none."""
+        self.planned = list(dict.fromkeys(processes))
+
+    def _prestart(self, first: tuple[str, str]) -> None:
+        if self.zygotes is None:
+            return
+        environment, folder = worker_environment(self.trusted_rebuilds), harness_import_root()
+        for stack, framework in dict.fromkeys([first, *self.planned]):
+            try:
+                python = get_stack(stack).ensure(provision=False)
+            except StackError:
+                continue  # not provisioned yet, or unknown: its worker's own start says so
+            self.zygotes.prestart(python, framework, environment, folder, self.log_dir)
+        self.planned = []
+
     def call(self, stack: str, framework: str, task: dict[str, Any], timeout: float, *,
              role: str | None = None) -> dict[str, Any]:
         """`role` sends the task to the worker of another role (a warm-up call before a worker's first run)."""
@@ -239,6 +258,7 @@ class WorkerPool:
         worker = self.workers.pop(key, None)
         if worker is None or not worker.alive():
             self._make_room()
+            self._prestart((stack, framework))
             worker = WorkerProcess(stack, framework, self.log_dir / f"worker-{stack}-{framework}-{key[2]}.log",
                                    self.memory_limit_mb, self.trusted_rebuilds, self.zygotes)
             self.started += 1

@@ -358,6 +358,7 @@ class Engine:
                   localize_statuses: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         """The stages of a cell in order: convert every hop once, explore examples, judge, explain failures.
         localize_statuses: localize the failing hops of these statuses only (even with options.localize off)."""
+        self.pool.plan(self.route_processes(spec, route))
         with self.stage(TWINS):
             context = self.prepare(spec)
         with self.stage(CONVERSIONS):
@@ -530,6 +531,21 @@ class Engine:
         except Exception as exc:  # a localizer failure is a note on the row, never the end of the run
             return "", f"not localized: the localizer failed ({type(exc).__name__}: {exc})"
         return found.found_text(), found.summary()
+
+    def route_processes(self, spec: ModelSpec, route: Route) -> list[tuple[str, str]]:
+        """The (stack, framework) of every worker a cell may call, in the order it first calls them: twin builds
+        and runs (unless built already), then each hop's conversion and its artifact's runs."""
+        processes: list[tuple[str, str]] = []
+        if spec.name not in self.contexts:
+            for source in (fmt for fmt in (TORCH, KERAS) if fmt.name in spec.source_formats):
+                runner = runner_for(source.name)
+                processes += [("current", "torch" if source is TORCH else "tf"),
+                              (runner.stack or "current", runner.framework)]
+        for hop in route.hops:
+            runner = runner_for(hop.converter.target.name)
+            processes += [(hop.converter.stack, hop.converter.framework),
+                          (runner.stack or hop.converter.stack, runner.framework)]
+        return processes
 
     def convert_route(self, context: ModelContext, route: Route) -> Cell:
         spec, source = context.spec, route.source
