@@ -76,10 +76,14 @@ BARE_OTHER = "pipes and controller"
 
 
 
-def startup_modules(stack: str, framework: str, *, bare: bool) -> list[str]:
+def startup_modules(stack: str, framework: str, *, bare: bool, role: str = "make") -> list[str]:
     """What a process of this stack and framework imports first, on both sides alike, so start-up means
     the same on both (the harness would import them in its first tasks: its twin builds, say).
-    The bare script runs onnxruntime in its torch process, the harness in a worker of its own."""
+    The bare script runs onnxruntime in its torch process, the harness in a worker of its own. A harness worker
+    that only runs artifacts imports its framework here; what its runs import (onnx2pytorch to rebuild a
+    module, onnxruntime) counts in its runs, and a converter it never needs (onnx-tf) is not imported."""
+    if role == "run":
+        return [] if framework == "none" else ["torch"] if framework == "torch" else ["tensorflow", "keras"]
     if framework == "none":
         return ["onnxruntime"]
     if framework == "tf":
@@ -125,7 +129,7 @@ class TimedPool(WorkerPool):
         worker = self.workers.get((stack, framework, role))
         if worker is None or not worker.alive():
             with self.clock.stage(STARTUP):
-                modules = startup_modules(stack, framework, bare=False)
+                modules = startup_modules(stack, framework, bare=False, role=role)
                 super().call(stack, framework, {"task": "call", "function": "harness.bench.bare_script:warm",
                                                 "kwargs": {"command": {"modules": modules}}, "framework": framework},
                              timeout, role=role)
