@@ -3,6 +3,7 @@ not localized, twins are not built again, and the precision check reuses the fai
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,23 @@ def test_the_precision_check_reuses_the_truth_of_the_failing_example(pool: Worke
     assert row["status"] == "mismatch" and str(row["precision"]).startswith("the function changed")
     precision_runs = [out_dir.name for out_dir in runs if out_dir.parent.name.startswith("precision_hop")]
     assert precision_runs == ["candidate"]  # the converted model in float64; the source's truth was kept
+
+
+def test_a_model_built_in_one_framework_runs_its_source_on_one_example_twice_only(
+        pool: WorkerPool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no twin to agree with, the build's runs only check the source is deterministic."""
+    engine = Engine(tmp_path, pool, EngineOptions(examples=2, profile="ci"), progress=lambda line: None)
+    runs: list[list[Path]] = []
+    real = engine.run_artifact
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        runs.append(list(args[4]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "run_artifact", counted)
+    context = engine.prepare(dataclasses.replace(all_models()["mlp"], build_keras=None))
+    assert [len(inputs) for inputs in runs] == [2] and runs[0][0] == runs[0][1]
+    assert set(context.artifacts) == {"torch"} and context.twin == [None] and not context.stochastic
 
 
 class CountingPool(WorkerPool):

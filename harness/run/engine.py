@@ -305,7 +305,9 @@ class Engine:
         folder = self.run_dir / spec.name
         source_dir = folder / "source"
         source_dir.mkdir(parents=True, exist_ok=True)
-        recipes = seeded_recipes(spec, count=self.options.twin_examples, seed=self.options.seed)
+        # Without a twin to agree with, one example (run twice: the determinism check) is all the runs serve.
+        recipes = seeded_recipes(spec, count=self.options.twin_examples if spec.has_twins else 1,
+                                 seed=self.options.seed)
         context = ModelContext(spec, folder, {}, {}, [])
         references: dict[str, list[list[np.ndarray]]] = {}
         state = source_dir / "torch_state.npz"
