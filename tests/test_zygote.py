@@ -15,6 +15,7 @@ import pytest
 from harness.errors import WorkerFailure
 from harness.execution.pool import WorkerPool, call_task
 from harness.execution.stacks import harness_import_root
+from harness.execution.worker import CALLER_DIR_ENV
 from harness.execution.zygote import Zygotes, process_running
 
 pytestmark = pytest.mark.stacks
@@ -152,5 +153,29 @@ def test_a_cells_planned_zygotes_start_together_at_its_first_new_worker_and_not_
             pool.plan([("current", "tf")])
             pool.call("current", "tf", {"task": "ping"}, 300, role="run")  # planned and running: nothing new
             assert zygotes.started == 2
+    finally:
+        zygotes.close()
+
+
+def test_callers_differing_only_in_their_folder_or_pytests_test_name_share_a_zygote_and_keep_their_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def environment_variable(pool: WorkerPool, name: str) -> str | None:
+        task = {"task": "call", "function": "os:getenv", "kwargs": {"key": name}, "framework": "none"}
+        value: str | None = pool.call("current", "none", task, 300)["result"]["value"]
+        return value
+
+    zygotes = Zygotes()
+    seen = []
+    try:
+        for test_name in ("first", "second"):
+            folder = tmp_path / test_name
+            folder.mkdir()
+            monkeypatch.chdir(folder)  # where parity runs from: a user's factory is imported from there
+            monkeypatch.setenv("PYTEST_CURRENT_TEST", test_name)  # pytest names each test phase here
+            with WorkerPool(tmp_path / "logs", zygotes=zygotes) as pool:
+                seen.append((environment_variable(pool, CALLER_DIR_ENV),
+                             environment_variable(pool, "PYTEST_CURRENT_TEST")))
+        assert zygotes.started == 1
+        assert seen == [(str(tmp_path / "first"), "first"), (str(tmp_path / "second"), "second")]
     finally:
         zygotes.close()

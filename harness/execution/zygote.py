@@ -41,6 +41,10 @@ WARM_IMPORTS = {
     "none": ("onnx",),
 }
 
+# Variables a zygote's callers may differ in and still share it: a worker reads them only after the fork (the
+# folder parity runs from, put on sys.path for a user's factory) or never (pytest's name of the running test,
+# which it sets afresh for every test phase). Each forked worker gets its own caller's values.
+AFTER_FORK_VARIABLES = ("PARITY_CALLER_DIR", "PYTEST_CURRENT_TEST")  # the first: worker.CALLER_DIR_ENV
 READY_TIMEOUT_S = 600.0  # a zygote's imports on a loaded machine; past it the worker starts the plain way
 EXIT_STATUS_TIMEOUT_S = 60.0
 TAKEN_EXIT_CODE = 3  # another lane started this key's zygote first: use that one
@@ -97,12 +101,14 @@ class ZygoteLink:
         answer: dict[str, Any] = json.loads(reply)
         return answer
 
-    def spawn(self, log_path: Path) -> ForkedWorker:
+    def spawn(self, log_path: Path, environment: Mapping[str, str]) -> ForkedWorker:
         task_read, task_write = os.pipe()
         reply_read, reply_write = os.pipe()
         log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        after_fork = {name: environment.get(name) for name in AFTER_FORK_VARIABLES}
         try:
-            answer = self.request({"op": "spawn"}, [task_read, reply_write, log], timeout=READY_TIMEOUT_S)
+            answer = self.request({"op": "spawn", "environment": after_fork}, [task_read, reply_write, log],
+                                  timeout=READY_TIMEOUT_S)
         except BaseException:
             for fd in (task_write, reply_read):
                 os.close(fd)
@@ -156,7 +162,7 @@ class Zygotes:
                 return None
             try:
                 link = self._link(key, python, framework, environment, cwd, log_path.parent)
-                return link.spawn(log_path)
+                return link.spawn(log_path, environment)
             except (OSError, ValueError) as error:
                 self._drop(key)
                 if attempt == 2 or not isinstance(error, ConnectionError):
@@ -279,7 +285,8 @@ def process_zygotes() -> Zygotes:
 
 def zygote_key(python: Path, framework: str, environment: Mapping[str, str], cwd: Path) -> str:
     """Workers of a zygote are the processes a fresh start with this interpreter, environment and folder gives."""
-    identity = json.dumps([str(python), framework, sorted(environment.items()), str(cwd)])
+    shared = sorted((name, value) for name, value in environment.items() if name not in AFTER_FORK_VARIABLES)
+    identity = json.dumps([str(python), framework, shared, str(cwd)])
     return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
@@ -306,11 +313,17 @@ def exit_code(status: int) -> int:
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
-def run_worker(framework: str, fds: list[int], own_fds: list[int]) -> None:
+def run_worker(framework: str, fds: list[int], own_fds: list[int], after_fork: Mapping[str, str | None]) -> None:
     """In the forked child: become the worker a fresh `python -m harness.execution.worker` would be."""
     code = 1
     try:
         os.setsid()  # a group of its own, so a timeout's killpg takes the converter's children with it
+        for name in AFTER_FORK_VARIABLES:  # the caller's own values, as its fresh worker would have them
+            value = after_fork.get(name)
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         for fd in {*fds, *own_fds}:
@@ -401,7 +414,8 @@ def serve_forks(framework: str, address: str, lifeline: int) -> int:
                     pid = os.fork()
                     if pid == 0:
                         run_worker(framework, fds, [listener.fileno(), lifeline,
-                                                    *(client.fileno() for client in clients)])
+                                                    *(client.fileno() for client in clients)],
+                                   request.get("environment", {}))
                     children.add(pid)
                     for fd in fds:
                         os.close(fd)
