@@ -135,7 +135,7 @@ def ci(out: Path, scratch: Path) -> dict[str, object]:
     for variable in ("XDG_CACHE_HOME", "PARITY_CACHE_DIR", "UV_CACHE_DIR", "PIP_CACHE_DIR", "VIRTUAL_ENV"):
         environment.pop(variable, None)
     seconds, printed, code = run_logged(["bash", ".ci/run"], out / "ci.log", environment, cwd=clone)
-    summary = re.findall(r"^=+ (.*(?:passed|failed).*) =+$", printed, re.MULTILINE)
+    summary = re.findall(r"^=* ?(\d+ (?:passed|failed).*?) ?=*$", printed, re.MULTILINE)
     shutil.rmtree(clone, ignore_errors=True)
     shutil.rmtree(home, ignore_errors=True)
     return {"seconds": round(seconds, 1), "exit": code, "pytest": summary[-1] if summary else ""}
