@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,15 @@ def test_onnx2tf_leaves_the_onnx_file_it_reads_as_the_exporter_wrote_it(stack_en
     reply = stack_engine.pool.call("current", "torch", {**task, "target": str(again)}, 600)
     assert reply["ok"], reply
     assert again.read_bytes() == (exported / "model.onnx").read_bytes()
+
+
+def test_a_conversion_into_the_folder_of_the_run_before_replaces_its_saved_model(stack_engine: Engine) -> None:
+    """A rerun of `parity publish` converts into the work folder of the run before. onnx2tf's new variables were
+    moved into the old variables folder (variables/variables, the SavedModel loading the old ones), and the
+    run after that failed: "Destination path ... already exists"."""
+    (route,) = select_routes(["torch>onnx>tf@onnx2tf>onnx>torch"])
+    for _ in range(3):
+        rows = stack_engine.run_route(all_models()["mlp"], route)
+        assert rows[1]["status"] == "pass", rows[1]["error"]
+    saved_model = Path(rows[1]["artifact"])
+    assert (saved_model / "saved_model.pb").is_file() and not (saved_model / "variables" / "variables").exists()

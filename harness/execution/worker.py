@@ -11,6 +11,7 @@ import argparse
 import importlib
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -44,6 +45,15 @@ def add_caller_dir() -> None:
     caller = os.environ.get(CALLER_DIR_ENV)
     if caller and caller not in sys.path:
         sys.path.append(caller)
+
+
+def clear_folder_target(source: Path, target: Path) -> None:
+    """A rerun converts into the work folder of the run before: a converter that moves a folder into place would
+    nest it in the old one (onnx2tf's variables/variables, the old weights loaded) or fail, so a folder target
+    starts empty. A file target is overwritten as it is written, and may be the source itself (an ONNX-to-ONNX
+    converter on a localization prefix rewrites model.onnx in place)."""
+    if target.is_dir() and not target.is_symlink() and not source.resolve().is_relative_to(target.resolve()):
+        shutil.rmtree(target)
 
 
 def load_npz(path: str) -> list[np.ndarray]:
@@ -93,7 +103,9 @@ class Worker:
             converter = converter_from_reference(task["converter"])
             self.check_framework(converter.framework)
             example = load_npz(task["example"])
-            converter.convert(Path(task["source"]), Path(task["target"]), task["io"], example)
+            source, target = Path(task["source"]), Path(task["target"])
+            clear_folder_target(source, target)
+            converter.convert(source, target, task["io"], example)
             if converter.target.name == "onnx":
                 from harness.execution.onnx_ops import check_written_model, graph_input_dims, inventory
 
