@@ -170,19 +170,17 @@ class Zygotes:
         return None
 
     def prestart(self, python: Path, framework: str, environment: Mapping[str, str], cwd: Path,
-                 log_dir: Path) -> bool:
+                 log_dir: Path) -> None:
         """Start the zygote of this key without waiting for its imports (it answers once bound), so zygotes a
-        run will need import side by side instead of one after another at each first worker. True when it is
-        running or starting; a zygote that cannot start is left to `spawn`, which says why."""
+        run will need import side by side instead of one after another at each first worker. A zygote that
+        cannot start is left to `spawn`, which says why."""
         key = zygote_key(python, framework, environment, cwd)
         if key in self.unavailable:
-            return False
+            return
         try:
             self._link(key, python, framework, environment, cwd, log_dir)
         except (OSError, ValueError):
             self._drop(key)
-            return False
-        return True
 
     def _link(self, key: str, python: Path, framework: str, environment: Mapping[str, str], cwd: Path,
               log_dir: Path) -> ZygoteLink:

@@ -87,7 +87,7 @@ def prepare_user_model(engine: Engine, request: CheckRequest) -> tuple[ModelSpec
     else:
         artifact = source_dir / source.filename
         function = "build_torch_factory" if source is TORCH else "build_keras_factory"
-        declared = engine.call_function("current", "torch" if source is TORCH else "tf",
+        declared = engine.call_function("current", source.family,
                                         f"harness.run.user_model:{function}", factory=user.location,
                                         target=str(artifact), trained_look=request.trained_look)
         if source is TORCH:

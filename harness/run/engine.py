@@ -317,7 +317,7 @@ class Engine:
                                     "target": str(artifact), "state": str(state)}
             if spec.name in self.descriptions:
                 task["description"] = self.descriptions[spec.name]
-            step = self.call("current", "torch" if source is TORCH else "tf", task, self.options.convert_timeout)
+            step = self.call("current", source.family, task, self.options.convert_timeout)
             if step.status == "ok":
                 inputs = [save_inputs(source_dir / "twin_inputs" / source.name / f"example_{i}.npz", spec, source,
                                       build_example(spec, recipe)) for i, recipe in enumerate(recipes)]
@@ -541,7 +541,7 @@ class Engine:
         if spec.name not in self.contexts:
             for source in (fmt for fmt in (TORCH, KERAS) if fmt.name in spec.source_formats):
                 runner = runner_for(source.name)
-                processes += [("current", "torch" if source is TORCH else "tf"),
+                processes += [("current", source.family),
                               (runner.stack or "current", runner.framework)]
         for hop in route.hops:
             runner = runner_for(hop.converter.target.name)
